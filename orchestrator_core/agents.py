@@ -1,0 +1,134 @@
+"""Agent lifecycle: create, send, read, delete, and the runtime protocol that does the talking.
+
+An :class:`AgentManager` owns the agents of one Orchestrator. It numbers each agent's events, keeps its metrics
+(summed per turn) and tells the observers. The runtime (a plugin, ``orc_claude`` by default) does the talking.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import pluggy
+
+from .config import Config
+from .errors import UsageError
+from .events import Event, EventKind
+from .plugins import notify
+from .records import Agent, AgentStatus, Role, TurnResult, new_id
+
+#: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
+Emit = Callable[[EventKind, dict[str, Any]], None]
+
+
+class AgentRuntime(Protocol):
+    """Opens, talks to and deletes agent sessions. ``orc_make_runtime`` returns one."""
+
+    def check(self) -> None:
+        """Raise :class:`RuntimeUnavailable` (one line: what is missing, how to fix it) if agents cannot run."""
+
+    async def run_turn(self, agent: Agent, role: Role, message: str, emit: Emit) -> TurnResult:
+        """Send ``message`` to the agent's session (opening it on the first turn), emitting events as they come.
+
+        Errors of the model or the CLI are a TurnResult with ``is_error`` set, not an exception.
+        """
+
+    async def delete(self, agent: Agent) -> None:
+        """Remove the agent's session and transcript. Deleting what is already gone is not an error."""
+
+
+class AgentManager:
+    """The agents of one Orchestrator: their records, their event numbering and their lifecycle hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager, runtime: AgentRuntime, roles: dict[str, Role], config: Config):
+        self.pm = pm
+        self.runtime = runtime
+        self.roles = roles
+        self.config = config
+        self.agents: dict[str, Agent] = {}
+        self._seq: dict[str, int] = {}
+
+    def get(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise UsageError(f"no agent {agent_id!r}; `orc agents list` shows the agents") from None
+
+    def _update(self, agent: Agent, hook: str = "orc_agent_updated") -> Agent:
+        self.agents[agent.id] = agent
+        notify(self.pm, hook, agent=agent)
+        return agent
+
+    def create(
+        self,
+        role: str,
+        *,
+        name: str | None = None,
+        cwd: str | Path | None = None,
+        model: str | None = None,
+        task_id: str | None = None,
+    ) -> Agent:
+        """Make an agent of ``role``. Its Claude session opens with its first message."""
+        if role not in self.roles:
+            raise UsageError(f"unknown role {role!r}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)")
+        agent_id = new_id(role)
+        agent = Agent(
+            id=agent_id,
+            name=name or agent_id,
+            role=role,
+            cwd=str(Path(cwd or ".").resolve()),
+            model=model or self.roles[role].model or self.config.default_model,
+            task_id=task_id,
+            # Chosen here, so the session id is known (and stored) before the CLI starts.
+            session_id=str(uuid.uuid4()),
+        )
+        self._seq[agent_id] = 0
+        return self._update(agent, "orc_agent_created")
+
+    def emitter(self, agent_id: str) -> Emit:
+        """The ``emit`` callback for one agent: numbers its events and hands them to the observers."""
+
+        def emit(kind: EventKind, payload: dict[str, Any]) -> None:
+            self._seq[agent_id] = self._seq.get(agent_id, 0) + 1
+            agent = self.agents[agent_id]
+            event = Event(task_id=agent.task_id, agent_id=agent_id, seq=self._seq[agent_id], kind=kind, payload=payload)
+            notify(self.pm, "orc_event", event=event)
+
+        return emit
+
+    async def send(self, agent_id: str, message: str) -> TurnResult:
+        """Send one message to an agent and wait for its answer; the agent's metrics grow by the turn's."""
+        agent = self.get(agent_id)
+        if agent.status is AgentStatus.DELETED:
+            raise UsageError(f"agent {agent_id!r} was deleted; create a new one")
+        if agent.status is AgentStatus.RUNNING:
+            raise UsageError(f"agent {agent_id!r} is busy with another message; wait for it to finish")
+        agent = self._update(attrs.evolve(agent, status=AgentStatus.RUNNING))
+        emit = self.emitter(agent_id)
+        emit(EventKind.MESSAGE, {"role": "user", "text": message})
+        try:
+            result = await self.runtime.run_turn(agent, self.roles[agent.role], message, emit)
+        except BaseException:
+            self._update(attrs.evolve(self.agents[agent_id], status=AgentStatus.FAILED))
+            raise
+        self._update(
+            attrs.evolve(
+                self.agents[agent_id],
+                status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
+                session_id=result.session_id or agent.session_id,
+                metrics=agent.metrics + result.metrics,
+                started=True,
+            )
+        )
+        return result
+
+    async def delete(self, agent_id: str) -> Agent:
+        """Remove the agent's session and transcript; its record (and the store's rows) stay."""
+        agent = self.get(agent_id)
+        if agent.status is AgentStatus.DELETED:
+            raise UsageError(f"agent {agent_id!r} is already deleted")
+        await self.runtime.delete(agent)
+        return self._update(attrs.evolve(agent, status=AgentStatus.DELETED), "orc_agent_deleted")

@@ -1,0 +1,280 @@
+"""The ``orc`` command line (also installed as ``orchestrator``). Plugins add commands through a hook.
+
+Plugins load the first time click asks for a command, honouring ``-p no:NAME`` given on the same command line.
+Heavy modules (claude_agent_sdk, datasette, ray) are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import ExitCode, OrcError, PluginError, UsageError
+
+log = logging.getLogger("orc")
+
+
+class OrcGroup(click.Group):
+    """A click group whose commands include those plugins register, loaded when first needed."""
+
+    def _plugin_manager(self, ctx: click.Context) -> Any:
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        if "pm" not in root.obj:
+            from .plugins import make_plugin_manager
+
+            options = root.params.get("plugin_options") or _early_plugin_options(sys.argv[1:])
+            pm = make_plugin_manager(options)
+            root.obj["pm"] = pm
+            pm.hook.orc_register_commands(cli=self)
+        return root.obj["pm"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._plugin_manager(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._plugin_manager(ctx)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            raise OrcError("interrupted") from None
+        except Exception as exc:
+            if os.environ.get("ORC_DEBUG"):
+                raise
+            trace = "".join(traceback.format_exception(exc))
+            log.debug("%s", trace)
+            error = OrcError(
+                f"internal error: {type(exc).__name__}: {exc}. This is a bug in orc or a plugin; "
+                "run again with ORC_DEBUG=1 for the traceback and report it"
+            )
+            error.exit_code = ExitCode.INTERNAL_ERROR
+            raise error from None
+
+
+def _early_plugin_options(argv: list[str]) -> list[str]:
+    """``-p`` values before the command name, for when click has not parsed them yet (``orc -p no:x --help``)."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg == "-p" and i + 1 < len(argv):
+            values.append(argv[i + 1])
+        elif arg.startswith("-p") and len(arg) > 2:
+            values.append(arg[2:])
+        elif not arg.startswith("-"):
+            break
+    return values
+
+
+@click.group(cls=OrcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="orc", prog_name="orc")
+@click.option(
+    "-p",
+    "plugin_options",
+    multiple=True,
+    metavar="no:NAME",
+    help="Disable a plugin (built-in or installed) for this command, e.g. -p no:orc_store.",
+)
+@click.pass_context
+def cli(ctx: click.Context, plugin_options: tuple[str, ...]) -> None:
+    """orc runs teams of Claude agents: it plans the work, runs specialised agents one after another or side by
+    side, passes each one's result to the next, records everything in SQLite, and deletes the agents when done.
+
+    Try it with no credentials: orc execute --scripted "Add CSV export" --cwd "$(mktemp -d)"
+    """
+    ctx.ensure_object(dict)
+    logging.basicConfig(format="orc: %(levelname)s: %(message)s")
+
+
+def _pm(ctx: click.Context) -> Any:
+    group = ctx.find_root().command
+    assert isinstance(group, OrcGroup)
+    return group._plugin_manager(ctx)
+
+
+def _orchestrator(ctx: click.Context, **overrides: Any) -> Any:
+    from .config import load_config
+    from .orchestrator import Orchestrator
+
+    return Orchestrator(load_config(**overrides), pm=_pm(ctx))
+
+
+def _split_roles(roles: str | None) -> tuple[str, ...]:
+    return tuple(r.strip() for r in (roles or "").split(",") if r.strip())
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
+@click.option("-m", "--mode", default="sequential", show_default=True, help="How subtasks run: sequential, ...")
+@click.option("--roles", help="Run these roles in order instead of a task type, e.g. scout,builder,reviewer.")
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The agents' working directory.",
+)
+@click.option("--model", help="Model for agents whose role names none (overrides DEFAULT_MODEL).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Record the run here "
+              "(overrides ORCHESTRATOR_DB_PATH).")
+@click.option("--scripted", is_flag=True, help="Use orc's built-in scripted model: no credentials, no cost.")
+@click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@click.pass_context
+def execute(
+    ctx: click.Context,
+    prompt: str,
+    task_type: str,
+    mode: str,
+    roles: str | None,
+    cwd: Path,
+    model: str | None,
+    db_path: Path | None,
+    scripted: bool,
+    keep_agents: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Plan PROMPT, run it with a team of agents, and print the result."""
+    import anyio
+    import attrs
+
+    orc = _orchestrator(
+        ctx,
+        default_model=model,
+        db_path=db_path,
+        keep_agents=keep_agents,
+        progress="off" if (quiet or as_json) else "plain",
+    )
+    if not cwd.is_dir():
+        raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
+    role_names = _split_roles(roles)
+    if mode not in orc.executors:
+        raise UsageError(f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(orc.executors))}")
+    plan = orc.plan(prompt, "custom" if role_names and task_type == "auto" else task_type, role_names)
+
+    async def go() -> Any:
+        async with orc:
+            return await orc.execute(prompt, plan.task_type, mode, cwd=cwd, plan=plan)
+
+    if scripted:
+        from .testing.scripted_run import scripted_environment
+
+        with scripted_environment(orc.pm) as env:
+            orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
+            result = anyio.run(go)
+    else:
+        result = anyio.run(go)
+    _print_result(result, as_json)
+    if not result.success:
+        from .errors import RunFailed
+
+        raise RunFailed(f"task {result.task_id} failed: {result.error}")
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    m = result.metrics
+    done = sum(1 for s in result.subtasks if s.succeeded)
+    click.echo(f"{'Success' if result.success else 'Failed'}: {done}/{len(result.subtasks)} subtasks, task {result.task_id}")
+    click.echo(
+        f"Cost: ${m.cost_usd:.4f}   Tokens: {m.total_tokens:,} (input {m.input_tokens:,}, output {m.output_tokens:,}, "
+        f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   Time: {m.duration_s:.1f}s"
+    )
+    if result.output:
+        click.echo("Output:")
+        click.echo(result.output)
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
+@click.option("--roles", help="Plan these roles in order instead of a task type.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.pass_context
+def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_json: bool) -> None:
+    """Show the plan orc would run for PROMPT, without running anything."""
+    orc = _orchestrator(ctx)
+    role_names = _split_roles(roles)
+    the_plan = orc.plan(prompt, "custom" if role_names and task_type == "auto" else task_type, role_names)
+    if as_json:
+        click.echo(json.dumps(the_plan.to_dict(), indent=2))
+        return
+    click.echo(f"task type: {the_plan.task_type}, {len(the_plan.subtasks)} agent(s)")
+    for s in the_plan.subtasks:
+        after = f" (after {', '.join(s.depends_on)})" if s.depends_on else ""
+        click.echo(f"  [{s.id}] {s.role}{after}: {s.instruction}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the roles as JSON.")
+@click.pass_context
+def roles(ctx: click.Context, as_json: bool) -> None:
+    """List the agent roles and the plugin that provides each."""
+    orc = _orchestrator(ctx)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in orc.roles.values()], indent=2))
+        return
+    width = max(len(n) for n in orc.roles) if orc.roles else 4
+    for role in orc.roles.values():
+        click.echo(f"{role.name:<{width}}  {role.provided_by:<12}  {role.description}")
+        click.echo(f"{'':<{width}}  {'':<12}  tools: {', '.join(role.tools) or '(none)'}; "
+                   f"permission mode: {role.permission_mode}")
+
+
+@cli.command("task-types")
+@click.pass_context
+def task_types(ctx: click.Context) -> None:
+    """List the task types `--task-type` takes."""
+    orc = _orchestrator(ctx)
+    click.echo("auto  choose a task type from the prompt")
+    click.echo("custom  the roles given with --roles, in order")
+    for tt in orc.task_types.values():
+        click.echo(f"{tt.name}  {tt.description} ({tt.provided_by})")
+
+
+@cli.command()
+@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it (default: ./orc.toml).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path | None, force: bool) -> None:
+    """Write a config file with every setting and its default."""
+    from .config import CONFIG_FILE, render_config_file
+
+    target = path or Path(CONFIG_FILE)
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists; edit it, or pass --force to overwrite it")
+    try:
+        target.write_text(render_config_file())
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    click.echo(f"wrote {target}")
+
+
+def main() -> None:
+    """The console-script entry point."""
+    try:
+        cli()
+    except PluginError as exc:  # raised while click resolves a command, outside the group's invoke
+        exc.show()
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

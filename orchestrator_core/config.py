@@ -1,0 +1,180 @@
+"""Settings: defaults, then the file ``orc init`` writes (``orc.toml``), then ``.env``, then the environment.
+
+Each later source wins. Every setting has one name, the same in all three sources (``ORCHESTRATOR_DB_PATH`` in the
+environment, in ``.env`` and as a key in ``orc.toml``). A bad value is a :class:`ConfigError` naming the setting and
+the source it came from.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError
+
+CONFIG_FILE = "orc.toml"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _log_level(text: str) -> str:
+    upper = text.strip().upper()
+    if upper not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return upper
+
+
+def _optional_str(text: str) -> str | None:
+    return text.strip() or None
+
+
+@attrs.frozen
+class Setting:
+    name: str
+    attribute: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DEFAULT_MODEL", "default_model", _optional_str, None,
+            "Model for agents whose role names none; empty means the Claude CLI's default."),
+    Setting("ORCHESTRATOR_DB_PATH", "db_path", Path, Path("orchestrator.db"),
+            "The SQLite file every run is recorded in."),
+    Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
+            "Log level for orc's own log lines on stderr."),
+    Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,
+            "At most this many agents work at once."),
+    Setting("ORCHESTRATOR_MAX_RESULT_CHARS", "max_result_chars", _positive_int, 4000,
+            "At most this many characters of upstream results reach a downstream agent."),
+    Setting("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", _positive_float, 15.0,
+            "Seconds between status checks while a task runs."),
+    Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True,
+            "Record cost and token usage."),
+    Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
+            "Record every agent event (messages, tool calls, file accesses)."),
+)
+
+
+@attrs.frozen
+class Config:
+    """Everything a run is configured with. Build one with :func:`load_config`, change one with ``attrs.evolve``."""
+
+    default_model: str | None = None
+    db_path: Path = Path("orchestrator.db")
+    log_level: str = "WARNING"
+    max_parallel_agents: int = 5
+    max_result_chars: int = 4000
+    monitor_interval_seconds: float = 15.0
+    enable_cost_tracking: bool = True
+    enable_observability: bool = True
+    #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
+    runtime_env: Mapping[str, str] = attrs.field(factory=dict)
+    #: True when agents talk to orc's scripted model instead of Anthropic.
+    scripted: bool = False
+    #: Keep agents (sessions and transcripts) when a task ends.
+    keep_agents: bool = False
+    #: How progress is shown: "off" (library default) or "plain" (one line per agent start and end).
+    progress: str = "off"
+
+
+def _read_toml(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or delete it and run `orc init`") from None
+    return {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_config(
+    directory: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Config:
+    """Read the settings that apply in ``directory`` (default: the current directory).
+
+    :param environ: the environment to read (default ``os.environ``).
+    :param overrides: Config attributes that win over every source (the CLI's options).
+    :raises ConfigError: a setting has a bad value, or ``orc.toml`` is not valid TOML.
+    """
+    base = Path(directory or ".")
+    environ = os.environ if environ is None else environ
+    sources: list[tuple[str, Mapping[str, str]]] = []
+    if (base / CONFIG_FILE).is_file():
+        sources.append((str(base / CONFIG_FILE), _read_toml(base / CONFIG_FILE)))
+    if (base / ".env").is_file():
+        sources.append((str(base / ".env"), _read_dotenv(base / ".env")))
+    sources.append(("the environment", environ))
+
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        for origin, source in sources:
+            if setting.name not in source:
+                continue
+            raw = source[setting.name]
+            try:
+                values[setting.attribute] = setting.parse(raw)
+            except ValueError as exc:
+                reason = str(exc) if "must" in str(exc) else "is not valid"
+                raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = Config(**values)
+    logging.getLogger("orc").setLevel(config.log_level)
+    return config
+
+
+def render_config_file() -> str:
+    """The text ``orc init`` writes: every setting with its default and what it does."""
+    lines = [
+        "# orc settings. Values in .env and in the environment win over this file.",
+        "# Every key is also an environment variable of the same name.",
+        "",
+    ]
+    for setting in SETTINGS:
+        default = setting.default
+        if default is None:
+            rendered = '""'
+        elif isinstance(default, bool):
+            rendered = str(default).lower()
+        elif isinstance(default, int | float):
+            rendered = str(default)
+        else:
+            rendered = f'"{default}"'
+        lines += [f"# {setting.help}", f"{setting.name} = {rendered}", ""]
+    return "\n".join(lines)

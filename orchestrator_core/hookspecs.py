@@ -1,0 +1,272 @@
+"""Every hook orc calls, in the order a run meets them.
+
+Hooks are named ``orc_*``. pluggy cannot await: each docstring ends with a **Sync or async** section that says
+whether an implementation may be ``async def`` and how the core treats it. Observer hooks (the "Observation"
+section) are called one implementation at a time: an exception in one is logged and reported as a notice event, and
+the run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import click
+
+    from .agents import AgentRuntime
+    from .config import Config
+    from .events import Event
+    from .records import Agent, Plan, Role, Subtask, SubtaskResult, Task, TaskResult, TaskType
+    from .run import Executor
+    from .testing.scripted_server import ScriptedModel
+
+hookspec = pluggy.HookspecMarker("orc")
+hookimpl = pluggy.HookimplMarker("orc")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Setup and registration
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def orc_register_roles(register: Callable[[Role], None]) -> None:
+    """Register the agent roles this plugin provides.
+
+    Called once when an Orchestrator (or the CLI) is built, after every plugin is loaded. Call ``register(role)``
+    for each :class:`~orchestrator_core.Role`; the core records your plugin as the role's ``provided_by`` and
+    refuses a name another plugin already registered with a :class:`PluginError` naming both.
+
+    :param register: the callback that takes one Role.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_register_task_types(register: Callable[[TaskType], None]) -> None:
+    """Register task types: named templates that turn a prompt into a plan (``feature_implementation``, ...).
+
+    Called once when an Orchestrator is built. Call ``register(task_type)`` for each
+    :class:`~orchestrator_core.TaskType`; its subtasks' instructions may use ``{prompt}``. Duplicate names are a
+    :class:`PluginError`.
+
+    :param register: the callback that takes one TaskType.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_register_executors(register: Callable[[str, Executor], None]) -> None:
+    """Register executors: the objects that decide in which order and how many subtasks of a plan run at once.
+
+    Called once when an Orchestrator is built. Call ``register(name, executor)``; ``name`` is what ``--mode``
+    takes. An executor has ``async def run(self, run: Run) -> None`` and runs subtasks with ``await
+    run.run_subtask(subtask)`` (see :class:`~orchestrator_core.Run`).
+
+    :param register: the callback that takes a mode name and an executor.
+
+    **Sync or async**: sync only; the executor's ``run`` is async and awaited by the core.
+    """
+
+
+@hookspec
+def orc_register_commands(cli: click.Group) -> None:
+    """Add commands to the ``orc`` command line.
+
+    Called the first time the CLI needs its command list. Add commands with ``@cli.command()`` or
+    ``cli.add_command(...)``. Import heavy modules inside your command functions, not at module level: ``orc
+    --help`` must stay fast.
+
+    :param cli: the root click group.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_configure(config: Config, pm: pluggy.PluginManager) -> None:
+    """Check the configuration and set up per-run plugin state.
+
+    Called by :meth:`Orchestrator.start` after every plugin is registered and before the first task. Raise an
+    :class:`OrcError` to refuse to run (for example a store that cannot write its database path); register stateful
+    helper objects on ``pm`` here (``pm.register(obj, "orc-monitor")``).
+
+    :param config: the settings for this Orchestrator.
+    :param pm: the plugin manager of this Orchestrator.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_unconfigure(config: Config, pm: pluggy.PluginManager) -> None:
+    """Release what ``orc_configure`` set up (flush and close files, stop threads).
+
+    Called by :meth:`Orchestrator.stop`, once, even when a task failed.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_make_runtime(config: Config) -> AgentRuntime | None:
+    """Make the agent runtime: the object that opens, talks to and deletes agent sessions.
+
+    Called once by :meth:`Orchestrator.start`. The call stops at the first non-None result; return None to
+    decline. The built-in ``orc_claude`` runtime is ``trylast``, so a plugin can replace it.
+
+    :param config: the settings for this Orchestrator.
+    :returns: an :class:`~orchestrator_core.AgentRuntime`, or None.
+
+    **Sync or async**: sync only (an async impl would return a coroutine, which counts as an answer).
+    """
+
+
+@hookspec
+def orc_scripted_model(model: ScriptedModel) -> None:
+    """Teach orc's scripted model what the roles you provide do in an ``orc execute --scripted`` run.
+
+    Called once when ``--scripted`` starts the scripted model, before any agent runs. Add a script per role with
+    ``model.script(replies, match=role.system_prompt)`` so the demo shows your role working with its tools.
+
+    :param model: the :class:`~orchestrator_core.testing.ScriptedModel` about to serve the run.
+
+    **Sync or async**: sync only.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def orc_make_plan(prompt: str, task_type: str, roles: tuple[str, ...], config: Config) -> Plan | None:
+    """Turn a prompt into a :class:`~orchestrator_core.Plan`.
+
+    Called by :meth:`Orchestrator.plan` (and so by ``execute``) before anything is spent. The core validates the
+    plan afterwards (known roles, no cycles, no unknown dependencies). The call stops at the first non-None result;
+    return None to decline, e.g. for a task type you do not handle.
+
+    :param prompt: what the user asked for.
+    :param task_type: a registered task type, ``auto`` or ``custom``.
+    :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
+    :param config: the settings.
+    :returns: a Plan, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
+    """Refuse to run a subtask.
+
+    Called by the run just before a subtask's agent is created. The call stops at the first non-None result: a
+    one-line reason. The subtask is then marked failed with that reason and nothing is spent on it.
+
+    :returns: a reason to refuse, or None to let it run.
+
+    **Sync or async**: sync only.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Observation
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def orc_task_started(task: Task) -> None:
+    """A task has a valid plan and is about to run its first subtask.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_task_finished(task: Task, result: TaskResult) -> None:
+    """A task ended (succeeded, failed or cancelled); ``result`` is what :meth:`Orchestrator.execute` returns.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_subtask_started(task: Task, subtask: Subtask, agent: Agent) -> None:
+    """A subtask's agent was created and is about to receive its instruction.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_subtask_finished(task: Task, subtask: Subtask, result: SubtaskResult) -> None:
+    """A subtask ended: succeeded, failed, skipped (a dependency failed) or cancelled.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_agent_created(agent: Agent) -> None:
+    """An agent exists (its session opens with its first message).
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_agent_updated(agent: Agent) -> None:
+    """An agent's status, session id or metrics changed (after every turn).
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_agent_deleted(agent: Agent) -> None:
+    """An agent's session and transcript were removed; its records stay.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_event(event: Event) -> None:
+    """Something happened inside an agent's session: a message, a tool call, a file access, usage, ...
+
+    Called as the runtime sees it, in ``seq`` order per agent. See :class:`~orchestrator_core.EventKind` for the
+    kinds and their payloads.
+
+    :param event: the event.
+
+    **Sync or async**: sync only, and quick: it runs on the run's event loop. An exception is reported and the run
+    goes on.
+    """
+
+
+#: The hooks whose implementations must never break a run: the core calls them one implementation at a time.
+OBSERVER_HOOKS = frozenset(
+    {
+        "orc_task_started",
+        "orc_task_finished",
+        "orc_subtask_started",
+        "orc_subtask_finished",
+        "orc_agent_created",
+        "orc_agent_updated",
+        "orc_agent_deleted",
+        "orc_event",
+    }
+)

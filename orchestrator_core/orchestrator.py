@@ -1,0 +1,246 @@
+"""The Orchestrator: the one object a program (or the CLI) needs to plan, run and inspect tasks and agents."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .agents import AgentManager, AgentRuntime
+from .config import Config, load_config
+from .errors import PlanError, RuntimeUnavailable, UsageError
+from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
+from .records import (
+    Agent,
+    Metrics,
+    Plan,
+    Role,
+    Task,
+    TaskResult,
+    TaskStatus,
+    TaskType,
+    check_plan,
+    new_id,
+    utcnow,
+)
+from .run import Executor, Run
+
+#: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
+BUILTIN_TASK_TYPES = ("auto", "custom")
+
+
+def _role_name(role: Any) -> str:
+    return str(getattr(role, "value", role))
+
+
+class Orchestrator:
+    """Plans tasks, runs them with teams of agents, and manages agents directly.
+
+    ``Orchestrator()`` reads settings the way the CLI does (:func:`load_config`); pass ``config`` to give them
+    yourself. Use ``async with Orchestrator() as orc:`` or call :meth:`start` and :meth:`stop`.
+
+    :param enable_monitoring: run periodic status checks while tasks run.
+    :param plugin_options: ``-p`` values, e.g. ``["no:orc_store"]``.
+    :param plugins: extra plugin objects to register.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        enable_monitoring: bool = True,
+        plugin_options: Iterable[str] = (),
+        plugins: Iterable[object] = (),
+        pm: OrcPluginManager | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        self.enable_monitoring = enable_monitoring
+        self.pm = pm or make_plugin_manager(plugin_options, plugins=plugins)
+        self.roles: dict[str, Role] = {
+            name: attrs.evolve(role, provided_by=plugin)
+            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name).items()
+        }
+        self.task_types: dict[str, TaskType] = {
+            name: attrs.evolve(tt, provided_by=plugin)
+            for name, (tt, plugin) in collect(self.pm, "orc_register_task_types", lambda t: t.name).items()
+        }
+        self.executors: dict[str, Executor] = {
+            name: executor
+            for name, ((_, executor), _plugin) in collect(self.pm, "orc_register_executors", lambda x: x[0]).items()
+        }
+        self._agents: AgentManager | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._agents is not None
+
+    async def start(self) -> None:
+        """Let plugins check the settings and set up, and make the agent runtime. Idempotent."""
+        if self._agents is not None:
+            return
+        self.pm.hook.orc_configure(config=self.config, pm=self.pm)
+        runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
+        if runtime is None:
+            raise RuntimeUnavailable(
+                "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
+                "or install a plugin that provides one"
+            )
+        runtime.check()
+        self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
+
+    async def stop(self) -> None:
+        """Let plugins flush and close what they opened. Agents kept with ``keep_agents`` stay."""
+        if self._agents is None:
+            return
+        self._agents = None
+        self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+
+    async def __aenter__(self) -> Orchestrator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def agents(self) -> AgentManager:
+        if self._agents is None:
+            raise UsageError("the Orchestrator is not started; call `await orc.start()` or use `async with`")
+        return self._agents
+
+    # -- planning ---------------------------------------------------------------------------------------------
+
+    def plan(self, prompt: str, task_type: str = "auto", roles: Sequence[Any] = ()) -> Plan:
+        """Turn a prompt into a checked plan without spending anything.
+
+        :raises UsageError: empty prompt, unknown task type or role.
+        :raises PlanError: the planner's plan cannot run.
+        """
+        if not prompt or not prompt.strip():
+            raise UsageError("the prompt is empty; say what the agents should do, e.g. orc execute \"Add CSV export\"")
+        role_names = tuple(_role_name(r) for r in roles)
+        unknown = [r for r in role_names if r not in self.roles]
+        if unknown:
+            raise UsageError(
+                f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)"
+            )
+        if task_type not in self.task_types and task_type not in BUILTIN_TASK_TYPES:
+            known = sorted({*self.task_types, *BUILTIN_TASK_TYPES})
+            raise UsageError(f"unknown task type {task_type!r}; choose one of: {', '.join(known)}")
+        if task_type == "custom" and not role_names:
+            raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
+        plan = self.pm.hook.orc_make_plan(prompt=prompt, task_type=task_type, roles=role_names, config=self.config)
+        if plan is None:
+            raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
+        check_plan(plan, self.roles)
+        return plan
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    async def execute(
+        self,
+        prompt: str,
+        task_type: str = "auto",
+        execution_mode: str = "sequential",
+        *,
+        roles: Sequence[Any] = (),
+        cwd: str | os.PathLike[str] | None = None,
+        plan: Plan | None = None,
+    ) -> TaskResult:
+        """Plan ``prompt``, run the plan with a team of agents, delete them, and return the result.
+
+        :param task_type: a registered task type, ``auto`` (choose from the prompt) or ``custom`` (use ``roles``).
+        :param execution_mode: a registered executor: ``sequential`` and whatever plugins add.
+        :param roles: with ``custom`` (or instead of a task type), the roles to run in order.
+        :param cwd: the agents' working directory (default: the current directory).
+        :param plan: run this plan instead of making one.
+        :raises UsageError: bad input, found before anything is spent.
+        """
+        if execution_mode not in self.executors:
+            raise UsageError(
+                f"unknown execution mode {execution_mode!r}; choose one of: {', '.join(sorted(self.executors))}"
+            )
+        if roles and task_type == "auto":
+            task_type = "custom"
+        if plan is None:
+            plan = self.plan(prompt, task_type, roles)
+        else:
+            check_plan(plan, self.roles)
+        workdir = Path(cwd or ".").resolve()
+        if not workdir.is_dir():
+            raise UsageError(f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd")
+        await self.start()
+        task = Task(
+            id=new_id("task"),
+            prompt=prompt,
+            task_type=plan.task_type,
+            mode=execution_mode,
+            cwd=str(workdir),
+            status=TaskStatus.RUNNING,
+            plan=plan,
+        )
+        notify(self.pm, "orc_task_started", task=task)
+        run = Run(task, plan, self.agents, self.pm, self.config)
+        try:
+            await self.executors[execution_mode].run(run)
+        finally:
+            if not self.config.keep_agents:
+                for agent_id in run.agent_ids.values():
+                    await self.agents.delete(agent_id)
+        result = self._result(task, run)
+        notify(
+            self.pm,
+            "orc_task_finished",
+            task=attrs.evolve(task, status=result.status, finished_at=utcnow()),
+            result=result,
+        )
+        return result
+
+    async def execute_custom_workflow(self, prompt: str, roles: Sequence[Any], parallel: bool = False) -> TaskResult:
+        """Run ``roles`` in order (or side by side with ``parallel``) on ``prompt``: the seed API's custom team."""
+        return await self.execute(prompt, "custom", "parallel" if parallel else "sequential", roles=roles)
+
+    def _result(self, task: Task, run: Run) -> TaskResult:
+        ordered = tuple(run.results[s.id] for s in run.plan.subtasks if s.id in run.results)
+        metrics = sum((r.metrics for r in ordered), Metrics())
+        failed = [r for r in ordered if not r.succeeded]
+        success = not failed and len(ordered) == len(run.plan.subtasks)
+        output = next((r.output for r in reversed(ordered) if r.succeeded and r.output), "")
+        error = "; ".join(f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in failed)
+        return TaskResult(
+            task_id=task.id,
+            success=success,
+            output=output,
+            metrics=metrics,
+            subtasks=ordered,
+            status=TaskStatus.SUCCEEDED if success else TaskStatus.FAILED,
+            error=error or None,
+        )
+
+    # -- agents as resources ----------------------------------------------------------------------------------
+
+    async def create_agent(
+        self, role: Any, name: str | None = None, *, cwd: str | os.PathLike[str] | None = None, model: str | None = None
+    ) -> Agent:
+        """Make an agent of ``role``; its session opens with the first :meth:`send_to_agent`."""
+        await self.start()
+        return self.agents.create(_role_name(role), name=name, cwd=cwd, model=model)
+
+    async def send_to_agent(self, agent_id: str, message: str) -> str:
+        """Send a message to an agent and return its answer."""
+        await self.start()
+        turn = await self.agents.send(agent_id, message)
+        return turn.text
+
+    async def delete_agent(self, agent_id: str) -> None:
+        """Delete an agent's session and transcript; its records stay."""
+        await self.start()
+        await self.agents.delete(agent_id)
+
+    def list_agents(self) -> list[Agent]:
+        return list(self.agents.agents.values()) if self._agents else []

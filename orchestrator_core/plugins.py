@@ -1,0 +1,164 @@
+"""The plugin manager factory: built-ins from a tuple, third parties from the ``orc`` entry-point group.
+
+Every Orchestrator (and every CLI invocation) gets a fresh manager from :func:`make_plugin_manager`; there is no
+module-global one. ``-p no:NAME`` blocks a plugin of either kind before it loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError
+
+#: Built-in plugins, by module name, registered in this order under the same name.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "orc_roles",
+    "orc_planners",
+    "orc_executors",
+    "orc_claude",
+    "orc_store",
+    "orc_monitor",
+)
+ENTRYPOINT_GROUP = "orc"
+log = logging.getLogger("orc.plugins")
+
+
+class OrcPluginManager(pluggy.PluginManager):
+    """A pluggy manager that also remembers which distribution each third-party plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__("orc")
+        self.add_hookspecs(hookspecs)
+        #: plugin name -> (distribution name, version), for third-party plugins.
+        self.distributions: dict[str, tuple[str, str]] = {}
+
+    def describe(self, name: str) -> str:
+        """``"name"`` or ``"name" (dist 1.2)``, for messages."""
+        if name in self.distributions:
+            dist, version = self.distributions[name]
+            return f'"{name}" ({dist} {version})'
+        return f'"{name}"'
+
+
+def _disabled_names(options: Iterable[str]) -> list[str]:
+    names = []
+    for option in options:
+        if not option.startswith("no:") or not option[3:]:
+            raise PluginError(f"-p takes no:NAME to disable a plugin, got {option!r}")
+        names.append(option[3:])
+    return names
+
+
+def make_plugin_manager(
+    plugin_options: Iterable[str] = (),
+    *,
+    plugins: Iterable[object] = (),
+    environ: Mapping[str, str] | None = None,
+) -> OrcPluginManager:
+    """Build a plugin manager with the built-ins, the installed third-party plugins and ``plugins``.
+
+    :param plugin_options: the values of ``-p``: ``no:NAME`` blocks the plugin NAME (built-in or third party).
+    :param plugins: extra plugin objects or modules to register (tests, embedding applications).
+    :param environ: where to read ``ORC_DISABLE_PLUGIN_AUTOLOAD``, ``ORC_LOAD_PLUGINS`` and ``ORC_TRACE_PLUGINS``.
+    :raises PluginError: a plugin failed to import or implements a hook that does not exist.
+    """
+    environ = os.environ if environ is None else environ
+    pm = OrcPluginManager()
+    for name in _disabled_names(plugin_options):
+        pm.set_blocked(name)
+    for name in DEFAULT_PLUGINS:
+        if pm.is_blocked(name):
+            continue
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise PluginError(
+                f'built-in plugin "{name}" failed to import: {type(exc).__name__}: {exc}; '
+                f"reinstall orc, or disable it with -p no:{name}"
+            ) from exc
+        pm.register(module, name)
+    if not environ.get("ORC_DISABLE_PLUGIN_AUTOLOAD"):
+        allow = {n.strip() for n in environ.get("ORC_LOAD_PLUGINS", "").split(",") if n.strip()} or None
+        _load_entrypoints(pm, allow)
+    for plugin in plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(
+            f"plugin {pm.describe(pm.get_name(exc.plugin) or '?')} implements an unknown hook: {exc}; "
+            "fix its hook name or disable it with -p no:NAME"
+        ) from exc
+    if environ.get("ORC_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda line: os.write(2, line.encode()))
+        pm.enable_tracing()
+    return pm
+
+
+def _load_entrypoints(pm: OrcPluginManager, allow: set[str] | None) -> None:
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group != ENTRYPOINT_GROUP or pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
+                continue
+            if allow is not None and dist.metadata["name"] not in allow and ep.name not in allow:
+                continue
+            pm.distributions[ep.name] = (dist.metadata["name"], dist.version)
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {pm.describe(ep.name)} failed to load: {type(exc).__name__}: {exc}; "
+                    f"disable it with -p no:{ep.name} or uninstall {dist.metadata['name']}"
+                ) from exc
+
+
+def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **kwargs: Any) -> dict[str, Any]:
+    """Call a ``register`` hook one implementation at a time, so each item knows which plugin registered it.
+
+    The register callback gets the items; ``key`` names an item. The result maps names to ``(item, plugin)``.
+    A name registered twice is a :class:`PluginError` naming both plugins.
+    """
+    found: dict[str, Any] = {}
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        plugin_name = impl.plugin_name
+
+        def register(*item: Any, _plugin: str = plugin_name) -> None:
+            value = item[0] if len(item) == 1 else item
+            name = key(value)
+            if name in found:
+                raise PluginError(
+                    f"{hook_name.removeprefix('orc_register_')[:-1]} {name!r} is registered by both "
+                    f"{pm.describe(found[name][1])} and {pm.describe(_plugin)}; disable one with -p no:NAME"
+                )
+            found[name] = (value, _plugin)
+
+        impl.function(**{arg: (register if arg == "register" else kwargs[arg]) for arg in impl.argnames})
+    return found
+
+
+def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]:
+    """Call an observer hook one implementation at a time; an exception is logged, never raised.
+
+    Observers must not break a run (DESIGN.md, "Hook families"). Returns one line per failed implementation.
+    """
+    failures = []
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        try:
+            outcome = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            if hasattr(outcome, "close") and hasattr(outcome, "send"):
+                outcome.close()
+                raise TypeError(f"{hook_name} must be a plain function, not async def")
+        except Exception as exc:
+            line = f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+            log.warning("%s", line)
+            failures.append(line)
+    return failures

@@ -1,0 +1,315 @@
+"""The records orc passes around: roles, plans, agents, tasks, results and their metrics.
+
+Records are attrs classes, frozen where they can be; change one with :func:`attrs.evolve`. JSON happens only at
+the edges (the store, ``--json`` output) through :meth:`to_dict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+
+def new_id(prefix: str) -> str:
+    """A short, sortable-enough, unique id such as ``task-3f9c2a1b7d``."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class AgentRole(str, enum.Enum):
+    """The roles of the seed API. Any registered role name works wherever a role is taken; these are names only."""
+
+    ANALYST = "analyst"
+    PLANNER = "planner"
+    BUILDER = "builder"
+    TESTER = "tester"
+    REVIEWER = "reviewer"
+    DOCUMENTER = "documenter"
+    SCOUT = "scout"
+    CUSTOM = "custom"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TaskStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class SubtaskStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    #: Not run because something it depends on did not succeed.
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class AgentStatus(str, enum.Enum):
+    CREATED = "created"
+    RUNNING = "running"
+    IDLE = "idle"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(value or ())
+
+
+@attrs.frozen
+class Role:
+    """What kind of agent to make: its prompt, the tools it sees, and how it may use them.
+
+    :param tools: the exact tool names the model is shown; all of them are pre-approved.
+    :param permission_mode: the Claude Code permission mode (``default``, ``acceptEdits``, ``plan``, ...).
+    :param provided_by: the plugin that registered the role; set by the core at registration.
+    """
+
+    name: str
+    description: str
+    system_prompt: str
+    tools: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    model: str | None = None
+    max_turns: int | None = None
+    permission_mode: str = "default"
+    provided_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Subtask:
+    """One step of a plan: a role, what to tell it, and the subtasks whose results it needs first."""
+
+    id: str
+    role: str
+    instruction: str
+    depends_on: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class Plan:
+    """The subtasks of a task, in the order a sequential run takes them."""
+
+    subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
+    task_type: str = "custom"
+
+    def get(self, subtask_id: str) -> Subtask:
+        for subtask in self.subtasks:
+            if subtask.id == subtask_id:
+                return subtask
+        raise KeyError(subtask_id)
+
+    def dependents(self, subtask_id: str) -> list[Subtask]:
+        """Every subtask that needs ``subtask_id``, directly or through others."""
+        found: list[Subtask] = []
+        frontier = {subtask_id}
+        while frontier:
+            nxt = {s.id for s in self.subtasks if frontier & set(s.depends_on) and s not in found}
+            found.extend(s for s in self.subtasks if s.id in nxt and s not in found)
+            frontier = nxt
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task_type": self.task_type, "subtasks": [s.to_dict() for s in self.subtasks]}
+
+
+@attrs.frozen
+class Metrics:
+    """What an agent, subtask or task used. Adds up with ``+``."""
+
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    messages: int = 0
+    tool_calls: int = 0
+    files_read: int = 0
+    files_written: int = 0
+    duration_s: float = 0.0
+    #: Tokens in the agent's context after its latest turn, and the model's window.
+    context_used: int = 0
+    context_window: int = 0
+
+    @property
+    def total_cost(self) -> float:
+        """The seed API's name for :attr:`cost_usd`."""
+        return self.cost_usd
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
+
+    def __add__(self, other: Metrics) -> Metrics:
+        summed = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in attrs.fields(Metrics)
+            if f.name not in ("context_used", "context_window")
+        }
+        # Context is a level, not a flow: the latest non-empty reading wins.
+        return Metrics(
+            **summed,
+            context_used=other.context_used or self.context_used,
+            context_window=other.context_window or self.context_window,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "total_tokens": self.total_tokens}
+
+
+@attrs.frozen
+class Agent:
+    """A Claude session with a role. It lives until deleted; its record stays in the store after that."""
+
+    id: str
+    name: str
+    role: str
+    cwd: str
+    status: AgentStatus = AgentStatus.CREATED
+    session_id: str | None = None
+    model: str | None = None
+    task_id: str | None = None
+    pid: int | None = None
+    created_at: dt.datetime = attrs.field(factory=utcnow)
+    metrics: Metrics = Metrics()
+    #: True once the session has taken at least one turn (later turns resume it).
+    started: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self, recurse=False)
+        data["status"] = self.status.value
+        data["created_at"] = self.created_at.isoformat()
+        data["metrics"] = self.metrics.to_dict()
+        return data
+
+
+@attrs.frozen
+class TurnResult:
+    """What one message to an agent produced, as the runtime reports it."""
+
+    text: str
+    is_error: bool = False
+    error: str | None = None
+    metrics: Metrics = Metrics()
+    session_id: str | None = None
+
+
+@attrs.frozen
+class SubtaskResult:
+    subtask_id: str
+    role: str
+    status: SubtaskStatus
+    agent_id: str | None = None
+    output: str = ""
+    error: str | None = None
+    metrics: Metrics = Metrics()
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is SubtaskStatus.SUCCEEDED
+
+    def to_dict(self) -> dict[str, Any]:
+        data = attrs.asdict(self, recurse=False)
+        data["status"] = self.status.value
+        data["metrics"] = self.metrics.to_dict()
+        return data
+
+
+@attrs.frozen
+class Task:
+    """One prompt given to orc, and what became of it."""
+
+    id: str
+    prompt: str
+    task_type: str
+    mode: str
+    cwd: str
+    status: TaskStatus = TaskStatus.PENDING
+    plan: Plan | None = None
+    created_at: dt.datetime = attrs.field(factory=utcnow)
+    finished_at: dt.datetime | None = None
+
+
+@attrs.frozen
+class TaskResult:
+    """The outcome of :meth:`Orchestrator.execute`: ``success``, the final ``output`` and the summed ``metrics``."""
+
+    task_id: str
+    success: bool
+    output: str
+    metrics: Metrics
+    subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=tuple)
+    status: TaskStatus = TaskStatus.SUCCEEDED
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "success": self.success,
+            "status": self.status.value,
+            "output": self.output,
+            "error": self.error,
+            "metrics": self.metrics.to_dict(),
+            "subtasks": [s.to_dict() for s in self.subtasks],
+        }
+
+
+@attrs.frozen
+class TaskType:
+    """A named template: the subtasks a prompt of this type becomes. Instructions may use ``{prompt}``."""
+
+    name: str
+    description: str
+    subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
+    provided_by: str | None = None
+
+
+def check_plan(plan: Plan, roles: Iterable[str]) -> None:
+    """Refuse a plan that cannot run: no subtasks, duplicate ids, unknown roles or dependencies, a cycle.
+
+    :raises PlanError: with one line saying what is wrong and where.
+    """
+    from .errors import PlanError
+
+    known = set(roles)
+    if not plan.subtasks:
+        raise PlanError("the plan has no subtasks; give a task type or --roles that makes at least one")
+    ids = [s.id for s in plan.subtasks]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise PlanError(f"subtask id(s) {', '.join(duplicates)} appear more than once in the plan")
+    for subtask in plan.subtasks:
+        if subtask.role not in known:
+            raise PlanError(
+                f"subtask {subtask.id!r} asks for unknown role {subtask.role!r}; known roles: {', '.join(sorted(known))}"
+            )
+        missing = [d for d in subtask.depends_on if d not in ids]
+        if missing:
+            raise PlanError(f"subtask {subtask.id!r} depends on unknown subtask(s) {', '.join(missing)}")
+    done: set[str] = set()
+    remaining = list(plan.subtasks)
+    while remaining:
+        ready = [s for s in remaining if set(s.depends_on) <= done]
+        if not ready:
+            raise PlanError(f"the plan has a dependency cycle among {', '.join(s.id for s in remaining)}")
+        done.update(s.id for s in ready)
+        remaining = [s for s in remaining if s.id not in done]

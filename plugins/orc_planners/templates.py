@@ -1,0 +1,72 @@
+"""The seed's task types as templates: which roles work on a prompt, in which order, each told what."""
+
+from __future__ import annotations
+
+import re
+
+from orchestrator_core import Subtask, TaskType
+
+
+def _chain(*steps: tuple[str, str]) -> tuple[Subtask, ...]:
+    """Subtasks numbered from 1, each depending on the one before."""
+    return tuple(
+        Subtask(str(i), role, instruction, depends_on=(str(i - 1),) if i > 1 else ())
+        for i, (role, instruction) in enumerate(steps, start=1)
+    )
+
+
+TASK_TYPES = (
+    TaskType(
+        "feature_implementation",
+        "Analyst -> Planner -> Builder -> Tester -> Reviewer: add a feature.",
+        _chain(
+            ("analyst", "Find what exists that the feature touches, and what it needs."),
+            ("planner", "Plan the implementation step by step."),
+            ("builder", "Implement the plan."),
+            ("tester", "Test the implementation and report the results."),
+            ("reviewer", "Review the change and approve it or list what must change."),
+        ),
+    ),
+    TaskType(
+        "bug_fix",
+        "Analyst -> Builder -> Tester -> Reviewer: find the cause, fix it, prove it.",
+        _chain(
+            ("analyst", "Find the cause of the bug and where it lives."),
+            ("builder", "Fix the bug at its cause."),
+            ("tester", "Show the bug is gone and nothing else broke."),
+            ("reviewer", "Review the fix."),
+        ),
+    ),
+    TaskType(
+        "code_review",
+        "Scout -> Reviewer: find the code in question and review it.",
+        _chain(
+            ("scout", "Find the code the review is about."),
+            ("reviewer", "Review that code: bugs, gaps, clarity."),
+        ),
+    ),
+    TaskType(
+        "documentation",
+        "Analyst -> Documenter -> Reviewer: write the docs the code needs.",
+        _chain(
+            ("analyst", "Find what needs documenting and what docs exist."),
+            ("documenter", "Write or update the documentation."),
+            ("reviewer", "Review the documentation against the code."),
+        ),
+    ),
+)
+
+_KEYWORDS = (
+    ("bug_fix", r"\b(fix|bug|crash|error|broken|fails?|regression)\b"),
+    ("code_review", r"\b(review|audit)\b"),
+    ("documentation", r"\b(document|documentation|docs|readme|docstrings?)\b"),
+)
+
+
+def choose_task_type(prompt: str) -> str:
+    """``auto``: the first task type whose keywords the prompt uses, else ``feature_implementation``."""
+    lowered = prompt.lower()
+    for name, pattern in _KEYWORDS:
+        if re.search(pattern, lowered):
+            return name
+    return "feature_implementation"

@@ -1,0 +1,21 @@
+"""The seven built-in roles (analyst, planner, builder, tester, reviewer, documenter, scout) and their scripted demo.
+
+Disable with ``-p no:orc_roles``.
+"""
+
+from orchestrator_core import hookimpl
+
+from .definitions import ROLES
+from .scripted import scripts_for
+
+
+@hookimpl
+def orc_register_roles(register):
+    for role in ROLES:
+        register(role)
+
+
+@hookimpl
+def orc_scripted_model(model):
+    for role in ROLES:
+        model.script(scripts_for(role.name), match=role.system_prompt, name=role.name)
