@@ -72,18 +72,22 @@ class Orchestrator:
             for name, ((_, executor), _plugin) in collect(self.pm, "orc_register_executors", lambda x: x[0]).items()
         }
         self._agents: AgentManager | None = None
+        self._configured = False
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     @property
     def started(self) -> bool:
-        return self._agents is not None
+        return self._configured
 
     async def start(self) -> None:
         """Let plugins check the settings and set up, and make the agent runtime. Idempotent."""
-        if self._agents is not None:
+        if self._configured:
             return
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
+        self._configured = True
+        if self._agents is not None:
+            return
         runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
         if runtime is None:
             raise RuntimeUnavailable(
@@ -95,9 +99,9 @@ class Orchestrator:
 
     async def stop(self) -> None:
         """Let plugins flush and close what they opened. Agents kept with ``keep_agents`` stay."""
-        if self._agents is None:
+        if not self._configured:
             return
-        self._agents = None
+        self._configured = False
         self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
 
     async def __aenter__(self) -> Orchestrator:

@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import pytest
+
+from orchestrator_core import ConfigError, load_config
+from orchestrator_core.config import SETTINGS, render_config_file
+
+
+def test_defaults(tmp_path):
+    config = load_config(tmp_path, environ={})
+    assert config.db_path == Path("orchestrator.db")
+    assert config.max_parallel_agents == 5
+    assert config.monitor_interval_seconds == 15.0
+    assert config.enable_cost_tracking is True and config.enable_observability is True
+    assert config.default_model is None
+
+
+def test_environment_beats_dotenv_beats_init_file(tmp_path):
+    (tmp_path / "orc.toml").write_text(
+        'ORCHESTRATOR_MAX_PARALLEL_AGENTS = 2\nDEFAULT_MODEL = "from-toml"\nENABLE_COST_TRACKING = false\n'
+        'MONITOR_INTERVAL_SECONDS = 3\n'
+    )
+    (tmp_path / ".env").write_text('ORCHESTRATOR_MAX_PARALLEL_AGENTS=3\nDEFAULT_MODEL="from-dotenv"\n')
+    config = load_config(tmp_path, environ={"ORCHESTRATOR_MAX_PARALLEL_AGENTS": "4"})
+    assert config.max_parallel_agents == 4
+    assert config.default_model == "from-dotenv"
+    assert config.enable_cost_tracking is False
+    assert config.monitor_interval_seconds == 3.0
+
+
+def test_overrides_win_and_none_is_ignored(tmp_path):
+    config = load_config(tmp_path, environ={"DEFAULT_MODEL": "env"}, default_model=None, keep_agents=True)
+    assert config.default_model == "env" and config.keep_agents is True
+
+
+@pytest.mark.parametrize(
+    "name, value, origin",
+    [
+        ("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "lots", "the environment"),
+        ("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "0", "the environment"),
+        ("MONITOR_INTERVAL_SECONDS", "-1", "the environment"),
+        ("ENABLE_OBSERVABILITY", "maybe", "the environment"),
+        ("ORCHESTRATOR_LOG_LEVEL", "LOUD", "the environment"),
+    ],
+)
+def test_bad_values_name_the_setting(tmp_path, name, value, origin):
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path, environ={name: value})
+    assert name in info.value.message and origin in info.value.message and repr(value) in info.value.message
+
+
+def test_bad_value_in_dotenv_names_the_file(tmp_path):
+    (tmp_path / ".env").write_text("ENABLE_COST_TRACKING=perhaps\n")
+    with pytest.raises(ConfigError, match=r"ENABLE_COST_TRACKING='perhaps' \(from .*\.env\)"):
+        load_config(tmp_path, environ={})
+
+
+def test_broken_toml_is_a_config_error(tmp_path):
+    (tmp_path / "orc.toml").write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path, environ={})
+
+
+def test_rendered_init_file_loads_back_to_the_defaults(tmp_path):
+    (tmp_path / "orc.toml").write_text(render_config_file())
+    from_file = load_config(tmp_path, environ={})
+    assert from_file == load_config(tmp_path / "missing", environ={})
+    for setting in SETTINGS:
+        assert setting.name in render_config_file()

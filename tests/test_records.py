@@ -1,0 +1,50 @@
+import pytest
+
+from orchestrator_core import Metrics, Plan, PlanError, Subtask, check_plan
+
+ROLES = {"analyst", "builder"}
+
+
+def test_check_plan_accepts_a_chain():
+    plan = Plan([Subtask("1", "analyst", "a"), Subtask("2", "builder", "b", depends_on=["1"])])
+    check_plan(plan, ROLES)
+
+
+@pytest.mark.parametrize(
+    "subtasks, message",
+    [
+        ([], "no subtasks"),
+        ([Subtask("1", "analyst", "a"), Subtask("1", "builder", "b")], "more than once"),
+        ([Subtask("1", "wizard", "a")], "unknown role 'wizard'"),
+        ([Subtask("1", "analyst", "a", depends_on=["9"])], "unknown subtask(s) 9"),
+        (
+            [Subtask("1", "analyst", "a", depends_on=["2"]), Subtask("2", "builder", "b", depends_on=["1"])],
+            "cycle",
+        ),
+    ],
+)
+def test_check_plan_refuses(subtasks, message):
+    with pytest.raises(PlanError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_plan(Plan(subtasks), ROLES)
+
+
+def test_dependents_are_transitive():
+    plan = Plan(
+        [
+            Subtask("1", "analyst", "a"),
+            Subtask("2", "builder", "b", depends_on=["1"]),
+            Subtask("3", "builder", "c", depends_on=["2"]),
+            Subtask("4", "builder", "d"),
+        ]
+    )
+    assert [s.id for s in plan.dependents("1")] == ["2", "3"]
+
+
+def test_metrics_add_flows_and_keep_the_latest_context():
+    a = Metrics(cost_usd=0.5, input_tokens=10, output_tokens=2, tool_calls=1, context_used=100, context_window=1000)
+    b = Metrics(cost_usd=0.25, input_tokens=5, output_tokens=1, context_used=300)
+    total = a + b
+    assert total.cost_usd == 0.75 and total.total_cost == 0.75
+    assert total.input_tokens == 15 and total.output_tokens == 3 and total.tool_calls == 1
+    assert total.total_tokens == 18
+    assert (total.context_used, total.context_window) == (300, 1000)
