@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .errors import ExitCode, OrcError, PluginError, UsageError
+from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError
 
 log = logging.getLogger("orc")
 
@@ -51,7 +51,7 @@ class OrcGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
-            raise OrcError("interrupted") from None
+            raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:
             if os.environ.get("ORC_DEBUG"):
                 raise

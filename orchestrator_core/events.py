@@ -15,7 +15,7 @@ import attrs
 from .records import utcnow
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     #: The session is open; payload: session_id, model, tools, cwd.
     SESSION = "session"
     #: Text from the model (``role`` assistant) or sent to it (``role`` user); payload: role, text.

@@ -24,7 +24,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class AgentRole(str, enum.Enum):
+class AgentRole(enum.StrEnum):
     """The roles of the seed API. Any registered role name works wherever a role is taken; these are names only."""
 
     ANALYST = "analyst"
@@ -36,11 +36,8 @@ class AgentRole(str, enum.Enum):
     SCOUT = "scout"
     CUSTOM = "custom"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -48,7 +45,7 @@ class TaskStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class SubtaskStatus(str, enum.Enum):
+class SubtaskStatus(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -58,7 +55,7 @@ class SubtaskStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class AgentStatus(str, enum.Enum):
+class AgentStatus(enum.StrEnum):
     CREATED = "created"
     RUNNING = "running"
     IDLE = "idle"

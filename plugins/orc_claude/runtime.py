@@ -82,7 +82,7 @@ class ClaudeRuntime:
         )
 
     async def run_turn(self, agent: Agent, role: Role, message: str, emit: Emit) -> TurnResult:
-        from claude_agent_sdk import CLINotFoundError, ClaudeSDKError, ResultMessage, query
+        from claude_agent_sdk import ClaudeSDKError, CLINotFoundError, ResultMessage, query
 
         stderr_lines: deque[str] = deque(maxlen=20)
         turn = _Turn(agent, emit)
