@@ -52,10 +52,15 @@ class AgentManager:
         self._seq: dict[str, int] = {}
 
     def get(self, agent_id: str) -> Agent:
-        try:
-            return self.agents[agent_id]
-        except KeyError:
-            raise UsageError(f"no agent {agent_id!r}; `orc agents list` shows the agents") from None
+        """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
+        if agent_id not in self.agents:
+            found = self.pm.hook.orc_find_agent(agent_id=agent_id)
+            if found is None:
+                raise UsageError(f"no agent {agent_id!r}; `orc agents list` shows the agents")
+            self.agents[agent_id] = found
+            # Events go on numbering where the earlier process stopped.
+            self._seq.setdefault(agent_id, found.last_seq)
+        return self.agents[agent_id]
 
     def _update(self, agent: Agent, hook: str = "orc_agent_updated") -> Agent:
         self.agents[agent.id] = agent

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .agents import AgentRuntime
     from .config import Config
     from .events import Event
-    from .records import Agent, Plan, Role, Subtask, SubtaskResult, Task, TaskResult, TaskType
+    from .records import Agent, Plan, Role, StatusSnapshot, Subtask, SubtaskResult, Task, TaskResult, TaskType
     from .run import Executor
     from .testing.scripted_server import ScriptedModel
 
@@ -141,6 +141,32 @@ def orc_scripted_model(model: ScriptedModel) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def orc_find_agent(agent_id: str) -> Agent | None:
+    """Look up an agent this process did not create (an earlier ``orc`` process made it).
+
+    Called by the agent manager when asked for an id it does not hold, e.g. ``orc agents send ID`` in a new
+    process. The call stops at the first non-None result; return None if you do not know the id. The built-in
+    store answers from its ``agents`` table.
+
+    :param agent_id: the agent's id.
+    :returns: the agent as last recorded (status, session id, metrics, ``started``), or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_query_agents(role: str | None, status: str | None) -> list[Agent] | None:
+    """List recorded agents, newest first, optionally only of one role and/or status.
+
+    Called by :meth:`Orchestrator.list_agents` and ``orc agents list``. The call stops at the first non-None
+    result; return None to decline (then only this process's agents are listed).
+
+    **Sync or async**: sync only.
+    """
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Planning
 # ---------------------------------------------------------------------------------------------------------------
@@ -244,6 +270,32 @@ def orc_agent_deleted(agent: Agent) -> None:
 
 
 @hookspec
+def orc_status(snapshot: StatusSnapshot) -> None:
+    """A periodic status check of a running task.
+
+    Called every ``MONITOR_INTERVAL_SECONDS`` while a task runs (when the Orchestrator's ``enable_monitoring`` is
+    on), and once more when it ends. The store writes it as a snapshot; the monitor uses it to find stalled agents.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
+def orc_agent_flagged(agent: Agent, kind: str, message: str) -> None:
+    """Something about an agent needs attention: ``kind`` is ``stall``, ``loop``, ``context`` or a plugin's own.
+
+    Called by whichever plugin or policy noticed it (the monitor's stall and loop detectors, the context
+    threshold). Observers record or show it; a policy plugin may act on it (e.g. interrupt the agent).
+
+    :param agent: the agent as it is now.
+    :param kind: a short word for what was noticed.
+    :param message: one line for people.
+
+    **Sync or async**: sync only; an exception is reported and the run goes on.
+    """
+
+
+@hookspec
 def orc_event(event: Event) -> None:
     """Something happened inside an agent's session: a message, a tool call, a file access, usage, ...
 
@@ -268,5 +320,7 @@ OBSERVER_HOOKS = frozenset(
         "orc_agent_updated",
         "orc_agent_deleted",
         "orc_event",
+        "orc_status",
+        "orc_agent_flagged",
     }
 )

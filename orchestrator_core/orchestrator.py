@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio
 import attrs
 
 from .agents import AgentManager, AgentRuntime
@@ -191,7 +192,12 @@ class Orchestrator:
         notify(self.pm, "orc_task_started", task=task)
         run = Run(task, plan, self.agents, self.pm, self.config)
         try:
-            await self.executors[execution_mode].run(run)
+            async with anyio.create_task_group() as group:
+                if self.enable_monitoring:
+                    group.start_soon(self._status_checks, run)
+                await self.executors[execution_mode].run(run)
+                group.cancel_scope.cancel()
+            notify(self.pm, "orc_status", snapshot=run.snapshot())
         finally:
             if not self.config.keep_agents:
                 for agent_id in run.agent_ids.values():
@@ -204,6 +210,11 @@ class Orchestrator:
             result=result,
         )
         return result
+
+    async def _status_checks(self, run: Run) -> None:
+        while True:
+            await anyio.sleep(self.config.monitor_interval_seconds)
+            notify(self.pm, "orc_status", snapshot=run.snapshot())
 
     async def execute_custom_workflow(self, prompt: str, roles: Sequence[Any], parallel: bool = False) -> TaskResult:
         """Run ``roles`` in order (or side by side with ``parallel``) on ``prompt``: the seed API's custom team."""
@@ -246,5 +257,15 @@ class Orchestrator:
         await self.start()
         await self.agents.delete(agent_id)
 
-    def list_agents(self) -> list[Agent]:
-        return list(self.agents.agents.values()) if self._agents else []
+    def list_agents(self, role: Any = None, status: Any = None) -> list[Agent]:
+        """Agents of this process and, through the store, earlier ones; newest first."""
+        role_name = _role_name(role) if role is not None else None
+        status_name = str(getattr(status, "value", status)) if status is not None else None
+        local = [
+            a for a in (self._agents.agents.values() if self._agents else ())
+            if (role_name is None or a.role == role_name) and (status_name is None or a.status.value == status_name)
+        ]
+        recorded = self.pm.hook.orc_query_agents(role=role_name, status=status_name) or []
+        merged = {a.id: a for a in recorded}
+        merged.update({a.id: a for a in local})
+        return sorted(merged.values(), key=lambda a: a.created_at, reverse=True)

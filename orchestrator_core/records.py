@@ -190,6 +190,8 @@ class Agent:
     metrics: Metrics = Metrics()
     #: True once the session has taken at least one turn (later turns resume it).
     started: bool = False
+    #: The ``seq`` of the agent's latest event, when loaded from a store (events go on from there).
+    last_seq: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=False)
@@ -267,6 +269,30 @@ class TaskResult:
             "error": self.error,
             "metrics": self.metrics.to_dict(),
             "subtasks": [s.to_dict() for s in self.subtasks],
+        }
+
+
+@attrs.frozen
+class StatusSnapshot:
+    """The state of a running task at one moment: what a periodic status check reports."""
+
+    task_id: str
+    #: Every agent of the task, as it is now.
+    agents: tuple[Agent, ...] = attrs.field(converter=tuple)
+    #: Subtask id -> status value (pending, running, succeeded, ...).
+    subtasks: dict[str, str] = attrs.field(factory=dict)
+    metrics: Metrics = Metrics()
+    elapsed_s: float = 0.0
+    ts: dt.datetime = attrs.field(factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "agents": [a.to_dict() for a in self.agents],
+            "subtasks": dict(self.subtasks),
+            "metrics": self.metrics.to_dict(),
+            "elapsed_s": self.elapsed_s,
+            "ts": self.ts.isoformat(),
         }
 
 

@@ -7,6 +7,7 @@ upstream results (bounded), and reporting each subtask to the observers.
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import anyio
@@ -15,7 +16,7 @@ import pluggy
 from .agents import AgentManager
 from .config import Config
 from .plugins import notify
-from .records import Plan, Subtask, SubtaskResult, SubtaskStatus, Task
+from .records import Metrics, Plan, StatusSnapshot, Subtask, SubtaskResult, SubtaskStatus, Task
 
 
 class Executor(Protocol):
@@ -46,6 +47,23 @@ class Run:
         #: The agents this run created, by subtask id.
         self.agent_ids: dict[str, str] = {}
         self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
+        self.started = time.monotonic()
+
+    def snapshot(self) -> StatusSnapshot:
+        """The task's state now: every agent it made, each subtask's status, the summed metrics."""
+        agents = tuple(self.agents.get(a) for a in self.agent_ids.values())
+        statuses = {
+            s.id: self.results[s.id].status.value if s.id in self.results
+            else SubtaskStatus.RUNNING.value if s.id in self.agent_ids else SubtaskStatus.PENDING.value
+            for s in self.plan.subtasks
+        }
+        return StatusSnapshot(
+            task_id=self.task.id,
+            agents=agents,
+            subtasks=statuses,
+            metrics=sum((a.metrics for a in agents), Metrics()),
+            elapsed_s=time.monotonic() - self.started,
+        )
 
     def ready(self) -> list[Subtask]:
         """Subtasks not yet run whose dependencies have all ended."""
