@@ -134,6 +134,7 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 @click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show what the agents say as they work.")
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -148,6 +149,7 @@ def execute(
     keep_agents: bool,
     as_json: bool,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Plan PROMPT, run it with a team of agents, and print the result."""
     import anyio
@@ -158,7 +160,8 @@ def execute(
         default_model=model,
         db_path=db_path,
         keep_agents=keep_agents,
-        progress="off" if (quiet or as_json) else "plain",
+        progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+        verbose=verbose,
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")

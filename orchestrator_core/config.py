@@ -78,6 +78,10 @@ SETTINGS: tuple[Setting, ...] = (
             "At most this many characters of upstream results reach a downstream agent."),
     Setting("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", _positive_float, 15.0,
             "Seconds between status checks while a task runs."),
+    Setting("ORC_STALL_SECONDS", "stall_seconds", _positive_float, 120.0,
+            "An agent with no event for this long is flagged as stalled."),
+    Setting("ORC_LOOP_REPEATS", "loop_repeats", _positive_int, 3,
+            "An agent making the same tool call with the same input this many times is flagged as looping."),
     Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True,
             "Record cost and token usage."),
     Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
@@ -95,6 +99,8 @@ class Config:
     max_parallel_agents: int = 5
     max_result_chars: int = 4000
     monitor_interval_seconds: float = 15.0
+    stall_seconds: float = 120.0
+    loop_repeats: int = 3
     enable_cost_tracking: bool = True
     enable_observability: bool = True
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
@@ -103,8 +109,11 @@ class Config:
     scripted: bool = False
     #: Keep agents (sessions and transcripts) when a task ends.
     keep_agents: bool = False
-    #: How progress is shown: "off" (library default) or "plain" (one line per agent start and end).
+    #: How progress is shown: "off" (library default), "plain" (a line per agent start, tool call and end) or
+    #: "live" (a live table on a terminal).
     progress: str = "off"
+    #: Show the agents' text as it streams, too.
+    verbose: bool = False
 
 
 def _read_toml(path: Path) -> dict[str, str]:

@@ -12,7 +12,7 @@ PLUGIN_NAME = "orc-monitor"
 
 @hookimpl
 def orc_configure(config, pm):
-    if config.progress == "plain" and pm.get_plugin(PLUGIN_NAME) is None:
+    if config.progress in ("plain", "live") and pm.get_plugin(PLUGIN_NAME) is None:
         pm.register(PlainReporter(), PLUGIN_NAME)
 
 
