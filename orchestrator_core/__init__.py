@@ -1,6 +1,6 @@
 """orc: run teams of Claude agents. The public API; everything else is a plugin."""
 
-from .agents import AgentManager, AgentRuntime, Emit
+from .agents import AgentManager, AgentRuntime, AgentSession, Emit, OpenAgent
 from .config import Config, load_config
 from .errors import (
     ConfigError,
@@ -44,6 +44,7 @@ __all__ = [
     "AgentManager",
     "AgentRole",
     "AgentRuntime",
+    "AgentSession",
     "AgentStatus",
     "Config",
     "ConfigError",
@@ -56,6 +57,7 @@ __all__ = [
     "LimitReached",
     "Metrics",
     "Orchestrator",
+    "OpenAgent",
     "OrcError",
     "Plan",
     "PlanError",

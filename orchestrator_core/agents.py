@@ -6,8 +6,10 @@ An :class:`AgentManager` owns the agents of one Orchestrator. It numbers each ag
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,20 +26,66 @@ from .records import Agent, AgentStatus, Role, TurnResult, new_id
 Emit = Callable[[EventKind, dict[str, Any]], None]
 
 
+class AgentSession(Protocol):
+    """An agent's open session (for Claude: a running CLI process). Lives inside ``AgentRuntime.session``."""
+
+    #: The OS process id behind the session, if there is one.
+    pid: int | None
+
+    async def send(self, message: str, agent: Agent) -> TurnResult:
+        """Send ``message`` and wait for the answer, emitting events as they come.
+
+        Errors of the model or the CLI are a TurnResult with ``is_error`` set, not an exception.
+        """
+
+
 class AgentRuntime(Protocol):
     """Opens, talks to and deletes agent sessions. ``orc_make_runtime`` returns one."""
 
     def check(self) -> None:
         """Raise :class:`RuntimeUnavailable` (one line: what is missing, how to fix it) if agents cannot run."""
 
-    async def run_turn(self, agent: Agent, role: Role, message: str, emit: Emit) -> TurnResult:
-        """Send ``message`` to the agent's session (opening it on the first turn), emitting events as they come.
+    def session(
+        self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
+    ) -> AbstractAsyncContextManager[AgentSession]:
+        """Open the agent's session (its first one, or resume it). Leaving the context closes it: a turn still
+        running is interrupted and the process is gone, even when the caller was cancelled.
 
-        Errors of the model or the CLI are a TurnResult with ``is_error`` set, not an exception.
+        :param max_budget_usd: stop the session's turns once it has cost this much.
         """
 
     async def delete(self, agent: Agent) -> None:
         """Remove the agent's session and transcript. Deleting what is already gone is not an error."""
+
+
+class OpenAgent:
+    """An agent with its session open: send it messages with :meth:`send`."""
+
+    def __init__(self, manager: AgentManager, agent_id: str, session: AgentSession) -> None:
+        self.manager = manager
+        self.agent_id = agent_id
+        self.session = session
+
+    async def send(self, message: str) -> TurnResult:
+        """Send one message and wait for its answer; the agent's metrics grow by the turn's."""
+        manager = self.manager
+        agent = manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.RUNNING))
+        manager.emitter(self.agent_id)(EventKind.MESSAGE, {"role": "user", "text": message})
+        try:
+            result = await self.session.send(message, agent)
+        except BaseException:
+            manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.FAILED))
+            raise
+        manager._update(
+            attrs.evolve(
+                manager.agents[self.agent_id],
+                status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
+                session_id=result.session_id or agent.session_id,
+                metrics=agent.metrics + result.metrics,
+                started=True,
+            )
+        )
+        return result
 
 
 class AgentManager:
@@ -50,6 +98,7 @@ class AgentManager:
         self.config = config
         self.agents: dict[str, Agent] = {}
         self._seq: dict[str, int] = {}
+        self._open: set[str] = set()
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -104,31 +153,31 @@ class AgentManager:
 
         return emit
 
-    async def send(self, agent_id: str, message: str) -> TurnResult:
-        """Send one message to an agent and wait for its answer; the agent's metrics grow by the turn's."""
+    @contextlib.asynccontextmanager
+    async def open(self, agent_id: str, *, max_budget_usd: float | None = None) -> AsyncIterator[OpenAgent]:
+        """Open the agent's session for one or more :meth:`OpenAgent.send` calls; closed on leaving."""
         agent = self.get(agent_id)
         if agent.status is AgentStatus.DELETED:
             raise UsageError(f"agent {agent_id!r} was deleted; create a new one")
-        if agent.status is AgentStatus.RUNNING:
+        if agent_id in self._open:
             raise UsageError(f"agent {agent_id!r} is busy with another message; wait for it to finish")
-        agent = self._update(attrs.evolve(agent, status=AgentStatus.RUNNING))
-        emit = self.emitter(agent_id)
-        emit(EventKind.MESSAGE, {"role": "user", "text": message})
+        if agent.role not in self.roles:
+            raise UsageError(f"agent {agent_id!r} has role {agent.role!r}, which no loaded plugin provides")
+        self._open.add(agent_id)
         try:
-            result = await self.runtime.run_turn(agent, self.roles[agent.role], message, emit)
-        except BaseException:
-            self._update(attrs.evolve(self.agents[agent_id], status=AgentStatus.FAILED))
-            raise
-        self._update(
-            attrs.evolve(
-                self.agents[agent_id],
-                status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
-                session_id=result.session_id or agent.session_id,
-                metrics=agent.metrics + result.metrics,
-                started=True,
-            )
-        )
-        return result
+            async with self.runtime.session(
+                agent, self.roles[agent.role], self.emitter(agent_id), max_budget_usd=max_budget_usd
+            ) as session:
+                if session.pid is not None:
+                    self._update(attrs.evolve(self.agents[agent_id], pid=session.pid))
+                yield OpenAgent(self, agent_id, session)
+        finally:
+            self._open.discard(agent_id)
+
+    async def send(self, agent_id: str, message: str, *, max_budget_usd: float | None = None) -> TurnResult:
+        """Open the agent's session, send one message, wait for the answer, close it."""
+        async with self.open(agent_id, max_budget_usd=max_budget_usd) as agent:
+            return await agent.send(message)
 
     async def delete(self, agent_id: str) -> Agent:
         """Remove the agent's session and transcript; its record (and the store's rows) stay."""

@@ -210,6 +210,8 @@ class TurnResult:
     error: str | None = None
     metrics: Metrics = Metrics()
     session_id: str | None = None
+    #: True when trying again may well succeed (overloaded model, network, a crashed CLI).
+    retryable: bool = False
 
 
 @attrs.frozen
@@ -221,6 +223,9 @@ class SubtaskResult:
     output: str = ""
     error: str | None = None
     metrics: Metrics = Metrics()
+    #: How many agents tried it (1 unless a retry policy ran it again).
+    attempts: int = 1
+    retryable: bool = False
 
     @property
     def succeeded(self) -> bool:
