@@ -135,6 +135,15 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what the agents say as they work.")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents at once "
+              "(overrides ORCHESTRATOR_MAX_PARALLEL_AGENTS).")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop the run once it has cost "
+              "this many USD.")
+@click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents in this run.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after this many seconds.")
+@click.option("--fail-fast", is_flag=True, help="Stop everything at the first failed subtask.")
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run a subtask again up to N times after a transient failure (overloaded model, crash).")
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -150,8 +159,17 @@ def execute(
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    max_parallel: int | None,
+    max_cost: float | None,
+    max_agents: int | None,
+    timeout: float | None,
+    fail_fast: bool,
+    retries: int,
 ) -> None:
-    """Plan PROMPT, run it with a team of agents, and print the result."""
+    """Plan PROMPT, run it with a team of agents, and print the result.
+
+    Ctrl-C (or SIGTERM) stops the run: running agents are interrupted, what finished is kept, exit code 130.
+    """
     import anyio
     import attrs
 
@@ -162,6 +180,12 @@ def execute(
         keep_agents=keep_agents,
         progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
         verbose=verbose,
+        max_parallel_agents=max_parallel,
+        max_cost_usd=max_cost,
+        max_agents=max_agents,
+        timeout_seconds=timeout,
+        fail_fast=fail_fast,
+        retries=retries,
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
@@ -171,8 +195,11 @@ def execute(
     plan = orc.plan(prompt, "custom" if role_names and task_type == "auto" else task_type, role_names)
 
     async def go() -> Any:
-        async with orc:
-            return await orc.execute(prompt, plan.task_type, mode, cwd=cwd, plan=plan)
+        async with orc, anyio.create_task_group() as group:
+            group.start_soon(_cancel_on_signals, orc)
+            result = await orc.execute(prompt, plan.task_type, mode, cwd=cwd, plan=plan)
+            group.cancel_scope.cancel()
+        return result
 
     if scripted:
         from .testing.scripted_run import scripted_environment
@@ -184,9 +211,24 @@ def execute(
         result = anyio.run(go)
     _print_result(result, as_json)
     if not result.success:
-        from .errors import RunFailed
+        from .errors import LimitReached, RunFailed
 
+        if result.stopped == "interrupted":
+            raise Interrupted(f"task {result.task_id} {result.error}; what finished is recorded")
+        if result.stopped in ("max_cost", "max_agents", "timeout"):
+            raise LimitReached(f"task {result.task_id} {result.error}")
         raise RunFailed(f"task {result.task_id} failed: {result.error}")
+
+
+async def _cancel_on_signals(orc: Any) -> None:
+    """Ctrl-C or SIGTERM: stop the run (agents interrupted, agents deleted, the task recorded as cancelled)."""
+    import signal
+
+    import anyio
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            orc.cancel(f"interrupted by {signal.Signals(signum).name}")
 
 
 def _print_result(result: Any, as_json: bool) -> None:
@@ -198,7 +240,8 @@ def _print_result(result: Any, as_json: bool) -> None:
     click.echo(f"{'Success' if result.success else 'Failed'}: {done}/{len(result.subtasks)} subtasks, task {result.task_id}")
     click.echo(
         f"Cost: ${m.cost_usd:.4f}   Tokens: {m.total_tokens:,} (input {m.input_tokens:,}, output {m.output_tokens:,}, "
-        f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   Time: {m.duration_s:.1f}s"
+        f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   "
+        f"Time: {result.elapsed_s:.1f}s (agents {m.duration_s:.1f}s)"
     )
     if result.output:
         click.echo("Output:")

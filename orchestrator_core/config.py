@@ -103,6 +103,14 @@ class Config:
     loop_repeats: int = 3
     enable_cost_tracking: bool = True
     enable_observability: bool = True
+    #: Run-wide limits (None: no limit): total cost, agents created, wall-clock seconds.
+    max_cost_usd: float | None = None
+    max_agents: int | None = None
+    timeout_seconds: float | None = None
+    #: Stop the whole run at the first failed subtask.
+    fail_fast: bool = False
+    #: How many times the default retry policy runs a subtask again after a transient failure.
+    retries: int = 0
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
     #: True when agents talk to orc's scripted model instead of Anthropic.

@@ -208,6 +208,22 @@ def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
     """
 
 
+@hookspec(firstresult=True)
+def orc_subtask_retry(task: Task, subtask: Subtask, result: SubtaskResult, attempt: int, config: Config) -> bool | None:
+    """Decide whether a failed subtask runs again, with a fresh agent.
+
+    Called by the run after each failed attempt (not after a cancelled one). The call stops at the first non-None
+    result. The built-in policy (``orc_executors``, trylast) retries while ``result.retryable`` (an overloaded
+    model, a network error, a crashed CLI) and ``attempt <= config.retries`` (``--retries N``).
+
+    :param result: the failed attempt's result (``error``, ``retryable``).
+    :param attempt: how many attempts were made so far, from 1.
+    :returns: True to run it again, False to let it fail, None to leave it to the next implementation.
+
+    **Sync or async**: sync only.
+    """
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Observation
 # ---------------------------------------------------------------------------------------------------------------

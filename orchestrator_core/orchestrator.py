@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from .errors import PlanError, RuntimeUnavailable, UsageError
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
+    AgentStatus,
     Metrics,
     Plan,
     Role,
+    SubtaskStatus,
     Task,
     TaskResult,
     TaskStatus,
@@ -74,6 +77,7 @@ class Orchestrator:
         }
         self._agents: AgentManager | None = None
         self._configured = False
+        self._runs: set[Run] = set()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -191,25 +195,48 @@ class Orchestrator:
         )
         notify(self.pm, "orc_task_started", task=task)
         run = Run(task, plan, self.agents, self.pm, self.config)
+        self._runs.add(run)
         try:
+            await self._run(run, self.executors[execution_mode])
+        finally:
+            # Shielded: a run cancelled from outside (Ctrl-C) still deletes its agents and records its end.
+            with anyio.CancelScope(shield=True):
+                self._runs.discard(run)
+                reason = run.stop_message or "cancelled"
+                for subtask in plan.subtasks:
+                    if subtask.id not in run.results:
+                        run.skip(subtask, reason, SubtaskStatus.CANCELLED)
+                if not self.config.keep_agents:
+                    for agent_id in run.created:
+                        if self.agents.get(agent_id).status is not AgentStatus.DELETED:
+                            await self.agents.delete(agent_id)
+                result = self._result(task, run)
+                notify(
+                    self.pm,
+                    "orc_task_finished",
+                    task=attrs.evolve(task, status=result.status, finished_at=utcnow()),
+                    result=result,
+                )
+        return result
+
+    async def _run(self, run: Run, executor: Executor) -> None:
+        with run.scope:
+            if self.config.timeout_seconds is not None:
+                run.scope.deadline = anyio.current_time() + self.config.timeout_seconds
             async with anyio.create_task_group() as group:
                 if self.enable_monitoring:
                     group.start_soon(self._status_checks, run)
-                await self.executors[execution_mode].run(run)
+                await executor.run(run)
                 group.cancel_scope.cancel()
-            notify(self.pm, "orc_status", snapshot=run.snapshot())
-        finally:
-            if not self.config.keep_agents:
-                for agent_id in run.agent_ids.values():
-                    await self.agents.delete(agent_id)
-        result = self._result(task, run)
-        notify(
-            self.pm,
-            "orc_task_finished",
-            task=attrs.evolve(task, status=result.status, finished_at=utcnow()),
-            result=result,
-        )
-        return result
+        if run.scope.cancelled_caught and run.stopped is None:
+            run.stopped = "timeout"
+            run.stop_message = f"stopped: the run took longer than --timeout {self.config.timeout_seconds:g}s"
+        notify(self.pm, "orc_status", snapshot=run.snapshot())
+
+    def cancel(self, message: str = "interrupted") -> None:
+        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns."""
+        for run in list(self._runs):
+            run.stop("interrupted", message)
 
     async def _status_checks(self, run: Run) -> None:
         while True:
@@ -222,19 +249,27 @@ class Orchestrator:
 
     def _result(self, task: Task, run: Run) -> TaskResult:
         ordered = tuple(run.results[s.id] for s in run.plan.subtasks if s.id in run.results)
-        metrics = sum((r.metrics for r in ordered), Metrics())
+        # Every agent counts, retried attempts included.
+        metrics = sum((self.agents.get(a).metrics for a in run.created), Metrics())
         failed = [r for r in ordered if not r.succeeded]
-        success = not failed and len(ordered) == len(run.plan.subtasks)
+        success = not failed and len(ordered) == len(run.plan.subtasks) and run.stopped is None
         output = next((r.output for r in reversed(ordered) if r.succeeded and r.output), "")
-        error = "; ".join(f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in failed)
+        # Say why it stopped, then each subtask that failed itself (skipped and cancelled ones follow from those).
+        culprits = [r for r in failed if r.status is SubtaskStatus.FAILED] or ([] if run.stopped else failed)
+        lines = [run.stop_message] if run.stop_message else []
+        lines += [f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in culprits]
+        error = "; ".join(lines)
         return TaskResult(
             task_id=task.id,
             success=success,
             output=output,
             metrics=metrics,
             subtasks=ordered,
-            status=TaskStatus.SUCCEEDED if success else TaskStatus.FAILED,
+            status=TaskStatus.SUCCEEDED if success
+            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast") else TaskStatus.FAILED,
             error=error or None,
+            stopped=run.stopped,
+            elapsed_s=time.monotonic() - run.started,
         )
 
     # -- agents as resources ----------------------------------------------------------------------------------

@@ -264,10 +264,16 @@ class TaskResult:
     subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=tuple)
     status: TaskStatus = TaskStatus.SUCCEEDED
     error: str | None = None
+    #: Why the run stopped before its plan was done: interrupted, max_cost, max_agents, timeout, fail_fast.
+    stopped: str | None = None
+    #: Wall-clock seconds from the first agent's start to the end (``metrics.duration_s`` sums agent time).
+    elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
+            "stopped": self.stopped,
+            "elapsed_s": self.elapsed_s,
             "success": self.success,
             "status": self.status.value,
             "output": self.output,

@@ -1,8 +1,9 @@
-"""One task being carried out: what executors call to run a subtask, and what they may ask about the plan.
+"""One task being carried out: what executors call to run a subtask, and the run-wide limits.
 
 Executors (plugins) decide the order and how many subtasks run at once; the :class:`Run` does the rest the same
-way for all of them: the limit on agents working at once, the veto hook, creating the agent, handing it its
-upstream results (bounded), and reporting each subtask to the observers.
+way for all of them: the limit on agents working at once, the veto and retry hooks, creating the agent, handing it
+its upstream results (bounded), the run-wide budgets (cost, agents, wall clock), stopping early (fail-fast, Ctrl-C),
+and reporting each subtask to the observers.
 """
 
 from __future__ import annotations
@@ -44,17 +45,40 @@ class Run:
         self.config = config
         #: Results by subtask id, in the order they ended.
         self.results: dict[str, SubtaskResult] = {}
-        #: The agents this run created, by subtask id.
+        #: The latest agent of each subtask that has one.
         self.agent_ids: dict[str, str] = {}
-        self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
+        #: Every agent this run created (retries make more than one per subtask), oldest first.
+        self.created: list[str] = []
+        #: Why the run stopped before its plan was done (``interrupted``, ``max_cost``, ``max_agents``,
+        #: ``timeout``, ``fail_fast``), and the line that says so; None while it goes on.
+        self.stopped: str | None = None
+        self.stop_message: str | None = None
+        #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
+        self.scope = anyio.CancelScope()
         self.started = time.monotonic()
+        self._running: set[str] = set()
+        self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
+
+    # -- what executors ask ---------------------------------------------------------------------------------------
+
+    def ready(self) -> list[Subtask]:
+        """Subtasks not started whose dependencies have all ended, in plan order."""
+        return [
+            s for s in self.plan.subtasks
+            if s.id not in self.results and s.id not in self._running and all(d in self.results for d in s.depends_on)
+        ]
+
+    @property
+    def cost(self) -> float:
+        """What the agents of this run have cost so far (finished turns)."""
+        return sum(self.agents.get(a).metrics.cost_usd for a in self.created)
 
     def snapshot(self) -> StatusSnapshot:
         """The task's state now: every agent it made, each subtask's status, the summed metrics."""
-        agents = tuple(self.agents.get(a) for a in self.agent_ids.values())
+        agents = tuple(self.agents.get(a) for a in self.created)
         statuses = {
             s.id: self.results[s.id].status.value if s.id in self.results
-            else SubtaskStatus.RUNNING.value if s.id in self.agent_ids else SubtaskStatus.PENDING.value
+            else SubtaskStatus.RUNNING.value if s.id in self._running else SubtaskStatus.PENDING.value
             for s in self.plan.subtasks
         }
         return StatusSnapshot(
@@ -65,17 +89,10 @@ class Run:
             elapsed_s=time.monotonic() - self.started,
         )
 
-    def ready(self) -> list[Subtask]:
-        """Subtasks not yet run whose dependencies have all ended."""
-        return [
-            s for s in self.plan.subtasks
-            if s.id not in self.results and s.id not in self.agent_ids and all(d in self.results for d in s.depends_on)
-        ]
-
-    def message_for(self, subtask: Subtask) -> str:
+    def message_for(self, subtask: Subtask, independent: bool = False) -> str:
         """The first message a subtask's agent receives: the task, its part, and its upstream results (bounded)."""
         parts = [f"Task: {self.task.prompt}", "", f"Your part ({subtask.role}): {subtask.instruction}"]
-        upstream = [self.results[d] for d in subtask.depends_on if d in self.results]
+        upstream = [] if independent else [self.results[d] for d in subtask.depends_on if d in self.results]
         if upstream:
             share = self.config.max_result_chars // len(upstream)
             parts += ["", "Results from the agents before you:"]
@@ -83,44 +100,104 @@ class Run:
                 parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share)]
         return "\n".join(parts)
 
+    # -- stopping -------------------------------------------------------------------------------------------------
+
+    def stop(self, reason: str, message: str) -> None:
+        """Stop the run: start no more agents and interrupt the running ones. The first reason given wins."""
+        if self.stopped is None:
+            self.stopped, self.stop_message = reason, message
+        self.scope.cancel()
+
+    def _check_budget(self) -> None:
+        limit = self.config.max_cost_usd
+        if limit is not None and self.cost >= limit:
+            self.stop("max_cost", f"stopped: the run cost ${self.cost:.4f}, reaching --max-cost ${limit:.4f}")
+
+    # -- running --------------------------------------------------------------------------------------------------
+
     def finish(self, subtask: Subtask, result: SubtaskResult) -> SubtaskResult:
         self.results[subtask.id] = result
+        self._running.discard(subtask.id)
         notify(self.pm, "orc_subtask_finished", task=self.task, subtask=subtask, result=result)
         return result
 
     def skip(self, subtask: Subtask, reason: str, status: SubtaskStatus = SubtaskStatus.SKIPPED) -> SubtaskResult:
-        """Record that ``subtask`` will not run (a dependency failed, the run was cancelled)."""
+        """Record that ``subtask`` will not run (a dependency failed, the run was stopped)."""
         return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, status, error=reason))
 
-    async def run_subtask(self, subtask: Subtask) -> SubtaskResult:
-        """Run one subtask to its end and return its result; never raises for a failed agent.
+    async def run_subtask(self, subtask: Subtask, *, independent: bool = False) -> SubtaskResult:
+        """Run one subtask to its end and return its result; a failed agent is a result, not an exception.
 
-        A subtask whose dependencies did not all succeed is skipped. At most ``max_parallel_agents`` subtasks are
-        inside this method's agent part at once, whatever the executor asks for.
+        A subtask whose dependencies did not all succeed is skipped, unless ``independent`` (the parallel mode,
+        which runs every subtask on the task alone). At most ``max_parallel_agents`` agents work at once, whatever
+        the executor asks for. A failed attempt is tried again while the ``orc_subtask_retry`` hook says so.
         """
+        if subtask.id in self.results or subtask.id in self._running:
+            raise RuntimeError(f"subtask {subtask.id!r} was already run; an executor must run each subtask once")
+        if self.stopped:
+            return self.skip(subtask, self.stop_message or "stopped", SubtaskStatus.CANCELLED)
         failed = [d for d in subtask.depends_on if d in self.results and not self.results[d].succeeded]
-        if failed:
+        if failed and not independent:
             return self.skip(subtask, f"skipped: {', '.join(failed)} did not succeed")
         veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
         if veto:
             return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, SubtaskStatus.FAILED, error=veto))
+        self._running.add(subtask.id)
+        message = self.message_for(subtask, independent)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                result = await self._attempt(subtask, message, attempt)
+                if result.succeeded or self.stopped:
+                    break
+                if not self.pm.hook.orc_subtask_retry(
+                    task=self.task, subtask=subtask, result=result, attempt=attempt, config=self.config
+                ):
+                    break
+        except anyio.get_cancelled_exc_class():
+            agent_id = self.agent_ids.get(subtask.id)
+            self.finish(
+                subtask,
+                SubtaskResult(
+                    subtask.id,
+                    subtask.role,
+                    SubtaskStatus.CANCELLED,
+                    agent_id=agent_id,
+                    error=self.stop_message or "cancelled",
+                    metrics=self.agents.get(agent_id).metrics if agent_id else Metrics(),
+                ),
+            )
+            raise
+        self.finish(subtask, result)
+        if not result.succeeded and self.config.fail_fast:
+            self.stop("fail_fast", f"stopped at the first failure (--fail-fast): {subtask.id} ({subtask.role})")
+        self._check_budget()
+        return result
+
+    async def _attempt(self, subtask: Subtask, message: str, attempt: int) -> SubtaskResult:
         async with self._limiter:
+            limit = self.config.max_agents
+            if limit is not None and len(self.created) >= limit:
+                self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
+            if self.stopped:
+                return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
             agent = self.agents.create(
                 subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=self.task.cwd, task_id=self.task.id
             )
+            self.created.append(agent.id)
             self.agent_ids[subtask.id] = agent.id
             notify(self.pm, "orc_subtask_started", task=self.task, subtask=subtask, agent=agent)
-            turn = await self.agents.send(agent.id, self.message_for(subtask))
-        status = SubtaskStatus.FAILED if turn.is_error else SubtaskStatus.SUCCEEDED
-        return self.finish(
-            subtask,
-            SubtaskResult(
-                subtask.id,
-                subtask.role,
-                status,
-                agent_id=agent.id,
-                output=turn.text,
-                error=turn.error,
-                metrics=self.agents.get(agent.id).metrics,
-            ),
+            budget = None if self.config.max_cost_usd is None else max(self.config.max_cost_usd - self.cost, 0.0)
+            turn = await self.agents.send(agent.id, message, max_budget_usd=budget)
+        return SubtaskResult(
+            subtask.id,
+            subtask.role,
+            SubtaskStatus.FAILED if turn.is_error else SubtaskStatus.SUCCEEDED,
+            agent_id=agent.id,
+            output=turn.text,
+            error=turn.error,
+            metrics=self.agents.get(agent.id).metrics,
+            attempts=attempt,
+            retryable=turn.retryable,
         )

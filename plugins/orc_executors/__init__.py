@@ -1,10 +1,23 @@
-"""Executors that run a plan on this machine. Disable with ``-p no:orc_executors``."""
+"""Executors that run a plan on this machine (sequential, parallel, dag) and the default retry policy.
+
+Disable with ``-p no:orc_executors``.
+"""
 
 from orchestrator_core import hookimpl
 
+from .dag import DagExecutor
+from .parallel import ParallelExecutor
 from .sequential import SequentialExecutor
 
 
 @hookimpl
 def orc_register_executors(register):
     register("sequential", SequentialExecutor())
+    register("parallel", ParallelExecutor())
+    register("dag", DagExecutor())
+
+
+@hookimpl(trylast=True)
+def orc_subtask_retry(task, subtask, result, attempt, config):
+    """trylast: the default policy; a plugin with its own answers first."""
+    return result.retryable and attempt <= config.retries
