@@ -1,0 +1,99 @@
+"""Ctrl-C and SIGTERM on a real `orc execute` process: agents interrupted, no CLI process left, task cancelled."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+SLOW_ROLE_PLUGIN = '''
+from orchestrator_core import Role, hookimpl
+from orchestrator_core.testing import Reply, Text
+
+PROMPT = "You are the sleeper of the team: you take your time."
+
+@hookimpl
+def orc_register_roles(register):
+    register(Role("sleeper", "Answers after a minute.", PROMPT, tools=("Read",)))
+
+@hookimpl
+def orc_scripted_model(model):
+    model.script([Reply(blocks=(Text("finally"),), latency=60)], match=PROMPT)
+'''
+
+
+@pytest.fixture
+def slow_env(tmp_path):
+    """An environment in which a third-party plugin (installed as a real distribution) adds a slow role."""
+    site = tmp_path / "site"
+    info = site / "orc_sleeper-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: orc-sleeper\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[orc]\nsleeper = orc_sleeper\n")
+    (site / "orc_sleeper.py").write_text(SLOW_ROLE_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
+    env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(site))
+    return env
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def running_agent_pid(db_path):
+    if not db_path.exists():
+        return None
+    try:
+        row = sqlite3.connect(db_path).execute(
+            "select pid from agents where status = 'running' and pid is not null"
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_the_run_cleanly(tmp_path, slow_env, signum):
+    db = tmp_path / "o.db"
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "execute", "--scripted", "--roles", "sleeper,reviewer", "--db", str(db), "-q", "wait"],
+        cwd=tmp_path, env=slow_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        cli_pid = wait_for(lambda: running_agent_pid(db))
+        assert alive(cli_pid)
+        started = time.monotonic()
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 10
+    assert f"interrupted by {signal.Signals(signum).name}" in err
+    assert "Traceback" not in err
+    assert not alive(cli_pid)
+    conn = sqlite3.connect(db)
+    assert conn.execute("select status from tasks").fetchall() == [("cancelled",)]
+    assert conn.execute("select status from subtasks order by subtask_id").fetchall() == [("cancelled",),
+                                                                                          ("cancelled",)]
+    assert conn.execute("select status from agents").fetchall() == [("deleted",)]
