@@ -1,0 +1,78 @@
+"""Monitor: watches every agent's events and status checks, and flags stalls and loops through ``orc_agent_flagged``.
+
+Registered as ``"orc-monitor"`` whatever the ``progress`` setting, so library users (progress "off") get the flags
+too: they are hooks other plugins act on (#9). Flags are raised on the run's event loop thread only, from
+``orc_event`` (loops) and ``orc_status`` (stalls, every ``MONITOR_INTERVAL_SECONDS``); no thread of ours calls a
+hook. The default policy only warns: the views show the flags, nothing is interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pluggy
+
+from orchestrator_core import Agent, AgentStatus, Config, Event, EventKind, hookimpl
+from orchestrator_core.plugins import notify
+
+from .detectors import LoopDetector, StallDetector, call_key
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value >= 10 else f"{value:.1f}s"
+
+
+class Monitor:
+    """The stall and loop detectors of one Orchestrator, and the latest record of each agent they may flag."""
+
+    def __init__(self, config: Config, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self.stalls = StallDetector(config.stall_seconds)
+        self.loops = LoopDetector(config.loop_repeats)
+        self.agents: dict[str, Agent] = {}
+
+    def _flag(self, agent: Agent, kind: str, message: str) -> None:
+        notify(self.pm, "orc_agent_flagged", agent=agent, kind=kind, message=message)
+
+    def _seen(self, agent: Agent) -> None:
+        before = self.agents.get(agent.id)
+        self.agents[agent.id] = agent
+        if agent.status is AgentStatus.RUNNING and (before is None or before.status is not AgentStatus.RUNNING):
+            self.stalls.activity(agent.id, time.monotonic())
+        elif agent.status is AgentStatus.DELETED:
+            self.stalls.forget(agent.id)
+            self.loops.forget(agent.id)
+
+    @hookimpl
+    def orc_agent_created(self, agent: Agent) -> None:
+        self._seen(agent)
+
+    @hookimpl
+    def orc_agent_updated(self, agent: Agent) -> None:
+        self._seen(agent)
+
+    @hookimpl
+    def orc_agent_deleted(self, agent: Agent) -> None:
+        self._seen(agent)
+
+    @hookimpl(trylast=True)
+    def orc_event(self, event: Event) -> None:
+        """trylast: the views show the tool call before the loop flag it causes."""
+        self.stalls.activity(event.agent_id, time.monotonic())
+        if event.kind is not EventKind.TOOL_CALL:
+            return
+        name = str(event.payload.get("name") or "?")
+        seen = self.loops.tool_call(event.agent_id, name, event.payload.get("input"))
+        agent = self.agents.get(event.agent_id)
+        if seen is not None and agent is not None:
+            call = call_key(name, event.payload.get("input"))
+            self._flag(agent, "loop", f"made the same call {seen} times: {call if len(call) <= 100 else call[:99] + '…'}")
+
+    @hookimpl
+    def orc_status(self, snapshot) -> None:
+        for agent in snapshot.agents:
+            self.agents.setdefault(agent.id, agent)
+        now = time.monotonic()
+        for agent, silent in self.stalls.check(snapshot.agents, now):
+            limit = _seconds(self.stalls.stall_seconds)
+            self._flag(agent, "stall", f"no event for {_seconds(silent)} (ORC_STALL_SECONDS is {limit})")
