@@ -56,3 +56,177 @@ def orchestrator(orc_config: Any, orc_pm: Any) -> Any:
     from orchestrator_core import Orchestrator
 
     return Orchestrator(orc_config, pm=orc_pm)
+
+
+# -- for plugin authors (#8) ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def orc_register(orc_pm: Any) -> Iterator[Any]:
+    """Register a plugin object or module on ``orc_pm`` for this test only: ``orc_register(plugin, name=None)``.
+
+    Returns the name it was registered under; everything registered is unregistered at teardown. Register before
+    you build an Orchestrator on ``orc_pm``: roles, task types and executors are collected when it is built.
+    """
+    registered: list[object] = []
+
+    def register(plugin: object, name: str | None = None) -> str:
+        plugin_name = orc_pm.register(plugin, name)
+        if plugin_name is None:
+            raise ValueError(f"plugin {name or plugin!r} is blocked on this plugin manager")
+        registered.append(plugin)
+        orc_pm.check_pending()
+        return plugin_name
+
+    yield register
+    for plugin in reversed(registered):
+        if orc_pm.is_registered(plugin):
+            orc_pm.unregister(plugin)
+
+
+@pytest.fixture
+def orc_store_db(tmp_path: Path) -> Iterator[Any]:
+    """A sqlite-utils ``Database`` in ``tmp_path`` (WAL), migrated with the run store's migrations; closed at teardown.
+
+    Apply your plugin's own ``sqlite_utils.Migrations`` set to it to test them beside orc's tables.
+    """
+    # Imported here, not at module level: orc_store is a built-in plugin and sqlite-utils its dependency, and a
+    # module-level import would run before coverage tools start measuring.
+    import sqlite_utils
+    from orc_store.migrations import migrations
+
+    db = sqlite_utils.Database(tmp_path / "orchestrator.db")
+    migrations.apply(db)
+    db.enable_wal()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def orc_cli(tmp_path: Path) -> Any:
+    """Run ``orc`` in-process: ``orc_cli("roles", "--json", env={...}, input=None)`` returns click's ``Result``.
+
+    Each call runs in ``tmp_path / "cwd"`` (so the default store file lands there) with HOME in ``tmp_path``, no
+    ``ANTHROPIC_*``, ``CLAUDE_*``, ``ORC_*`` or ``ORCHESTRATOR_*`` variables from your shell, and
+    ``ORC_DISABLE_PLUGIN_AUTOLOAD=1`` (pass ``env={"ORC_DISABLE_PLUGIN_AUTOLOAD": None}`` to load installed
+    plugins). ``result.output`` has stdout and stderr, ``result.stdout`` / ``result.stderr`` each alone, and
+    ``result.exit_code`` the status.
+    """
+    import contextlib
+    import os
+    import sys
+
+    from click.testing import CliRunner
+
+    from orchestrator_core.cli import cli
+
+    cwd = tmp_path / "cwd"
+    home = tmp_path / "home"
+    cwd.mkdir(exist_ok=True)
+    home.mkdir(exist_ok=True)
+    prefixes = ("ANTHROPIC_", "CLAUDE_", "ORC_", "ORCHESTRATOR_")
+
+    def invoke(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Any:
+        isolated: dict[str, str | None] = {k: None for k in os.environ if k.startswith(prefixes)}
+        isolated.update(HOME=str(home), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+        isolated.update(env or {})
+        argv = sys.argv
+        # The CLI reads early `-p` options from sys.argv; pytest's own must not leak into orc.
+        sys.argv = ["orc", *args]
+        try:
+            with contextlib.chdir(cwd):
+                return CliRunner().invoke(cli, list(args), env=isolated, input=input, catch_exceptions=False)
+        finally:
+            sys.argv = argv
+
+    invoke.cwd = cwd  # type: ignore[attr-defined]
+    return invoke
+
+
+class HookCall:
+    """One recorded hook call: ``name`` and the keyword arguments it was called with (also as attributes)."""
+
+    def __init__(self, name: str, kwargs: dict[str, Any]) -> None:
+        self.name = name
+        self.kwargs = kwargs
+        self.__dict__.update(kwargs)
+
+    def __repr__(self) -> str:
+        return f"<HookCall {self.name}({', '.join(self.kwargs)})>"
+
+
+class HookRecorder:
+    """Records every hook call made on one plugin manager, in order (pytest's ``HookRecorder``, for orc).
+
+    Calls that go through pluggy (``pm.hook.orc_make_plan(...)``) are seen with ``pm.add_hookcall_monitoring``. The
+    core calls observer hooks and ``orc_register_*`` hooks one implementation at a time, past pluggy's call
+    machinery, so a ``tryfirst`` spy implementation of every hook catches those; a call is recorded once either way.
+    """
+
+    def __init__(self, pm: Any) -> None:
+        from orchestrator_core import hookimpl
+
+        self.pm = pm
+        self.calls: list[HookCall] = []
+        self._in_pluggy: list[str] = []
+        self._undo = pm.add_hookcall_monitoring(self._before, self._after)
+        spy = type("HookSpy", (), {})()
+        for name in pm.hook.__dict__:
+            caller = getattr(pm.hook, name)
+            if not name.startswith("orc_") or caller.spec is None:
+                continue
+
+            def record(*args: Any, _name: str = name, _argnames: tuple = caller.spec.argnames, **kwargs: Any) -> None:
+                if self._in_pluggy and self._in_pluggy[-1] == _name:
+                    return  # already recorded by the monitoring
+                self.calls.append(HookCall(_name, {**dict(zip(_argnames, args, strict=False)), **kwargs}))
+
+            # pluggy reads an implementation's argument names from its code; __wrapped__ points it at the spec.
+            record.__wrapped__ = caller.spec.function  # type: ignore[attr-defined]
+            setattr(spy, name, hookimpl(tryfirst=True)(record))
+        self._spy = spy
+        pm.register(spy, "orc-hook-recorder")
+
+    def _before(self, hook_name: str, impls: Any, kwargs: Any) -> None:
+        self._in_pluggy.append(hook_name)
+        self.calls.append(HookCall(hook_name, dict(kwargs)))
+
+    def _after(self, outcome: Any, hook_name: str, impls: Any, kwargs: Any) -> None:
+        self._in_pluggy.pop()
+
+    def close(self) -> None:
+        """Stop recording."""
+        self._undo()
+        if self.pm.is_registered(self._spy):
+            self.pm.unregister(self._spy)
+
+    @property
+    def names(self) -> list[str]:
+        """The names of the hooks called, in order."""
+        return [c.name for c in self.calls]
+
+    def getcalls(self, names: str) -> list[HookCall]:
+        """The calls of the hooks named in ``names`` (one name, or several separated by spaces or commas)."""
+        wanted = set(names.replace(",", " ").split())
+        return [c for c in self.calls if c.name in wanted]
+
+    def assert_called(self, name: str, times: int | None = None) -> list[HookCall]:
+        """Fail unless ``name`` was called (exactly ``times`` times, if given); returns its calls."""
+        __tracebackhide__ = True
+        calls = self.getcalls(name)
+        if times is None and not calls:
+            raise AssertionError(f"{name} was never called; called: {sorted(set(self.names))}")
+        if times is not None and len(calls) != times:
+            raise AssertionError(f"{name} was called {len(calls)} time(s), expected {times}")
+        return calls
+
+    def clear(self) -> None:
+        self.calls.clear()
+
+
+@pytest.fixture
+def orc_hooks(orc_pm: Any) -> Iterator[HookRecorder]:
+    """A :class:`HookRecorder` on ``orc_pm``: every hook call made through it during the test, in order."""
+    recorder = HookRecorder(orc_pm)
+    yield recorder
+    recorder.close()
