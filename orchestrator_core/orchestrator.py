@@ -226,7 +226,13 @@ class Orchestrator:
             async with anyio.create_task_group() as group:
                 if self.enable_monitoring:
                     group.start_soon(self._status_checks, run)
-                await executor.run(run)
+                async with anyio.create_task_group() as sessions:
+                    run.group = sessions
+                    try:
+                        await executor.run(run)
+                    finally:
+                        run.group = None
+                        run.release_prepared()
                 group.cancel_scope.cancel()
         if run.scope.cancelled_caught and run.stopped is None:
             run.stopped = "timeout"

@@ -12,12 +12,23 @@ import time
 from typing import Protocol
 
 import anyio
+import anyio.abc
 import pluggy
 
 from .agents import AgentManager
 from .config import Config
 from .plugins import notify
-from .records import Metrics, Plan, StatusSnapshot, Subtask, SubtaskResult, SubtaskStatus, Task
+from .records import (
+    Agent,
+    Metrics,
+    Plan,
+    StatusSnapshot,
+    Subtask,
+    SubtaskResult,
+    SubtaskStatus,
+    Task,
+    TurnResult,
+)
 
 
 class Executor(Protocol):
@@ -58,6 +69,10 @@ class Run:
         self.started = time.monotonic()
         self._running: set[str] = set()
         self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
+        #: Sessions opened ahead of their subtask (see :meth:`prepare`), by subtask id.
+        self._warm: dict[str, _Warm] = {}
+        #: Where warm sessions live; set by the Orchestrator while the executor runs.
+        self.group: anyio.abc.TaskGroup | None = None
 
     # -- what executors ask ---------------------------------------------------------------------------------------
 
@@ -100,6 +115,36 @@ class Run:
                 parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share)]
         return "\n".join(parts)
 
+    def prepare(self, subtask: Subtask) -> None:
+        """Hint that ``subtask`` runs next: open its agent's session now, while others work.
+
+        A Claude session takes about half a second (and a CPU-second) to start; a sequential executor hides that
+        by preparing the next subtask while the current one runs. Nothing is prepared when a budget needs the
+        exact remaining amount at start (``max_cost_usd``), when the agent limit is near, or when it would start
+        a process the run may not need (the run is stopping).
+        """
+        limit = self.config.max_agents
+        if (
+            self.group is None
+            or self.stopped
+            or self.config.max_cost_usd is not None
+            or subtask.id in self._warm
+            or subtask.id in self.results
+            or subtask.id in self._running
+            or (limit is not None and len(self.created) + len(self._warm) >= limit)
+        ):
+            return
+        agent = self._create_agent(subtask)
+        warm = _Warm(agent.id)
+        self._warm[subtask.id] = warm
+        self.group.start_soon(warm.serve, self.agents)
+
+    def release_prepared(self) -> None:
+        """Close the sessions prepared for subtasks that did not run."""
+        for warm in self._warm.values():
+            warm.inbox_send.close()
+        self._warm.clear()
+
     # -- stopping -------------------------------------------------------------------------------------------------
 
     def stop(self, reason: str, message: str) -> None:
@@ -125,12 +170,16 @@ class Run:
         """Record that ``subtask`` will not run (a dependency failed, the run was stopped)."""
         return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, status, error=reason))
 
-    async def run_subtask(self, subtask: Subtask, *, independent: bool = False) -> SubtaskResult:
+    async def run_subtask(
+        self, subtask: Subtask, *, independent: bool = False, then: Subtask | None = None
+    ) -> SubtaskResult:
         """Run one subtask to its end and return its result; a failed agent is a result, not an exception.
 
         A subtask whose dependencies did not all succeed is skipped, unless ``independent`` (the parallel mode,
         which runs every subtask on the task alone). At most ``max_parallel_agents`` agents work at once, whatever
         the executor asks for. A failed attempt is tried again while the ``orc_subtask_retry`` hook says so.
+        ``then`` names the subtask expected next: its session is opened (:meth:`prepare`) once this one's agent
+        has started.
         """
         if subtask.id in self.results or subtask.id in self._running:
             raise RuntimeError(f"subtask {subtask.id!r} was already run; an executor must run each subtask once")
@@ -148,7 +197,7 @@ class Run:
             attempt = 0
             while True:
                 attempt += 1
-                result = await self._attempt(subtask, message, attempt)
+                result = await self._attempt(subtask, message, attempt, then)
                 if result.succeeded or self.stopped:
                     break
                 if not self.pm.hook.orc_subtask_retry(
@@ -175,21 +224,31 @@ class Run:
         self._check_budget()
         return result
 
-    async def _attempt(self, subtask: Subtask, message: str, attempt: int) -> SubtaskResult:
+    def _create_agent(self, subtask: Subtask) -> Agent:
+        agent = self.agents.create(
+            subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=self.task.cwd, task_id=self.task.id
+        )
+        self.created.append(agent.id)
+        return agent
+
+    async def _attempt(self, subtask: Subtask, message: str, attempt: int, then: Subtask | None) -> SubtaskResult:
         async with self._limiter:
             limit = self.config.max_agents
             if limit is not None and len(self.created) >= limit:
                 self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
             if self.stopped:
                 return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
-            agent = self.agents.create(
-                subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=self.task.cwd, task_id=self.task.id
-            )
-            self.created.append(agent.id)
+            warm = self._warm.pop(subtask.id, None)
+            agent = self.agents.get(warm.agent_id) if warm else self._create_agent(subtask)
             self.agent_ids[subtask.id] = agent.id
             notify(self.pm, "orc_subtask_started", task=self.task, subtask=subtask, agent=agent)
-            budget = None if self.config.max_cost_usd is None else max(self.config.max_cost_usd - self.cost, 0.0)
-            turn = await self.agents.send(agent.id, message, max_budget_usd=budget)
+            if then is not None:
+                self.prepare(then)
+            if warm:
+                turn = await warm.send(message)
+            else:
+                budget = None if self.config.max_cost_usd is None else max(self.config.max_cost_usd - self.cost, 0.0)
+                turn = await self.agents.send(agent.id, message, max_budget_usd=budget)
         return SubtaskResult(
             subtask.id,
             subtask.role,
@@ -201,3 +260,29 @@ class Run:
             attempts=attempt,
             retryable=turn.retryable,
         )
+
+
+class _Warm:
+    """A session opened ahead of its subtask: it waits for the message, answers it, and closes."""
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self.inbox_send, self.inbox = anyio.create_memory_object_stream[str](1)
+        self.outbox_send, self.outbox = anyio.create_memory_object_stream[TurnResult](1)
+
+    async def serve(self, agents: AgentManager) -> None:
+        with self.inbox, self.outbox_send:
+            async with agents.open(self.agent_id) as agent:
+                try:
+                    message = await self.inbox.receive()
+                except anyio.EndOfStream:
+                    return
+                await self.outbox_send.send(await agent.send(message))
+
+    async def send(self, message: str) -> TurnResult:
+        with self.inbox_send, self.outbox:
+            await self.inbox_send.send(message)
+            try:
+                return await self.outbox.receive()
+            except anyio.EndOfStream:
+                return TurnResult(text="", is_error=True, error="the prepared session closed before answering")

@@ -159,8 +159,9 @@ async def test_timeout_interrupts_and_leaves_no_process(orc_config, orc_pm, scri
         result = await orc.execute("x", roles=["scout", "reviewer"], cwd=orc_workdir)
     assert result.stopped == "timeout" and result.status is TaskStatus.CANCELLED
     assert [s.status for s in result.subtasks] == [SubtaskStatus.CANCELLED, SubtaskStatus.CANCELLED]
-    (agent,) = orc.list_agents()
-    assert agent.pid and dead(agent.pid)
+    # The reviewer's session was opened ahead (prepared) while the scout worked: both processes are gone.
+    pids = [a.pid for a in orc.list_agents()]
+    assert len(pids) == 2 and all(pids) and all(dead(pid) for pid in pids)
     assert result.elapsed_s < 15
 
 
@@ -219,3 +220,32 @@ async def test_cancel_from_outside_records_a_cancelled_task(orchestrator, script
             result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
     assert result.stopped == "interrupted" and result.status is TaskStatus.CANCELLED
     assert result.error == "interrupted by test"
+
+
+async def test_sequential_opens_the_next_session_while_the_current_agent_works(orchestrator, scripted_model,
+                                                                             orc_workdir):
+    seen = {}
+
+    def first(request):
+        # Answer only once the second agent's CLI is up: its session was opened ahead of its turn.
+        seen["second_pid"] = second_pid = _wait_for_second_agent()
+        return text(f"first done while {second_pid} waited")
+
+    def _wait_for_second_agent():
+        import time
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            agents = [a for a in list(orchestrator.agents.agents.values()) if a.role == "reviewer" and a.pid]
+            if agents:
+                return agents[0].pid
+            time.sleep(0.01)
+        raise AssertionError("the next session was not opened ahead")
+
+    scripted_model.script([first], match="scout of the team")
+    scripted_model.script([text("second")], match="reviewer of the team")
+    async with orchestrator as orc:
+        result = await orc.execute("x", roles=["scout", "reviewer"], cwd=orc_workdir)
+    assert result.success, result.error
+    assert scripted_model.errors == []
+    assert seen["second_pid"] == [a for a in orc.list_agents() if a.role == "reviewer"][0].pid
