@@ -138,14 +138,26 @@ def test_a_run_works_without_the_monitor(home):
 
 @pytest.mark.anyio
 async def test_a_silent_agent_is_flagged_once_per_silence(orc_config, orc_pm, scripted_model, orc_workdir):
+    from orc_monitor import VIEW_NAME
+    from orc_monitor.live import LiveView
+    from rich.console import Console
+
     # The model takes 1.5 s to answer; checks every 0.1 s find the agent silent for more than 0.4 s.
     scripted_model.script([text("finally", latency=1.5)], match="scout of the team")
     recorder = Recorder()
     orc_pm.register(recorder)
+    # Progress is "off", as for any library user: the flags come all the same. A live view on a pretend terminal
+    # shows them.
     config = attrs.evolve(orc_config, stall_seconds=0.4, monitor_interval_seconds=0.1)
+    assert config.progress == "off"
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=150, color_system=None)
+    orc_pm.register(LiveView(config, console=terminal), VIEW_NAME)
     async with Orchestrator(config, pm=orc_pm) as orc:
         result = await orc.execute("look", roles=["scout"], cwd=orc_workdir)
     assert result.success and result.output == "finally"
+    drawn = terminal.file.getvalue()
+    assert "running ⚠ stall" in drawn and "⚠ scout (1): stall: no event for" in drawn
+    assert "plan 1/1 done · 0 running · 0 waiting · 0 failed" in drawn
     stalls = recorder.flags("stall")
     assert stalls, recorder.seen
     for agent, message in stalls:
@@ -236,3 +248,33 @@ def test_loop_detector_counts_recent_calls_only():
     assert loops.tool_call("a", "Read", {"file_path": "x"}) is None
     assert loops.tool_call("b", "Read", {"file_path": "x"}) is None  # per agent
     assert [loops.tool_call("a", "Read", {"file_path": "x"}) for _ in range(3)] == [None, 3, None]
+
+
+def test_a_narrow_terminal_keeps_every_row_on_one_line():
+    from orc_monitor.live import render
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(render(_board_with_a_flagged_builder().view(), max_cost=2.0, width=80))
+    lines = console.file.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert lines[2].split() == ["#", "role", "status", "turns", "tools", "last", "tool", "tokens", "cost", "time"]
+    builder = next(line for line in lines if line.lstrip().startswith("2 "))
+    assert builder.split()[:4] == ["2", "builder", "running", "⚠"] and builder.rstrip().endswith("s")
+
+
+def test_a_retried_subtask_keeps_one_row_and_counts_every_attempt():
+    board = _board_with_a_flagged_builder()
+    subtask = board.task.plan.subtasks[1]
+    again = Agent(id="builder-2", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING)
+    board.agent_created(again)
+    board.subtask_started(subtask, again)
+    board.event(Event(task_id="task-1", agent_id="builder-2", seq=1, kind=EventKind.USAGE,
+                      payload={"input_tokens": 300, "cost_usd": 0.25}))
+    # The first agent's last word (deleted) changes nothing on the row the second one now has.
+    board.agent_updated(Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp",
+                              status=AgentStatus.DELETED))
+    (row,) = [r for r in board.view().rows if r.subtask_id == "2"]
+    assert (row.agent_id, row.attempt, row.flags) == ("builder-2", 2, [])
+    assert (row.total_tokens, row.total_cost_usd) == (1500, 0.75)
+    assert len(board.view().rows) == 2

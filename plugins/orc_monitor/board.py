@@ -225,8 +225,15 @@ class Board:
             if row is not None and kind not in row.flags:
                 row.flags.append(kind)
             label = row.name if row is not None and row.name else agent.name
-            self.notices.append(f"{label}: {kind}: {message}")
-            del self.notices[: -self.max_notices]
+            self._notice(f"{label}: {kind}: {message}")
+
+    def notice(self, line: str) -> None:
+        with self._lock:
+            self._notice(line)
+
+    def _notice(self, line: str) -> None:
+        self.notices.append(line)
+        del self.notices[: -self.max_notices]
 
     def view(self) -> BoardView:
         with self._lock:

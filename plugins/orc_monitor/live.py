@@ -48,13 +48,13 @@ def _header(view: BoardView, max_cost: float | None) -> Text:
         title.append(f"  {task.task_type} · {task.mode}")
         if task.status.value not in ("running", "pending"):
             title.append(f"  {task.status.value}", _STYLES.get(DONE if task.status.value == "succeeded" else FAILED))
+    title.append(f"   elapsed {_duration(view.elapsed)}")
     counts = [f"{view.count(DONE)}/{view.total} done", f"{view.count(RUNNING)} running",
               f"{view.count(WAITING)} waiting", f"{view.count(FAILED)} failed"]
     counts += [f"{view.count(s)} {s}" for s in ("skipped", "cancelled") if view.count(s)]
     cost = f"${view.cost_usd:.4f}" + (f" of ${max_cost:.2f}" if max_cost else "")
     cost_style = "bold red" if max_cost and view.cost_usd >= max_cost else ""
-    line = Text.assemble("plan ", (" · ".join(counts), "bold"), "   cost ", (cost, cost_style),
-                         f"   elapsed {_duration(view.elapsed)}")
+    line = Text.assemble("plan ", (" · ".join(counts), "bold"), "   cost ", (cost, cost_style))
     return Text("\n").join([title, line])
 
 
@@ -70,37 +70,53 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
     return cell
 
 
+#: Columns: (name, justify); those in NARROW_DROP go first on a terminal narrower than NARROW_WIDTH.
+COLUMNS = (("#", "right"), ("role", "left"), ("agent", "left"), ("status", "left"), ("turns", "right"),
+           ("tools", "right"), ("last tool", "left"), ("tokens", "right"), ("cost", "right"), ("ctx", "right"),
+           ("time", "right"))
+NARROW_WIDTH = 120
+NARROW_DROP = {"agent", "ctx"}
+
+
+def _cells(row: Any, view: BoardView, stall_seconds: float) -> dict[str, Any]:
+    waiting = row.status == WAITING
+    return {
+        "#": row.subtask_id or "",
+        "role": row.role,
+        "agent": row.name,
+        "status": _status(row, view, stall_seconds),
+        "turns": "" if waiting else str(row.turns),
+        "tools": "" if waiting else str(row.tool_calls),
+        "last tool": f"{row.last_tool} {row.last_target}".strip(),
+        "tokens": "" if waiting else f"{row.total_tokens:,}",
+        "cost": "" if waiting else f"${row.total_cost_usd:.4f}",
+        "ctx": _percent(row.context_pct),
+        "time": "" if waiting else _duration(row.elapsed(view.now)),
+    }
+
+
 def render(view: BoardView, *, max_cost: float | None = None, stall_seconds: float = 120.0,
-           verbose: bool = False) -> RenderableType:
-    """The whole live display for one moment: header, agent table, latest flags (and, verbose, what they said)."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name, justify in (("#", "right"), ("role", "left"), ("agent", "left"), ("status", "left"),
-                          ("turns", "right"), ("tools", "right"), ("last tool", "left"), ("tokens", "right"),
-                          ("cost", "right"), ("ctx", "right"), ("time", "right")):
-        table.add_column(name, justify=justify, no_wrap=name != "last tool")
+           verbose: bool = False, width: int | None = None) -> RenderableType:
+    """The whole live display for one moment: header, agent table, latest flags (and, verbose, what they said).
+
+    :param width: the terminal's width; a narrow one drops the agent name and context columns.
+    """
+    columns = [(n, j) for n, j in COLUMNS if width is None or width >= NARROW_WIDTH or n not in NARROW_DROP]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for name, justify in columns:
+        # Only the last tool's target may be cut short; every other cell is short and must stay whole.
+        table.add_column(name, justify=justify, no_wrap=True,
+                         overflow="ellipsis" if name == "last tool" else "fold")
     for row in view.rows:
-        waiting = row.status == WAITING
-        table.add_row(
-            row.subtask_id or "",
-            row.role,
-            row.name,
-            _status(row, view, stall_seconds),
-            "" if waiting else str(row.turns),
-            "" if waiting else str(row.tool_calls),
-            f"{row.last_tool} {row.last_target}".strip(),
-            "" if waiting else f"{row.total_tokens:,}",
-            "" if waiting else f"${row.total_cost_usd:.4f}",
-            _percent(row.context_pct),
-            "" if waiting else _duration(row.elapsed(view.now)),
-            style="dim" if waiting else None,
-        )
+        cells = _cells(row, view, stall_seconds)
+        table.add_row(*(cells[name] for name, _ in columns), style="dim" if row.status == WAITING else None)
     parts: list[RenderableType] = [_header(view, max_cost), table]
-    parts += [Text(f"⚠ {notice}", "magenta") for notice in view.notices]
+    parts += [Text(f"⚠ {notice}", "magenta", overflow="ellipsis", no_wrap=True) for notice in view.notices]
     if verbose:
         for row in view.rows:
             if row.status == RUNNING and row.last_text:
                 said = row.last_text if len(row.last_text) <= SAID_WIDTH else row.last_text[: SAID_WIDTH - 1] + "…"
-                parts.append(Text.assemble((f"{row.name}: ", "bold"), said))
+                parts.append(Text.assemble((f"{row.name}: ", "bold"), said, no_wrap=True, overflow="ellipsis"))
     return Group(*parts)
 
 
@@ -115,8 +131,9 @@ class LiveView:
         self._log_streams: list[tuple[logging.StreamHandler, Any]] = []
 
     def renderable(self) -> RenderableType:
+        width = self._live.console.width if self._live is not None else None
         return render(self.board.view(), max_cost=getattr(self.config, "max_cost_usd", None),
-                      stall_seconds=self.config.stall_seconds, verbose=self.config.verbose)
+                      stall_seconds=self.config.stall_seconds, verbose=self.config.verbose, width=width)
 
     def start(self) -> None:
         if self._live is not None:
@@ -149,6 +166,8 @@ class LiveView:
     @hookimpl
     def orc_task_finished(self, task: Task, result: Any) -> None:
         self.board.task_finished(task)
+        if getattr(result, "stopped", None) and result.error:
+            self.board.notice(result.error.split("; ")[0])
         self.stop()
 
     @hookimpl
