@@ -1,11 +1,15 @@
-"""The SQLite run store: every task, subtask, agent and event, written as it happens (sqlite-utils, WAL).
+"""The SQLite run store: every task, subtask, agent, event, status check and flag, written as it happens
+(sqlite-utils, WAL); the read commands (`orc status`, `orc list-tasks`, ...) and `orc browse` (Datasette).
 
 Disable with ``-p no:orc_store``: runs then leave no record.
 """
 
 from orchestrator_core import hookimpl
 
-from .store import RunStore
+from .database import Database
+from .store import RunStore, open_database
+
+__all__ = ["PLUGIN_NAME", "Database", "RunStore", "open_database"]
 
 PLUGIN_NAME = "orc-store"
 
@@ -22,3 +26,10 @@ def orc_unconfigure(config, pm):
     if store is not None:
         pm.unregister(store, PLUGIN_NAME)
         store.close()
+
+
+@hookimpl
+def orc_register_commands(cli):
+    from .commands import register
+
+    register(cli)

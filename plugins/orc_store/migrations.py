@@ -93,3 +93,250 @@ def m001_initial(db: Database) -> None:
     db["events"].create_index(["agent_id", "seq"], unique=True)
     db["events"].create_index(["task_id"])
     db["events"].create_index(["kind"])
+
+
+@migrations()
+def m002_agent_started(db: Database) -> None:
+    # An agent can be resumed from a later `orc` process (#5): that process must know whether the session has
+    # already taken a turn (resume it) or not (open it with the id orc chose). Rows written before this migration
+    # get started = 1 when the agent has a recorded turn result, else 0.
+    db["agents"].add_column("started", int)
+    db.execute(
+        "update agents set started = exists(select 1 from events where events.agent_id = agents.id "
+        "and events.kind = 'result')"
+    )
+
+
+@migrations()
+def m003_messages(db: Database) -> None:
+    # Every message to and from an agent, searchable (#6). The raw `events` table keeps them too, as JSON; this
+    # table holds the text as a column so FTS5 can index it and Datasette can show it. Messages already recorded
+    # as events are copied in, so old runs are searchable as well.
+    db["messages"].create(
+        {"id": int, "task_id": str, "agent_id": str, "seq": int, "role": str, "text": str, "ts": str},
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db["messages"].create_index(["agent_id", "seq"])
+    db["messages"].create_index(["task_id"])
+    db["messages"].enable_fts(["text"], create_triggers=True)
+    db.execute(
+        "insert into messages (task_id, agent_id, seq, role, text, ts) "
+        "select task_id, agent_id, seq, json_extract(payload, '$.role'), json_extract(payload, '$.text'), ts "
+        "from events where kind = 'message' order by id"
+    )
+
+
+@migrations()
+def m004_tool_calls(db: Database) -> None:
+    # One row per tool call (#6), keyed by the model's tool_use_id: the call event fills name and input, the
+    # result event (paired by the same id) fills the result summary, the error flag and the duration. Calls
+    # recorded before this migration are paired from the events table.
+    db["tool_calls"].create(
+        {
+            "id": str,
+            "task_id": str,
+            "agent_id": str,
+            "seq": int,
+            "name": str,
+            "input": str,
+            "result": str,
+            "is_error": int,
+            "duration_ms": int,
+            "called_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db["tool_calls"].create_index(["agent_id", "seq"])
+    db["tool_calls"].create_index(["task_id"])
+    db["tool_calls"].create_index(["name"])
+    db.execute(
+        "insert or ignore into tool_calls (id, task_id, agent_id, seq, name, input, called_at) "
+        "select json_extract(payload, '$.tool_use_id'), task_id, agent_id, seq, json_extract(payload, '$.name'), "
+        "json_extract(payload, '$.input'), ts from events where kind = 'tool_call' order by id"
+    )
+    db.execute(
+        "update tool_calls set (result, is_error, duration_ms, finished_at) = ("
+        "select json_extract(payload, '$.content'), json_extract(payload, '$.is_error'), "
+        "json_extract(payload, '$.duration_ms'), ts from events "
+        "where kind = 'tool_result' and json_extract(payload, '$.tool_use_id') = tool_calls.id)"
+    )
+
+
+@migrations()
+def m005_file_accesses(db: Database) -> None:
+    # Which files each agent read, wrote, edited or searched (#6): the facts behind "files consumed vs
+    # produced". `operation` is read, write, edit or search; `tool_call_id` points at the call that did it.
+    # Accesses recorded as events before this migration are copied in.
+    db["file_accesses"].create(
+        {
+            "id": int,
+            "task_id": str,
+            "agent_id": str,
+            "tool_call_id": str,
+            "path": str,
+            "operation": str,
+            "tool": str,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db["file_accesses"].create_index(["agent_id"])
+    db["file_accesses"].create_index(["task_id"])
+    db["file_accesses"].create_index(["path"])
+    db.execute(
+        "insert into file_accesses (task_id, agent_id, tool_call_id, path, operation, tool, at) "
+        "select task_id, agent_id, json_extract(payload, '$.tool_use_id'), json_extract(payload, '$.path'), "
+        "json_extract(payload, '$.operation'), json_extract(payload, '$.tool'), ts "
+        "from events where kind = 'file_access' order by id"
+    )
+
+
+@migrations()
+def m006_usage_and_context(db: Database) -> None:
+    # Accounting per turn (#6): `usage` holds each turn's tokens and cost exactly as the SDK reported them (the
+    # agents row holds their running sum), and `context_samples` the context size after each turn, a time series
+    # per agent (#5). Turns recorded as events before this migration are copied in.
+    db["usage"].create(
+        {
+            "id": int,
+            "task_id": str,
+            "agent_id": str,
+            "seq": int,
+            "input_tokens": int,
+            "output_tokens": int,
+            "cache_read_tokens": int,
+            "cache_creation_tokens": int,
+            "cost_usd": float,
+            "session_cost_usd": float,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db["context_samples"].create(
+        {
+            "id": int,
+            "task_id": str,
+            "agent_id": str,
+            "seq": int,
+            "used_tokens": int,
+            "window_tokens": int,
+            "usage_percentage": float,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    for table in ("usage", "context_samples"):
+        db[table].create_index(["agent_id", "seq"])
+        db[table].create_index(["task_id"])
+    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
+              "session_cost_usd")
+    db.execute(
+        f"insert into usage (task_id, agent_id, seq, {', '.join(fields)}, at) select task_id, agent_id, seq, "
+        + ", ".join(f"json_extract(payload, '$.{f}')" for f in fields)
+        + ", ts from events where kind = 'usage' order by id"
+    )
+    db.execute(
+        "insert into context_samples (task_id, agent_id, seq, used_tokens, window_tokens, usage_percentage, at) "
+        "select task_id, agent_id, seq, json_extract(payload, '$.used_tokens'), "
+        "json_extract(payload, '$.window_tokens'), json_extract(payload, '$.usage_percentage'), ts "
+        "from events where kind = 'context' order by id"
+    )
+
+
+@migrations()
+def m007_status_snapshots_and_flags(db: Database) -> None:
+    # The periodic status checks of a running task (`orc_status`) and what the monitor or a policy flagged about an
+    # agent (`orc_agent_flagged`: stall, loop, context, ...), both new hooks (#6). No earlier rows exist for them.
+    db["status_snapshots"].create(
+        {
+            "id": int,
+            "task_id": str,
+            "ts": str,
+            "elapsed_s": float,
+            "cost_usd": float,
+            "total_tokens": int,
+            "agents": str,
+            "subtasks": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id")],
+    )
+    db["status_snapshots"].create_index(["task_id", "ts"])
+    db["agent_flags"].create(
+        {"id": int, "task_id": str, "agent_id": str, "kind": str, "message": str, "at": str},
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db["agent_flags"].create_index(["agent_id"])
+    db["agent_flags"].create_index(["kind"])
+
+
+@migrations()
+def m008_views(db: Database) -> None:
+    # Readable views for people and for Datasette (#6). They read the tables above and hold no data, so they can
+    # be replaced by a later migration without touching any row. Token sums are NULL where cost tracking was off.
+    tokens = "input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens"
+    db.create_view(
+        "cost_by_role",
+        f"""select role, count(*) as agents, sum(cost_usd) as cost_usd, sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens, sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_creation_tokens) as cache_creation_tokens, sum({tokens}) as total_tokens
+        from agents group by role order by cost_usd desc, role""",
+    )
+    db.create_view(
+        "agent_totals",
+        f"""select a.id as agent_id, a.name, a.role, a.status, a.task_id, a.model, a.cost_usd,
+        {tokens} as total_tokens, a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_creation_tokens,
+        a.context_used, a.context_window,
+        (select count(*) from messages m where m.agent_id = a.id) as messages,
+        (select count(*) from tool_calls t where t.agent_id = a.id) as tool_calls,
+        (select count(*) from tool_calls t where t.agent_id = a.id and t.is_error) as tool_errors,
+        (select count(distinct path) from file_accesses f where f.agent_id = a.id and f.operation = 'read')
+            as files_read,
+        (select count(distinct path) from file_accesses f where f.agent_id = a.id
+            and f.operation in ('write', 'edit')) as files_written,
+        (select count(*) from usage u where u.agent_id = a.id) as turns,
+        a.created_at, a.deleted_at
+        from agents a""",
+    )
+    db.create_view(
+        "task_totals",
+        f"""select t.id as task_id, t.status, t.task_type, t.mode, t.prompt,
+        (select count(*) from subtasks s where s.task_id = t.id) as subtasks,
+        (select count(*) from subtasks s where s.task_id = t.id and s.status = 'succeeded') as succeeded,
+        (select count(*) from subtasks s where s.task_id = t.id and s.status in ('failed', 'skipped', 'cancelled'))
+            as not_succeeded,
+        (select count(*) from agents a where a.task_id = t.id) as agents,
+        (select sum(a.cost_usd) from agents a where a.task_id = t.id) as cost_usd,
+        (select sum({tokens}) from agents a where a.task_id = t.id) as total_tokens,
+        (select count(distinct path) from file_accesses f where f.task_id = t.id and f.operation = 'read')
+            as files_read,
+        (select count(distinct path) from file_accesses f where f.task_id = t.id
+            and f.operation in ('write', 'edit')) as files_written,
+        t.created_at, t.finished_at
+        from tasks t""",
+    )
+    consumed = "count(distinct case when f.operation = 'read' then f.path end)"
+    produced = "count(distinct case when f.operation in ('write', 'edit') then f.path end)"
+    searched = "count(distinct case when f.operation = 'search' then f.path end)"
+    db.create_view(
+        "files_consumed_vs_produced",
+        f"""select 'agent' as scope, f.task_id, f.agent_id, a.role, {consumed} as files_consumed,
+        {produced} as files_produced, {searched} as paths_searched
+        from file_accesses f left join agents a on a.id = f.agent_id group by f.task_id, f.agent_id
+        union all
+        select 'task' as scope, f.task_id, null as agent_id, null as role, {consumed} as files_consumed,
+        {produced} as files_produced, {searched} as paths_searched
+        from file_accesses f group by f.task_id""",
+    )
+    db.create_view(
+        "fleet_status",
+        f"""select role, status, count(*) as agents, sum(cost_usd) as cost_usd, sum({tokens}) as total_tokens
+        from agents group by role, status order by role, status""",
+    )

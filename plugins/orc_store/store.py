@@ -1,12 +1,14 @@
-"""RunStore: the observer that writes every task, subtask, agent and event to one SQLite file as it happens.
+"""RunStore: the observer that records every task, subtask, agent, event, status check and flag as it happens.
 
-Registered as ``orc-store`` by ``orc_configure``. It owns the process's one write connection; observer hooks run
-on the run's event loop thread, so every write comes from that thread, in order.
+Registered as ``orc-store`` by ``orc_configure``. Hooks only turn records into rows and queue them on the
+process's :class:`~.writer.Writer`; the lookup hooks (``orc_find_agent``, ``orc_query_agents``) flush it first and
+read through their own connection, so they see this process's rows and every other process's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,6 @@ from orchestrator_core import (
     AgentStatus,
     Config,
     Event,
-    EventKind,
-    Metrics,
     StoreError,
     Subtask,
     SubtaskResult,
@@ -25,31 +25,33 @@ from orchestrator_core import (
     TaskResult,
     hookimpl,
 )
-from orchestrator_core.records import utcnow
+from orchestrator_core.records import StatusSnapshot, utcnow
 
+from . import queries, rows, writer
 from .migrations import migrations
-
-_COST_FIELDS = ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
-_COST_EVENTS = {EventKind.USAGE}
+from .redact import secrets_in
 
 
-def open_database(path: Path):
-    """Open (creating if needed) and migrate the store at ``path``; any failure is one-line StoreError."""
-    import sqlite_utils
+def open_database(path: Path, *, create: bool = True):
+    """Open and migrate the store at ``path``; any failure is a one-line StoreError.
 
+    :param create: make the file if it is missing; read commands pass False so a typo makes no empty store.
+    """
     where = f"the run store {str(path)!r}"
     if path.is_dir():
         raise StoreError(f"{where} is a directory; set ORCHESTRATOR_DB_PATH to a file path")
+    if not create and not path.exists():
+        raise StoreError(
+            f"no run store at {str(path)!r}: nothing was recorded here yet; run `orc execute` first, "
+            "or pass --db / set ORCHESTRATOR_DB_PATH to the store's path"
+        )
     if not path.parent.resolve().is_dir():
         raise StoreError(
             f"{where} cannot be created: directory {str(path.parent)!r} does not exist; create it or set "
             "ORCHESTRATOR_DB_PATH elsewhere"
         )
     try:
-        db = sqlite_utils.Database(path)
-        db.execute("PRAGMA foreign_keys = ON")
-        # WAL with synchronous=NORMAL survives a killed process (not power loss) and saves an fsync per event.
-        db.execute("PRAGMA synchronous = NORMAL")
+        db = writer.connect(path)
         migrations.apply(db)
         if db.journal_mode != "wal":
             db.enable_wal()
@@ -61,138 +63,144 @@ def open_database(path: Path):
 
 
 class RunStore:
-    """Writes what the observer hooks report. ``db`` is a sqlite-utils Database."""
+    """Records what the observer hooks report into the store at ``config.db_path``.
+
+    :ivar db: a read connection (sqlite-utils Database); call :meth:`read` rather than using it directly.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = open_database(Path(config.db_path))
+        self.cost = config.enable_cost_tracking
+        self.observe = config.enable_observability
+        self.path = Path(config.db_path)
+        self.db = open_database(self.path)
+        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env))
+
+    def read(self):
+        """The read connection, after every row queued so far is committed."""
+        self.writer.flush()
+        return self.db
+
+    def flush(self) -> None:
+        self.writer.flush()
 
     def close(self) -> None:
+        writer.release(self.writer)
         self.db.close()
 
-    def _metrics(self, metrics: Metrics) -> dict[str, Any]:
-        data = metrics.to_dict()
-        data.pop("total_tokens")
-        if not self.config.enable_cost_tracking:
-            for name in _COST_FIELDS:
-                data[name] = None
-        return data
+    # -- lookups ------------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def orc_find_agent(self, agent_id: str) -> Agent | None:
+        return queries.find_agent(self.read(), agent_id)
+
+    @hookimpl
+    def orc_query_agents(self, role: str | None, status: str | None) -> list[Agent] | None:
+        return queries.agents(self.read(), role=role, status=status)
 
     # -- observer hooks -----------------------------------------------------------------------------------------
 
+    def _totals(self, metrics: Any) -> dict[str, Any]:
+        return {k: v for k, v in rows.metrics_columns(metrics, self.cost).items() if k in rows.COST_FIELDS}
+
     @hookimpl
     def orc_task_started(self, task: Task) -> None:
-        with self.db.atomic():
-            self.db["tasks"].upsert(
+        self.writer.state(
+            "tasks",
+            {
+                "id": task.id,
+                "prompt": task.prompt,
+                "task_type": task.task_type,
+                "mode": task.mode,
+                "cwd": task.cwd,
+                "status": task.status.value,
+                "plan": task.plan.to_dict() if task.plan else None,
+                "created_at": task.created_at.isoformat(),
+            },
+        )
+        for s in task.plan.subtasks if task.plan else ():
+            self.writer.state(
+                "subtasks",
                 {
-                    "id": task.id,
-                    "prompt": task.prompt,
-                    "task_type": task.task_type,
-                    "mode": task.mode,
-                    "cwd": task.cwd,
-                    "status": task.status.value,
-                    "plan": json.dumps(task.plan.to_dict()) if task.plan else None,
-                    "created_at": task.created_at.isoformat(),
+                    "id": f"{task.id}:{s.id}",
+                    "task_id": task.id,
+                    "subtask_id": s.id,
+                    "role": s.role,
+                    "instruction": s.instruction,
+                    "depends_on": json.dumps(list(s.depends_on)),
+                    "status": "pending",
                 },
-                pk="id",
             )
-            if task.plan:
-                self.db["subtasks"].upsert_all(
-                    [
-                        {
-                            "id": f"{task.id}:{s.id}",
-                            "task_id": task.id,
-                            "subtask_id": s.id,
-                            "role": s.role,
-                            "instruction": s.instruction,
-                            "depends_on": json.dumps(list(s.depends_on)),
-                            "status": "pending",
-                        }
-                        for s in task.plan.subtasks
-                    ],
-                    pk="id",
-                )
 
     @hookimpl
     def orc_task_finished(self, task: Task, result: TaskResult) -> None:
-        totals = {k: v for k, v in self._metrics(result.metrics).items() if k in _COST_FIELDS}
-        self.db["tasks"].update(
-            task.id,
+        self.writer.state(
+            "tasks",
             {
+                "id": task.id,
                 "status": result.status.value,
                 "success": int(result.success),
                 "output": result.output,
                 "error": result.error,
                 "finished_at": (task.finished_at or utcnow()).isoformat(),
-                **totals,
+                **self._totals(result.metrics),
             },
         )
 
     @hookimpl
     def orc_subtask_started(self, task: Task, subtask: Subtask, agent: Agent) -> None:
-        self.db["subtasks"].update(
-            f"{task.id}:{subtask.id}",
-            {"status": "running", "agent_id": agent.id, "started_at": utcnow().isoformat()},
+        self.writer.state(
+            "subtasks",
+            {"id": f"{task.id}:{subtask.id}", "status": "running", "agent_id": agent.id,
+             "started_at": utcnow().isoformat()},
         )
 
     @hookimpl
     def orc_subtask_finished(self, task: Task, subtask: Subtask, result: SubtaskResult) -> None:
-        totals = {k: v for k, v in self._metrics(result.metrics).items() if k in _COST_FIELDS}
-        self.db["subtasks"].update(
-            f"{task.id}:{subtask.id}",
+        self.writer.state(
+            "subtasks",
             {
+                "id": f"{task.id}:{subtask.id}",
                 "status": result.status.value,
                 "agent_id": result.agent_id,
                 "output": result.output,
                 "error": result.error,
                 "finished_at": utcnow().isoformat(),
-                **totals,
+                **self._totals(result.metrics),
             },
         )
 
-    def _agent_row(self, agent: Agent) -> dict[str, Any]:
-        return {
-            "id": agent.id,
-            "task_id": agent.task_id,
-            "name": agent.name,
-            "role": agent.role,
-            "status": agent.status.value,
-            "session_id": agent.session_id,
-            "model": agent.model,
-            "cwd": agent.cwd,
-            "pid": agent.pid,
-            **self._metrics(agent.metrics),
-            "created_at": agent.created_at.isoformat(),
-            "updated_at": utcnow().isoformat(),
-        }
-
     @hookimpl
     def orc_agent_created(self, agent: Agent) -> None:
-        self.db["agents"].upsert(self._agent_row(agent), pk="id")
+        self.writer.state("agents", rows.agent_row(agent, self.cost, utcnow().isoformat()))
 
     @hookimpl
     def orc_agent_updated(self, agent: Agent) -> None:
-        self.db["agents"].upsert(self._agent_row(agent), pk="id")
+        self.writer.state("agents", rows.agent_row(agent, self.cost, utcnow().isoformat()))
 
     @hookimpl
     def orc_agent_deleted(self, agent: Agent) -> None:
-        row = self._agent_row(agent)
-        row.update(status=AgentStatus.DELETED.value, deleted_at=row["updated_at"])
-        self.db["agents"].upsert(row, pk="id")
+        now = utcnow().isoformat()
+        row = rows.agent_row(agent, self.cost, now)
+        row.update(status=AgentStatus.DELETED.value, deleted_at=now)
+        self.writer.state("agents", row)
 
     @hookimpl
     def orc_event(self, event: Event) -> None:
-        if not self.config.enable_observability:
-            return
-        if event.kind in _COST_EVENTS and not self.config.enable_cost_tracking:
-            return
-        self.db["events"].insert(
-            {
-                "task_id": event.task_id,
-                "agent_id": event.agent_id,
-                "seq": event.seq,
-                "ts": event.ts.isoformat(),
-                "kind": event.kind.value,
-                "payload": json.dumps(event.payload, default=str),
-            }
+        for mode, table, row in rows.event_rows(event, self.cost, self.observe):
+            if mode == "insert":
+                self.writer.insert(table, row)
+            else:
+                self.writer.update(table, row)
+
+    @hookimpl
+    def orc_status(self, snapshot: StatusSnapshot) -> None:
+        self.writer.insert("status_snapshots", rows.snapshot_row(snapshot, self.cost))
+
+    @hookimpl
+    def orc_agent_flagged(self, agent: Agent, kind: str, message: str) -> None:
+        self.writer.insert(
+            "agent_flags",
+            {"task_id": agent.task_id, "agent_id": agent.id, "kind": kind, "message": message,
+             "at": utcnow().isoformat()},
         )

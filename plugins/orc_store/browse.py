@@ -1,0 +1,86 @@
+"""``orc browse``: serve the run store with Datasette on 127.0.0.1, read-only, with orc's metadata.
+
+The metadata (``metadata.json``) describes every table, view and column and adds canned queries; it is keyed by
+Datasette's name for the file (its stem), so it follows the store wherever ``--db`` points. Datasette 0.65 reads
+mutable files with ``mode=ro`` connections and has no write API, orc ships no writable canned query, and :func:`read_only` answers
+every method but GET, HEAD and OPTIONS with 405 before Datasette sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+HOST = "127.0.0.1"
+
+
+def metadata_for(path: Path) -> dict[str, Any]:
+    """orc's Datasette metadata, for the store at ``path``."""
+    shipped = json.loads(resources.files(__package__).joinpath("metadata.json").read_text())
+    shipped["databases"] = {path.stem: shipped["databases"]["orchestrator"]}
+    return shipped
+
+
+def make_datasette(path: Path) -> Any:
+    """A Datasette on the store at ``path``, read-only, with orc's metadata (tests use it through ``.client``)."""
+    from datasette.app import Datasette
+
+    return Datasette(
+        [str(path)],
+        metadata=metadata_for(path),
+        settings={"allow_download": False},
+    )
+
+
+def read_only(app: Any) -> Any:
+    """Refuse every HTTP method that could change something, before Datasette sees the request."""
+    body = json.dumps({"ok": False, "status": 405, "error": "orc browse is read-only"}).encode()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            headers = [(b"content-type", b"application/json"), (b"allow", b"GET, HEAD, OPTIONS")]
+            await send({"type": "http.response.start", "status": 405, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
+    """Serve until interrupted. Prints ``Serving <file> at <url>`` once the port is listening."""
+    import asyncio
+
+    import uvicorn
+
+    from .store import open_database
+
+    # Migrate first (a new process may hold an older file) and refuse a missing one: Datasette would make it.
+    open_database(path, create=False).close()
+    ds = make_datasette(path)
+    asyncio.run(ds.invoke_startup())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise click.UsageError(f"cannot listen on {HOST}:{port} ({exc.strerror}); pass another --port") from None
+    sock.listen(128)
+    url = f"http://{HOST}:{sock.getsockname()[1]}/{path.stem}"
+    # The socket listens already: a client that reads this line and connects is queued until uvicorn accepts.
+    click.echo(f"Serving {path} at {url} (read-only; Ctrl-C to stop)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    server = uvicorn.Server(uvicorn.Config(read_only(ds.app()), log_level="warning", lifespan="on"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,81 @@
+"""Database: the seed's Python API to a run store (``await db.list_agents(role="scout")``, costs, ...).
+
+It shares the process's writer with any running Orchestrator on the same file, so what it saves is ordered with
+the run's own rows, and every read sees them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from orchestrator_core import Agent, StoreError
+
+from . import queries, rows, writer
+from .redact import secrets_in
+from .store import open_database
+
+
+class Database:
+    """A run store file. ``await db.connect()`` before use; ``await db.close()`` (or ``async with``) after.
+
+    :param path: the SQLite file (created and migrated by :meth:`connect` if missing).
+    :param cost_tracking: record cost and token values (ENABLE_COST_TRACKING).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = "orchestrator.db", *, cost_tracking: bool = True) -> None:
+        self.path = Path(path)
+        self.cost_tracking = cost_tracking
+        self._db: Any = None
+        self._writer: writer.Writer | None = None
+
+    async def connect(self) -> Database:
+        if self._db is None:
+            self._db = await anyio.to_thread.run_sync(open_database, self.path)
+            self._writer = writer.acquire(self.path, secrets_in(os.environ))
+        return self
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await anyio.to_thread.run_sync(writer.release, self._writer)
+            self._db.close()
+            self._db = self._writer = None
+
+    async def __aenter__(self) -> Database:
+        return await self.connect()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _read(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._writer is None:
+            raise StoreError(f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first")
+        await anyio.to_thread.run_sync(self._writer.flush)
+        return query(self._db, *args, **kwargs)
+
+    async def save_agent(self, agent: Agent) -> None:
+        """Insert or update ``agent``'s row (its metrics too)."""
+        if self._writer is None:
+            raise StoreError(f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first")
+        self._writer.state("agents", rows.agent_row(agent, self.cost_tracking, agent.created_at.isoformat()))
+        await anyio.to_thread.run_sync(self._writer.flush)
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        return await self._read(queries.find_agent, agent_id)
+
+    async def list_agents(self, role: Any = None, status: Any = None) -> list[Agent]:
+        """Recorded agents, newest first, optionally of one role and/or status."""
+        role = getattr(role, "value", role)
+        status = getattr(status, "value", status)
+        return await self._read(queries.agents, role=role, status=status)
+
+    async def get_total_cost(self) -> float:
+        """Total cost in USD of every recorded agent."""
+        return await self._read(queries.total_cost)
+
+    async def get_cost_by_role(self) -> dict[str, float]:
+        """Cost in USD per role, most expensive first."""
+        return await self._read(queries.cost_by_role)

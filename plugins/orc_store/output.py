@@ -1,0 +1,58 @@
+"""How the read commands print: JSON with ``--json``, rich tables on a terminal, plain aligned text otherwise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def as_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def money(value: Any) -> str:
+    return "-" if value is None else f"${value:.4f}"
+
+
+def number(value: Any) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def short(text: Any, limit: int = 60) -> str:
+    text = "" if text is None else " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print ``rows`` under ``columns``: a rich table when stdout is a terminal, plain columns otherwise."""
+    cells = [["" if c is None else str(c) for c in row] for row in rows]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        rich_table = Table(title=title, title_justify="left")
+        for column in columns:
+            rich_table.add_column(column)
+        for row in cells:
+            rich_table.add_row(*row)
+        Console().print(rich_table)
+        return
+    if title:
+        click.echo(title)
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:
+    """Print ``name: value`` lines."""
+    if title:
+        click.echo(title)
+    width = max((len(k) for k, _ in items), default=0)
+    for key, value in items:
+        click.echo(f"  {key + ':':<{width + 1}} {'' if value is None else value}")

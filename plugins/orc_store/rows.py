@@ -1,0 +1,126 @@
+"""What records and events become as table rows, and back: pure functions, no connection.
+
+``cost`` and ``observe`` mirror ENABLE_COST_TRACKING and ENABLE_OBSERVABILITY: with cost tracking off every cost and
+token value is None (events keep their place in the sequence, with those fields left out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import attrs
+
+from orchestrator_core import Agent, AgentStatus, Event, EventKind, Metrics, StatusSnapshot
+
+COST_FIELDS = ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+#: Payload keys of a usage event that are cost or token values.
+USAGE_FIELDS = (*COST_FIELDS[1:], "cost_usd", "session_cost_usd")
+
+
+def metrics_columns(metrics: Metrics, cost: bool) -> dict[str, Any]:
+    data = metrics.to_dict()
+    data.pop("total_tokens")
+    if not cost:
+        data.update(dict.fromkeys(COST_FIELDS))
+    return data
+
+
+def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "task_id": agent.task_id,
+        "name": agent.name,
+        "role": agent.role,
+        "status": agent.status.value,
+        "session_id": agent.session_id,
+        "model": agent.model,
+        "cwd": agent.cwd,
+        "pid": agent.pid,
+        **metrics_columns(agent.metrics, cost),
+        "started": int(agent.started),
+        "created_at": agent.created_at.isoformat(),
+        "updated_at": now,
+    }
+
+
+def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
+    """The Agent a store row describes, as a later process needs it to go on (session id, ``started``)."""
+    metrics = Metrics(**{f.name: row.get(f.name) or 0 for f in attrs.fields(Metrics) if f.name in row})
+    return Agent(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        cwd=row["cwd"],
+        status=AgentStatus(row["status"]),
+        session_id=row["session_id"],
+        model=row["model"],
+        task_id=row["task_id"],
+        pid=row["pid"],
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        metrics=metrics,
+        started=bool(row.get("started")),
+        last_seq=last_seq,
+    )
+
+
+def event_payload(event: Event, cost: bool) -> dict[str, Any]:
+    if event.kind is EventKind.USAGE and not cost:
+        return {k: v for k, v in event.payload.items() if k not in USAGE_FIELDS}
+    return event.payload
+
+
+def event_rows(event: Event, cost: bool, observe: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(mode, table, row)`` for the raw event and the table it feeds (see :class:`~.writer.Writer` modes)."""
+    p = event.payload
+    base = {"task_id": event.task_id, "agent_id": event.agent_id}
+    ts = event.ts.isoformat()
+    kind = event.kind
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    if kind is EventKind.USAGE:
+        if cost:
+            out.append(("insert", "usage", {**base, "seq": event.seq, **{k: p.get(k) for k in USAGE_FIELDS}, "at": ts}))
+        if not observe:
+            return out
+    elif not observe:
+        return out
+    out.append(("insert", "events", {**base, "seq": event.seq, "ts": ts, "kind": kind.value,
+                                     "payload": event_payload(event, cost)}))
+    if kind is EventKind.MESSAGE:
+        out.append(("insert", "messages", {**base, "seq": event.seq, "role": p.get("role"), "text": p.get("text"),
+                                           "ts": ts}))
+    elif kind is EventKind.TOOL_CALL:
+        out.append(("insert", "tool_calls", {"id": p.get("tool_use_id"), **base, "seq": event.seq,
+                                             "name": p.get("name"), "input": p.get("input"), "called_at": ts}))
+    elif kind is EventKind.TOOL_RESULT:
+        out.append(("update", "tool_calls", {"id": p.get("tool_use_id"), "result": p.get("content"),
+                                             "is_error": int(bool(p.get("is_error"))),
+                                             "duration_ms": p.get("duration_ms"), "finished_at": ts}))
+    elif kind is EventKind.FILE_ACCESS:
+        out.append(("insert", "file_accesses", {**base, "tool_call_id": p.get("tool_use_id"), "path": p.get("path"),
+                                                "operation": p.get("operation"), "tool": p.get("tool"), "at": ts}))
+    elif kind is EventKind.CONTEXT:
+        out.append(("insert", "context_samples", {**base, "seq": event.seq, "used_tokens": p.get("used_tokens"),
+                                                  "window_tokens": p.get("window_tokens"),
+                                                  "usage_percentage": p.get("usage_percentage"), "at": ts}))
+    return out
+
+
+def snapshot_row(snapshot: StatusSnapshot, cost: bool) -> dict[str, Any]:
+    by_status: dict[str, list[str]] = {}
+    for agent in snapshot.agents:
+        by_status.setdefault(agent.status.value, []).append(agent.id)
+    return {
+        "task_id": snapshot.task_id,
+        "ts": snapshot.ts.isoformat(),
+        "elapsed_s": snapshot.elapsed_s,
+        "cost_usd": snapshot.metrics.cost_usd if cost else None,
+        "total_tokens": snapshot.metrics.total_tokens if cost else None,
+        "agents": by_status,
+        "subtasks": dict(snapshot.subtasks),
+    }
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
