@@ -203,7 +203,8 @@ def _board_with_a_flagged_builder():
 
     plan = Plan([Subtask("1", "scout", "look"), Subtask("2", "builder", "build", ["1"])])
     task = Task(id="task-1", prompt="p", task_type="custom", mode="sequential", cwd="/tmp", plan=plan)
-    agent = Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING)
+    agent = Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
+                  task_id="task-1")
     board = Board()
     board.task_started(task)
     board.agent_created(agent)
@@ -266,8 +267,10 @@ def test_a_narrow_terminal_keeps_every_row_on_one_line():
 def test_a_retried_subtask_keeps_one_row_and_counts_every_attempt():
     board = _board_with_a_flagged_builder()
     subtask = board.task.plan.subtasks[1]
-    again = Agent(id="builder-2", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING)
-    board.agent_created(again)
+    again = Agent(id="builder-2", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
+                  task_id="task-1")
+    board.agent_created(again)  # ahead of its start, as a sequential run does: no row of its own
+    assert len(board.view().rows) == 2
     board.subtask_started(subtask, again)
     board.event(Event(task_id="task-1", agent_id="builder-2", seq=1, kind=EventKind.USAGE,
                       payload={"input_tokens": 300, "cost_usd": 0.25}))

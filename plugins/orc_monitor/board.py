@@ -137,8 +137,13 @@ class Board:
             self.ended = time.monotonic()
 
     def agent_created(self, agent: Agent) -> None:
-        """An agent outside any known subtask gets a row of its own (it may become a subtask's: see below)."""
+        """An agent outside the task gets a row of its own; the task's agents get theirs when their subtask starts.
+
+        (A sequential run creates the next subtask's agent ahead of time, while the current one works.)
+        """
         with self._lock:
+            if self.task is not None and agent.task_id == self.task.id:
+                return
             if agent.id not in self._by_agent:
                 self._by_agent[agent.id] = agent.id
                 self.rows[agent.id] = Row(key=agent.id, role=agent.role, name=agent.name, agent_id=agent.id)
@@ -146,7 +151,7 @@ class Board:
 
     def subtask_started(self, subtask: Subtask, agent: Agent) -> None:
         with self._lock:
-            self.rows.pop(agent.id, None)  # orc_agent_created came first and made a row of its own
+            self.rows.pop(agent.id, None)  # made by agent_created, for an agent it did not know to be the task's
             row = self.rows.setdefault(subtask.id, Row(key=subtask.id, role=subtask.role, subtask_id=subtask.id))
             if row.agent_id is not None:  # a retry: a fresh agent, the earlier ones' spending stays counted
                 row.prior_tokens, row.prior_cost_usd = row.total_tokens, row.total_cost_usd

@@ -18,7 +18,17 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator_core import Agent, Config, Event, Subtask, SubtaskResult, Task, hookimpl
+from orchestrator_core import (
+    Agent,
+    Config,
+    Event,
+    StatusSnapshot,
+    Subtask,
+    SubtaskResult,
+    Task,
+    TaskResult,
+    hookimpl,
+)
 
 from .board import DONE, FAILED, RUNNING, WAITING, Board, BoardView
 
@@ -164,7 +174,7 @@ class LiveView:
         self.start()
 
     @hookimpl
-    def orc_task_finished(self, task: Task, result: Any) -> None:
+    def orc_task_finished(self, task: Task, result: TaskResult) -> None:
         self.board.task_finished(task)
         if getattr(result, "stopped", None) and result.error:
             self.board.notice(result.error.split("; ")[0])
@@ -191,7 +201,7 @@ class LiveView:
         self.board.event(event)
 
     @hookimpl
-    def orc_status(self, snapshot: Any) -> None:
+    def orc_status(self, snapshot: StatusSnapshot) -> None:
         for agent in snapshot.agents:
             self.board.agent_updated(agent)
 

@@ -12,7 +12,7 @@ import time
 
 import pluggy
 
-from orchestrator_core import Agent, AgentStatus, Config, Event, EventKind, hookimpl
+from orchestrator_core import Agent, AgentStatus, Config, Event, EventKind, StatusSnapshot, hookimpl
 from orchestrator_core.plugins import notify
 
 from .detectors import LoopDetector, StallDetector, call_key
@@ -69,7 +69,7 @@ class Monitor:
             self._flag(agent, "loop", f"made the same call {seen} times: {call if len(call) <= 100 else call[:99] + '…'}")
 
     @hookimpl
-    def orc_status(self, snapshot) -> None:
+    def orc_status(self, snapshot: StatusSnapshot) -> None:
         for agent in snapshot.agents:
             self.agents.setdefault(agent.id, agent)
         now = time.monotonic()
