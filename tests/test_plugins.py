@@ -1,0 +1,275 @@
+"""Plugins as a user meets them: `orc plugins`, -p no:NAME, the ORC_* switches, and plugins that misbehave (#8).
+
+Third-party plugins here are real installed distributions: a ``.dist-info`` directory with METADATA and
+entry_points.txt (what pip writes) and the plugin's module beside it, on sys.path for the test.
+"""
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from orchestrator_core import DEFAULT_PLUGINS, make_plugin_manager
+from orchestrator_core.cli import cli
+from orchestrator_core.plugin_listing import plugins as plugins_command
+
+LOAD = {"ORC_DISABLE_PLUGIN_AUTOLOAD": None}  # orc_cli turns autoload off; these tests want their plugins loaded
+
+
+@pytest.fixture
+def install(tmp_path, monkeypatch):
+    """``install(dist, version, {entry_point: module}, {module: source})``: an installed distribution on sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    modules = []
+
+    def install(dist, version, entry_points, sources):
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = "".join(f"{name} = {module}\n" for name, module in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[orc]\n{lines}")
+        for module, source in sources.items():
+            (site / f"{module}.py").write_text(textwrap.dedent(source))
+            modules.append(module)
+
+    yield install
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+def role_plugin(role, prompt="You are a plugin role."):
+    return f"""
+        from orchestrator_core import Role, hookimpl
+
+        @hookimpl
+        def orc_register_roles(register):
+            register(Role({role!r}, "A role from a plugin.", {prompt!r}, tools=("Read", "Grep")))
+        """
+
+
+@pytest.fixture
+def with_plugins_command():
+    """`orc plugins` on the CLI, until cli.py adds it itself."""
+    added = "plugins" not in cli.commands
+    if added:
+        cli.add_command(plugins_command)
+    yield
+    if added:
+        cli.commands.pop("plugins", None)
+
+
+# -- orc plugins ----------------------------------------------------------------------------------------------------
+
+
+def test_plugins_lists_third_parties_with_their_distribution_and_hooks(orc_cli, install, with_plugins_command):
+    install("orc-role-audit", "1.2.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")})
+    out = orc_cli("plugins", env=LOAD)
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == ["audit  orc-role-audit 1.2.0", "       hooks: orc_register_roles"]
+
+    rows = json.loads(orc_cli("plugins", "--json", env=LOAD).stdout)
+    assert rows == [{"name": "audit", "distribution": "orc-role-audit", "version": "1.2.0", "builtin": False,
+                     "hooks": ["orc_register_roles"]}]  # fmt: skip
+
+
+def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
+    rows = json.loads(orc_cli("plugins", "--all", "--json").stdout)
+    assert [r["name"] for r in rows] == list(DEFAULT_PLUGINS)
+    assert {r["distribution"] for r in rows} == {"orc (built-in)"}
+    roles = next(r for r in rows if r["name"] == "orc_roles")
+    assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
+    text = orc_cli("plugins", "--all").stdout
+    assert "orc_claude     orc (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
+
+
+def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
+    out = orc_cli("plugins")
+    assert out.exit_code == 0 and "No third-party plugins are loaded" in out.stdout
+
+
+def test_plugins_shows_what_is_disabled(orc_cli, install, with_plugins_command):
+    install("orc-role-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")})
+    rows = json.loads(orc_cli("-p", "no:audit", "-p", "no:orc_store", "plugins", "--all", "--json", env=LOAD).stdout)
+    assert [r["name"] for r in rows] == [n for n in DEFAULT_PLUGINS if n != "orc_store"]
+
+
+# -- a third-party role, end to end in-process ----------------------------------------------------------------------
+
+
+def test_an_installed_role_is_listed_and_runs(orc_cli, install):
+    source = role_plugin("audit", "You are the audit plugin's auditor.") + """
+        @hookimpl
+        def orc_scripted_model(model):
+            from orchestrator_core.testing import text, tool
+
+            model.script([tool("Grep", {"pattern": "TODO"}), text("Audit: nothing to report.")],
+                         match="You are the audit plugin's auditor.")
+        """
+    install("orc-role-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": source})
+    roles = {r["name"]: r for r in json.loads(orc_cli("roles", "--json", env=LOAD).stdout)}
+    assert roles["audit"]["provided_by"] == "audit"
+    run = orc_cli("execute", "--scripted", "--roles", "audit,reviewer", "--json", "look", env=LOAD)
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.stdout)
+    assert [(s["role"], s["status"]) for s in result["subtasks"]] == [("audit", "succeeded"), ("reviewer", "succeeded")]
+    assert result["subtasks"][0]["output"] == "Audit: nothing to report."
+
+
+def test_hook_orc_register_commands(orc_cli, install):
+    install("orc-greeter", "0.1", {"greeter": "orc_greeter_plugin"}, {"orc_greeter_plugin": """
+        import click
+        from orchestrator_core import hookimpl
+
+        @hookimpl
+        def orc_register_commands(cli):
+            @cli.command()
+            @click.argument("name")
+            def hello(name):
+                "Say hello."
+                click.echo(f"hello {name}")
+        """})  # fmt: skip
+    try:
+        assert orc_cli("hello", "orc", env=LOAD).stdout == "hello orc\n"
+        cli.commands.pop("hello")
+        assert "hello" in orc_cli("--help", env=LOAD).stdout
+        cli.commands.pop("hello")
+        blocked = orc_cli("-p", "no:greeter", "hello", "orc", env=LOAD)
+        assert blocked.exit_code == 2 and "No such command 'hello'" in blocked.output
+    finally:
+        cli.commands.pop("hello", None)  # the group is module-global; commands a plugin added stay on it
+
+
+# -- -p no:NAME for every built-in ----------------------------------------------------------------------------------
+
+
+def test_every_builtin_can_be_disabled():
+    for name in DEFAULT_PLUGINS:
+        pm = make_plugin_manager([f"no:{name}"], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        assert pm.get_plugin(name) is None and pm.is_blocked(name)
+
+
+def test_without_orc_roles_there_are_no_roles(orc_cli):
+    assert json.loads(orc_cli("-p", "no:orc_roles", "roles", "--json").stdout) == []
+    out = orc_cli("-p", "no:orc_roles", "plan", "--roles", "scout", "x")
+    assert out.exit_code == 2 and "unknown role(s) scout" in out.stderr
+
+
+def test_without_orc_planners_nothing_plans(orc_cli):
+    out = orc_cli("-p", "no:orc_planners", "plan", "Fix the crash")
+    assert out.exit_code == 2 and "no planner made a plan" in out.stderr and "Traceback" not in out.output
+
+
+def test_without_orc_executors_there_is_no_mode(orc_cli):
+    out = orc_cli("-p", "no:orc_executors", "execute", "--scripted", "--roles", "scout", "x")
+    assert out.exit_code == 2 and "unknown execution mode 'sequential'" in out.stderr
+
+
+def test_without_orc_claude_there_is_no_runtime(orc_cli):
+    out = orc_cli("-p", "no:orc_claude", "execute", "--scripted", "--roles", "scout", "x")
+    assert out.exit_code == 6
+    assert out.stderr.strip().splitlines() == [
+        "Error: no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
+        "or install a plugin that provides one"
+    ]
+
+
+def test_without_orc_store_runs_leave_no_database(orc_cli):
+    out = orc_cli("-p", "no:orc_store", "execute", "--scripted", "--roles", "scout", "-q", "look")
+    assert out.exit_code == 0, out.output
+    assert list(orc_cli.cwd.iterdir()) == []
+
+
+def test_without_orc_monitor_runs_silently(orc_cli):
+    loud = orc_cli("execute", "--scripted", "--roles", "scout", "look")
+    assert loud.exit_code == 0 and "scout" in loud.stderr  # progress lines: stderr is not a terminal here
+    quiet = orc_cli("-p", "no:orc_monitor", "execute", "--scripted", "--roles", "scout", "look")
+    assert quiet.exit_code == 0 and quiet.stdout.startswith("Success: 1/1 subtasks")
+    assert quiet.stderr == ""
+
+
+# -- the ORC_* switches ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_roles(install):
+    install("orc-role-a", "1.0", {"a": "orc_a_plugin"}, {"orc_a_plugin": role_plugin("role-a")})
+    install("orc-role-b", "1.0", {"b": "orc_b_plugin"}, {"orc_b_plugin": role_plugin("role-b")})
+
+
+def role_names(out):
+    assert out.exit_code == 0, out.output
+    return {r["name"] for r in json.loads(out.stdout)} - {"analyst", "planner", "builder", "tester", "reviewer",
+                                                          "documenter", "scout"}  # fmt: skip
+
+
+def test_autoload_loads_installed_plugins_unless_disabled(orc_cli, two_roles):
+    assert role_names(orc_cli("roles", "--json", env=LOAD)) == {"role-a", "role-b"}
+    assert role_names(orc_cli("roles", "--json", env={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})) == set()
+    assert role_names(orc_cli("-p", "no:b", "roles", "--json", env=LOAD)) == {"role-a"}
+
+
+@pytest.mark.parametrize("allow, loaded", [("orc-role-a", {"role-a"}), ("b", {"role-b"}), ("a, orc-role-b", {"role-a", "role-b"})])
+def test_load_plugins_is_an_allowlist_of_distributions_or_entry_points(orc_cli, two_roles, allow, loaded):
+    assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == loaded
+
+
+def test_trace_plugins_prints_hook_calls_to_stderr(orc_cli, capfd):
+    out = orc_cli("plan", "--roles", "scout", "x", env={"ORC_TRACE_PLUGINS": "1"})
+    assert out.exit_code == 0
+    trace = capfd.readouterr().err  # the tracer writes to file descriptor 2 itself, so it also reaches pipes
+    assert "orc_register_commands" in trace and "orc_make_plan" in trace
+    assert "roles: ('scout',)" in trace
+    orc_cli("plan", "--roles", "scout", "x")
+    assert "orc_make_plan" not in capfd.readouterr().err
+
+
+# -- plugins that misbehave -----------------------------------------------------------------------------------------
+
+
+def test_two_plugins_with_the_same_role_is_one_line_naming_both(orc_cli, install):
+    install("orc-role-sec-a", "1.0", {"sec-a": "orc_sec_a"}, {"orc_sec_a": role_plugin("security")})
+    install("orc-role-sec-b", "2.0", {"sec-b": "orc_sec_b"}, {"orc_sec_b": role_plugin("security")})
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4
+    (line,) = out.stderr.strip().splitlines()
+    assert "role 'security' is registered by both" in line
+    assert '"sec-a" (orc-role-sec-a 1.0)' in line and '"sec-b" (orc-role-sec-b 2.0)' in line
+    assert "-p no:" in line
+    assert orc_cli("-p", "no:sec-b", "roles", env=LOAD).exit_code == 0  # the way out it names works
+
+
+def test_a_plugin_with_an_unknown_hook_is_named(orc_cli, install):
+    install("orc-typo", "0.3", {"typo": "orc_typo_plugin"}, {"orc_typo_plugin": """
+        from orchestrator_core import hookimpl
+
+        @hookimpl
+        def orc_register_role(register):
+            pass
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4 and "Traceback" not in out.output
+    assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook' in out.stderr
+
+
+def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, caplog):
+    install("orc-noisy", "0.1", {"noisy": "orc_noisy_plugin"}, {"orc_noisy_plugin": """
+        from orchestrator_core import hookimpl
+
+        @hookimpl
+        def orc_subtask_finished(task, subtask, result):
+            raise RuntimeError("observer bug")
+        """})  # fmt: skip
+    out = orc_cli("execute", "--scripted", "--roles", "scout,reviewer", "-q", "look", env=LOAD)
+    assert out.exit_code == 0, out.output
+    assert out.stdout.startswith("Success: 2/2 subtasks")
+    failures = [r.getMessage() for r in caplog.records if r.name == "orc.plugins"]
+    assert failures == ["plugin 'noisy' failed in orc_subtask_finished: RuntimeError: observer bug"] * 2
+    # The built-in observers still saw everything: the store recorded both subtasks.
+    import sqlite3
+
+    db = sqlite3.connect(orc_cli.cwd / "orchestrator.db")
+    assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
+
