@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError
+from .plugin_listing import plugins as plugins_command
 
 log = logging.getLogger("orc")
 
@@ -311,6 +312,9 @@ def init(path: Path | None, force: bool) -> None:
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     click.echo(f"wrote {target}")
+
+
+cli.add_command(plugins_command)
 
 
 def main() -> None:
