@@ -15,6 +15,7 @@ import pluggy
 from orchestrator_core import Agent, AgentStatus, Config, Event, EventKind, StatusSnapshot, hookimpl
 from orchestrator_core.plugins import notify
 
+from .board import tool_target
 from .detectors import LoopDetector, StallDetector, call_key
 
 
@@ -30,6 +31,8 @@ class Monitor:
         self.stalls = StallDetector(config.stall_seconds)
         self.loops = LoopDetector(config.loop_repeats)
         self.agents: dict[str, Agent] = {}
+        #: What each agent did last, for the stall message: a long tool call reads differently from a silent model.
+        self.last: dict[str, str] = {}
 
     def _flag(self, agent: Agent, kind: str, message: str) -> None:
         notify(self.pm, "orc_agent_flagged", agent=agent, kind=kind, message=message)
@@ -42,6 +45,7 @@ class Monitor:
         elif agent.status is AgentStatus.DELETED:
             self.stalls.forget(agent.id)
             self.loops.forget(agent.id)
+            self.last.pop(agent.id, None)
 
     @hookimpl
     def orc_agent_created(self, agent: Agent) -> None:
@@ -60,8 +64,11 @@ class Monitor:
         """trylast: the views show the tool call before the loop flag it causes."""
         self.stalls.activity(event.agent_id, time.monotonic())
         if event.kind is not EventKind.TOOL_CALL:
+            self.last[event.agent_id] = f"its last event was {event.kind.value}"
             return
         name = str(event.payload.get("name") or "?")
+        target = tool_target(event.payload.get("input"), width=40)
+        self.last[event.agent_id] = f"waiting on its {name} call{f' ({target})' if target else ''}"
         seen = self.loops.tool_call(event.agent_id, name, event.payload.get("input"))
         agent = self.agents.get(event.agent_id)
         if seen is not None and agent is not None:
@@ -75,4 +82,5 @@ class Monitor:
         now = time.monotonic()
         for agent, silent in self.stalls.check(snapshot.agents, now):
             limit = _seconds(self.stalls.stall_seconds)
-            self._flag(agent, "stall", f"no event for {_seconds(silent)} (ORC_STALL_SECONDS is {limit})")
+            last = self.last.get(agent.id, "no event seen yet")
+            self._flag(agent, "stall", f"no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS is {limit})")
