@@ -257,7 +257,7 @@ async def test_no_api_key_or_secret_value_is_ever_stored(orc_config, orc_pm, scr
 # -- hooks --------------------------------------------------------------------------------------------------------
 
 
-async def test_hook_orc_find_agent_and_orc_query_agents_from_a_new_orchestrator(
+async def test_find_agent_and_query_agents_answer_from_the_store_in_a_new_orchestrator(
     orc_config, scripted_model, orc_workdir
 ):
     scripted_model.script([text("first answer"), text("second answer")], match=SCOUT)
@@ -289,7 +289,7 @@ async def test_hook_orc_find_agent_and_orc_query_agents_from_a_new_orchestrator(
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-async def test_hook_orc_status_and_orc_agent_flagged(orchestrator, scripted_model, orc_workdir):
+async def test_status_snapshots_and_agent_flags_are_recorded(orchestrator, scripted_model, orc_workdir):
     from orchestrator_core.records import StatusSnapshot
 
     scripted_model.script([text("ok")], match=SCOUT)
