@@ -22,7 +22,7 @@ def test_fixtures_for_plugin_authors(pytester):
         """
         import json
 
-        from orchestrator_core import Orchestrator, Role, hookimpl
+        from orchestrator_core import DEFAULT_PLUGINS, Orchestrator, Role, hookimpl
         from orchestrator_core.testing.conformance import check_role
 
         AUDITOR = Role("auditor", "Audits.", "You are the auditor.", tools=("Read", "Grep"))
@@ -34,7 +34,7 @@ def test_fixtures_for_plugin_authors(pytester):
 
         def test_pm_has_only_the_builtins(orc_pm):
             names = {name for name, plugin in orc_pm.list_name_plugin() if plugin is not None}
-            assert names == {"orc_roles", "orc_planners", "orc_executors", "orc_claude", "orc_store", "orc_monitor"}
+            assert names == set(DEFAULT_PLUGINS)
 
         def test_register_for_one_test(orc_pm, orc_register, orc_config):
             name = orc_register(Plugin(), "auditor-plugin")
@@ -68,7 +68,7 @@ def test_fixtures_for_plugin_authors(pytester):
     result.assert_outcomes(passed=6)
 
 
-def test_hook_recorder_sees_a_real_scripted_run(pytester):
+def test_orc_hooks_sees_a_real_scripted_run(pytester):
     result = run_inner(
         pytester,
         """
