@@ -18,7 +18,7 @@ from .errors import (
 from .events import Event, EventKind
 from .hookspecs import hookimpl, hookspec
 from .orchestrator import Orchestrator
-from .plugins import DEFAULT_PLUGINS, make_plugin_manager
+from .plugins import DEFAULT_PLUGINS, make_plugin_manager, notify
 from .records import (
     Agent,
     AgentRole,
@@ -84,4 +84,5 @@ __all__ = [
     "hookspec",
     "load_config",
     "make_plugin_manager",
+    "notify",
 ]

@@ -76,7 +76,7 @@ class OpenAgent:
         except BaseException:
             manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.FAILED))
             raise
-        manager._update(
+        updated = manager._update(
             attrs.evolve(
                 manager.agents[self.agent_id],
                 status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
@@ -85,6 +85,16 @@ class OpenAgent:
                 started=True,
             )
         )
+        threshold = manager.config.context_threshold
+        before, after = agent.context_usage["usage_percentage"], updated.context_usage["usage_percentage"]
+        if before < threshold <= after:
+            notify(
+                manager.pm,
+                "orc_agent_flagged",
+                agent=updated,
+                kind="context",
+                message=f"context {after:.0f}% full (threshold {threshold:g}%)",
+            )
         return result
 
 
@@ -124,9 +134,12 @@ class AgentManager:
         cwd: str | Path | None = None,
         model: str | None = None,
         task_id: str | None = None,
+        custom_role: Role | None = None,
     ) -> Agent:
-        """Make an agent of ``role``. Its Claude session opens with its first message."""
-        if role not in self.roles:
+        """Make an agent of ``role`` (or of ``custom_role``). Its Claude session opens with its first message."""
+        if custom_role is not None:
+            role = custom_role.name
+        elif role not in self.roles:
             raise UsageError(f"unknown role {role!r}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)")
         agent_id = new_id(role)
         agent = Agent(
@@ -134,10 +147,11 @@ class AgentManager:
             name=name or agent_id,
             role=role,
             cwd=str(Path(cwd or ".").resolve()),
-            model=model or self.roles[role].model or self.config.default_model,
+            model=model or (custom_role or self.roles[role]).model or self.config.default_model,
             task_id=task_id,
             # Chosen here, so the session id is known (and stored) before the CLI starts.
             session_id=str(uuid.uuid4()),
+            custom_role=custom_role,
         )
         self._seq[agent_id] = 0
         return self._update(agent, "orc_agent_created")
@@ -161,12 +175,13 @@ class AgentManager:
             raise UsageError(f"agent {agent_id!r} was deleted; create a new one")
         if agent_id in self._open:
             raise UsageError(f"agent {agent_id!r} is busy with another message; wait for it to finish")
-        if agent.role not in self.roles:
+        role = agent.custom_role or self.roles.get(agent.role)
+        if role is None:
             raise UsageError(f"agent {agent_id!r} has role {agent.role!r}, which no loaded plugin provides")
         self._open.add(agent_id)
         try:
             async with self.runtime.session(
-                agent, self.roles[agent.role], self.emitter(agent_id), max_budget_usd=max_budget_usd
+                agent, role, self.emitter(agent_id), max_budget_usd=max_budget_usd
             ) as session:
                 if session.pid is not None:
                     self._update(attrs.evolve(self.agents[agent_id], pid=session.pid))

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from .cli_agents import agents as agents_command
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError
 from .plugin_listing import plugins as plugins_command
 
@@ -315,6 +316,7 @@ def init(path: Path | None, force: bool) -> None:
 
 
 cli.add_command(plugins_command)
+cli.add_command(agents_command)
 
 
 def main() -> None:

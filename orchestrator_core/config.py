@@ -36,6 +36,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _percentage(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 100:
+        raise ValueError("must be a percentage above 0 and at most 100")
+    return value
+
+
 def _boolean(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -82,6 +89,8 @@ SETTINGS: tuple[Setting, ...] = (
             "An agent with no event for this long is flagged as stalled."),
     Setting("ORC_LOOP_REPEATS", "loop_repeats", _positive_int, 3,
             "An agent making the same tool call with the same input this many times is flagged as looping."),
+    Setting("ORC_CONTEXT_THRESHOLD", "context_threshold", _percentage, 80.0,
+            "Context use (percent of the window) past which an agent is flagged and handed over to a fresh one."),
     Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True,
             "Record cost and token usage."),
     Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
@@ -101,6 +110,7 @@ class Config:
     monitor_interval_seconds: float = 15.0
     stall_seconds: float = 120.0
     loop_repeats: int = 3
+    context_threshold: float = 80.0
     enable_cost_tracking: bool = True
     enable_observability: bool = True
     #: Run-wide limits (None: no limit): total cost, agents created, wall-clock seconds.

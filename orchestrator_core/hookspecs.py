@@ -2,8 +2,8 @@
 
 Hooks are named ``orc_*``. pluggy cannot await: each docstring ends with a **Sync or async** section that says
 whether an implementation may be ``async def`` and how the core treats it. Observer hooks (the "Observation"
-section) are called one implementation at a time: an exception in one is logged and reported as a notice event, and
-the run goes on.
+section) are called one implementation at a time: an exception in one is logged (once per plugin and hook, naming
+the plugin, its distribution and how to disable it) and the run goes on.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ def orc_unconfigure(config: Config, pm: pluggy.PluginManager) -> None:
 
     Called by :meth:`Orchestrator.stop`, once, even when a task failed.
 
+    :param config: the settings the Orchestrator ran with.
+    :param pm: its plugin manager.
+
     **Sync or async**: sync only.
     """
 
@@ -160,8 +163,13 @@ def orc_find_agent(agent_id: str) -> Agent | None:
 def orc_query_agents(role: str | None, status: str | None) -> list[Agent] | None:
     """List recorded agents, newest first, optionally only of one role and/or status.
 
-    Called by :meth:`Orchestrator.list_agents` and ``orc agents list``. The call stops at the first non-None
-    result; return None to decline (then only this process's agents are listed).
+    Called by :meth:`Orchestrator.list_agents` and ``orc agents list``.
+    The call stops at the first non-None result; return None to decline (then only this process's agents are
+    listed).
+
+    :param role: only agents of this role, or None for all.
+    :param status: only agents with this status value, or None for all.
+    :returns: the agents, newest first, or None.
 
     **Sync or async**: sync only.
     """
@@ -173,7 +181,9 @@ def orc_query_agents(role: str | None, status: str | None) -> list[Agent] | None
 
 
 @hookspec(firstresult=True)
-def orc_make_plan(prompt: str, task_type: str, roles: tuple[str, ...], config: Config) -> Plan | None:
+def orc_make_plan(
+    prompt: str, task_type: str, roles: tuple[str, ...], task_types: dict[str, TaskType], config: Config
+) -> Plan | None:
     """Turn a prompt into a :class:`~orchestrator_core.Plan`.
 
     Called by :meth:`Orchestrator.plan` (and so by ``execute``) before anything is spent. The core validates the
@@ -183,6 +193,7 @@ def orc_make_plan(prompt: str, task_type: str, roles: tuple[str, ...], config: C
     :param prompt: what the user asked for.
     :param task_type: a registered task type, ``auto`` or ``custom``.
     :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
+    :param task_types: every registered task type (templates from any plugin), by name.
     :param config: the settings.
     :returns: a Plan, or None.
 
@@ -202,6 +213,8 @@ def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
     Called by the run just before a subtask's agent is created. The call stops at the first non-None result: a
     one-line reason. The subtask is then marked failed with that reason and nothing is spent on it.
 
+    :param task: the task being run.
+    :param subtask: the subtask about to start.
     :returns: a reason to refuse, or None to let it run.
 
     **Sync or async**: sync only.
@@ -212,12 +225,15 @@ def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
 def orc_subtask_retry(task: Task, subtask: Subtask, result: SubtaskResult, attempt: int, config: Config) -> bool | None:
     """Decide whether a failed subtask runs again, with a fresh agent.
 
-    Called by the run after each failed attempt (not after a cancelled one). The call stops at the first non-None
-    result. The built-in policy (``orc_executors``, trylast) retries while ``result.retryable`` (an overloaded
+    Called by the run after each failed attempt (not after a cancelled one).
+    The call stops at the first non-None result. The built-in policy (``orc_executors``, trylast) retries while ``result.retryable`` (an overloaded
     model, a network error, a crashed CLI) and ``attempt <= config.retries`` (``--retries N``).
 
+    :param task: the task being run.
+    :param subtask: the subtask that failed.
     :param result: the failed attempt's result (``error``, ``retryable``).
     :param attempt: how many attempts were made so far, from 1.
+    :param config: the run's settings (``retries``).
     :returns: True to run it again, False to let it fail, None to leave it to the next implementation.
 
     **Sync or async**: sync only.
@@ -233,6 +249,8 @@ def orc_subtask_retry(task: Task, subtask: Subtask, result: SubtaskResult, attem
 def orc_task_started(task: Task) -> None:
     """A task has a valid plan and is about to run its first subtask.
 
+    :param task: the task, with its plan; status running.
+
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
 
@@ -240,6 +258,9 @@ def orc_task_started(task: Task) -> None:
 @hookspec
 def orc_task_finished(task: Task, result: TaskResult) -> None:
     """A task ended (succeeded, failed or cancelled); ``result`` is what :meth:`Orchestrator.execute` returns.
+
+    :param task: the task with its final status and finish time.
+    :param result: the TaskResult.
 
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
@@ -249,6 +270,10 @@ def orc_task_finished(task: Task, result: TaskResult) -> None:
 def orc_subtask_started(task: Task, subtask: Subtask, agent: Agent) -> None:
     """A subtask's agent was created and is about to receive its instruction.
 
+    :param task: the task.
+    :param subtask: the subtask.
+    :param agent: the agent that works on it.
+
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
 
@@ -256,6 +281,10 @@ def orc_subtask_started(task: Task, subtask: Subtask, agent: Agent) -> None:
 @hookspec
 def orc_subtask_finished(task: Task, subtask: Subtask, result: SubtaskResult) -> None:
     """A subtask ended: succeeded, failed, skipped (a dependency failed) or cancelled.
+
+    :param task: the task.
+    :param subtask: the subtask.
+    :param result: its SubtaskResult (status, output, error, metrics).
 
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
@@ -265,6 +294,8 @@ def orc_subtask_finished(task: Task, subtask: Subtask, result: SubtaskResult) ->
 def orc_agent_created(agent: Agent) -> None:
     """An agent exists (its session opens with its first message).
 
+    :param agent: the new agent.
+
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
 
@@ -273,6 +304,8 @@ def orc_agent_created(agent: Agent) -> None:
 def orc_agent_updated(agent: Agent) -> None:
     """An agent's status, session id or metrics changed (after every turn).
 
+    :param agent: the agent as it is now.
+
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
 
@@ -280,6 +313,8 @@ def orc_agent_updated(agent: Agent) -> None:
 @hookspec
 def orc_agent_deleted(agent: Agent) -> None:
     """An agent's session and transcript were removed; its records stay.
+
+    :param agent: the agent, status deleted.
 
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """
@@ -291,6 +326,8 @@ def orc_status(snapshot: StatusSnapshot) -> None:
 
     Called every ``MONITOR_INTERVAL_SECONDS`` while a task runs (when the Orchestrator's ``enable_monitoring`` is
     on), and once more when it ends. The store writes it as a snapshot; the monitor uses it to find stalled agents.
+
+    :param snapshot: the task's StatusSnapshot: agents, subtask statuses, metrics, elapsed time.
 
     **Sync or async**: sync only; an exception is reported and the run goes on.
     """

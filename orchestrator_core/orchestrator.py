@@ -13,7 +13,7 @@ import attrs
 
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config
-from .errors import PlanError, RuntimeUnavailable, UsageError
+from .errors import PlanError, RunFailed, RuntimeUnavailable, UsageError
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -143,7 +143,9 @@ class Orchestrator:
             raise UsageError(f"unknown task type {task_type!r}; choose one of: {', '.join(known)}")
         if task_type == "custom" and not role_names:
             raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
-        plan = self.pm.hook.orc_make_plan(prompt=prompt, task_type=task_type, roles=role_names, config=self.config)
+        plan = self.pm.hook.orc_make_plan(
+            prompt=prompt, task_type=task_type, roles=role_names, task_types=self.task_types, config=self.config
+        )
         if plan is None:
             raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
         check_plan(plan, self.roles)
@@ -281,17 +283,78 @@ class Orchestrator:
     # -- agents as resources ----------------------------------------------------------------------------------
 
     async def create_agent(
-        self, role: Any, name: str | None = None, *, cwd: str | os.PathLike[str] | None = None, model: str | None = None
+        self,
+        role: Any,
+        name: str | None = None,
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        model: str | None = None,
+        system_prompt: str | None = None,
+        tools: Sequence[str] | None = None,
+        permission_mode: str | None = None,
+        max_turns: int | None = None,
+        **settings: Any,
     ) -> Agent:
-        """Make an agent of ``role``; its session opens with the first :meth:`send_to_agent`."""
+        """Make an agent of ``role``; its session opens with the first :meth:`send_to_agent`.
+
+        With ``AgentRole.CUSTOM`` (or ``"custom"``), ``system_prompt`` and ``tools`` make the role. Settings a
+        Claude Code session cannot take (``temperature``, ...) are refused, never silently dropped.
+
+        :raises UsageError: unknown role, a setting the SDK has no knob for, a custom role without a prompt.
+        """
+        if settings:
+            names = ", ".join(sorted(settings))
+            raise UsageError(
+                f"{names}: not a setting a Claude Code session takes (claude-agent-sdk has no such option); "
+                "remove it. Agents take model, system_prompt, tools, permission_mode and max_turns"
+            )
         await self.start()
-        return self.agents.create(_role_name(role), name=name, cwd=cwd, model=model)
+        role_name = _role_name(role)
+        if role_name == "custom":
+            if not system_prompt:
+                raise UsageError("a custom agent needs a system_prompt (and usually tools)")
+            custom = Role(
+                "custom", name or "Custom agent", system_prompt, tuple(tools or ()), model=model,
+                max_turns=max_turns, permission_mode=permission_mode or "default",
+            )
+            return self.agents.create("custom", name=name, cwd=cwd, model=model, custom_role=custom)
+        if system_prompt is not None or tools is not None or permission_mode is not None or max_turns is not None:
+            raise UsageError(f"system_prompt, tools, permission_mode and max_turns are the {role_name} role's; "
+                             "use role=AgentRole.CUSTOM to give your own")
+        return self.agents.create(role_name, name=name, cwd=cwd, model=model)
 
     async def send_to_agent(self, agent_id: str, message: str) -> str:
-        """Send a message to an agent and return its answer."""
+        """Send a message to an agent and return its answer.
+
+        :raises RunFailed: the turn failed (the model or the CLI gave an error); the agent stays usable.
+        """
         await self.start()
         turn = await self.agents.send(agent_id, message)
+        if turn.is_error:
+            raise RunFailed(f"agent {agent_id} could not answer: {turn.error}")
         return turn.text
+
+    def get_agent_details(self, agent_id: str) -> dict[str, Any]:
+        """An agent as a dict: status, session id, cwd, ``metrics`` and ``context_usage``."""
+        return self.agents.get(agent_id).to_dict()
+
+    def get_status(self) -> dict[str, Any]:
+        """The fleet: agents by status and by role, summed cost and tokens, files consumed vs produced."""
+        agents = self.list_agents()
+        totals = sum((a.metrics for a in agents), Metrics())
+        by_status: dict[str, int] = {}
+        by_role: dict[str, int] = {}
+        for agent in agents:
+            by_status[agent.status.value] = by_status.get(agent.status.value, 0) + 1
+            by_role[agent.role] = by_role.get(agent.role, 0) + 1
+        return {
+            "agents": len(agents),
+            "by_status": by_status,
+            "by_role": by_role,
+            "metrics": totals.to_dict(),
+            "files_consumed": totals.files_read,
+            "files_produced": totals.files_written,
+        }
 
     async def delete_agent(self, agent_id: str) -> None:
         """Delete an agent's session and transcript; its records stay."""

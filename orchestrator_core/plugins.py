@@ -39,6 +39,8 @@ class OrcPluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         #: plugin name -> (distribution name, version), for third-party plugins.
         self.distributions: dict[str, tuple[str, str]] = {}
+        #: (plugin, hook) pairs whose failure was already logged: a raising ``orc_event`` must not flood stderr.
+        self.reported: set[tuple[str, str]] = set()
 
     def describe(self, name: str) -> str:
         """``"name"`` or ``"name" (dist 1.2)``, for messages."""
@@ -148,9 +150,12 @@ def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **k
 def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]:
     """Call an observer hook one implementation at a time; an exception is logged, never raised.
 
-    Observers must not break a run (DESIGN.md, "Hook families"). Returns one line per failed implementation.
+    Observers must not break a run (DESIGN.md, "Hook families"). The first failure of each plugin in each hook is
+    logged as a warning naming the plugin, its distribution and how to disable it; repeats are logged at debug
+    level. Returns one line per failed implementation.
     """
     failures = []
+    reported = getattr(pm, "reported", set())
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         try:
             outcome = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
@@ -158,7 +163,13 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
                 outcome.close()
                 raise TypeError(f"{hook_name} must be a plain function, not async def")
         except Exception as exc:
-            line = f"plugin {impl.plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-            log.warning("%s", line)
+            name = impl.plugin_name
+            who = pm.describe(name) if isinstance(pm, OrcPluginManager) else f'"{name}"'
+            line = (
+                f"plugin {who} failed in {hook_name}: {type(exc).__name__}: {exc}; the run goes on; "
+                f"disable it with -p no:{name}"
+            )
+            log.log(logging.DEBUG if (name, hook_name) in reported else logging.WARNING, "%s", line)
+            reported.add((name, hook_name))
             failures.append(line)
     return failures

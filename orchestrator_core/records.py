@@ -192,12 +192,26 @@ class Agent:
     started: bool = False
     #: The ``seq`` of the agent's latest event, when loaded from a store (events go on from there).
     last_seq: int = 0
+    #: The role itself for a custom agent (``AgentRole.CUSTOM``), whose prompt and tools no plugin registered.
+    custom_role: Role | None = None
+
+    @property
+    def context_usage(self) -> dict[str, Any]:
+        """``used_tokens``, ``window_tokens`` and ``usage_percentage`` after the latest turn."""
+        used, window = self.metrics.context_used, self.metrics.context_window
+        return {
+            "used_tokens": used,
+            "window_tokens": window,
+            "usage_percentage": round(100 * used / window, 2) if window else 0.0,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=False)
         data["status"] = self.status.value
         data["created_at"] = self.created_at.isoformat()
         data["metrics"] = self.metrics.to_dict()
+        data["context_usage"] = self.context_usage
+        data["custom_role"] = self.custom_role.to_dict() if self.custom_role else None
         return data
 
 

@@ -60,21 +60,12 @@ def test_every_hook_has_a_test():
     assert missing == [], f"write a test_hook_<name> test for: {', '.join(missing)}"
 
 
-#: Hooks whose docstrings do not document every argument yet. The fix is a hookspecs.py change (#8 report); remove
-#: a name here when its docstring gets its ``:param:`` lines (strict: the test fails once it passes).
-PARAMS_UNDOCUMENTED = {
-    "orc_unconfigure", "orc_query_agents", "orc_subtask_veto", "orc_subtask_retry", "orc_task_started",
-    "orc_task_finished", "orc_subtask_started", "orc_subtask_finished", "orc_agent_created", "orc_agent_updated",
-    "orc_agent_deleted", "orc_status",
-}  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="hookspec docstring lacks :param lines"))
-        if n in PARAMS_UNDOCUMENTED else n
-        for n in hook_names()
+        n for n in hook_names()
     ],
 )
 def test_hookspec_docstring(name):
@@ -235,8 +226,6 @@ def test_hook_orc_register_task_types(orc):
         orc(Audit())  # the same name again, from a second plugin
 
 
-@pytest.mark.xfail(strict=True, reason="orc_planners plans only its own templates: orc_make_plan is not given the "
-                   "registered task types (core change in the #8 report)")
 def test_a_plugin_task_type_is_planned(orc):
     class Audit:
         @hookimpl

@@ -1,23 +1,36 @@
-"""``orc execute --scripted``: a scripted model that the loaded plugins teach, for the length of one run."""
+"""``--scripted``: a scripted model that the loaded plugins teach, for the length of one command."""
 
 from __future__ import annotations
 
-import tempfile
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pluggy
 
 from .scripted_server import ScriptedModel
 
 
+def scripted_config_dir() -> Path:
+    """Where scripted sessions live between commands (so ``orc agents send`` can resume one made earlier).
+
+    ``$ORC_SCRIPTED_HOME``, else ``$XDG_CACHE_HOME/orc/scripted-claude``, else ``~/.cache/orc/scripted-claude``.
+    It is the Claude CLI's config directory for scripted agents only; real agents use the CLI's own.
+    """
+    explicit = os.environ.get("ORC_SCRIPTED_HOME")
+    if explicit:
+        return Path(explicit)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "orc" / "scripted-claude"
+
+
 @contextmanager
 def scripted_environment(pm: pluggy.PluginManager) -> Iterator[dict[str, str]]:
-    """Start a scripted model with every plugin's scripts; yield the environment agents need to use it.
-
-    The Claude CLI's config directory (sessions, transcripts) is a temporary directory removed afterwards.
-    """
+    """Start a scripted model with every plugin's scripts; yield the environment agents need to use it."""
     model = ScriptedModel()
     pm.hook.orc_scripted_model(model=model)
-    with model, tempfile.TemporaryDirectory(prefix="orc-scripted-") as config_dir:
+    config_dir = scripted_config_dir()
+    config_dir.mkdir(parents=True, exist_ok=True)
+    with model:
         yield model.env(config_dir)

@@ -1,0 +1,141 @@
+"""``orc agents``: agents as resources you create, talk to, inspect and delete, across processes (#5)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import RunFailed, UsageError
+
+db_option = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+    help="The run store (overrides ORCHESTRATOR_DB_PATH).",
+)
+scripted_option = click.option(
+    "--scripted", is_flag=True, help="Talk to orc's scripted model (for agents made with --scripted)."
+)
+
+
+@contextlib.contextmanager
+def _orchestrator(ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any) -> Iterator[Any]:
+    import attrs
+
+    from .cli import _orchestrator as make
+
+    orc = make(ctx, db_path=db_path, **overrides)
+    if not scripted:
+        yield orc
+        return
+    from .testing.scripted_run import scripted_environment
+
+    with scripted_environment(orc.pm) as env:
+        orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
+        yield orc
+
+
+def _run(orc: Any, work: Any) -> Any:
+    import anyio
+
+    async def go() -> Any:
+        async with orc:
+            return await work(orc)
+
+    return anyio.run(go)
+
+
+def _store_command(ctx: click.Context, name: str) -> click.Command:
+    command = ctx.find_root().command.get_command(ctx, name)
+    if command is None:
+        raise UsageError(f"`orc agents {ctx.info_name}` reads the run store; do not disable orc_store (-p no:orc_store)")
+    return command
+
+
+@click.group()
+def agents() -> None:
+    """Create agents, talk to them (from any later process too), inspect and delete them."""
+
+
+@agents.command()
+@click.option("--role", required=True, help="The agent's role (see `orc roles`).")
+@click.option("--name", help="A name for people; the id is printed.")
+@click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
+              show_default=True, help="The agent's working directory.")
+@click.option("--model", help="The model (default: the role's, DEFAULT_MODEL, or the CLI's).")
+@db_option
+@scripted_option
+@click.pass_context
+def create(ctx: click.Context, role: str, name: str | None, cwd: Path, model: str | None, db_path: Path | None,
+           scripted: bool) -> None:
+    """Create an agent and print its id. Its session opens with the first message."""
+    with _orchestrator(ctx, db_path, scripted) as orc:
+        agent = _run(orc, lambda o: o.create_agent(role, name, cwd=cwd, model=model))
+    click.echo(agent.id)
+
+
+@agents.command()
+@click.argument("agent_id")
+@click.argument("message")
+@db_option
+@scripted_option
+@click.pass_context
+def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, scripted: bool) -> None:
+    """Send MESSAGE to AGENT_ID and print the reply as it comes."""
+    from .events import EventKind
+    from .hookspecs import hookimpl
+
+    if not message.strip():
+        raise UsageError("the message is empty; say what the agent should do")
+
+    class Printer:
+        @hookimpl
+        def orc_event(self, event: Any) -> None:
+            if event.agent_id == agent_id and event.kind is EventKind.MESSAGE and event.payload.get("role") == "assistant":
+                click.echo(event.payload.get("text", ""))
+
+    with _orchestrator(ctx, db_path, scripted) as orc:
+        orc.pm.register(Printer(), "orc-agents-send-printer")
+
+        async def talk(o: Any) -> Any:
+            return await o.agents.send(agent_id, message)
+
+        turn = _run(orc, talk)
+    if turn.is_error:
+        raise RunFailed(f"agent {agent_id} could not answer: {turn.error}")
+
+
+@agents.command()
+@click.argument("agent_id")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def show(ctx: click.Context, agent_id: str, db_path: Path | None, as_json: bool) -> None:
+    """Show an agent: status, session id, metrics, context use, files read and written."""
+    ctx.invoke(_store_command(ctx, "agent-details"), agent_id=agent_id, db_path=db_path, as_json=as_json)
+
+
+@agents.command("list")
+@click.option("--role", help="Only agents of this role.")
+@click.option("--status", "agent_status", help="Only agents with this status.")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, role: str | None, agent_status: str | None, db_path: Path | None, as_json: bool) -> None:
+    """List agents, newest first."""
+    ctx.invoke(_store_command(ctx, "list-agents"), role=role, agent_status=agent_status, db_path=db_path,
+               as_json=as_json)
+
+
+@agents.command()
+@click.argument("agent_id")
+@db_option
+@scripted_option
+@click.pass_context
+def delete(ctx: click.Context, agent_id: str, db_path: Path | None, scripted: bool) -> None:
+    """Delete an agent's session and transcript; its records stay."""
+    with _orchestrator(ctx, db_path, scripted) as orc:
+        _run(orc, lambda o: o.delete_agent(agent_id))
+    click.echo(f"deleted {agent_id}")
