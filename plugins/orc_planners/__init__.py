@@ -15,7 +15,7 @@ def orc_register_task_types(register):
 
 
 @hookimpl(trylast=True)
-def orc_make_plan(prompt, task_type, roles, config):
+def orc_make_plan(prompt, task_type, roles, task_types, config):
     """trylast: a smarter planner plugin gets the first word; templates are the fallback."""
     if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
@@ -25,7 +25,7 @@ def orc_make_plan(prompt, task_type, roles, config):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
-    template = next((t for t in TASK_TYPES if t.name == task_type), None)
+    template = task_types.get(task_type)
     if template is None:
         return None
     return Plan(
