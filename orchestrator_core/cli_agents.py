@@ -91,20 +91,31 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
         raise UsageError("the message is empty; say what the agent should do")
 
     class Printer:
+        """Prints the reply of the agent being talked to as it streams (not a hand-over's summary)."""
+
+        target: str | None = None
+
         @hookimpl
         def orc_event(self, event: Any) -> None:
-            if event.agent_id == agent_id and event.kind is EventKind.MESSAGE and event.payload.get("role") == "assistant":
+            if (event.agent_id == self.target and event.kind is EventKind.MESSAGE
+                    and event.payload.get("role") == "assistant"):
                 click.echo(event.payload.get("text", ""))
 
+    printer = Printer()
     with _orchestrator(ctx, db_path, scripted) as orc:
-        orc.pm.register(Printer(), "orc-agents-send-printer")
+        orc.pm.register(printer, "orc-agents-send-printer")
 
         async def talk(o: Any) -> Any:
-            return await o.agents.send(agent_id, message)
+            target = agent_id
+            if o.agents.get(agent_id).context_usage["usage_percentage"] >= o.config.context_threshold:
+                target = (await o.hand_over(agent_id)).id
+                click.echo(f"agent {agent_id}'s context was full: {target} took over", err=True)
+            printer.target = target
+            return await o.agents.send(target, message)
 
         turn = _run(orc, talk)
     if turn.is_error:
-        raise RunFailed(f"agent {agent_id} could not answer: {turn.error}")
+        raise RunFailed(f"agent {printer.target} could not answer: {turn.error}")
 
 
 @agents.command()

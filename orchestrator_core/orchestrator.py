@@ -32,6 +32,12 @@ from .records import (
 )
 from .run import Executor, Run
 
+#: What an agent is asked before a fresh one takes over from it.
+HANDOVER_PROMPT = (
+    "Your context is nearly full and a fresh agent will take over your work. Write a complete, self-contained "
+    "summary: the goal, what you did, what you found (files, decisions, open questions) and what is left to do."
+)
+
 #: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
 BUILTIN_TASK_TYPES = ("auto", "custom")
 
@@ -78,6 +84,8 @@ class Orchestrator:
         self._agents: AgentManager | None = None
         self._configured = False
         self._runs: set[Run] = set()
+        #: After a hand-over: {old agent id: new agent id}.
+        self.last_handover: dict[str, str] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -326,13 +334,42 @@ class Orchestrator:
     async def send_to_agent(self, agent_id: str, message: str) -> str:
         """Send a message to an agent and return its answer.
 
+        An agent whose context is past ``ORC_CONTEXT_THRESHOLD`` is first handed over (:meth:`hand_over`): the
+        message goes to a fresh agent of the same role that starts from the old one's summary.
+        :attr:`last_handover` then maps the old id to the new one.
+
         :raises RunFailed: the turn failed (the model or the CLI gave an error); the agent stays usable.
         """
         await self.start()
+        agent = self.agents.get(agent_id)
+        if agent.context_usage["usage_percentage"] >= self.config.context_threshold:
+            agent_id = (await self.hand_over(agent_id)).id
         turn = await self.agents.send(agent_id, message)
         if turn.is_error:
             raise RunFailed(f"agent {agent_id} could not answer: {turn.error}")
         return turn.text
+
+    async def hand_over(self, agent_id: str) -> Agent:
+        """Replace an agent whose context is filling up: it writes a summary, a fresh agent of the same role
+        starts from it, and the old agent is deleted. Returns the new agent.
+        """
+        await self.start()
+        old = self.agents.get(agent_id)
+        summary = await self.agents.send(agent_id, HANDOVER_PROMPT)
+        if summary.is_error:
+            raise RunFailed(f"agent {agent_id} could not summarise itself for a hand-over: {summary.error}")
+        new = self.agents.create(
+            old.role, name=f"{old.name} (continued)", cwd=old.cwd, model=old.model, task_id=old.task_id,
+            custom_role=old.custom_role,
+        )
+        async with self.agents.open(new.id) as fresh:
+            await fresh.send(f"You continue the work of an earlier agent whose context was full. Its summary:\n\n"
+                             f"{summary.text}\n\nReply only with: ready.")
+        await self.agents.delete(agent_id)
+        self.last_handover = {agent_id: new.id}
+        notify(self.pm, "orc_agent_flagged", agent=self.agents.get(new.id), kind="handover",
+               message=f"took over from {agent_id}, whose context was full")
+        return self.agents.get(new.id)
 
     def get_agent_details(self, agent_id: str) -> dict[str, Any]:
         """An agent as a dict: status, session id, cwd, ``metrics`` and ``context_usage``."""
