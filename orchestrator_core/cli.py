@@ -146,6 +146,16 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 @click.option("--fail-fast", is_flag=True, help="Stop everything at the first failed subtask.")
 @click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run a subtask again up to N times after a transient failure (overloaded model, crash).")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run exactly this plan (written by `orc plan --output`, maybe edited).")
+@click.option("--planner", help="Ask this planner for the plan, e.g. llm (a planner agent).")
+@click.option("--approve", type=click.Choice(["plan"]), help="Show the plan and ask before running it.")
+@click.option("--executor", default="local", show_default=True, help="Where agents run: local, or ray (orc[ray]).")
+@click.option("--ray-address", help="The Ray cluster to use with --executor ray (default: RAY_ADDRESS or auto).")
+@click.option("--isolation", type=click.Choice(["none", "worktree"]), default="none", show_default=True,
+              help="worktree: each writing agent works in a git worktree of its own; orc merges them after.")
+@click.option("--merge-into", help="With --isolation worktree: merge the agents' branches into this branch.")
+@click.option("--resolve-conflicts", is_flag=True, help="With --isolation worktree: a builder resolves conflicts.")
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -167,6 +177,14 @@ def execute(
     timeout: float | None,
     fail_fast: bool,
     retries: int,
+    plan_file: Path | None,
+    planner: str | None,
+    approve: str | None,
+    executor: str,
+    ray_address: str | None,
+    isolation: str,
+    merge_into: str | None,
+    resolve_conflicts: bool,
 ) -> None:
     """Plan PROMPT, run it with a team of agents, and print the result.
 
@@ -188,18 +206,40 @@ def execute(
         timeout_seconds=timeout,
         fail_fast=fail_fast,
         retries=retries,
+        planner=planner,
+        executor=executor,
+        ray_address=ray_address,
+        isolation=isolation,
+        merge_into=merge_into,
+        resolve_conflicts=resolve_conflicts,
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
     role_names = _split_roles(roles)
     if mode not in orc.executors:
         raise UsageError(f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(orc.executors))}")
-    plan = orc.plan(prompt, "custom" if role_names and task_type == "auto" else task_type, role_names)
+    if approve and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("--approve plan needs a terminal to ask on; review it with `orc plan ... --output plan.json`, "
+                         "then run `orc execute --plan plan.json`")
+    from .plan_file import load_plan
+
+    given = load_plan(plan_file) if plan_file else None
+    if given is not None:
+        from .records import check_plan
+
+        check_plan(given, orc.roles)
+    elif not prompt.strip():
+        orc.plan(prompt)  # the one-line "prompt is empty" error, before anything starts
 
     async def go() -> Any:
+        the_plan = given or await orc.make_plan(
+            prompt, "custom" if role_names and task_type == "auto" else task_type, role_names
+        )
+        if approve:
+            the_plan = _approve(the_plan, orc)
         async with orc, anyio.create_task_group() as group:
             group.start_soon(_cancel_on_signals, orc)
-            result = await orc.execute(prompt, plan.task_type, mode, cwd=cwd, plan=plan)
+            result = await orc.execute(prompt, the_plan.task_type, mode, cwd=cwd, plan=the_plan)
             group.cancel_scope.cancel()
         return result
 
@@ -220,6 +260,29 @@ def execute(
         if result.stopped in ("max_cost", "max_agents", "timeout"):
             raise LimitReached(f"task {result.task_id} {result.error}")
         raise RunFailed(f"task {result.task_id} failed: {result.error}")
+
+
+def _approve(plan: Any, orc: Any) -> Any:
+    """Show the plan and ask: y runs it, n stops, e opens it in $EDITOR (as JSON) and asks again."""
+    from .errors import Interrupted
+    from .plan_file import plan_from_dict, render_plan
+    from .records import check_plan
+
+    while True:
+        click.echo(render_plan(plan), err=True)
+        answer = click.prompt("Run this plan? [y]es, [n]o, [e]dit", type=click.Choice(["y", "n", "e"]), err=True)
+        if answer == "y":
+            return plan
+        if answer == "n":
+            raise Interrupted("not run: the plan was not approved; nothing was spent")
+        edited = click.edit(json.dumps(plan.to_dict(), indent=2), extension=".json")
+        if edited is not None:
+            try:
+                candidate = plan_from_dict(json.loads(edited), "the edited plan")
+                check_plan(candidate, orc.roles)
+                plan = candidate
+            except (ValueError, OrcError) as exc:
+                click.echo(f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True)
 
 
 async def _cancel_on_signals(orc: Any) -> None:
@@ -254,20 +317,46 @@ def _print_result(result: Any, as_json: bool) -> None:
 @click.argument("prompt")
 @click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
 @click.option("--roles", help="Plan these roles in order instead of a task type.")
+@click.option("--planner", help="Ask this planner, e.g. llm (runs a planner agent).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the plan as JSON here, to edit and run with `orc execute --plan`.")
+@click.option("--scripted", is_flag=True, help="A planner agent talks to orc's scripted model.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Record a planner agent here (overrides ORCHESTRATOR_DB_PATH).")
 @click.pass_context
-def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_json: bool) -> None:
-    """Show the plan orc would run for PROMPT, without running anything."""
-    orc = _orchestrator(ctx)
+def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, planner: str | None, as_json: bool,
+         output: Path | None, scripted: bool, db_path: Path | None) -> None:
+    """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
+    import anyio
+    import attrs
+
+    from .plan_file import render_plan
+
+    orc = _orchestrator(ctx, planner=planner, db_path=db_path)
     role_names = _split_roles(roles)
-    the_plan = orc.plan(prompt, "custom" if role_names and task_type == "auto" else task_type, role_names)
-    if as_json:
-        click.echo(json.dumps(the_plan.to_dict(), indent=2))
-        return
-    click.echo(f"task type: {the_plan.task_type}, {len(the_plan.subtasks)} agent(s)")
-    for s in the_plan.subtasks:
-        after = f" (after {', '.join(s.depends_on)})" if s.depends_on else ""
-        click.echo(f"  [{s.id}] {s.role}{after}: {s.instruction}")
+
+    async def make() -> Any:
+        try:
+            return await orc.make_plan(prompt, "custom" if role_names and task_type == "auto" else task_type,
+                                       role_names)
+        finally:
+            await orc.stop()
+
+    if scripted:
+        from .testing.scripted_run import scripted_environment
+
+        with scripted_environment(orc.pm) as env:
+            orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
+            the_plan = anyio.run(make)
+    else:
+        the_plan = anyio.run(make)
+    if output:
+        try:
+            output.write_text(json.dumps(the_plan.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    click.echo(json.dumps(the_plan.to_dict(), indent=2) if as_json else render_plan(the_plan))
 
 
 @cli.command()

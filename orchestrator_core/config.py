@@ -121,6 +121,15 @@ class Config:
     fail_fast: bool = False
     #: How many times the default retry policy runs a subtask again after a transient failure.
     retries: int = 0
+    #: The planner the user asked for (``--planner``, e.g. ``llm``); None lets the task type decide.
+    planner: str | None = None
+    #: Where agents run: ``local`` (this machine) or a runtime plugin's name (``ray``), and its address.
+    executor: str = "local"
+    ray_address: str | None = None
+    #: Agents' working directories: ``none`` (the task's directory) or ``worktree`` (a git worktree each writer).
+    isolation: str = "none"
+    merge_into: str | None = None
+    resolve_conflicts: bool = False
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
     #: True when agents talk to orc's scripted model instead of Anthropic.

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     import click
 
     from .agents import AgentRuntime
     from .config import Config
     from .events import Event
+    from .orchestrator import Orchestrator
     from .records import Agent, Plan, Role, StatusSnapshot, Subtask, SubtaskResult, Task, TaskResult, TaskType
     from .run import Executor
     from .testing.scripted_server import ScriptedModel
@@ -182,20 +183,45 @@ def orc_query_agents(role: str | None, status: str | None) -> list[Agent] | None
 
 @hookspec(firstresult=True)
 def orc_make_plan(
-    prompt: str, task_type: str, roles: tuple[str, ...], task_types: dict[str, TaskType], config: Config
-) -> Plan | None:
+    prompt: str,
+    task_type: str,
+    roles: tuple[str, ...],
+    task_types: dict[str, TaskType],
+    config: Config,
+    orc: Orchestrator,
+) -> Plan | Awaitable[Plan] | None:
     """Turn a prompt into a :class:`~orchestrator_core.Plan`.
 
-    Called by :meth:`Orchestrator.plan` (and so by ``execute``) before anything is spent. The core validates the
-    plan afterwards (known roles, no cycles, no unknown dependencies). The call stops at the first non-None result;
-    return None to decline, e.g. for a task type you do not handle.
+    Called by :meth:`Orchestrator.make_plan` (and so by ``execute`` and ``orc plan``) before anything is spent on
+    the task itself. The core validates the plan afterwards (known roles, no cycles, no unknown dependencies).
+    The call stops at the first non-None result; return None to decline, e.g. for a task type you do not handle.
+    A planner that must work to answer (ask a planner agent) returns an awaitable of the Plan; it decides to
+    answer synchronously, so declining is always a plain None.
 
     :param prompt: what the user asked for.
     :param task_type: a registered task type, ``auto`` or ``custom``.
     :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
     :param task_types: every registered task type (templates from any plugin), by name.
+    :param config: the settings (``config.planner`` names a planner the user asked for, e.g. ``llm``).
+    :param orc: the Orchestrator, for a planner that runs an agent (``await orc.start()``, ``orc.agents``).
+    :returns: a Plan, an awaitable of one, or None.
+
+    **Sync or async**: the impl is a plain function; it may return an awaitable, which the core awaits. An
+    ``async def`` impl would answer (with a coroutine) even when it means to decline.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_plan_gate(plan: Plan, prompt: str, config: Config) -> str | None:
+    """Stop a plan before anything is spent on it: an approval gate, a policy check.
+
+    Called by :meth:`Orchestrator.execute` after the plan is made and checked, before the first agent. The call
+    stops at the first non-None result: a one-line reason, which ``execute`` raises as a :class:`PlanError`.
+
+    :param plan: the plan about to run.
+    :param prompt: the task's prompt.
     :param config: the settings.
-    :returns: a Plan, or None.
+    :returns: a reason to refuse, or None to let it run.
 
     **Sync or async**: sync only.
     """
@@ -204,6 +230,39 @@ def orc_make_plan(
 # ---------------------------------------------------------------------------------------------------------------
 # Execution
 # ---------------------------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def orc_agent_workdir(task: Task, subtask: Subtask, config: Config) -> str | None:
+    """Choose the working directory of a subtask's agent (e.g. a git worktree of its own).
+
+    Called by the run just before the subtask's agent is created. The call stops at the first non-None result;
+    return None to leave it in the task's directory (``task.cwd``).
+
+    :param task: the task being run.
+    :param subtask: the subtask whose agent is about to be created.
+    :param config: the settings (``config.isolation``).
+    :returns: a directory path, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_task_complete(task: Task, results: dict[str, SubtaskResult], agents: dict[str, Agent]) -> dict | None:
+    """Finish a task's work once the executor is done, before its agents are deleted: merge branches, collect.
+
+    Called once per task, even when it failed or was stopped. Return a report (JSON-able values) to attach to the
+    task's result under ``result.reports``; keys should start with your plugin's name. An exception is logged
+    and becomes an ``error`` entry in the reports; the task still ends.
+
+    :param task: the task.
+    :param results: the subtask results by subtask id.
+    :param agents: the agents of each subtask by subtask id (the last attempt's agent).
+    :returns: a dict to merge into ``result.reports``, or None.
+
+    **Sync or async**: the impl may return an awaitable of the dict; the core awaits it.
+    """
 
 
 @hookspec(firstresult=True)

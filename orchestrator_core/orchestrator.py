@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -133,11 +134,37 @@ class Orchestrator:
     # -- planning ---------------------------------------------------------------------------------------------
 
     def plan(self, prompt: str, task_type: str = "auto", roles: Sequence[Any] = ()) -> Plan:
-        """Turn a prompt into a checked plan without spending anything.
+        """Turn a prompt into a checked plan without spending anything (template planners only).
+
+        :raises UsageError: empty prompt, unknown task type or role; a planner that must run an agent (use
+            :meth:`make_plan`).
+        :raises PlanError: the planner's plan cannot run.
+        """
+        answer = self._ask_planners(prompt, task_type, roles)
+        if inspect.isawaitable(answer):
+            if inspect.iscoroutine(answer):
+                answer.close()
+            raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
+        return self._checked(answer, task_type)
+
+    async def make_plan(self, prompt: str, task_type: str = "auto", roles: Sequence[Any] = ()) -> Plan:
+        """Turn a prompt into a checked plan; a planner plugin may run a planner agent to make it.
 
         :raises UsageError: empty prompt, unknown task type or role.
         :raises PlanError: the planner's plan cannot run.
         """
+        answer = self._ask_planners(prompt, task_type, roles)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return self._checked(answer, task_type)
+
+    def _checked(self, plan: Plan | None, task_type: str) -> Plan:
+        if plan is None:
+            raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
+        check_plan(plan, self.roles)
+        return plan
+
+    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any]) -> Any:
         if not prompt or not prompt.strip():
             raise UsageError("the prompt is empty; say what the agents should do, e.g. orc execute \"Add CSV export\"")
         role_names = tuple(_role_name(r) for r in roles)
@@ -151,13 +178,10 @@ class Orchestrator:
             raise UsageError(f"unknown task type {task_type!r}; choose one of: {', '.join(known)}")
         if task_type == "custom" and not role_names:
             raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
-        plan = self.pm.hook.orc_make_plan(
-            prompt=prompt, task_type=task_type, roles=role_names, task_types=self.task_types, config=self.config
+        return self.pm.hook.orc_make_plan(
+            prompt=prompt, task_type=task_type, roles=role_names, task_types=self.task_types, config=self.config,
+            orc=self,
         )
-        if plan is None:
-            raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
-        check_plan(plan, self.roles)
-        return plan
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -187,9 +211,12 @@ class Orchestrator:
         if roles and task_type == "auto":
             task_type = "custom"
         if plan is None:
-            plan = self.plan(prompt, task_type, roles)
+            plan = await self.make_plan(prompt, task_type, roles)
         else:
             check_plan(plan, self.roles)
+        refusal = self.pm.hook.orc_plan_gate(plan=plan, prompt=prompt, config=self.config)
+        if refusal:
+            raise PlanError(refusal)
         workdir = Path(cwd or ".").resolve()
         if not workdir.is_dir():
             raise UsageError(f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd")
@@ -216,11 +243,12 @@ class Orchestrator:
                 for subtask in plan.subtasks:
                     if subtask.id not in run.results:
                         run.skip(subtask, reason, SubtaskStatus.CANCELLED)
+                reports = await self._complete(task, run)
                 if not self.config.keep_agents:
                     for agent_id in run.created:
                         if self.agents.get(agent_id).status is not AgentStatus.DELETED:
                             await self.agents.delete(agent_id)
-                result = self._result(task, run)
+                result = attrs.evolve(self._result(task, run), reports=reports)
                 notify(
                     self.pm,
                     "orc_task_finished",
@@ -228,6 +256,21 @@ class Orchestrator:
                     result=result,
                 )
         return result
+
+    async def _complete(self, task: Task, run: Run) -> dict[str, Any]:
+        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry."""
+        reports: dict[str, Any] = {}
+        agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
+        for impl in reversed(self.pm.hook.orc_task_complete.get_hookimpls()):
+            try:
+                answer = impl.function(**{k: {"task": task, "results": dict(run.results), "agents": agents}[k]
+                                          for k in impl.argnames})
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                reports.update(answer or {})
+            except Exception as exc:
+                reports[f"{impl.plugin_name}.error"] = f"{type(exc).__name__}: {exc}"
+        return reports
 
     async def _run(self, run: Run, executor: Executor) -> None:
         with run.scope:

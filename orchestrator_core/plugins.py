@@ -26,6 +26,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_claude",
     "orc_store",
     "orc_monitor",
+    "orc_worktree",
+    "orc_ray",
 )
 ENTRYPOINT_GROUP = "orc"
 log = logging.getLogger("orc.plugins")

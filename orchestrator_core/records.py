@@ -282,12 +282,15 @@ class TaskResult:
     stopped: str | None = None
     #: Wall-clock seconds from the first agent's start to the end (``metrics.duration_s`` sums agent time).
     elapsed_s: float = 0.0
+    #: What plugins reported at the end (``orc_task_complete``): merges, conflicts, ...
+    reports: dict[str, Any] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
             "stopped": self.stopped,
             "elapsed_s": self.elapsed_s,
+            "reports": self.reports,
             "success": self.success,
             "status": self.status.value,
             "output": self.output,
@@ -317,6 +320,7 @@ class StatusSnapshot:
             "subtasks": dict(self.subtasks),
             "metrics": self.metrics.to_dict(),
             "elapsed_s": self.elapsed_s,
+            "reports": self.reports,
             "ts": self.ts.isoformat(),
         }
 

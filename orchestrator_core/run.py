@@ -225,8 +225,9 @@ class Run:
         return result
 
     def _create_agent(self, subtask: Subtask) -> Agent:
+        workdir = self.pm.hook.orc_agent_workdir(task=self.task, subtask=subtask, config=self.config)
         agent = self.agents.create(
-            subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=self.task.cwd, task_id=self.task.id
+            subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=workdir or self.task.cwd, task_id=self.task.id
         )
         self.created.append(agent.id)
         return agent

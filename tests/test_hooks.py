@@ -517,3 +517,56 @@ def test_hook_orc_event(team_run):
     reads = [e.payload for e in reviewer if e.kind is EventKind.FILE_ACCESS]
     assert [(Path(r["path"]).name, r["operation"]) for r in reads] == [("app.py", "read")]
     assert all(e.task_id == result.task_id for e in events)
+
+
+async def test_hook_orc_plan_gate(orc, scripted_model, orc_workdir):
+    class NotOnFridays:
+        @hookimpl
+        def orc_plan_gate(self, plan, prompt, config):
+            return f"refused: {len(plan.subtasks)} agents for {prompt!r}"
+
+    orchestrator = orc(NotOnFridays())
+    with pytest.raises(PlanError, match="refused: 1 agents for 'x'"):
+        await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
+    assert scripted_model.requests == []
+
+
+async def test_hook_orc_agent_workdir(orc, scripted_model, orc_workdir):
+    own = orc_workdir / "builder-space"
+    own.mkdir()
+
+    class OwnDirectory:
+        @hookimpl
+        def orc_agent_workdir(self, task, subtask, config):
+            return str(own) if subtask.role == "builder" else None
+
+    scripted_model.script([tool("Write", {"file_path": "out.txt", "content": "hi\n"}), text("wrote")],
+                          match="builder of the team")
+    scripted_model.script([text("looked")], match="scout of the team")
+    async with orc(OwnDirectory()) as orchestrator:
+        result = await orchestrator.execute("x", roles=["scout", "builder"], cwd=orc_workdir)
+    assert result.success, result.error
+    assert (own / "out.txt").read_text() == "hi\n" and not (orc_workdir / "out.txt").exists()
+    cwds = {a.role: a.cwd for a in orchestrator.list_agents()}
+    assert cwds == {"scout": str(orc_workdir), "builder": str(own)}
+
+
+async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
+    class Counter:
+        @hookimpl
+        def orc_task_complete(self, task, results, agents):
+            return {"counter.subtasks": len(results), "counter.agents": sorted(a.role for a in agents.values())}
+
+    class Broken:
+        @hookimpl
+        def orc_task_complete(self, task):
+            raise RuntimeError("merge exploded")
+
+    scripted_model.script([text("ok")], match="scout of the team")
+    orchestrator = orc(Counter())
+    orchestrator.pm.register(Broken(), "broken")
+    async with orchestrator:
+        result = await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
+    assert result.success
+    assert result.reports == {"counter.subtasks": 1, "counter.agents": ["scout"],
+                              "broken.error": "RuntimeError: merge exploded"}

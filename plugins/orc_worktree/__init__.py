@@ -1,0 +1,2 @@
+"""Git worktrees for writing agents (``--isolation worktree``), merged after the task. Disable with
+``-p no:orc_worktree``."""
