@@ -50,21 +50,43 @@ class OrcGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BaseExceptionGroup as group:
+            # anyio task groups wrap what their tasks raised: a user's error inside stays a user's error (B8).
+            leaves = _leaves(group)
+            errors = [e for e in leaves if isinstance(e, click.ClickException | click.exceptions.Exit)]
+            if errors and len(errors) == len(leaves):
+                raise errors[0] from None
+            if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+                raise Interrupted("interrupted; what finished before is recorded in the run store") from None
+            raise _internal(group) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
             raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:
-            if os.environ.get("ORC_DEBUG"):
-                raise
-            trace = "".join(traceback.format_exception(exc))
-            log.debug("%s", trace)
-            error = OrcError(
-                f"internal error: {type(exc).__name__}: {exc}. This is a bug in orc or a plugin; "
-                "run again with ORC_DEBUG=1 for the traceback and report it"
-            )
-            error.exit_code = ExitCode.INTERNAL_ERROR
-            raise error from None
+            raise _internal(exc) from None
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
+def _internal(exc: BaseException) -> OrcError:
+    """A bug, not the user's doing: one line that says so, the traceback with ORC_DEBUG=1."""
+    if os.environ.get("ORC_DEBUG"):
+        raise exc
+    log.debug("%s", "".join(traceback.format_exception(exc)))
+    leaves = _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    first = leaves[0] if leaves else exc
+    error = OrcError(
+        f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
+        "run again with ORC_DEBUG=1 for the traceback and report it"
+    )
+    error.exit_code = ExitCode.INTERNAL_ERROR
+    return error
 
 
 def _early_plugin_options(argv: list[str]) -> list[str]:
@@ -190,9 +212,6 @@ def execute(
 
     Ctrl-C (or SIGTERM) stops the run: running agents are interrupted, what finished is kept, exit code 130.
     """
-    import anyio
-    import attrs
-
     orc = _orchestrator(
         ctx,
         default_model=model,
@@ -231,16 +250,60 @@ def execute(
     elif not prompt.strip():
         orc.plan(prompt)  # the one-line "prompt is empty" error, before anything starts
 
-    async def go() -> Any:
+    async def work() -> Any:
         the_plan = given or await orc.make_plan(
             prompt, "custom" if role_names and task_type == "auto" else task_type, role_names
         )
         if approve:
             the_plan = _approve(the_plan, orc)
-        async with orc, anyio.create_task_group() as group:
-            group.start_soon(_cancel_on_signals, orc)
-            result = await orc.execute(prompt, the_plan.task_type, mode, cwd=cwd, plan=the_plan)
-            group.cancel_scope.cancel()
+        return await orc.execute(prompt, the_plan.task_type, mode, cwd=cwd, plan=the_plan)
+
+    _run_task(orc, work, scripted, as_json)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("-m", "--mode", help="Run the rest in this mode (default: the task's own).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).")
+@click.option("--scripted", is_flag=True, help="For a task started with --scripted.")
+@click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Run a subtask again up to N times after a transient failure.")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once this run has cost this "
+              "many USD.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@click.pass_context
+def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
+           keep_agents: bool, retries: int, max_cost: float | None, timeout: float | None, as_json: bool,
+           quiet: bool) -> None:
+    """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
+
+    Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist.
+    """
+    orc = _orchestrator(
+        ctx, db_path=db_path, keep_agents=keep_agents, retries=retries, max_cost_usd=max_cost,
+        timeout_seconds=timeout, progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+    )
+    _run_task(orc, lambda: orc.resume(task_id, mode), scripted, as_json)
+
+
+def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
+    """Run ``work()`` (which returns a TaskResult) with Ctrl-C handling, print the result, exit with its code."""
+    import anyio
+    import attrs
+
+    async def go() -> Any:
+        # work() starts the Orchestrator itself, after its input checks: bad input leaves no store behind.
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(_cancel_on_signals, orc)
+                result = await work()
+                group.cancel_scope.cancel()
+        finally:
+            await orc.stop()
         return result
 
     if scripted:

@@ -21,7 +21,18 @@ if TYPE_CHECKING:
     from .config import Config
     from .events import Event
     from .orchestrator import Orchestrator
-    from .records import Agent, Plan, Role, StatusSnapshot, Subtask, SubtaskResult, Task, TaskResult, TaskType
+    from .records import (
+        Agent,
+        Plan,
+        Role,
+        StatusSnapshot,
+        Subtask,
+        SubtaskResult,
+        Task,
+        TaskRecord,
+        TaskResult,
+        TaskType,
+    )
     from .run import Executor
     from .testing.scripted_server import ScriptedModel
 
@@ -155,6 +166,20 @@ def orc_find_agent(agent_id: str) -> Agent | None:
 
     :param agent_id: the agent's id.
     :returns: the agent as last recorded (status, session id, metrics, ``started``), or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_load_task(task_id: str) -> TaskRecord | None:
+    """Load a recorded task (its plan, its subtasks' results and agents) so that it can be resumed.
+
+    Called by :meth:`Orchestrator.resume` (``orc resume TASK_ID``), in a process that may not be the one that ran
+    it. The call stops at the first non-None result; return None if you do not know the id.
+
+    :param task_id: the task's id.
+    :returns: a :class:`~orchestrator_core.records.TaskRecord`, or None.
 
     **Sync or async**: sync only.
     """

@@ -230,8 +230,46 @@ class Orchestrator:
             status=TaskStatus.RUNNING,
             plan=plan,
         )
+        return await self._carry_out(Run(task, plan, self.agents, self.pm, self.config), execution_mode)
+
+    async def resume(self, task_id: str, execution_mode: str | None = None) -> TaskResult:
+        """Carry on a task that stopped before its end (orc killed, a node lost, a budget or Ctrl-C).
+
+        Succeeded subtasks are not run again: their results are reused. An interrupted subtask whose agent's
+        session still exists continues that session; any other starts afresh. The task keeps its id, so the store
+        shows its whole history.
+
+        :raises UsageError: unknown task id, a task that already succeeded, an unknown mode.
+        """
+        await self.start()
+        record = self.pm.hook.orc_load_task(task_id=task_id)
+        if record is None:
+            raise UsageError(f"no task {task_id!r}; `orc list-tasks` shows the tasks")
+        if record.task.status is TaskStatus.SUCCEEDED:
+            raise UsageError(f"task {task_id} already succeeded; there is nothing to resume")
+        if record.task.plan is None:
+            raise UsageError(f"task {task_id} has no recorded plan; run it again with `orc execute`")
+        mode = execution_mode or record.task.mode
+        if mode not in self.executors:
+            raise UsageError(f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(self.executors))}")
+        check_plan(record.task.plan, self.roles)
+        if not Path(record.task.cwd).is_dir():
+            raise UsageError(f"task {task_id}'s working directory {record.task.cwd!r} is gone; restore it first")
+        task = attrs.evolve(record.task, status=TaskStatus.RUNNING, mode=mode, finished_at=None)
+        kept = {sid: r for sid, r in record.results.items() if r.succeeded}
+        has_session = getattr(self.agents.runtime, "has_session", None)
+        resumable = {
+            sid: agent_id
+            for sid, agent_id in record.agent_ids.items()
+            if sid not in kept and has_session is not None and has_session(self.agents.get(agent_id))
+        }
+        run = Run(task, task.plan, self.agents, self.pm, self.config, kept=kept, resumable=resumable,
+                  inherited=record.agents)
+        return await self._carry_out(run, mode)
+
+    async def _carry_out(self, run: Run, execution_mode: str) -> TaskResult:
+        task, plan = run.task, run.plan
         notify(self.pm, "orc_task_started", task=task)
-        run = Run(task, plan, self.agents, self.pm, self.config)
         self._runs.add(run)
         try:
             await self._run(run, self.executors[execution_mode])
@@ -245,7 +283,7 @@ class Orchestrator:
                         run.skip(subtask, reason, SubtaskStatus.CANCELLED)
                 reports = await self._complete(task, run)
                 if not self.config.keep_agents:
-                    for agent_id in run.created:
+                    for agent_id in [*run.inherited, *run.created]:
                         if self.agents.get(agent_id).status is not AgentStatus.DELETED:
                             await self.agents.delete(agent_id)
                 result = attrs.evolve(self._result(task, run), reports=reports)
@@ -308,8 +346,8 @@ class Orchestrator:
 
     def _result(self, task: Task, run: Run) -> TaskResult:
         ordered = tuple(run.results[s.id] for s in run.plan.subtasks if s.id in run.results)
-        # Every agent counts, retried attempts included.
-        metrics = sum((self.agents.get(a).metrics for a in run.created), Metrics())
+        # Every agent counts: retried attempts, and those of earlier runs of a resumed task.
+        metrics = sum((self.agents.get(a).metrics for a in dict.fromkeys([*run.inherited, *run.created])), Metrics())
         failed = [r for r in ordered if not r.succeeded]
         success = not failed and len(ordered) == len(run.plan.subtasks) and run.stopped is None
         output = next((r.output for r in reversed(ordered) if r.succeeded and r.output), "")

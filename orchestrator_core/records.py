@@ -365,3 +365,16 @@ def check_plan(plan: Plan, roles: Iterable[str]) -> None:
             raise PlanError(f"the plan has a dependency cycle among {', '.join(s.id for s in remaining)}")
         done.update(s.id for s in ready)
         remaining = [s for s in remaining if s.id not in done]
+
+
+@attrs.frozen
+class TaskRecord:
+    """A task as a store recorded it: what :meth:`Orchestrator.resume` needs to carry it on."""
+
+    task: Task
+    #: Results of the subtasks that ended, by subtask id.
+    results: dict[str, SubtaskResult] = attrs.field(factory=dict)
+    #: The latest agent of each subtask that had one, by subtask id.
+    agent_ids: dict[str, str] = attrs.field(factory=dict)
+    #: Every agent the task created, oldest first.
+    agents: tuple[str, ...] = attrs.field(default=(), converter=tuple)

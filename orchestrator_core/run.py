@@ -9,6 +9,7 @@ and reporting each subtask to the observers.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import anyio
@@ -30,6 +31,12 @@ from .records import (
     TurnResult,
 )
 
+#: What an interrupted agent is told when a resumed task continues its session.
+RESUME_NOTE = (
+    "The run was interrupted while you worked on this, and now continues. Check what you already did (files may "
+    "be half-written), then finish your part. Your part, again:"
+)
+
 
 class Executor(Protocol):
     """Runs a plan's subtasks through ``await run.run_subtask(subtask)``; registered with ``orc_register_executors``."""
@@ -48,14 +55,29 @@ def bound(text: str, limit: int) -> str:
 class Run:
     """The state of one task while an executor works through its plan."""
 
-    def __init__(self, task: Task, plan: Plan, agents: AgentManager, pm: pluggy.PluginManager, config: Config):
+    def __init__(
+        self,
+        task: Task,
+        plan: Plan,
+        agents: AgentManager,
+        pm: pluggy.PluginManager,
+        config: Config,
+        *,
+        kept: dict[str, SubtaskResult] | None = None,
+        resumable: dict[str, str] | None = None,
+        inherited: Sequence[str] = (),
+    ):
         self.task = task
         self.plan = plan
         self.agents = agents
         self.pm = pm
         self.config = config
-        #: Results by subtask id, in the order they ended.
-        self.results: dict[str, SubtaskResult] = {}
+        #: Results by subtask id, in the order they ended (a resumed task starts with those that succeeded).
+        self.results: dict[str, SubtaskResult] = dict(kept or {})
+        #: A resumed task's interrupted subtasks whose agent's session can be continued: subtask id -> agent id.
+        self.resumable: dict[str, str] = dict(resumable or {})
+        #: The agents earlier runs of a resumed task created (deleted with this run's; counted in its metrics).
+        self.inherited: list[str] = list(inherited)
         #: The latest agent of each subtask that has one.
         self.agent_ids: dict[str, str] = {}
         #: Every agent this run created (retries make more than one per subtask), oldest first.
@@ -240,7 +262,12 @@ class Run:
             if self.stopped:
                 return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
             warm = self._warm.pop(subtask.id, None)
-            agent = self.agents.get(warm.agent_id) if warm else self._create_agent(subtask)
+            resumed = self.resumable.pop(subtask.id, None) if attempt == 1 and not warm else None
+            if resumed:
+                agent = self.agents.get(resumed)
+                message = f"{RESUME_NOTE}\n\n{message}"
+            else:
+                agent = self.agents.get(warm.agent_id) if warm else self._create_agent(subtask)
             self.agent_ids[subtask.id] = agent.id
             notify(self.pm, "orc_subtask_started", task=self.task, subtask=subtask, agent=agent)
             if then is not None:

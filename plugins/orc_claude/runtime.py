@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable
@@ -71,13 +71,30 @@ class ClaudeRuntime:
     async def delete(self, agent: Agent) -> None:
         from claude_agent_sdk import delete_session
 
-        # delete_session reads CLAUDE_CONFIG_DIR from os.environ, not from the agent's env (FACTS §5); no await
-        # happens while it is swapped, so no other agent sees the change.
+        with self._sessions_dir():
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                delete_session(agent.session_id, directory=agent.cwd)
+
+    def has_session(self, agent: Agent) -> bool:
+        """True if the agent's session transcript exists, so a later turn can resume it."""
+        from claude_agent_sdk import get_session_info
+
+        if not agent.started or not agent.session_id:
+            return False
+        with self._sessions_dir():
+            try:
+                return get_session_info(agent.session_id, directory=agent.cwd) is not None
+            except (FileNotFoundError, ValueError):
+                return False
+
+    @contextlib.contextmanager
+    def _sessions_dir(self) -> Iterator[None]:
+        """The SDK's session functions read CLAUDE_CONFIG_DIR from os.environ, not from the agent's env (FACTS §5).
+        Swap it for the duration of a sync call; nothing awaits meanwhile, so no other agent sees the change."""
         saved = os.environ.get("CLAUDE_CONFIG_DIR")
         os.environ["CLAUDE_CONFIG_DIR"] = str(config_dir(self.env))
         try:
-            with contextlib.suppress(FileNotFoundError, ValueError):
-                delete_session(agent.session_id, directory=agent.cwd)
+            yield
         finally:
             if saved is None:
                 os.environ.pop("CLAUDE_CONFIG_DIR", None)
