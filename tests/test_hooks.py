@@ -570,3 +570,37 @@ async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
     assert result.success
     assert result.reports == {"counter.subtasks": 1, "counter.agents": ["scout"],
                               "broken.error": "RuntimeError: merge exploded"}
+
+
+async def test_hook_orc_load_task(orc, scripted_model, orc_workdir):
+    from orchestrator_core import (
+        Plan,
+        Subtask,
+        SubtaskResult,
+        SubtaskStatus,
+        Task,
+        TaskRecord,
+        TaskStatus,
+        UsageError,
+    )
+
+    plan = Plan([Subtask("1", "scout", "look"), Subtask("2", "reviewer", "judge", depends_on=["1"])])
+    earlier = Task("task-earlier", "x", "custom", "sequential", str(orc_workdir), TaskStatus.RUNNING, plan)
+
+    class Remembers:
+        @hookimpl
+        def orc_load_task(self, task_id):
+            if task_id != earlier.id:
+                return None
+            done = SubtaskResult("1", "scout", SubtaskStatus.SUCCEEDED, output="SCOUTED-EARLIER")
+            return TaskRecord(earlier, {"1": done})
+
+    reviewer = scripted_model.script([text("judged")], match="reviewer of the team")
+    async with orc(Remembers()) as orchestrator:
+        result = await orchestrator.resume(earlier.id)
+        with pytest.raises(UsageError, match="no task 'task-unknown'"):
+            await orchestrator.resume("task-unknown")
+    assert result.success and result.task_id == earlier.id
+    assert [s.output for s in result.subtasks] == ["SCOUTED-EARLIER", "judged"]
+    assert "SCOUTED-EARLIER" in scripted_model.requests_for(reviewer)[0].search_text
+    assert all(r.script == reviewer for r in scripted_model.requests)  # the scout was not run again
