@@ -130,6 +130,9 @@ class Config:
     isolation: str = "none"
     merge_into: str | None = None
     resolve_conflicts: bool = False
+    #: Who runs the fleet: ``plan`` (a plan made up front, run by an executor) or ``agent`` (an orchestrator
+    #: agent that creates and commands agents as it goes, through orc's fleet tools).
+    orchestrator: str = "plan"
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
     #: True when agents talk to orc's scripted model instead of Anthropic.
