@@ -41,8 +41,17 @@ class Redactor:
             self._secrets = dict(sorted(merged.items(), key=lambda item: -len(item[0])))
 
     @property
+    def active(self) -> bool:
+        """True when there is anything to replace."""
+        return bool(self._secrets)
+
+    @property
     def names(self) -> Iterable[str]:
         return self._secrets.values()
+
+    def found(self, text: str) -> bool:
+        """True if ``text`` holds any secret value."""
+        return any(value in text for value in self._secrets)
 
     def __call__(self, text: str) -> str:
         for value, name in self._secrets.items():

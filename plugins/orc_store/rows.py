@@ -71,39 +71,42 @@ def event_payload(event: Event, cost: bool) -> dict[str, Any]:
     return event.payload
 
 
-def event_rows(event: Event, cost: bool, observe: bool) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(mode, table, row)`` for the raw event and the table it feeds (see :class:`~.writer.Writer` modes)."""
-    p = event.payload
-    base = {"task_id": event.task_id, "agent_id": event.agent_id}
-    ts = event.ts.isoformat()
+def event_rows(event: Event, cost: bool, observe: bool) -> list[tuple[str, str, dict[str, Any], str]]:
+    """The writer ops (see :data:`~.writer.Op`) for the raw event and the table it feeds."""
     kind = event.kind
-    out: list[tuple[str, str, dict[str, Any]]] = []
-    if kind is EventKind.USAGE:
-        if cost:
-            out.append(("insert", "usage", {**base, "seq": event.seq, **{k: p.get(k) for k in USAGE_FIELDS}, "at": ts}))
-        if not observe:
-            return out
-    elif not observe:
+    task_id, agent_id, seq = event.task_id, event.agent_id, event.seq
+    p = event.payload
+    ts = event.ts.isoformat()
+    out: list[tuple[str, str, dict[str, Any], str]] = []
+    if kind is EventKind.USAGE and cost:
+        row = {"task_id": task_id, "agent_id": agent_id, "seq": seq, "at": ts}
+        row.update((k, p.get(k)) for k in USAGE_FIELDS)
+        out.append(("insert", "usage", row, "id"))
+    if not observe:
         return out
-    out.append(("insert", "events", {**base, "seq": event.seq, "ts": ts, "kind": kind.value,
-                                     "payload": event_payload(event, cost)}))
+    out.append(("insert", "events", {"task_id": task_id, "agent_id": agent_id, "seq": seq, "ts": ts,
+                                     "kind": kind.value, "payload": event_payload(event, cost)}, "id"))
     if kind is EventKind.MESSAGE:
-        out.append(("insert", "messages", {**base, "seq": event.seq, "role": p.get("role"), "text": p.get("text"),
-                                           "ts": ts}))
+        out.append(("insert", "messages", {"task_id": task_id, "agent_id": agent_id, "seq": seq,
+                                           "role": p.get("role"), "text": p.get("text"), "ts": ts}, "id"))
     elif kind is EventKind.TOOL_CALL:
-        out.append(("insert", "tool_calls", {"id": p.get("tool_use_id"), **base, "seq": event.seq,
-                                             "name": p.get("name"), "input": p.get("input"), "called_at": ts}))
+        out.append(("insert", "tool_calls", {"id": p.get("tool_use_id"), "task_id": task_id, "agent_id": agent_id,
+                                             "seq": seq, "name": p.get("name"), "input": p.get("input"),
+                                             "called_at": ts}, "id"))
     elif kind is EventKind.TOOL_RESULT:
         out.append(("update", "tool_calls", {"id": p.get("tool_use_id"), "result": p.get("content"),
                                              "is_error": int(bool(p.get("is_error"))),
-                                             "duration_ms": p.get("duration_ms"), "finished_at": ts}))
+                                             "duration_ms": p.get("duration_ms"), "finished_at": ts}, "id"))
     elif kind is EventKind.FILE_ACCESS:
-        out.append(("insert", "file_accesses", {**base, "tool_call_id": p.get("tool_use_id"), "path": p.get("path"),
-                                                "operation": p.get("operation"), "tool": p.get("tool"), "at": ts}))
+        out.append(("insert", "file_accesses", {"task_id": task_id, "agent_id": agent_id,
+                                                "tool_call_id": p.get("tool_use_id"), "path": p.get("path"),
+                                                "operation": p.get("operation"), "tool": p.get("tool"), "at": ts},
+                    "id"))
     elif kind is EventKind.CONTEXT:
-        out.append(("insert", "context_samples", {**base, "seq": event.seq, "used_tokens": p.get("used_tokens"),
+        out.append(("insert", "context_samples", {"task_id": task_id, "agent_id": agent_id, "seq": seq,
+                                                  "used_tokens": p.get("used_tokens"),
                                                   "window_tokens": p.get("window_tokens"),
-                                                  "usage_percentage": p.get("usage_percentage"), "at": ts}))
+                                                  "usage_percentage": p.get("usage_percentage"), "at": ts}, "id"))
     return out
 
 

@@ -187,11 +187,9 @@ class RunStore:
 
     @hookimpl
     def orc_event(self, event: Event) -> None:
-        for mode, table, row in rows.event_rows(event, self.cost, self.observe):
-            if mode == "insert":
-                self.writer.insert(table, row)
-            else:
-                self.writer.update(table, row)
+        ops = rows.event_rows(event, self.cost, self.observe)
+        if ops:
+            self.writer.put(ops)
 
     @hookimpl
     def orc_status(self, snapshot: StatusSnapshot) -> None:

@@ -8,6 +8,7 @@ call :meth:`Writer.flush` first, so they see every row queued before them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -23,22 +24,17 @@ from .redact import Redactor
 log = logging.getLogger("orc.store")
 
 #: A batch commits after this many rows, or once the queue has been quiet for LINGER_S.
-MAX_BATCH_ROWS = 2000
+MAX_BATCH_ROWS = 20000
 LINGER_S = 0.002
 
 _STOP = object()
+#: json.dumps(value, default=str) without building an encoder per call.
+_encode = json.JSONEncoder(default=str).encode
 
 
-class _Op:
-    """One row to write. ``mode``: ``state`` (upsert now, in order), ``insert`` or ``update`` (both batched)."""
-
-    __slots__ = ("mode", "table", "row", "pk")
-
-    def __init__(self, mode: str, table: str, row: dict[str, Any], pk: str = "id") -> None:
-        self.mode = mode
-        self.table = table
-        self.row = row
-        self.pk = pk
+#: One row to write: (mode, table, row, pk). ``state`` rows (task, subtask, agent) are upserted in queue order;
+#: ``insert`` rows (log tables) and ``update`` rows (columns of a row inserted earlier) are batched after them.
+Op = tuple[str, str, dict[str, Any], str]
 
 
 def connect(path: Path):
@@ -53,6 +49,22 @@ def connect(path: Path):
     # Another process writing the same file (a second `orc`) waits its turn instead of failing.
     db.execute("PRAGMA busy_timeout = 10000")
     return db
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@functools.cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(map(_quote, columns))
+    return f"insert into {_quote(table)} ({names}) values ({', '.join('?' * len(columns))})"
+
+
+@functools.cache
+def _upsert_sql(table: str, pk: str, columns: tuple[str, ...]) -> str:
+    changes = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns if c != pk)
+    return f"{_insert_sql(table, columns)} on conflict ({_quote(pk)}) do update set {changes}"
 
 
 class Writer:
@@ -80,17 +92,25 @@ class Writer:
 
     # -- producer side (any thread) -----------------------------------------------------------------------------
 
+    def put(self, ops: list[Op]) -> None:
+        """Queue rows to write, in order (see :data:`Op`). The rows become the writer's: do not change them.
+
+        JSON encoding and redaction happen in the writer thread, to keep the run's event loop free (encoding in
+        the caller measured no faster in bench/store.py: the writer then waits for the GIL instead).
+        """
+        self._queue.put(ops)
+
     def state(self, table: str, row: dict[str, Any], pk: str = "id") -> None:
         """Upsert a state row (task, subtask, agent) in queue order, before the batch's inserts."""
-        self._queue.put(_Op("state", table, row, pk))
+        self.put([("state", table, row, pk)])
 
     def insert(self, table: str, row: dict[str, Any]) -> None:
         """Append a row to a log table (events, messages, ...), batched with its neighbours."""
-        self._queue.put(_Op("insert", table, row))
+        self.put([("insert", table, row, "id")])
 
     def update(self, table: str, row: dict[str, Any], pk: str = "id") -> None:
         """Upsert some columns of a row that may have been inserted earlier in the same batch (tool results)."""
-        self._queue.put(_Op("update", table, row, pk))
+        self.put([("update", table, row, pk)])
 
     def flush(self) -> None:
         """Wait until every row queued so far is committed."""
@@ -118,17 +138,17 @@ class Writer:
             while not stop:
                 batch, markers, stop = self._collect()
                 if batch:
-                    started = time.perf_counter()
+                    started = time.thread_time()  # CPU time: waiting for the GIL or a lock is not work
                     self._write(db, batch)
-                    self.busy_s += time.perf_counter() - started
+                    self.busy_s += time.thread_time() - started
                 for marker in markers:
                     marker.set()
         finally:
             db.close()
 
-    def _collect(self) -> tuple[list[_Op], list[threading.Event], bool]:
+    def _collect(self) -> tuple[list[Op], list[threading.Event], bool]:
         """Block for the first item, then take what else arrives until a marker, a pause or a full batch."""
-        batch: list[_Op] = []
+        batch: list[Op] = []
         markers: list[threading.Event] = []
         item = self._queue.get()
         while True:
@@ -137,7 +157,7 @@ class Writer:
             if isinstance(item, threading.Event):
                 markers.append(item)
                 return batch, markers, False
-            batch.append(item)
+            batch.extend(item)
             if len(batch) >= MAX_BATCH_ROWS:
                 return batch, markers, False
             try:
@@ -146,17 +166,23 @@ class Writer:
                 return batch, markers, False
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
-        scrub = self.scrub
-        out = {}
+        """JSON-encode nested values and scrub the text values, in place (rows are the writer's own)."""
+        dumps = _encode
         for key, value in row.items():
-            if isinstance(value, dict | list | tuple):
-                value = scrub(json.dumps(value, default=str))
-            elif isinstance(value, str):
-                value = scrub(value)
-            out[key] = value
-        return out
+            kind = type(value)
+            if kind is dict or kind is list or kind is tuple:
+                row[key] = dumps(value)
+            elif not (value is None or kind is str or kind is int or kind is float or kind is bool or kind is bytes):
+                row[key] = str(value)
+        scrub = self.scrub
+        # One search of the row's joined text; only a row that holds a secret pays for a per-value replace.
+        if scrub.active and scrub.found("\x00".join([v for v in row.values() if type(v) is str])):
+            for key, value in row.items():
+                if type(value) is str:
+                    row[key] = scrub(value)
+        return row
 
-    def _write(self, db: Any, batch: list[_Op]) -> None:
+    def _write(self, db: Any, batch: list[Op]) -> None:
         try:
             with db.atomic():
                 self._apply(db, batch)
@@ -171,25 +197,28 @@ class Writer:
                         self._apply(db, [op])
                     self.rows += 1
                 except sqlite3.Error as one:
-                    self._note(f"dropped a {op.table} row: {one}")
+                    self._note(f"dropped a {op[1]} row: {one}")
 
-    def _apply(self, db: Any, batch: Iterable[_Op]) -> None:
-        inserts: dict[str, list[dict[str, Any]]] = {}
-        updates: dict[tuple[str, str, tuple[str, ...]], list[dict[str, Any]]] = {}
-        for op in batch:
-            row = self._prepare(op.row)
-            if op.mode == "state":
-                db[op.table].upsert(row, pk=op.pk)
-            elif op.mode == "insert":
-                inserts.setdefault(op.table, []).append(row)
+    def _apply(self, db: Any, batch: Iterable[Op]) -> None:
+        inserts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        updates: dict[tuple[str, str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        prepare = self._prepare
+        for mode, table, row, pk in batch:
+            row = prepare(row)
+            if mode == "insert":
+                inserts.setdefault((table, tuple(row)), []).append(tuple(row.values()))
+            elif mode == "state":
+                db.conn.execute(_upsert_sql(table, pk, tuple(row)), tuple(row.values()))
             else:
-                # Rows with different columns go in different calls: upsert_all would set the missing ones NULL.
-                updates.setdefault((op.table, op.pk, tuple(row)), []).append(row)
+                # Grouped by columns: an update sets only the columns it names.
+                updates.setdefault((table, pk, tuple(row)), []).append(tuple(row.values()))
+        # The log tables take thousands of rows a second: one prepared statement per table and column set, run by
+        # executemany, costs a third of insert_all's per-row work (bench/store.py). The schema stays sqlite-utils'.
         # Inserts refer to state rows (agents, tasks) upserted above; updates to rows inserted just now.
-        for table, rows in inserts.items():
-            db[table].insert_all(rows, batch_size=MAX_BATCH_ROWS)
-        for (table, pk, _), rows in updates.items():
-            db[table].upsert_all(rows, pk=pk, batch_size=MAX_BATCH_ROWS)
+        for (table, columns), values in inserts.items():
+            db.conn.executemany(_insert_sql(table, columns), values)
+        for (table, pk, columns), values in updates.items():
+            db.conn.executemany(_upsert_sql(table, pk, columns), values)
 
     def _note(self, line: str) -> None:
         self.errors.append(line)
