@@ -18,6 +18,7 @@ from .errors import (
 from .events import Event, EventKind
 from .hookspecs import hookimpl, hookspec
 from .orchestrator import Orchestrator
+from .plan_file import load_plan, plan_from_dict, render_plan
 from .plugins import DEFAULT_PLUGINS, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -85,6 +86,9 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "load_config",
+    "load_plan",
     "make_plugin_manager",
     "notify",
+    "plan_from_dict",
+    "render_plan",
 ]

@@ -30,13 +30,36 @@ class OrcGroup(click.Group):
         root = ctx.find_root()
         root.ensure_object(dict)
         if "pm" not in root.obj:
-            from .plugins import make_plugin_manager
+            from .plugins import call_one, make_plugin_manager
 
             options = root.params.get("plugin_options") or _early_plugin_options(sys.argv[1:])
             pm = make_plugin_manager(options)
             root.obj["pm"] = pm
-            pm.hook.orc_register_commands(cli=self)
+            # One plugin at a time, so a command name two plugins want is an error naming both.
+            for impl in reversed(pm.hook.orc_register_commands.get_hookimpls()):
+                self._registering = impl.plugin_name
+                try:
+                    call_one(pm, "orc_register_commands", impl, {"cli": self})
+                finally:
+                    self._registering = None
         return root.obj["pm"]
+
+    _registering: str | None = None
+    #: Which plugin added each plugin command (core commands are not listed).
+    _providers: dict[str, str] = {}
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        plugin = self._registering
+        if plugin is not None and name is not None:
+            owner = self._providers.get(name, "orc" if name in self.commands else None)
+            if owner is not None and owner != plugin:
+                raise PluginError(
+                    f'plugin "{plugin}" adds the command {name!r}, which {owner!r} already provides; '
+                    f"disable one with -p no:NAME"
+                )
+            self._providers[name] = plugin
+        super().add_command(cmd, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._plugin_manager(ctx)
@@ -61,6 +84,10 @@ class OrcGroup(click.Group):
             raise _internal(group) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # `orc watch ... | head`: the reader left; stop quietly, as Unix tools do.
+            sys.stderr.close()
+            raise SystemExit(0) from None
         except KeyboardInterrupt:
             raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:

@@ -43,6 +43,8 @@ class OrcPluginManager(pluggy.PluginManager):
         self.distributions: dict[str, tuple[str, str]] = {}
         #: (plugin, hook) pairs whose failure was already logged: a raising ``orc_event`` must not flood stderr.
         self.reported: set[tuple[str, str]] = set()
+        #: True with ORC_TRACE_PLUGINS: calls of single implementations go through pluggy so they are traced.
+        self.tracing = False
 
     def describe(self, name: str) -> str:
         """``"name"`` or ``"name" (dist 1.2)``, for messages."""
@@ -104,7 +106,22 @@ def make_plugin_manager(
     if environ.get("ORC_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda line: os.write(2, line.encode()))
         pm.enable_tracing()
+        pm.tracing = True
     return pm
+
+
+def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
+    """Call one implementation of a hook (for provenance, or to keep one failure from stopping the others).
+
+    When ``ORC_TRACE_PLUGINS`` is on, the call goes through pluggy (a subset caller) so the trace shows it.
+    """
+    if getattr(pm, "tracing", False):
+        others = [
+            pm.get_plugin(i.plugin_name) for i in getattr(pm.hook, hook_name).get_hookimpls() if i is not impl
+        ]
+        answers = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+        return answers[0] if isinstance(answers, list) and answers else answers
+    return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
 
 def _load_entrypoints(pm: OrcPluginManager, allow: set[str] | None) -> None:
@@ -145,7 +162,7 @@ def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **k
                 )
             found[name] = (value, _plugin)
 
-        impl.function(**{arg: (register if arg == "register" else kwargs[arg]) for arg in impl.argnames})
+        call_one(pm, hook_name, impl, {**kwargs, "register": register})
     return found
 
 
@@ -160,7 +177,7 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
     reported = getattr(pm, "reported", set())
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         try:
-            outcome = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            outcome = call_one(pm, hook_name, impl, kwargs)
             if hasattr(outcome, "close") and hasattr(outcome, "send"):
                 outcome.close()
                 raise TypeError(f"{hook_name} must be a plain function, not async def")

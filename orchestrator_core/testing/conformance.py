@@ -341,7 +341,7 @@ def check_observer(plugin: object, *, timeout: float = 120.0) -> dict[str, int]:
             pool.submit(_run_anyio, run).result()
     finally:
         logger.removeHandler(failures)
-    mine = [line for line in failures.lines if line.startswith(f"plugin {plugin_name!r} failed in ")]
+    mine = [line for line in failures.lines if line.startswith(f'plugin "{plugin_name}" ')]
     if mine:
         _fail(f"the observer raised during a real run: {mine[0]}" + (f" (and {len(mine) - 1} more)" if mine[1:] else ""))
     return counts

@@ -340,3 +340,11 @@ def m008_views(db: Database) -> None:
         f"""select role, status, count(*) as agents, sum(cost_usd) as cost_usd, sum({tokens}) as total_tokens
         from agents group by role, status order by role, status""",
     )
+
+
+@migrations()
+def m009_agent_custom_role(db: Database) -> None:
+    # A custom agent (AgentRole.CUSTOM) carries its own role: prompt, tools, permission mode (#5). A later process
+    # resuming it has no plugin that registered that role, so the store keeps it as JSON. Older rows get NULL:
+    # they were all agents of registered roles.
+    db["agents"].add_column("custom_role", str)

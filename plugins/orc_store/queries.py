@@ -5,9 +5,20 @@ Each function takes a sqlite-utils Database and only reads. ``None`` for an unkn
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any
 
-from orchestrator_core import Agent
+from orchestrator_core import (
+    Agent,
+    Metrics,
+    SubtaskResult,
+    SubtaskStatus,
+    Task,
+    TaskRecord,
+    TaskStatus,
+    plan_from_dict,
+)
 
 from .rows import agent_from_row, loads
 
@@ -151,3 +162,28 @@ def total_cost(db: Any) -> float:
 
 def cost_by_role(db: Any) -> dict[str, float]:
     return {row["role"]: row["cost_usd"] or 0.0 for row in db.query("select role, cost_usd from cost_by_role")}
+
+
+def load_task(db: Any, task_id: str) -> TaskRecord | None:
+    """A recorded task with its plan, its ended subtasks' results and its agents: what ``orc resume`` needs."""
+    row = _one(db, "select * from tasks where id = ?", [task_id])
+    if row is None:
+        return None
+    plan = plan_from_dict(json.loads(row["plan"]), f"task {task_id}'s recorded plan") if row.get("plan") else None
+    task = Task(
+        id=row["id"], prompt=row["prompt"], task_type=row["task_type"], mode=row["mode"], cwd=row["cwd"],
+        status=TaskStatus(row["status"]), plan=plan, created_at=dt.datetime.fromisoformat(row["created_at"]),
+    )
+    results, agent_ids = {}, {}
+    for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):
+        if sub.get("agent_id"):
+            agent_ids[sub["subtask_id"]] = sub["agent_id"]
+        if sub["status"] in ("pending", "running"):
+            continue
+        agent = find_agent(db, sub["agent_id"]) if sub.get("agent_id") else None
+        results[sub["subtask_id"]] = SubtaskResult(
+            sub["subtask_id"], sub["role"], SubtaskStatus(sub["status"]), agent_id=sub.get("agent_id"),
+            output=sub.get("output") or "", error=sub.get("error"), metrics=agent.metrics if agent else Metrics(),
+        )
+    agents = [r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])]
+    return TaskRecord(task, results, agent_ids, agents)

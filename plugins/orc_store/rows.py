@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from orchestrator_core import Agent, AgentStatus, Event, EventKind, Metrics, StatusSnapshot
+from orchestrator_core import Agent, AgentStatus, Event, EventKind, Metrics, Role, StatusSnapshot
 
 COST_FIELDS = ("cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 #: Payload keys of a usage event that are cost or token values.
@@ -40,6 +40,7 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
         "pid": agent.pid,
         **metrics_columns(agent.metrics, cost),
         "started": int(agent.started),
+        "custom_role": json.dumps(agent.custom_role.to_dict()) if agent.custom_role else None,
         "created_at": agent.created_at.isoformat(),
         "updated_at": now,
     }
@@ -62,6 +63,7 @@ def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
         metrics=metrics,
         started=bool(row.get("started")),
         last_seq=last_seq,
+        custom_role=Role(**json.loads(row["custom_role"])) if row.get("custom_role") else None,
     )
 
 

@@ -22,6 +22,7 @@ from orchestrator_core import (
     Subtask,
     SubtaskResult,
     Task,
+    TaskRecord,
     TaskResult,
     hookimpl,
 )
@@ -98,6 +99,10 @@ class RunStore:
     def orc_query_agents(self, role: str | None, status: str | None) -> list[Agent] | None:
         return queries.agents(self.read(), role=role, status=status)
 
+    @hookimpl
+    def orc_load_task(self, task_id: str) -> TaskRecord | None:
+        return queries.load_task(self.read(), task_id)
+
     # -- observer hooks -----------------------------------------------------------------------------------------
 
     def _totals(self, metrics: Any) -> dict[str, Any]:
@@ -118,7 +123,12 @@ class RunStore:
                 "created_at": task.created_at.isoformat(),
             },
         )
+        # A resumed task starts again under its own id: its succeeded subtasks keep their rows.
+        kept = {r["subtask_id"] for r in self.read().query(
+            "select subtask_id from subtasks where task_id = ? and status = 'succeeded'", [task.id])}
         for s in task.plan.subtasks if task.plan else ():
+            if s.id in kept:
+                continue
             self.writer.state(
                 "subtasks",
                 {
