@@ -1,11 +1,20 @@
-"""Template planning: the seed's task types, ``auto`` (a keyword choice for now) and ``custom`` (``--roles``).
+"""Planning: the seed's task types as templates, ``auto``, ``custom`` (``--roles``) and the LLM planner.
 
-Disable with ``-p no:orc_planners`` (then another planner plugin must answer ``orc_make_plan``).
+``auto`` picks a template from the prompt's words; when none fits, or with ``--planner llm``, a planner agent
+makes the plan (:mod:`orc_planners.llm`). Without credentials for that agent, ``auto`` falls back to the
+feature template with a warning. Disable with ``-p no:orc_planners`` (then another planner plugin must answer
+``orc_make_plan``).
 """
 
-from orchestrator_core import Plan, Subtask, hookimpl
+from orchestrator_core import Plan, Subtask, UsageError, hookimpl
 
-from .templates import TASK_TYPES, choose_task_type
+from . import llm
+from .templates import TASK_TYPES, choose_task_type, plan_from_template
+
+#: ``--planner`` values this plugin answers: ``template`` never runs an agent to plan.
+PLANNERS = (llm.LLM, "template")
+#: What ``auto`` falls back to when the planner agent cannot run.
+FALLBACK = "feature_implementation"
 
 
 @hookimpl
@@ -15,8 +24,13 @@ def orc_register_task_types(register):
 
 
 @hookimpl(trylast=True)
-def orc_make_plan(prompt, task_type, roles, task_types, config):
-    """trylast: a smarter planner plugin gets the first word; templates are the fallback."""
+def orc_make_plan(prompt, task_type, roles, task_types, config, orc):
+    """trylast: a smarter planner plugin gets the first word; these are the fallback."""
+    if config.planner is not None and config.planner not in PLANNERS:
+        raise UsageError(f"no planner plugin answers --planner {config.planner!r}; built-in planners: "
+                         f"{', '.join(PLANNERS)} (see `orc plugins`)")
+    if config.planner == llm.LLM:
+        return llm.make_plan(prompt, task_type, roles, task_types, orc)
     if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
             Subtask(str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ())
@@ -25,10 +39,13 @@ def orc_make_plan(prompt, task_type, roles, task_types, config):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
+        if task_type is None and config.planner is None:
+            reason = llm.unavailable(orc)
+            if reason is None:
+                return llm.make_plan(prompt, "auto", roles, task_types, orc)
+            if llm.PLANNER_ROLE in orc.roles:  # without the role there is nobody to miss: no warning
+                llm.log.warning("no template fits the prompt and the planner agent cannot run (%s); using the %s "
+                                "template", reason.rstrip("."), FALLBACK)
+        task_type = task_type or FALLBACK
     template = task_types.get(task_type)
-    if template is None:
-        return None
-    return Plan(
-        [Subtask(s.id, s.role, s.instruction.format(prompt=prompt), s.depends_on) for s in template.subtasks],
-        task_type=template.name,
-    )
+    return None if template is None else plan_from_template(template, prompt)

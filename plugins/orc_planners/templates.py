@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from orchestrator_core import Subtask, TaskType
+from orchestrator_core import Plan, Subtask, TaskType
 
 
 def _chain(*steps: tuple[str, str]) -> tuple[Subtask, ...]:
@@ -60,13 +60,25 @@ _KEYWORDS = (
     ("bug_fix", r"\b(fix|bug|crash|error|broken|fails?|regression)\b"),
     ("code_review", r"\b(review|audit)\b"),
     ("documentation", r"\b(document|documentation|docs|readme|docstrings?)\b"),
+    # Last: a feature request names something to make. A prompt that asks for anything else (refactor, migrate,
+    # investigate) fits no template, and ``auto`` asks the planner agent instead (#7).
+    ("feature_implementation", r"\b(add|adds|adding|implement|create|build|support|introduce|allow|enable|new|"
+                               r"feature|extend|expose|provide)\b"),
 )
 
 
-def choose_task_type(prompt: str) -> str:
-    """``auto``: the first task type whose keywords the prompt uses, else ``feature_implementation``."""
+def choose_task_type(prompt: str) -> str | None:
+    """``auto``: the first task type whose keywords the prompt uses, or None when no template fits."""
     lowered = prompt.lower()
     for name, pattern in _KEYWORDS:
         if re.search(pattern, lowered):
             return name
-    return "feature_implementation"
+    return None
+
+
+def plan_from_template(template: TaskType, prompt: str) -> Plan:
+    """The template's subtasks, each instruction told the prompt."""
+    return Plan(
+        [Subtask(s.id, s.role, s.instruction.format(prompt=prompt), s.depends_on) for s in template.subtasks],
+        task_type=template.name,
+    )
