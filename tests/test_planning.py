@@ -316,3 +316,22 @@ def test_a_malformed_plan_file_is_one_line_and_runs_nothing(orc_cli, scripted_mo
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.output
     assert scripted_model.requests == []
     assert not (orc_cli.cwd / "orchestrator.db").exists()
+
+
+def test_scripted_demo_plans_with_the_planner_agent(cli_env, tmp_path):
+    env = {k: v for k, v in cli_env.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_"))}
+    out = orc(env, tmp_path, "plan", "--scripted", "--json", "Refactor the parser")
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["task_type"] == "llm"
+    assert [(s["role"], s["depends_on"]) for s in plan["subtasks"]] == [
+        ("analyst", []), ("builder", ["1"]), ("tester", ["2"]), ("reviewer", ["2"])]
+    assert "'Refactor the parser'" in plan["subtasks"][0]["instruction"]
+    assert [a["role"] for a in rows(tmp_path / "orc.db", "select role from agents")] == ["planner"]
+
+
+def test_an_unknown_planner_is_refused(orc_cli):
+    out = orc_cli("plan", "--planner", "oracle", "Refactor the parser")
+    assert out.exit_code == 2
+    assert "no planner plugin answers --planner 'oracle'; built-in planners: llm, template" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ feature template with a warning. Disable with ``-p no:orc_planners`` (then anoth
 
 from orchestrator_core import Plan, Subtask, UsageError, hookimpl
 
-from . import llm
+from . import llm, scripted
 from .templates import TASK_TYPES, choose_task_type, plan_from_template
 
 #: ``--planner`` values this plugin answers: ``template`` never runs an agent to plan.
@@ -21,6 +21,12 @@ FALLBACK = "feature_implementation"
 def orc_register_task_types(register):
     for task_type in TASK_TYPES:
         register(task_type)
+
+
+@hookimpl(tryfirst=True)
+def orc_scripted_model(model):
+    """tryfirst: a plan request comes from a planner agent, whose role's own demo script would answer it too."""
+    model.script(scripted.scripts(), match=llm.ASK, name="planner (plan)")
 
 
 @hookimpl(trylast=True)
