@@ -1,2 +1,44 @@
 """Git worktrees for writing agents (``--isolation worktree``), merged after the task. Disable with
-``-p no:orc_worktree``."""
+``-p no:orc_worktree``.
+
+With ``config.isolation == "worktree"`` each agent whose role writes (``orc_worktree_isolate``) works in a git
+worktree of its own, on the branch ``orc/<task>/<subtask>`` made from the commit the task started at, prepared by
+``orc_worktree_setup`` (by default: copy what ``.worktreeinclude`` names, run ``ORC_WORKTREE_SETUP``). Readers stay
+in the task's own checkout. When the agents are done, each worktree's changes are committed on its branch and the
+branches are merged in plan order into ``orc/<task>/merged`` (or ``--merge-into BRANCH``; ``HEAD`` is the branch
+checked out). Merging stops at the first conflict or overlap and the report (``result.reports["orc_worktree"]``)
+names the agents and files; unmerged branches are kept. Worktrees go with their agents (``--keep-agents`` keeps
+both).
+
+Settings, read from the environment: ``ORC_WORKTREE_ROLES`` (comma-separated roles to isolate, instead of every
+writing role), ``ORC_WORKTREE_SETUP`` (a shell command run in each new worktree), ``ORC_WORKTREE_OVERLAP``
+(``stop``, the default, or ``merge``: let git combine agents' changes to the same file when it can).
+
+The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``, which also
+adds this plugin's hooks (:mod:`orc_worktree.hookspecs`) to the plugin manager.
+"""
+
+from orchestrator_core import hookimpl
+
+from . import hookspecs
+from .worktrees import Worktrees
+
+PLUGIN_NAME = "orc-worktree"
+
+
+@hookimpl
+def orc_configure(config, pm):
+    if pm.hook.__dict__.get("orc_worktree_setup") is None or pm.hook.orc_worktree_setup.spec is None:
+        pm.add_hookspecs(hookspecs)
+    if pm.get_plugin(PLUGIN_NAME) is None:
+        pm.register(Worktrees(config, pm), PLUGIN_NAME)
+
+
+@hookimpl
+def orc_unconfigure(config, pm):
+    plugin = pm.get_plugin(PLUGIN_NAME)
+    if plugin is not None:
+        pm.unregister(plugin, PLUGIN_NAME)
+
+
+__all__ = ["PLUGIN_NAME", "Worktrees", "hookspecs"]

@@ -1,0 +1,253 @@
+"""The ``"orc-worktree"`` plugin object: a worktree per writing agent, its setup, the merge, and the clean-up."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from typing import Any
+
+import anyio.to_thread
+import pluggy
+
+from orchestrator_core import (
+    Agent,
+    Config,
+    OrcError,
+    Role,
+    Subtask,
+    SubtaskResult,
+    Task,
+    UsageError,
+    hookimpl,
+)
+
+from .git import changed_paths, lines, out
+from .merge import (
+    OVERLAP_VARIABLE,
+    BranchWork,
+    Member,
+    changed_files,
+    commit_work,
+    describe_stop,
+    merge_in_order,
+    move_branch,
+    tip_of,
+)
+from .prepare import default_setup
+from .repository import TaskRepository, Tree, remove_worktree, worktree_of
+
+ROLES_VARIABLE = "ORC_WORKTREE_ROLES"
+#: Tools that change files: a role with any of them writes, and gets a worktree by default.
+WRITING_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"})
+
+log = logging.getLogger("orc.worktree")
+
+
+class Worktrees:
+    """Per-Orchestrator state: the repository of each running task and the worktrees made for its agents."""
+
+    def __init__(self, config: Config, pm: pluggy.PluginManager) -> None:
+        self.config = config
+        self.pm = pm
+        self.roles: dict[str, Role] = {}
+        pm.hook.orc_register_roles(register=lambda role: self.roles.setdefault(role.name, role))
+        #: By task id; a task whose directory is not a usable repository maps to the UsageError to raise.
+        self.tasks: dict[str, TaskRepository | UsageError] = {}
+        # Tasks of one Orchestrator may run at once; their git commands on one repository take turns.
+        self.lock = threading.Lock()
+
+    # -- defaults of this plugin's own hooks (trylast: any other plugin answers first) ------------------------
+
+    @hookimpl(trylast=True)
+    def orc_worktree_isolate(self, task: Task, subtask: Subtask, role: Role | None, config: Config) -> bool:
+        """trylast: the default per-role policy."""
+        named = os.environ.get(ROLES_VARIABLE, "")
+        if named.strip():
+            return subtask.role in {n.strip() for n in named.split(",")}
+        return role is not None and bool(WRITING_TOOLS & set(role.tools))
+
+    @hookimpl(trylast=True)
+    def orc_worktree_setup(self, worktree: Any, source: Any, task: Task, subtask: Subtask, config: Config) -> list:
+        """trylast: the default preparation, which a plugin replaces by answering first."""
+        return default_setup(worktree, source)
+
+    # -- orc's hooks ----------------------------------------------------------------------------------------
+
+    @hookimpl
+    def orc_task_started(self, task: Task) -> None:
+        if self.config.isolation == "worktree":
+            self._open(task)
+
+    @hookimpl
+    def orc_agent_workdir(self, task: Task, subtask: Subtask, config: Config) -> str | None:
+        if config.isolation != "worktree":
+            return None
+        repository = self.tasks.get(task.id) or self._open(task)
+        if isinstance(repository, UsageError):
+            raise repository
+        if subtask.id in repository.placed:  # a retry, or a hand-over: the same place
+            tree = repository.placed[subtask.id]
+            return None if tree is None else str(repository.workdir(tree))
+        tree = self._place(repository, task, subtask, config)
+        repository.placed[subtask.id] = tree
+        if tree is None:
+            return None
+        tree.members.append(subtask)
+        return str(repository.workdir(tree))
+
+    def _place(self, repository: TaskRepository, task: Task, subtask: Subtask, config: Config) -> Tree | None:
+        """Where ``subtask``'s agent works: where its upstream's work is, else a new worktree if it writes.
+
+        A subtask that depends on the work of exactly one worktree works in it (the tester and the reviewer after
+        a builder see what the builder made), except in the parallel mode, which ignores dependencies and would
+        run them side by side. Otherwise a writer gets a worktree of its own and a reader stays in the checkout.
+        """
+        upstream = repository.upstream(subtask) if task.mode != "parallel" else []
+        if len(upstream) == 1:
+            return upstream[0]
+        isolate = self.pm.hook.orc_worktree_isolate(
+            task=task, subtask=subtask, role=self.roles.get(subtask.role), config=config
+        )
+        if not isolate:
+            return None
+        with self.lock:
+            tree = repository.add(subtask)
+        private = self.pm.hook.orc_worktree_setup(
+            worktree=tree.path, source=repository.top, task=task, subtask=subtask, config=config
+        )
+        # Whatever the setup step left (copied .env, a build, a log) is the setup's, not the agent's work.
+        tree.private = sorted({*(private or ()), *changed_paths(tree.path)})
+        return tree
+
+    @hookimpl
+    def orc_subtask_finished(self, task: Task, subtask: Subtask, result: SubtaskResult) -> None:
+        """Commit what the subtask's agent changed, so the report can say which agent changed which files."""
+        repository = self.tasks.get(task.id)
+        tree = repository.placed.get(subtask.id) if isinstance(repository, TaskRepository) else None
+        if tree is not None:
+            with self.lock:
+                self._commit(repository, tree, subtask, task)
+
+    @hookimpl
+    def orc_agent_created(self, agent: Agent) -> None:
+        repository = self.tasks.get(agent.task_id or "")
+        tree = repository.tree_at(agent.cwd) if isinstance(repository, TaskRepository) else None
+        if tree is not None:
+            tree.claimed = True
+
+    @hookimpl
+    def orc_task_complete(self, task: Task, results: dict[str, SubtaskResult], agents: dict[str, Agent]) -> Any:
+        repository = self.tasks.get(task.id)
+        if repository is None:
+            return None
+        if isinstance(repository, UsageError):
+            del self.tasks[task.id]
+            return {"orc_worktree": {"error": repository.message}}
+        if not repository.trees:
+            del self.tasks[task.id]
+            return None
+        return anyio.to_thread.run_sync(functools.partial(self._complete, task, repository, results, agents))
+
+    @hookimpl
+    def orc_agent_deleted(self, agent: Agent) -> None:
+        """Remove the agent's worktree with it (and its branch, when nothing in it needs keeping)."""
+        repository = self.tasks.get(agent.task_id or "")
+        tree = repository.tree_at(agent.cwd) if isinstance(repository, TaskRepository) else None
+        with self.lock:
+            if tree is not None:
+                repository.remove(tree)
+                del repository.trees[tree.subtask.id]
+                if not repository.trees:
+                    del self.tasks[agent.task_id]
+            else:
+                found = worktree_of(agent.cwd)  # an agent kept by an earlier process
+                if found is not None:
+                    remove_worktree(*found)
+
+    # -- the work -------------------------------------------------------------------------------------------
+
+    def _open(self, task: Task) -> TaskRepository | UsageError:
+        try:
+            repository: TaskRepository | UsageError = TaskRepository.open(task)
+        except UsageError as exc:
+            repository = exc
+        self.tasks[task.id] = repository
+        return repository
+
+    def _complete(
+        self, task: Task, repository: TaskRepository, results: dict[str, SubtaskResult], agents: dict[str, Agent]
+    ) -> dict[str, Any]:
+        with self.lock:
+            return {"orc_worktree": self._merge(task, repository, results, agents)}
+
+    def _merge(
+        self, task: Task, repository: TaskRepository, results: dict[str, SubtaskResult], agents: dict[str, Agent]
+    ) -> dict[str, Any]:
+        top, base = repository.top, repository.base
+        order = [s.id for s in task.plan.subtasks] if task.plan else list(repository.trees)
+        works: list[tuple[BranchWork, Tree]] = []
+        for tree in sorted(repository.trees.values(), key=lambda t: order.index(t.subtask.id)):
+            if tree.members:  # what an agent left uncommitted (a cancelled one) belongs to the last one there
+                self._commit(repository, tree, tree.members[-1], task)
+            members = [
+                Member(m.id, m.role, agents[m.id].id if m.id in agents else None, tree.files.get(m.id, []))
+                for m in tree.members
+            ]
+            succeeded = bool(members) and all(m.id in results and results[m.id].succeeded for m in tree.members)
+            files = changed_files(top, base, tree.branch)
+            works.append((BranchWork(tree.branch, str(tree.path), members, succeeded, files), tree))
+        into = self._target(repository)
+        start = tip_of(top, into)
+        allow_overlap = os.environ.get(OVERLAP_VARIABLE, "stop").strip().lower() == "merge"
+        tip, stop = merge_in_order(top, start or base, [w for w, _ in works], repository.identity, allow_overlap=allow_overlap, into=into)
+        report: dict[str, Any] = {"base": base, "into": into if tip != (start or base) else None, "stop": None,
+                                  "worktrees": "kept" if self.config.keep_agents else "removed"}
+        if tip != (start or base):
+            try:
+                move_branch(top, into, tip, start)
+            except OrcError as exc:
+                # The checkout has changes in the way: the merge is kept on the task's own branch instead.
+                fallback = repository.merged_branch
+                move_branch(top, fallback, tip, tip_of(top, fallback))
+                report["into"] = fallback
+                report["error"] = f"could not move {into} ({exc.message}); the merge is on {fallback}"
+                log.warning("%s", report["error"])
+        if stop is not None:
+            line = describe_stop(stop, report["into"] or into)
+            report["stop"] = {
+                "kind": stop.kind, "files": stop.files, "message": line,
+                "agents": [m.agent_id for m in stop.members() if m.agent_id],
+                "subtasks": [m.subtask_id for m in stop.members()],
+            }  # fmt: skip
+            if self.config.resolve_conflicts:
+                report["resolve_conflicts"] = "not available yet: resolve it by hand; the branches are kept"
+            log.warning("%s", line)
+        report["agents"] = [entry for w, _ in works for entry in w.to_dicts()]
+        for work, tree in works:
+            tree.disposable = not work.kept
+        if not self.config.keep_agents:
+            # A worktree whose agent never came to be (its setup failed) has no agent to go with.
+            for tree in [t for t in repository.trees.values() if not t.claimed]:
+                repository.remove(tree)
+                del repository.trees[tree.subtask.id]
+        return report
+
+    def _commit(self, repository: TaskRepository, tree: Tree, subtask: Subtask, task: Task) -> None:
+        """Commit what is uncommitted in ``tree`` as ``subtask``'s work; remember the files it changed."""
+        before = out(tree.path, "rev-parse", "HEAD")
+        message = f"orc: {subtask.id} ({subtask.role}) of {task.id}\n\n{subtask.instruction}"
+        commit_work(tree.path, tree.private, message, repository.identity)
+        changed = lines(tree.path, "diff", "--name-only", "--no-renames", before, "HEAD")
+        tree.files[subtask.id] = sorted({*tree.files.get(subtask.id, []), *changed})
+
+    def _target(self, repository: TaskRepository) -> str:
+        wanted = self.config.merge_into
+        if wanted in (None, ""):
+            return repository.merged_branch
+        if wanted == "HEAD":
+            if repository.branch is None:
+                raise UsageError("--merge-into HEAD needs a branch checked out, and HEAD was detached")
+            return repository.branch
+        return wanted
