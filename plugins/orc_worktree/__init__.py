@@ -4,15 +4,19 @@
 With ``config.isolation == "worktree"`` each agent whose role writes (``orc_worktree_isolate``) works in a git
 worktree of its own, on the branch ``orc/<task>/<subtask>`` made from the commit the task started at, prepared by
 ``orc_worktree_setup`` (by default: copy what ``.worktreeinclude`` names, run ``ORC_WORKTREE_SETUP``). Readers stay
-in the task's own checkout. When the agents are done, each worktree's changes are committed on its branch and the
-branches are merged in plan order into ``orc/<task>/merged`` (or ``--merge-into BRANCH``; ``HEAD`` is the branch
-checked out). Merging stops at the first conflict or overlap and the report (``result.reports["orc_worktree"]``)
-names the agents and files; unmerged branches are kept. Worktrees go with their agents (``--keep-agents`` keeps
-both).
+in the task's own checkout. An agent whose subtask depends on the work of one worktree works in that worktree (the
+tester and reviewer after a builder see what it made), except in the parallel mode. Each subtask's changes are
+committed on the branch when it ends; when the task ends the branches are merged in plan order into
+``orc/<task>/merged`` (or ``--merge-into BRANCH``; ``HEAD`` is the branch checked out, whose checkout then moves).
+Merging stops at the first conflict or overlap and the report (``result.reports["orc_worktree"]``) names the agents
+and files; unmerged branches are kept, merged ones go. Worktrees go with their agents (``--keep-agents`` keeps both).
+Worktrees live in ``$ORC_WORKTREE_DIR`` (default ``~/.local/share/orc/worktrees``); :mod:`orc_worktree.repository`
+says why there.
 
-Settings, read from the environment: ``ORC_WORKTREE_ROLES`` (comma-separated roles to isolate, instead of every
-writing role), ``ORC_WORKTREE_SETUP`` (a shell command run in each new worktree), ``ORC_WORKTREE_OVERLAP``
-(``stop``, the default, or ``merge``: let git combine agents' changes to the same file when it can).
+Settings, read from the environment: ``ORC_WORKTREE_DIR``, ``ORC_WORKTREE_ROLES`` (comma-separated roles to
+isolate, instead of every writing role), ``ORC_WORKTREE_SETUP`` (a shell command run in each new worktree),
+``ORC_WORKTREE_OVERLAP`` (``stop``, the default, or ``merge``: let git combine agents' changes to the same file when
+it can). ``--resolve-conflicts`` is not implemented: the report says so and the branches are kept.
 
 The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``, which also
 adds this plugin's hooks (:mod:`orc_worktree.hookspecs`) to the plugin manager.

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def orc_worktree_isolate(task: Task, subtask: Subtask, role: Role | None, config: Config) -> bool | None:
     """Decide whether a subtask's agent works in a git worktree of its own (with ``--isolation worktree``).
 
-    Called just before the agent is created, once per attempt. The call stops at the first non-None result;
+    Called just before the agent is created, once per subtask, unless the subtask depends on the work of exactly one
+    worktree (then its agent works there, outside the parallel mode). The call stops at the first non-None result;
     return None to leave the choice to the next implementation. The default (``trylast``) isolates the roles named
     in ``ORC_WORKTREE_ROLES`` (comma-separated) when it is set, else every role with a tool that writes (Write,
     Edit, MultiEdit, NotebookEdit, Bash); readers stay in the task's own checkout and see what it holds.
