@@ -9,11 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable
 
+from . import lifeline
+from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
 from .session import ClaudeSession
 
@@ -23,6 +26,12 @@ class ClaudeRuntime:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        #: Callables ``(agent, role)`` returning None or an async context manager entered around that agent's
+        #: session, which yields extra options: ``mcp_servers`` (in-process tools) and ``allowed_tools`` (their
+        #: names). The orchestrator agent gets its fleet tools this way (#13).
+        self.session_extras: list[
+            Callable[[Agent, Role], AbstractAsyncContextManager[dict[str, Any]] | None]
+        ] = []
 
     @property
     def env(self) -> dict[str, str]:
@@ -36,16 +45,25 @@ class ClaudeRuntime:
                 "or try `orc execute --scripted ...` to see orc work offline"
             )
 
-    def options(self, agent: Agent, role: Role, stderr_lines: deque[str], max_budget_usd: float | None) -> Any:
+    def options(
+        self,
+        agent: Agent,
+        role: Role,
+        stderr_lines: deque[str],
+        max_budget_usd: float | None,
+        extra: dict[str, Any] | None = None,
+    ) -> Any:
         from claude_agent_sdk import ClaudeAgentOptions
 
+        extra = extra or {}
         return ClaudeAgentOptions(
             cwd=agent.cwd,
             system_prompt=role.system_prompt,
             tools=list(role.tools),
             # The role's tools are exactly what it may use: pre-approve them all (FACTS §2: allowed_tools only
             # approves, tools= decides what the model sees).
-            allowed_tools=list(role.tools),
+            allowed_tools=[*role.tools, *extra.get("allowed_tools", ())],
+            mcp_servers=dict(extra.get("mcp_servers", {})),
             permission_mode=role.permission_mode,
             model=agent.model,
             max_turns=role.max_turns,
@@ -53,6 +71,9 @@ class ClaudeRuntime:
             env=dict(self.config.runtime_env),
             setting_sources=["project"],
             stderr=stderr_lines.append,
+            cli_path=lifeline.cli_path(),
+            add_dirs=list(self.config.add_dirs),
+            hooks=confinement_hook(agent.cwd, self.config.add_dirs),
             **({"resume": agent.session_id} if agent.started else {"session_id": agent.session_id}),
         )
 
@@ -61,12 +82,21 @@ class ClaudeRuntime:
         self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
     ) -> AsyncIterator[ClaudeSession]:
         stderr_lines: deque[str] = deque(maxlen=20)
-        session = ClaudeSession(agent, self.options(agent, role, stderr_lines, max_budget_usd), stderr_lines, emit)
-        try:
-            await session.open()
-            yield session
-        finally:
-            await session.close()
+        async with contextlib.AsyncExitStack() as stack:
+            extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}}
+            for provide in self.session_extras:
+                manager = provide(agent, role)
+                if manager is not None:
+                    given = await stack.enter_async_context(manager)
+                    extra["allowed_tools"] += given.get("allowed_tools", ())
+                    extra["mcp_servers"].update(given.get("mcp_servers", {}))
+            options = self.options(agent, role, stderr_lines, max_budget_usd, extra)
+            session = ClaudeSession(agent, options, stderr_lines, emit)
+            try:
+                await session.open()
+                yield session
+            finally:
+                await session.close()
 
     async def delete(self, agent: Agent) -> None:
         from claude_agent_sdk import delete_session
@@ -76,10 +106,11 @@ class ClaudeRuntime:
                 delete_session(agent.session_id, directory=agent.cwd)
 
     def has_session(self, agent: Agent) -> bool:
-        """True if the agent's session transcript exists, so a later turn can resume it."""
+        """True if the agent's session transcript exists (even from a first turn cut short), so a later turn can
+        resume it."""
         from claude_agent_sdk import get_session_info
 
-        if not agent.started or not agent.session_id:
+        if not agent.session_id:
             return False
         with self._sessions_dir():
             try:
