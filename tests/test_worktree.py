@@ -154,8 +154,11 @@ async def test_kept_agents_keep_their_prepared_worktrees_until_deleted(orc_confi
         # What the setup step left (the copied .env, setup.log) is never committed.
         assert git(repo, "ls-tree", "-r", "--name-only", report["into"]).split() == [
             ".gitignore", ".worktreeinclude", "app.py", "one.py", "two.py"]
+    # A later Orchestrator (as `orc agents delete` in a later process) knows the agents only from the store.
+    later_pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    async with Orchestrator(config, pm=later_pm) as later:
         for agent in report["agents"]:
-            await orc.delete_agent(agent["agent"])
+            await later.delete_agent(agent["agent"])
     assert worktrees(repo) == [f"worktree {repo}"]
     assert list((tmp_path / "worktrees").iterdir()) == []
 
