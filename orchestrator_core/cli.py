@@ -205,6 +205,8 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
               help="worktree: each writing agent works in a git worktree of its own; orc merges them after.")
 @click.option("--merge-into", help="With --isolation worktree: merge the agents' branches into this branch.")
 @click.option("--resolve-conflicts", is_flag=True, help="With --isolation worktree: a builder resolves conflicts.")
+@click.option("--add-dir", "add_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).")
 @click.option("--orchestrator", "orchestrator_kind", type=click.Choice(["plan", "agent"]), default="plan",
               show_default=True, help="agent: an orchestrator agent creates and commands the team as it goes.")
 @click.pass_context
@@ -237,6 +239,7 @@ def execute(
     merge_into: str | None,
     resolve_conflicts: bool,
     orchestrator_kind: str,
+    add_dirs: tuple[str, ...],
 ) -> None:
     """Plan PROMPT, run it with a team of agents, and print the result.
 
@@ -262,6 +265,7 @@ def execute(
         merge_into=merge_into,
         resolve_conflicts=resolve_conflicts,
         orchestrator=orchestrator_kind,
+        add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")

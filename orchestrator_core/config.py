@@ -130,6 +130,8 @@ class Config:
     isolation: str = "none"
     merge_into: str | None = None
     resolve_conflicts: bool = False
+    #: Directories outside their working directory that agents' file tools may use (``--add-dir``).
+    add_dirs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Who runs the fleet: ``plan`` (a plan made up front, run by an executor) or ``agent`` (an orchestrator
     #: agent that creates and commands agents as it goes, through orc's fleet tools).
     orchestrator: str = "plan"

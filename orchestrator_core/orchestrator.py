@@ -95,21 +95,25 @@ class Orchestrator:
         return self._configured
 
     async def start(self) -> None:
-        """Let plugins check the settings and set up, and make the agent runtime. Idempotent."""
+        """Let plugins check the settings and set up, and make the agent runtime. Idempotent; after a failure
+        (a plugin refused, no runtime, no credentials) the next call tries again from the start."""
         if self._configured:
             return
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
+        try:
+            if self._agents is None:
+                runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
+                if runtime is None:
+                    raise RuntimeUnavailable(
+                        "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
+                        "or install a plugin that provides one"
+                    )
+                runtime.check()
+                self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
+        except BaseException:
+            self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+            raise
         self._configured = True
-        if self._agents is not None:
-            return
-        runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
-        if runtime is None:
-            raise RuntimeUnavailable(
-                "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
-                "or install a plugin that provides one"
-            )
-        runtime.check()
-        self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
 
     async def stop(self) -> None:
         """Let plugins flush and close what they opened. Agents kept with ``keep_agents`` stay."""
@@ -263,6 +267,9 @@ class Orchestrator:
             for sid, agent_id in record.agent_ids.items()
             if sid not in kept and has_session is not None and has_session(self.agents.get(agent_id))
         }
+        for agent_id in resumable.values():
+            # Its session exists, even if its first turn was cut short: the next turn resumes it.
+            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), started=True)
         run = Run(task, task.plan, self.agents, self.pm, self.config, kept=kept, resumable=resumable,
                   inherited=record.agents)
         return await self._carry_out(run, mode)

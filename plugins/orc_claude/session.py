@@ -99,6 +99,9 @@ class ClaudeSession:
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
         status = getattr(turn.result, "api_error_status", None)
-        if result.is_error and status in RETRYABLE_STATUSES:
+        api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
+        # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
+        # try. A 4xx that is not about load (bad request, auth) is not.
+        if result.is_error and (status in RETRYABLE_STATUSES or (api_failure and status is None)):
             result = attrs.evolve(result, retryable=True)
         return result

@@ -7,9 +7,12 @@ read through their own connection, so they see this process's rows and every oth
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +56,31 @@ def open_database(path: Path, *, create: bool = True):
         )
     try:
         db = writer.connect(path)
-        migrations.apply(db)
-        if db.journal_mode != "wal":
-            db.enable_wal()
+        # Several `orc` processes may open a new store at once: one migrates it (and turns WAL on) while the others
+        # wait. The lock is on the directory, so it leaves no file behind.
+        with _directory_lock(path.parent):
+            migrations.apply(db)
+            if db.journal_mode != "wal":
+                db.enable_wal()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreError(f"{where} is locked by another program ({exc}); try again when it is done") from None
+        raise StoreError(f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path") from None
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{where} cannot be written ({exc}); set ORCHESTRATOR_DB_PATH to a writable file") from None
     return db
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class RunStore:
