@@ -158,9 +158,23 @@ def _read_toml(path: Path) -> dict[str, str]:
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    values = {}
+    try:
+        with path.open(encoding="utf-8") as fh:
+            bindings = list(parse_stream(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read as text ({exc}); fix or remove it") from None
+    for binding in bindings:
+        if binding.error:
+            line = binding.original.string.strip()[:40]
+            raise ConfigError(
+                f"{path} line {binding.original.line} is not NAME=value ({line!r}); fix or remove that line"
+            )
+        if binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
 
 
 def load_config(

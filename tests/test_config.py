@@ -67,3 +67,23 @@ def test_rendered_init_file_loads_back_to_the_defaults(tmp_path):
     assert from_file == load_config(tmp_path / "missing", environ={})
     for setting in SETTINGS:
         assert setting.name in render_config_file()
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("GOOD=1\n\x00garbage here\n", "line 2 is not NAME=value"),
+        (b"A=\xff\xfe\n", "cannot be read as text"),
+    ],
+)
+def test_a_dotenv_with_garbage_names_the_line(tmp_path, content, words):
+    target = tmp_path / ".env"
+    target.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ConfigError, match=words):
+        load_config(tmp_path, environ={})
+
+
+def test_dotenv_quoting_and_export_lines(tmp_path):
+    (tmp_path / ".env").write_text('export DEFAULT_MODEL="claude-x"  # a comment\nORCHESTRATOR_LOG_LEVEL=info\n')
+    config = load_config(tmp_path, environ={})
+    assert config.default_model == "claude-x" and config.log_level == "INFO"
