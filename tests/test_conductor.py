@@ -9,15 +9,16 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import attrs
 import pytest
 from orc_claude.conductor.role import SYSTEM_PROMPT
-from orc_claude.conductor.scripted import call, tool_results
+from orc_claude.conductor.scripted import agent_of, call, tool_results
 
 from orchestrator_core import AgentStatus, Orchestrator
-from orchestrator_core.testing import text, tool
+from orchestrator_core.testing import Usage, text, tool
 
 pytestmark = pytest.mark.anyio
 BIN = Path(sys.executable).parent
@@ -157,6 +158,45 @@ async def test_a_call_over_budget_is_refused_and_the_run_ends_cleanly(orc_config
     assert "refused to create an agent: this run may create at most 1 (max agents)" in str(refused["content"])
     assert sorted(a.role for a in agents) == ["orchestrator", "scout"]
     assert all(a.status is AgentStatus.DELETED for a in agents)
+
+
+async def test_parallel_and_cost_limits_bind_the_tool_calls(orc_config, orc_pm, scripted_model, orc_workdir):
+    gate = threading.Event()
+
+    def release_then_wait(request):
+        gate.set()  # the first agent answers only now: it was surely still working when the second was commanded
+        return call("wait_for_agents", {"timeout_seconds": 60})
+
+    def first_answer(request):
+        gate.wait(timeout=20)
+        return text("ONE-DONE", usage=Usage(input_tokens=200_000, output_tokens=10))
+
+    boss = scripted_model.script(
+        [
+            call("create_agent", {"role": "scout", "name": "one", "instructions": "SCOUT-ONE"}),
+            call("create_agent", {"role": "scout", "name": "two", "instructions": "SCOUT-TWO"}),
+            lambda r: call("command_agent", {"agent_id": agent_of(r, "scout"), "message": "go"}),
+            lambda r: call("command_agent", {"agent_id": tool_results(r)[1]["agent_id"], "message": "go"}),
+            release_then_wait,
+            lambda r: call("command_agent", {"agent_id": agent_of(r, "scout"), "message": "again"}),
+            text("STOPPED AT THE LIMITS"),
+        ],
+        match=ORCHESTRATOR,
+    )
+    scripted_model.script([first_answer], match="SCOUT-ONE")
+    config = agent_config(orc_config, max_parallel_agents=1, max_cost_usd=0.5)
+    async with Orchestrator(config, pm=orc_pm, enable_monitoring=False) as orc:
+        result = await orc.execute("Look twice", cwd=orc_workdir)
+    assert scripted_model.errors == []
+    answers = [r.tool_results[0] for r in scripted_model.requests_for(boss)[1:]]
+    parallel, waited, costly = answers[3], answers[4], answers[5]
+    assert parallel["is_error"] and "1 agents are working, the run's limit (max parallel agents 1)" in str(
+        parallel["content"])
+    assert not waited.get("is_error") and "ONE-DONE" in str(waited["content"])
+    assert costly["is_error"] and "reaching its limit of $0.5000 (max cost)" in str(costly["content"])
+    # The orchestrator finished; the run then reports the budget it reached, as any run does.
+    assert result.subtasks[0].output == "STOPPED AT THE LIMITS"
+    assert result.stopped == "max_cost"
 
 
 async def test_an_unknown_agent_id_is_an_error_result(orc_config, orc_pm, scripted_model, orc_workdir):
