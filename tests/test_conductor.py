@@ -205,6 +205,10 @@ async def test_an_unknown_agent_id_is_an_error_result(orc_config, orc_pm, script
             call("command_agent", {"agent_id": "builder-nope", "message": "hi"}),
             call("read_result", {"agent_id": "builder-nope"}),
             call("create_agent", {"role": "wizard", "name": "w", "instructions": "x"}),
+            call("create_agent", {"role": "scout", "name": "s", "instructions": "x"}),
+            lambda r: call("delete_agent", {"agent_id": agent_of(r, "scout")}),
+            lambda r: call("delete_agent", {"agent_id": agent_of(r, "scout")}),
+            lambda r: call("command_agent", {"agent_id": agent_of(r, "scout"), "message": "x"}),
             text("GAVE UP"),
         ],
         match=ORCHESTRATOR,
@@ -213,10 +217,11 @@ async def test_an_unknown_agent_id_is_an_error_result(orc_config, orc_pm, script
         result = await orc.execute("Do it", cwd=orc_workdir)
     assert result.success and result.output == "GAVE UP"
     answers = [r.tool_results[0] for r in scripted_model.requests_for(boss)[1:]]
-    assert all(a["is_error"] for a in answers)
+    assert [bool(a.get("is_error")) for a in answers] == [True, True, True, False, False, True, True]
     assert "no agent 'builder-nope' in your team" in str(answers[0]["content"])
     assert "no agent 'builder-nope' in your team" in str(answers[1]["content"])
     assert "unknown role 'wizard'" in str(answers[2]["content"])
+    assert "is already deleted" in str(answers[5]["content"]) and "was deleted" in str(answers[6]["content"])
 
 
 def test_the_orchestrator_role_exists_in_agent_mode_only(orc_config, orc_pm):

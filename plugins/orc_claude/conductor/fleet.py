@@ -210,7 +210,9 @@ class Fleet:
                 "agents": [self.describe(m.agent_id) for m in members]}
 
     async def delete(self, agent_id: str) -> dict[str, Any]:
-        member = self._member(agent_id, for_work=True)
+        member = self._member(agent_id)
+        if self.agents.get(agent_id).status is AgentStatus.DELETED:
+            raise FleetError(f"agent {agent_id} is already deleted")
         if member.working and member.scope is not None:
             member.scope.cancel()
         await member.done.wait()

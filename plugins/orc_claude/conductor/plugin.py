@@ -83,6 +83,10 @@ def conductor_for(orc: Orchestrator) -> Conductor:
     """
     orc.roles.setdefault(ORCHESTRATOR, attrs.evolve(ROLE, provided_by="orc_claude"))
     found = orc.pm.get_plugin(PLUGIN_NAME)
+    if found is not None and found.orc is not orc and not found.fleets:
+        # A plugin manager shared by a later Orchestrator (tests do this): serve the new one.
+        orc.pm.unregister(found)
+        found = None
     if found is None:
         found = Conductor(orc)
         orc.pm.register(found, PLUGIN_NAME)
