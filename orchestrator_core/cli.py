@@ -406,9 +406,21 @@ def _print_result(result: Any, as_json: bool) -> None:
         f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   "
         f"Time: {result.elapsed_s:.1f}s (agents {m.duration_s:.1f}s)"
     )
+    for name, report in result.reports.items():
+        click.echo(f"{name}: {_one_line(report)}")
     if result.output:
         click.echo("Output:")
         click.echo(result.output)
+
+
+def _one_line(report: Any) -> str:
+    """A plugin's end-of-task report in one line (``--json`` has it whole)."""
+    if isinstance(report, dict):
+        summary = report.get("summary") or report.get("message")
+        if summary:
+            return str(summary)
+        return ", ".join(f"{k}={v}" for k, v in report.items() if isinstance(v, str | int | float | bool))[:300]
+    return str(report)[:300]
 
 
 @cli.command()

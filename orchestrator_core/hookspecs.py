@@ -45,6 +45,21 @@ hookimpl = pluggy.HookimplMarker("orc")
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@hookspec(historic=True)
+def orc_addhooks(pm: pluggy.PluginManager) -> None:
+    """Add hook specifications of your own, for other plugins to implement (pytest's ``pytest_addhooks``).
+
+    Called when your plugin is registered, before the core checks that every implementation matches a spec, so
+    implementations of your hooks in other plugins load without ``optionalhook``. Call
+    ``pm.add_hookspecs(module_or_class)``. Historic: a plugin registered later is called too; it cannot be
+    combined with firstresult.
+
+    :param pm: the plugin manager.
+
+    **Sync or async**: sync only.
+    """
+
+
 @hookspec
 def orc_register_roles(register: Callable[[Role], None]) -> None:
     """Register the agent roles this plugin provides.
@@ -237,7 +252,7 @@ def orc_make_plan(
 
 
 @hookspec(firstresult=True)
-def orc_plan_gate(plan: Plan, prompt: str, config: Config) -> str | None:
+def orc_plan_gate(plan: Plan, prompt: str, cwd: str, config: Config) -> str | None:
     """Stop a plan before anything is spent on it: an approval gate, a policy check.
 
     Called by :meth:`Orchestrator.execute` after the plan is made and checked, before the first agent. The call
@@ -245,6 +260,7 @@ def orc_plan_gate(plan: Plan, prompt: str, config: Config) -> str | None:
 
     :param plan: the plan about to run.
     :param prompt: the task's prompt.
+    :param cwd: the task's working directory (absolute).
     :param config: the settings.
     :returns: a reason to refuse, or None to let it run.
 

@@ -14,7 +14,7 @@ import attrs
 
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config
-from .errors import PlanError, RunFailed, RuntimeUnavailable, UsageError
+from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -41,6 +41,13 @@ HANDOVER_PROMPT = (
 
 #: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
 BUILTIN_TASK_TYPES = ("auto", "custom")
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
 
 
 def _role_name(role: Any) -> str:
@@ -218,12 +225,12 @@ class Orchestrator:
             plan = await self.make_plan(prompt, task_type, roles)
         else:
             check_plan(plan, self.roles)
-        refusal = self.pm.hook.orc_plan_gate(plan=plan, prompt=prompt, config=self.config)
-        if refusal:
-            raise PlanError(refusal)
         workdir = Path(cwd or ".").resolve()
         if not workdir.is_dir():
             raise UsageError(f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd")
+        refusal = self.pm.hook.orc_plan_gate(plan=plan, prompt=prompt, cwd=str(workdir), config=self.config)
+        if refusal:
+            raise PlanError(refusal)
         await self.start()
         task = Task(
             id=new_id("task"),
@@ -318,6 +325,16 @@ class Orchestrator:
         return reports
 
     async def _run(self, run: Run, executor: Executor) -> None:
+        try:
+            await self._run_in_scope(run, executor)
+        except BaseExceptionGroup as group:
+            # A user's error raised inside an executor's task group reaches the caller as itself.
+            leaves = _leaves(group)
+            if len(leaves) == 1 and isinstance(leaves[0], OrcError):
+                raise leaves[0] from None
+            raise
+
+    async def _run_in_scope(self, run: Run, executor: Executor) -> None:
         with run.scope:
             if self.config.timeout_seconds is not None:
                 run.scope.deadline = anyio.current_time() + self.config.timeout_seconds

@@ -96,6 +96,8 @@ def make_plugin_manager(
         _load_entrypoints(pm, allow)
     for plugin in plugins:
         pm.register(plugin)
+    # Historic: plugins registered from now on (tests, embedders) are called at registration too.
+    pm.hook.orc_addhooks.call_historic(kwargs={"pm": pm})
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

@@ -33,6 +33,7 @@ from orchestrator_core import (
     TaskType,
     TurnResult,
     hookimpl,
+    hookspec,
     make_plugin_manager,
 )
 from orchestrator_core.hookspecs import OBSERVER_HOOKS
@@ -522,7 +523,7 @@ def test_hook_orc_event(team_run):
 async def test_hook_orc_plan_gate(orc, scripted_model, orc_workdir):
     class NotOnFridays:
         @hookimpl
-        def orc_plan_gate(self, plan, prompt, config):
+        def orc_plan_gate(self, plan, prompt, cwd, config):
             return f"refused: {len(plan.subtasks)} agents for {prompt!r}"
 
     orchestrator = orc(NotOnFridays())
@@ -604,3 +605,26 @@ async def test_hook_orc_load_task(orc, scripted_model, orc_workdir):
     assert [s.output for s in result.subtasks] == ["SCOUTED-EARLIER", "judged"]
     assert "SCOUTED-EARLIER" in scripted_model.requests_for(reviewer)[0].search_text
     assert all(r.script == reviewer for r in scripted_model.requests)  # the scout was not run again
+
+
+def test_hook_orc_addhooks():
+    class Specs:
+        @hookspec
+        def orc_widget_made(self, widget):
+            """A widget was made."""
+
+    class Provider:
+        @hookimpl
+        def orc_addhooks(self, pm):
+            pm.add_hookspecs(Specs)
+
+    class Consumer:
+        seen = []
+
+        @hookimpl  # no optionalhook: the spec exists before the check
+        def orc_widget_made(self, widget):
+            self.seen.append(widget)
+
+    pm = make_plugin_manager(plugins=[Consumer(), Provider()], environ=NO_AUTOLOAD)
+    pm.hook.orc_widget_made(widget="w1")
+    assert Consumer.seen == ["w1"]
