@@ -24,11 +24,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_planners",
     "orc_executors",
     "orc_claude",
+    "orc_conductor",
     "orc_store",
     "orc_monitor",
     "orc_worktree",
     "orc_ray",
 )
+#: Built-ins whose module is not named like the plugin.
+BUILTIN_MODULES = {"orc_conductor": "orc_claude.conductor.plugin"}
 ENTRYPOINT_GROUP = "orc"
 log = logging.getLogger("orc.plugins")
 
@@ -84,7 +87,7 @@ def make_plugin_manager(
         if pm.is_blocked(name):
             continue
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(BUILTIN_MODULES.get(name, name))
         except Exception as exc:
             raise PluginError(
                 f'built-in plugin "{name}" failed to import: {type(exc).__name__}: {exc}; '

@@ -198,7 +198,7 @@ async def test_outside_a_git_repository_is_a_usage_error_before_any_agent(isolat
 
 async def test_hook_orc_worktree_isolate(isolated, orc_pm, scripted_model, repo, tmp_path):
     class ReviewersToo:
-        @hookimpl(optionalhook=True)
+        @hookimpl
         def orc_worktree_isolate(self, task, subtask, role, config):
             return subtask.role == "reviewer" or None
 
@@ -216,7 +216,7 @@ async def test_hook_orc_worktree_setup(isolated, orc_pm, scripted_model, repo):
     seen = []
 
     class OwnSetup:
-        @hookimpl(optionalhook=True)
+        @hookimpl
         def orc_worktree_setup(self, worktree, source, task, subtask, config):
             seen.append((subtask.id, source))
             (worktree / "local.cfg").write_text("mine\n")

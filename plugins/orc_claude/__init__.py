@@ -2,17 +2,13 @@
 
 This is the only module tree that imports ``claude_agent_sdk`` (lazily: ``orc --help`` must not pay for it).
 It is ``trylast``, so a plugin can supply another runtime. Disabling it (``-p no:orc_claude``) leaves orc able to
-plan but not to run agents. It also provides the orchestrator agent (``conductor/``): ``--orchestrator agent`` and
-``orc chat``.
+plan but not to run agents. The orchestrator agent (``conductor/``: ``--orchestrator agent``, ``orc chat``) is a
+built-in plugin of its own, ``orc_conductor`` (it serves orc's fleet tools to a Claude session, so it lives here,
+beside the SDK).
 """
 
 from orchestrator_core import hookimpl
 
-from .conductor.plugin import (  # noqa: F401 (hook implementations)
-    orc_make_plan,
-    orc_register_commands,
-    orc_scripted_model,
-)
 from .runtime import ClaudeRuntime
 
 

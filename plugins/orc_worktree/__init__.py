@@ -18,8 +18,8 @@ isolate, instead of every writing role), ``ORC_WORKTREE_SETUP`` (a shell command
 ``ORC_WORKTREE_OVERLAP`` (``stop``, the default, or ``merge``: let git combine agents' changes to the same file when
 it can). ``--resolve-conflicts`` is not implemented: the report says so and the branches are kept.
 
-The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``, which also
-adds this plugin's hooks (:mod:`orc_worktree.hookspecs`) to the plugin manager.
+The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``; this plugin's
+hooks (:mod:`orc_worktree.hookspecs`) are added through ``orc_addhooks``, so other plugins implement them plainly.
 """
 
 from orchestrator_core import hookimpl
@@ -31,9 +31,12 @@ PLUGIN_NAME = "orc-worktree"
 
 
 @hookimpl
+def orc_addhooks(pm):
+    pm.add_hookspecs(hookspecs)
+
+
+@hookimpl
 def orc_configure(config, pm):
-    if pm.hook.__dict__.get("orc_worktree_setup") is None or pm.hook.orc_worktree_setup.spec is None:
-        pm.add_hookspecs(hookspecs)
     if pm.get_plugin(PLUGIN_NAME) is None:
         pm.register(Worktrees(config, pm), PLUGIN_NAME)
 

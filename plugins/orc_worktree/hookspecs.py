@@ -1,8 +1,7 @@
 """The hooks ``orc_worktree`` adds to orc: which agents get a worktree, and how a new worktree is prepared.
 
-They are added with ``pm.add_hookspecs`` when an Orchestrator starts (``orc_configure``). orc checks every plugin's
-hook names when it loads plugins, before that, so until the core lets plugins add hooks at load time, mark an
-implementation of these hooks ``@hookimpl(optionalhook=True)``.
+They are added through ``orc_addhooks`` when the plugin loads, before orc checks other plugins' hook names, so a
+plugin implements them with a plain ``@hookimpl``.
 """
 
 from __future__ import annotations
