@@ -135,6 +135,7 @@ class AgentManager:
         model: str | None = None,
         task_id: str | None = None,
         custom_role: Role | None = None,
+        parent_id: str | None = None,
     ) -> Agent:
         """Make an agent of ``role`` (or of ``custom_role``). Its Claude session opens with its first message."""
         if custom_role is not None:
@@ -152,6 +153,7 @@ class AgentManager:
             # Chosen here, so the session id is known (and stored) before the CLI starts.
             session_id=str(uuid.uuid4()),
             custom_role=custom_role,
+            parent_id=parent_id,
         )
         self._seq[agent_id] = 0
         return self._update(agent, "orc_agent_created")

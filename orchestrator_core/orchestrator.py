@@ -354,6 +354,10 @@ class Orchestrator:
             run.stop_message = f"stopped: the run took longer than --timeout {self.config.timeout_seconds:g}s"
         notify(self.pm, "orc_status", snapshot=run.snapshot())
 
+    def run_of(self, task_id: str) -> Run | None:
+        """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
+        return next((run for run in self._runs if run.task.id == task_id), None)
+
     def cancel(self, message: str = "interrupted") -> None:
         """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns."""
         for run in list(self._runs):

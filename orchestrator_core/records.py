@@ -194,6 +194,8 @@ class Agent:
     last_seq: int = 0
     #: The role itself for a custom agent (``AgentRole.CUSTOM``), whose prompt and tools no plugin registered.
     custom_role: Role | None = None
+    #: The agent that created this one (an orchestrator agent), if any: the agent tree.
+    parent_id: str | None = None
 
     @property
     def context_usage(self) -> dict[str, Any]:

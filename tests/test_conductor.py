@@ -130,6 +130,8 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     tree = [json.loads(n["payload"]) for n in notices]
     assert sorted(t["child_agent_id"] for t in tree) == children
     assert {t["parent_agent_id"] for t in tree} == {parent.id}
+    parents = rows(config.db_path, "select id, parent_id from agents where task_id = ?", (result.task_id,))
+    assert {r["id"]: r["parent_id"] for r in parents} == {parent.id: None, **{c: parent.id for c in children}}
     # The run's metrics count the orchestrator and its team; the orchestrator's own context use is tracked.
     team = sum(agents[c].metrics.cost_usd for c in children)
     assert result.metrics.cost_usd == pytest.approx(parent.metrics.cost_usd + team)

@@ -348,3 +348,11 @@ def m009_agent_custom_role(db: Database) -> None:
     # resuming it has no plugin that registered that role, so the store keeps it as JSON. Older rows get NULL:
     # they were all agents of registered roles.
     db["agents"].add_column("custom_role", str)
+
+
+@migrations()
+def m010_agent_parent(db: Database) -> None:
+    # The orchestrator agent creates agents of its own (#13): each records its parent, so the store holds the agent
+    # tree. Older rows get NULL (no parent); the notice events that named children before this stay as they are.
+    db["agents"].add_column("parent_id", str)
+    db["agents"].create_index(["parent_id"])

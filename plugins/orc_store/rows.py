@@ -41,6 +41,7 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
         **metrics_columns(agent.metrics, cost),
         "started": int(agent.started),
         "custom_role": json.dumps(agent.custom_role.to_dict()) if agent.custom_role else None,
+        "parent_id": agent.parent_id,
         "created_at": agent.created_at.isoformat(),
         "updated_at": now,
     }
@@ -64,6 +65,7 @@ def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
         started=bool(row.get("started")),
         last_seq=last_seq,
         custom_role=Role(**json.loads(row["custom_role"])) if row.get("custom_role") else None,
+        parent_id=row.get("parent_id"),
     )
 
 

@@ -138,13 +138,14 @@ class Fleet:
                 f"{len(self.members)}; command the agents you have, or finish"
             )
         self._check_budget("create an agent")
-        agent = self.agents.create(role, name=name or None, cwd=self.cwd, task_id=self.task_id)
+        agent = self.agents.create(role, name=name or None, cwd=self.cwd, task_id=self.task_id,
+                                   parent_id=self.parent_id)
         self.members[agent.id] = Member(agent.id, instructions)
         self.members[agent.id].done.set()
         if self.run is not None:
             # The run's own accounting: its cost, its status snapshots, its end-of-task deletion and metrics.
             self.run.created.append(agent.id)
-        # The agent tree, until the Agent record has a parent of its own: the orchestrator's events name it.
+        # The orchestrator's own events name each child too, for people reading its timeline.
         self.agents.emitter(self.parent_id)(
             EventKind.NOTICE,
             {"message": f"created agent {agent.id} ({role})", "child_agent_id": agent.id, "role": role,

@@ -59,9 +59,7 @@ class Conductor:
             self.fleets.pop(agent.id, None)
 
     def _run_of(self, agent: Agent) -> Any:
-        # The Orchestrator has no public way to reach a running task's Run (its limits, its agents); see #13.
-        runs = getattr(self.orc, "_runs", ())
-        return next((r for r in runs if agent.task_id and r.task.id == agent.task_id), None)
+        return self.orc.run_of(agent.task_id) if agent.task_id else None
 
     @hookimpl
     def orc_subtask_veto(self, task: Any, subtask: Subtask) -> str | None:
