@@ -33,6 +33,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -371,6 +372,12 @@ class _Server(http.server.ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A CLI that hangs up mid-answer (interrupted, killed, cancelled) is normal here, not an error to print.
+        if isinstance(sys.exc_info()[1], ConnectionError | OSError):
+            return
+        super().handle_error(request, client_address)
 
     def close_all(self) -> None:
         """Stop serving and hang up on every open (keep-alive or waiting) connection."""
