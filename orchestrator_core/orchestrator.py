@@ -22,6 +22,7 @@ from .records import (
     Metrics,
     Plan,
     Role,
+    Subtask,
     SubtaskStatus,
     Task,
     TaskResult,
@@ -367,6 +368,45 @@ class Orchestrator:
         while True:
             await anyio.sleep(self.config.monitor_interval_seconds)
             notify(self.pm, "orc_status", snapshot=run.snapshot())
+
+    async def execute_with_dependencies(
+        self,
+        task: str | Sequence[Any],
+        dependencies: dict[int, Sequence[int]],
+        *,
+        roles: Sequence[Any] = (),
+        prompt: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> TaskResult:
+        """Run steps as a dependency graph (the dag mode): a step starts once the steps it depends on succeeded,
+        and receives exactly their results.
+
+        :param task: the steps, in order: role names (or ``AgentRole``), ``(role, instruction)`` pairs or
+            Subtasks; or the prompt, with the steps' roles in ``roles``.
+        :param dependencies: step index -> the indices it depends on, e.g. ``{1: [0], 2: [0, 1], 3: [2]}``.
+        :raises PlanError: an unknown step index, a cycle, an unknown role.
+        """
+        if isinstance(task, str):
+            prompt, steps = task, list(roles)
+        else:
+            steps = list(task)
+        subtasks = []
+        for i, step in enumerate(steps):
+            after = [str(d) for d in dependencies.get(i, ())]
+            if isinstance(step, Subtask):
+                subtasks.append(attrs.evolve(step, id=str(i), depends_on=after))
+            elif isinstance(step, tuple):
+                subtasks.append(Subtask(str(i), _role_name(step[0]), str(step[1]), after))
+            else:
+                subtasks.append(Subtask(str(i), _role_name(step), f"Do the {_role_name(step)}'s part of the task.",
+                                        after))
+        unknown = sorted(set(dependencies) - set(range(len(steps))))
+        if unknown:
+            raise PlanError(f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
+                            f"{len(steps) - 1})")
+        plan = Plan(subtasks, task_type="custom")
+        text = prompt or "; ".join(s.instruction for s in subtasks)
+        return await self.execute(text, "custom", "dag", plan=plan, cwd=cwd)
 
     async def execute_custom_workflow(self, prompt: str, roles: Sequence[Any], parallel: bool = False) -> TaskResult:
         """Run ``roles`` in order (or side by side with ``parallel``) on ``prompt``: the seed API's custom team."""

@@ -249,3 +249,24 @@ async def test_sequential_opens_the_next_session_while_the_current_agent_works(o
     assert result.success, result.error
     assert scripted_model.errors == []
     assert seen["second_pid"] == [a for a in orc.list_agents() if a.role == "reviewer"][0].pid
+
+
+async def test_execute_with_dependencies_the_seed_api(orchestrator, scripted_model, orc_workdir):
+    from orchestrator_core import AgentRole, PlanError
+
+    for role in ("scout", "analyst", "builder", "reviewer"):
+        scripted_model.script([text(f"{role.upper()}-OUT")], match=f"{role} of the team")
+    async with orchestrator as orc:
+        result = await orc.execute_with_dependencies(
+            task=[AgentRole.SCOUT, ("analyst", "study it"), "builder", AgentRole.REVIEWER],
+            dependencies={1: [0], 2: [0, 1], 3: [2]},
+            prompt="Add CSV export",
+            cwd=orc_workdir,
+        )
+        assert result.success, result.error
+        with pytest.raises(PlanError, match=r"step\(s\) \[7\]"):
+            await orc.execute_with_dependencies(["scout"], {7: [0]}, cwd=orc_workdir)
+    builder = [r for r in scripted_model.requests if "builder of the team" in r.system_text][0]
+    assert "SCOUT-OUT" in builder.last_user_text and "ANALYST-OUT" in builder.last_user_text
+    reviewer = [r for r in scripted_model.requests if "reviewer of the team" in r.system_text][0]
+    assert "BUILDER-OUT" in reviewer.last_user_text and "SCOUT-OUT" not in reviewer.last_user_text
