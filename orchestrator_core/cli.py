@@ -6,18 +6,20 @@ Heavy modules (claude_agent_sdk, datasette, ray) are imported inside the command
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .cli_agents import agents as agents_command
-from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError
+from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
 
 log = logging.getLogger("orc")
@@ -75,11 +77,11 @@ class OrcGroup(click.Group):
             return super().invoke(ctx)
         except BaseExceptionGroup as group:
             # anyio task groups wrap what their tasks raised: a user's error inside stays a user's error (B8).
-            leaves = _leaves(group)
-            errors = [e for e in leaves if isinstance(e, click.ClickException | click.exceptions.Exit)]
-            if errors and len(errors) == len(leaves):
+            inner = leaves(group)
+            errors = [e for e in inner if isinstance(e, click.ClickException | click.exceptions.Exit)]
+            if errors and len(errors) == len(inner):
                 raise errors[0] from None
-            if any(isinstance(e, KeyboardInterrupt) for e in leaves):
+            if any(isinstance(e, KeyboardInterrupt) for e in inner):
                 raise Interrupted("interrupted; what finished before is recorded in the run store") from None
             raise _internal(group) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
@@ -94,20 +96,13 @@ class OrcGroup(click.Group):
             raise _internal(exc) from None
 
 
-def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return found
-
-
 def _internal(exc: BaseException) -> OrcError:
     """A bug, not the user's doing: one line that says so, the traceback with ORC_DEBUG=1."""
     if os.environ.get("ORC_DEBUG"):
         raise exc
     log.debug("%s", "".join(traceback.format_exception(exc)))
-    leaves = _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
-    first = leaves[0] if leaves else exc
+    inner = leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    first = inner[0] if inner else exc
     error = OrcError(
         f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
         "run again with ORC_DEBUG=1 for the traceback and report it"
@@ -160,6 +155,21 @@ def _orchestrator(ctx: click.Context, **overrides: Any) -> Any:
     from .orchestrator import Orchestrator
 
     return Orchestrator(load_config(**overrides), pm=_pm(ctx))
+
+
+@contextlib.contextmanager
+def scripted_if(orc: Any, scripted: bool) -> Iterator[None]:
+    """With ``--scripted``: the Orchestrator's agents talk to orc's scripted model for the length of the block."""
+    if not scripted:
+        yield
+        return
+    import attrs
+
+    from .testing.scripted_run import scripted_environment
+
+    with scripted_environment(orc.pm) as env:
+        orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
+        yield
 
 
 def _split_roles(roles: str | None) -> tuple[str, ...]:
@@ -328,7 +338,6 @@ def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | N
 def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
     """Run ``work()`` (which returns a TaskResult) with Ctrl-C handling, print the result, exit with its code."""
     import anyio
-    import attrs
 
     async def go() -> Any:
         # work() starts the Orchestrator itself, after its input checks: bad input leaves no store behind.
@@ -341,13 +350,7 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
             await orc.stop()
         return result
 
-    if scripted:
-        from .testing.scripted_run import scripted_environment
-
-        with scripted_environment(orc.pm) as env:
-            orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
-            result = anyio.run(go)
-    else:
+    with scripted_if(orc, scripted):
         result = anyio.run(go)
     _print_result(result, as_json)
     if not result.success:
@@ -439,7 +442,6 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
          output: Path | None, scripted: bool, db_path: Path | None) -> None:
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
-    import attrs
 
     from .plan_file import render_plan
 
@@ -453,13 +455,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
         finally:
             await orc.stop()
 
-    if scripted:
-        from .testing.scripted_run import scripted_environment
-
-        with scripted_environment(orc.pm) as env:
-            orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
-            the_plan = anyio.run(make)
-    else:
+    with scripted_if(orc, scripted):
         the_plan = anyio.run(make)
     if output:
         try:

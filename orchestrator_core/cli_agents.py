@@ -22,18 +22,11 @@ scripted_option = click.option(
 
 @contextlib.contextmanager
 def _orchestrator(ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any) -> Iterator[Any]:
-    import attrs
-
     from .cli import _orchestrator as make
+    from .cli import scripted_if
 
     orc = make(ctx, db_path=db_path, **overrides)
-    if not scripted:
-        yield orc
-        return
-    from .testing.scripted_run import scripted_environment
-
-    with scripted_environment(orc.pm) as env:
-        orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
+    with scripted_if(orc, scripted):
         yield orc
 
 

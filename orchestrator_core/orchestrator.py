@@ -14,7 +14,7 @@ import attrs
 
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config
-from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError
+from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -42,13 +42,6 @@ HANDOVER_PROMPT = (
 
 #: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
 BUILTIN_TASK_TYPES = ("auto", "custom")
-
-
-def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
-    found: list[BaseException] = []
-    for exc in group.exceptions:
-        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
-    return found
 
 
 def _role_name(role: Any) -> str:
@@ -330,9 +323,9 @@ class Orchestrator:
             await self._run_in_scope(run, executor)
         except BaseExceptionGroup as group:
             # A user's error raised inside an executor's task group reaches the caller as itself.
-            leaves = _leaves(group)
-            if len(leaves) == 1 and isinstance(leaves[0], OrcError):
-                raise leaves[0] from None
+            inner = leaves(group)
+            if len(inner) == 1 and isinstance(inner[0], OrcError):
+                raise inner[0] from None
             raise
 
     async def _run_in_scope(self, run: Run, executor: Executor) -> None:

@@ -1,6 +1,18 @@
 import pytest
+from fixtures import clean_env
 
 
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+@pytest.fixture
+def cli_env(tmp_path, scripted_model):
+    """The environment of an `orc` process whose agents talk to this test's scripted model; store in tmp_path."""
+    return clean_env(
+        tmp_path,
+        **scripted_model.env(tmp_path / "claude-config"),
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+        ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
+    )

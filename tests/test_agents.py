@@ -1,7 +1,6 @@
 """Agents as resources (#5): create, send, read, delete, from this process and later ones, with context accounting."""
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -125,16 +124,6 @@ async def test_context_threshold_flags_then_hands_over(orchestrator, scripted_mo
 
 
 # -- across processes -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(tmp_path, scripted_model):
-    """The environment of a later `orc` process whose agents talk to this test's scripted model."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(scripted_model.env(tmp_path / "claude-config"))
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1",
-               ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"))
-    return env
 
 
 def orc(env, cwd, *args, **kwargs):

@@ -1,7 +1,6 @@
 """End to end: the installed ``orc`` command, run as a real process."""
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fixtures import clean_env
 
 BIN = Path(sys.executable).parent
 
@@ -18,9 +18,7 @@ def home(tmp_path):
     """A process environment with no Claude credentials and a fresh working directory."""
     cwd = tmp_path / "here"
     cwd.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
-    return cwd, env
+    return cwd, clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 def orc(home, *args, program="orc", extra_env=None):

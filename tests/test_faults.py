@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fixtures import alive, clean_env, wait_for
 
 from orchestrator_core import Orchestrator, SubtaskStatus, hookimpl
 from orchestrator_core.testing import Reply, Text, error, text, tool
@@ -19,42 +20,11 @@ from orchestrator_core.testing import Reply, Text, error, text, tool
 BIN = Path(sys.executable).parent
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def query(db, sql, params=()):
     try:
         return sqlite3.connect(db).execute(sql, params).fetchall()
     except sqlite3.OperationalError:
         return []
-
-
-@pytest.fixture
-def cli_env(tmp_path, scripted_model):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(scripted_model.env(tmp_path / "claude-config"))
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1",
-               ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"))
-    return env
 
 
 def test_orc_killed_mid_run_then_resumed(cli_env, scripted_model, orc_workdir, tmp_path):
@@ -193,8 +163,7 @@ async def test_a_long_reader_does_not_block_the_run(orchestrator, scripted_model
 def test_a_corrupt_or_foreign_database_is_refused_untouched(tmp_path, content):
     db = tmp_path / "orchestrator.db"
     db.write_bytes(content)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "x"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 5, out.stderr
@@ -241,13 +210,10 @@ async def test_non_utf8_tool_output_and_a_large_prompt(orchestrator, scripted_mo
     assert len(db.execute("select prompt from tasks").fetchone()[0]) == len(prompt)
 
 
-def test_three_processes_sixteen_agents_one_database(tmp_path, scripted_model):
+def test_three_processes_sixteen_agents_one_database(tmp_path, scripted_model, cli_env):
     """16 parallel agents in 3 concurrent orc processes writing one store: no lost or duplicated rows."""
     scripted_model.script([tool("Glob", {"pattern": "*"}), text("done")], match="scout of the team")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(scripted_model.env(tmp_path / "claude-config"))
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1",
-               ORCHESTRATOR_DB_PATH=str(tmp_path / "shared.db"))
+    env = {**cli_env, "ORCHESTRATOR_DB_PATH": str(tmp_path / "shared.db")}
     sizes = [6, 5, 5]
     procs = [
         subprocess.Popen([str(BIN / "orc"), "execute", "--mode", "parallel", "--max-parallel", str(n), "-q",

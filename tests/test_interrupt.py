@@ -1,6 +1,5 @@
 """Ctrl-C and SIGTERM on a real `orc execute` process: agents interrupted, no CLI process left, task cancelled."""
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -9,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fixtures import alive, clean_env, wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -37,19 +37,7 @@ def slow_env(tmp_path):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: orc-sleeper\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[orc]\nsleeper = orc_sleeper\n")
     (site / "orc_sleeper.py").write_text(SLOW_ROLE_PLUGIN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(site))
-    return env
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return clean_env(tmp_path, PYTHONPATH=str(site))
 
 
 def running_agent_pid(db_path):
@@ -62,14 +50,6 @@ def running_agent_pid(db_path):
     except sqlite3.OperationalError:
         return None
     return row[0] if row else None
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

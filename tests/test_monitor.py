@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import re
 import shlex
 import shutil
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fixtures import clean_env
 
 from orchestrator_core import (
     Agent,
@@ -35,9 +35,7 @@ def home(tmp_path):
     """A process environment with no Claude credentials and a fresh working directory."""
     cwd = tmp_path / "here"
     cwd.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
-    return cwd, env
+    return cwd, clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 def orc(home, *args):

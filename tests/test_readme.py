@@ -1,10 +1,11 @@
 """The README stays true: its Python example runs as written, and every test it cites exists."""
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from fixtures import clean_env
 
 ROOT = Path(__file__).parent.parent
 
@@ -19,9 +20,7 @@ def test_the_readme_python_example_is_examples_quickstart():
 
 def test_examples_quickstart_runs(tmp_path, scripted_model, orc_pm):
     orc_pm.hook.orc_scripted_model(model=scripted_model)  # the built-in roles' scripted behaviour
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(scripted_model.env(tmp_path / "claude-config"), HOME=str(tmp_path / "home"),
-               ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    env = clean_env(tmp_path, **scripted_model.env(tmp_path / "claude-config"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr

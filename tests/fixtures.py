@@ -1,0 +1,39 @@
+"""What several test modules need: a clean process environment, waiting for a condition, telling a live pid."""
+
+import os
+import time
+from pathlib import Path
+
+#: Environment variables a test process must not inherit: credentials, the CLI's config, orc's own settings.
+SCRUBBED = ("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_")
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without credentials or orc settings, HOME in ``tmp_path``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
+    env["HOME"] = str(tmp_path / "home")
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate, timeout: float = 30.0):
+    """Poll ``predicate`` until it returns something true (returned), or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def alive(pid: int) -> bool:
+    """True if ``pid`` is a running process (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
