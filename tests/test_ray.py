@@ -17,7 +17,6 @@ def test_orc_ray_declines_unless_asked():
 
     assert orc_ray.orc_make_runtime(Config()) is None
     assert type(orc_ray.orc_make_runtime(Config(executor="ray"))).__name__ == "RayRuntime"
-    assert "ray" not in sys.modules or True  # making the runtime imports no ray; check() does
 
 
 def test_missing_ray_is_one_clear_line(monkeypatch):
@@ -28,6 +27,21 @@ def test_missing_ray_is_one_clear_line(monkeypatch):
     with pytest.raises(RuntimeUnavailable) as caught:
         runtime.check()
     assert 'pip install -e ".[ray]"' in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_unreachable_cluster_is_one_clear_line():
+    import socket
+
+    import orc_ray
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    runtime = orc_ray.orc_make_runtime(Config(executor="ray", ray_address=f"127.0.0.1:{port}"))
+    with pytest.raises(RuntimeUnavailable) as caught:
+        runtime.check()
+    assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in str(caught.value)
+    assert "--ray-address" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_secrets_travel_by_name_only():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import uuid
 from typing import Any
 
@@ -38,6 +39,12 @@ def connect(address: str | None) -> Any:
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    unreachable = _unreachable(address)
+    if unreachable:
+        raise RuntimeUnavailable(
+            f"cannot reach the Ray cluster at {address} ({unreachable}); start one with `ray start --head` "
+            "or pass --ray-address HOST:PORT"
+        )
     try:
         # address is never None here: ray.init() without one would start a private cluster instead of failing.
         ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR)
@@ -48,6 +55,18 @@ def connect(address: str | None) -> Any:
             "or pass --ray-address HOST:PORT"
         ) from None
     return ray
+
+
+def _unreachable(address: str) -> str | None:
+    """Why nothing answers at a ``HOST:PORT`` address, or None. ray.init would retry for minutes instead."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return None  # "auto", a ray:// client address: Ray itself fails fast on those
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def live_nodes() -> dict[str, dict[str, Any]]:

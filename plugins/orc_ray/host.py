@@ -33,8 +33,10 @@ from .workspace import NodeWorkspace
 
 
 def node_root(node_id: str) -> Path:
-    """Where a node keeps agents' directories and repository mirrors: node-local temporary space."""
-    root = Path(tempfile.gettempdir()) / f"orc-ray-{os.getuid()}" / node_id[:12]
+    """Where a node keeps agents' directories and repository mirrors: ``ORC_RAY_NODE_DIR`` in the node's
+    environment, else node-local temporary space."""
+    base = os.environ.get("ORC_RAY_NODE_DIR") or Path(tempfile.gettempdir()) / f"orc-ray-{os.getuid()}"
+    root = Path(base) / node_id[:12]
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -17,13 +17,14 @@ NODE_KEY = "sk-ant-node-own-dummy"
 
 
 @pytest.fixture(scope="session")
-def ray_cluster():
+def ray_cluster(tmp_path_factory):
     """``(cluster, {"node_a": node_id, "node_b": node_id})``, with this process connected as the driver."""
     import ray
     from ray.cluster_utils import Cluster
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ["ANTHROPIC_API_KEY"] = NODE_KEY  # inherited by the nodes started below
+    os.environ["ORC_RAY_NODE_DIR"] = str(tmp_path_factory.mktemp("nodes"))  # agents' directories on the nodes
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "resources": {"node_a": 1}, "include_dashboard": False},

@@ -255,3 +255,23 @@ async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, sc
     assert_exactly_once_in_order(rows)
     assert len([r for r in scripted_model.requests if r.session_id]) == 2  # no replay by Ray
     assert dead(killed["cli"]), "the silent CLI outlived its worker"
+
+
+def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path):
+    """What a user runs: `orc execute --executor ray --ray-address ...`, a new driver joining the cluster."""
+    import sys
+    from pathlib import Path
+
+    cluster, names = ray_cluster
+    orc = Path(sys.executable).parent / "orc"
+    db = tmp_path / "o.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_"))}
+    done = subprocess.run(
+        [str(orc), "execute", "--scripted", "--executor", "ray", "--ray-address", cluster.address, "--mode",
+         "parallel", "--roles", "scout,reviewer", "--db", str(db), "-q", "look around"],
+        cwd=tmp_path, env={**env, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    nodes = {p["node_id"] for _, _, k, p in events(db) if k == "session"}
+    assert nodes == set(names.values())
+    assert_exactly_once_in_order(events(db))
