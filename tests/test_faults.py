@@ -232,3 +232,27 @@ def test_three_processes_sixteen_agents_one_database(tmp_path, scripted_model, c
         assert count == top, agent_id
     assert db.execute("select count(*) from tool_calls").fetchone()[0] == 16
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)
+
+
+def test_disk_full_stops_the_run_with_a_clear_error_and_keeps_earlier_rows(tmp_path):
+    import resource
+
+    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
+    first = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "-q", "first"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    db = tmp_path / "orchestrator.db"
+    size = db.stat().st_size
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 4096, size + 4096))
+
+    out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120, preexec_fn=small_disk)
+    assert out.returncode == 1
+    assert "cannot write any more" in out.stderr and out.stderr.count("cannot write any more") == 1
+    assert "free space, then `orc resume" in out.stderr and "Traceback" not in out.stderr
+    conn = sqlite3.connect(db)
+    assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
+    assert conn.execute("select prompt, status from tasks where prompt = 'first'").fetchall() == [("first", "succeeded")]

@@ -123,6 +123,14 @@ class RunStore:
     def orc_load_task(self, task_id: str) -> TaskRecord | None:
         return queries.load_task(self.read(), task_id)
 
+    @hookimpl
+    def orc_subtask_veto(self, task: Task, subtask: Subtask) -> str | None:
+        """A store that cannot write any more stops the run from starting agents it could not record."""
+        if self.writer.fatal is None:
+            return None
+        return (f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
+                f"free space, then `orc resume {task.id}`")
+
     # -- observer hooks -----------------------------------------------------------------------------------------
 
     def _totals(self, metrics: Any) -> dict[str, Any]:

@@ -86,6 +86,8 @@ class Writer:
         self.batches = 0
         #: One line per failed write (the rows of a failed batch are retried one by one; only bad rows are lost).
         self.errors: list[str] = []
+        #: Set when the file itself cannot take writes any more (disk full, I/O error, read-only): one line.
+        self.fatal: str | None = None
         self._ready = threading.Event()
         self._thread.start()
         self._ready.wait()
@@ -183,12 +185,20 @@ class Writer:
         return row
 
     def _write(self, db: Any, batch: list[Op]) -> None:
+        if self.fatal is not None:
+            self.errors.append(f"dropped {len(batch)} rows: {self.fatal}")
+            return
         try:
             with db.atomic():
                 self._apply(db, batch)
             self.rows += len(batch)
             self.batches += 1
         except sqlite3.Error as exc:
+            if _is_fatal(exc):
+                # Retrying row by row cannot help a full disk: say it once, keep what is committed, drop the rest.
+                self.fatal = f"{exc} (is the disk full?)"
+                self._note(f"cannot write any more: {self.fatal}; rows written before this are intact")
+                return
             # One bad row (e.g. an event for an agent no store row knows) must not lose its neighbours.
             self._note(f"a batch of {len(batch)} rows failed ({exc}); writing them one by one")
             for op in batch:
@@ -223,6 +233,12 @@ class Writer:
     def _note(self, line: str) -> None:
         self.errors.append(line)
         log.warning("run store %s: %s", self.path, line)
+
+
+def _is_fatal(exc: sqlite3.Error) -> bool:
+    """A failure of the file, not of a row: disk full, I/O error, read-only, the file gone."""
+    text = str(exc).lower()
+    return any(words in text for words in ("disk", "i/o error", "readonly", "read-only", "no such file"))
 
 
 _shared: dict[Path, tuple[Writer, int]] = {}
