@@ -85,3 +85,11 @@ def test_ray_cluster_suite_in_a_loopback_only_namespace():
     print(done.stderr[-5000:], file=sys.stderr)
     assert done.returncode == 0, "the Ray cluster suite failed (output above)"
     assert " passed" in done.stdout and "failed" not in done.stdout.splitlines()[-1]
+
+
+def test_without_orc_ray_there_is_no_nodes_command():
+    orc = Path(sys.executable).parent / "orc"
+    listed = subprocess.run([str(orc), "--help"], capture_output=True, text=True)
+    disabled = subprocess.run([str(orc), "-p", "no:orc_ray", "--help"], capture_output=True, text=True)
+    assert " nodes " in listed.stdout
+    assert disabled.returncode == 0 and " nodes " not in disabled.stdout, disabled.stderr
