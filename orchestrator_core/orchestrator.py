@@ -104,6 +104,11 @@ class Orchestrator:
         try:
             if self._agents is None:
                 runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
+                if runtime is None and self.config.executor != "local":
+                    raise RuntimeUnavailable(
+                        f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
+                        "and do not disable orc_ray (-p no:orc_ray)"
+                    )
                 if runtime is None:
                     raise RuntimeUnavailable(
                         "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "

@@ -276,3 +276,9 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     db = sqlite3.connect(orc_cli.cwd / "orchestrator.db")
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
 
+
+
+def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
+    out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--executor", "ray", "--roles", "scout", "x")
+    assert out.exit_code == 6
+    assert "no plugin runs agents with --executor ray" in out.stderr
