@@ -16,3 +16,11 @@ def cli_env(tmp_path, scripted_model):
         ORC_DISABLE_PLUGIN_AUTOLOAD="1",
         ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
     )
+
+
+@pytest.fixture
+def home(tmp_path):
+    """For `orc` processes: a fresh working directory and an environment with no credentials or autoloaded plugins."""
+    cwd = tmp_path / "here"
+    cwd.mkdir()
+    return cwd, clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")

@@ -1,6 +1,7 @@
 """What several test modules need: a clean process environment, waiting for a condition, telling a live pid."""
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -37,3 +38,13 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def rows(db_path: Path, sql: str, params=()) -> list[dict]:
+    """The rows of a query on a store file, as dicts."""
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute(sql, params)]
+    finally:
+        db.close()

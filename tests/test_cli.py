@@ -8,17 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from fixtures import clean_env
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def home(tmp_path):
-    """A process environment with no Claude credentials and a fresh working directory."""
-    cwd = tmp_path / "here"
-    cwd.mkdir()
-    return cwd, clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 def orc(home, *args, program="orc", extra_env=None):

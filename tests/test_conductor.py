@@ -6,7 +6,6 @@ tools are an in-process MCP server, so every tool call below really goes CLI -> 
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fixtures import rows
 from orc_claude.conductor.role import SYSTEM_PROMPT
 from orc_claude.conductor.scripted import agent_of, call, tool_results
 
@@ -74,13 +74,6 @@ def conductor(request):
     return text("TEAM-DONE: alpha and beta wrote their files")
 
 
-def rows(db_path, sql, params=()):
-    db = sqlite3.connect(db_path)
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute(sql, params)]
-    finally:
-        db.close()
 
 
 def agent_config(orc_config, **limits):

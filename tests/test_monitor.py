@@ -12,7 +12,6 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import clean_env
 
 from orchestrator_core import (
     Agent,
@@ -28,14 +27,6 @@ from orchestrator_core import (
 from orchestrator_core.testing import text, tool
 
 BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def home(tmp_path):
-    """A process environment with no Claude credentials and a fresh working directory."""
-    cwd = tmp_path / "here"
-    cwd.mkdir()
-    return cwd, clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
 
 
 def orc(home, *args):

@@ -2,12 +2,12 @@
 secrets, the lookup hooks and the seed's Database API. Real SDK and CLI against the scripted model."""
 
 import json
-import sqlite3
 from pathlib import Path
 
 import attrs
 import pytest
 import sqlite_utils
+from fixtures import rows
 from orc_store import Database
 from orc_store.migrations import migrations
 from orc_store.writer import Writer
@@ -22,13 +22,6 @@ BUILDER = "builder of the team"
 SCOUT = "scout of the team"
 
 
-def rows(db_path, sql, params=()):
-    db = sqlite3.connect(db_path)
-    db.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in db.execute(sql, params)]
-    finally:
-        db.close()
 
 
 def schema(db):

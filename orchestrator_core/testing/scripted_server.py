@@ -215,6 +215,12 @@ class ScriptedRequest:
             return []
         return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
+    @property
+    def last_tool_output(self) -> str:
+        """The text of the last tool result the model was sent (what its latest tool call returned), or ""."""
+        results = self.tool_results
+        return _content_text(results[-1].get("content")).strip() if results else ""
+
 
 @attrs.frozen
 class _Script:

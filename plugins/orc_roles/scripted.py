@@ -37,16 +37,6 @@ def slug_of(request: ScriptedRequest) -> str:
     return slug if slug[0].isalpha() else f"m_{slug}"
 
 
-def _tool_output(request: ScriptedRequest) -> str:
-    results = request.tool_results
-    if not results:
-        return ""
-    content = results[-1].get("content")
-    if isinstance(content, list):
-        content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return str(content or "").strip()
-
-
 def _module_source(task: str) -> str:
     return (
         f'"""{task} -- written by orc\'s scripted builder."""\n\n'
@@ -76,7 +66,7 @@ def scripts_for(role: str) -> list:
             tool("Glob", {"pattern": "**/*"}, usage=_usage(1800, 60)),
             lambda r: text(
                 f"Analysis of '{task_of(r)}': the working directory holds "
-                f"{len([x for x in _tool_output(r).splitlines() if x.strip() and 'No files' not in x])} file(s). "
+                f"{len([x for x in r.last_tool_output.splitlines() if x.strip() and 'No files' not in x])} file(s). "
                 f"A new module {slug_of(r)}.py is the smallest complete change; risk is low.",
                 usage=_usage(2100, 140),
             ),
@@ -105,13 +95,13 @@ def scripts_for(role: str) -> list:
                 {"command": f"python3 {slug_of(r)}.py", "description": f"Run {slug_of(r)}.py"},
                 usage=_usage(2400, 80),
             ),
-            lambda r: text(f"Ran python3 {slug_of(r)}.py; it printed:\n{_tool_output(r)}", usage=_usage(2700, 120)),
+            lambda r: text(f"Ran python3 {slug_of(r)}.py; it printed:\n{r.last_tool_output}", usage=_usage(2700, 120)),
         ]
     if role == "reviewer":
         return [
             lambda r: tool("Read", {"file_path": f"{slug_of(r)}.py"}, usage=_usage(2500, 50)),
             lambda r: text(
-                f"Review of {slug_of(r)}.py ({len(_tool_output(r).splitlines())} lines read): clear and complete. "
+                f"Review of {slug_of(r)}.py ({len(r.last_tool_output.splitlines())} lines read): clear and complete. "
                 "Approved.",
                 usage=_usage(3000, 110),
             ),
@@ -128,6 +118,6 @@ def scripts_for(role: str) -> list:
     if role == "scout":
         return [
             tool("Glob", {"pattern": "**/*.py"}, usage=_usage(1500, 40)),
-            lambda r: text(f"Found these Python files:\n{_tool_output(r) or '(none)'}", usage=_usage(1700, 90)),
+            lambda r: text(f"Found these Python files:\n{r.last_tool_output or '(none)'}", usage=_usage(1700, 90)),
         ]
     return [text(f"The {role} did its part.")]

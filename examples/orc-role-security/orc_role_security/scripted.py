@@ -10,19 +10,9 @@ from orchestrator_core.testing import ScriptedRequest, Usage, text, tool
 PATTERN = r"(password|secret|api_key|token)\s*=|eval\(|exec\(|pickle\.loads|shell=True"
 
 
-def _grep_output(request: ScriptedRequest) -> str:
-    results = request.tool_results
-    if not results:
-        return ""
-    content = results[-1].get("content")
-    if isinstance(content, list):
-        content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return str(content or "").strip()
-
-
 def finding(request: ScriptedRequest):
     """The auditor's summary: each matching file, or that none matched."""
-    output = _grep_output(request)
+    output = request.last_tool_output
     hits = [line for line in output.splitlines() if line.strip() and not line.startswith("No ") and "Found" not in line]
     if not hits:
         return text("Security review: no secrets or risky calls found (grep for secrets, eval/exec, pickle, "
