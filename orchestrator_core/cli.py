@@ -74,6 +74,13 @@ class OrcGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            return self._invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = _scrub()(exc.message)
+            raise
+
+    def _invoke(self, ctx: click.Context) -> Any:
+        try:
             return super().invoke(ctx)
         except BaseExceptionGroup as group:
             # anyio task groups wrap what their tasks raised: a user's error inside stays a user's error (B8).
@@ -397,9 +404,17 @@ async def _cancel_on_signals(orc: Any) -> None:
             orc.cancel(f"interrupted by {signal.Signals(signum).name}")
 
 
+def _scrub() -> Any:
+    """A Redactor for this process's secret environment values: nothing orc prints may hold one."""
+    from .secrets import Redactor, secrets_in
+
+    return Redactor(secrets_in(os.environ))
+
+
 def _print_result(result: Any, as_json: bool) -> None:
+    scrub = _scrub()
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(scrub(json.dumps(result.to_dict(), indent=2)))
         return
     m = result.metrics
     done = sum(1 for s in result.subtasks if s.succeeded)
@@ -413,7 +428,7 @@ def _print_result(result: Any, as_json: bool) -> None:
         click.echo(f"{name}: {_one_line(report)}")
     if result.output:
         click.echo("Output:")
-        click.echo(result.output)
+        click.echo(scrub(result.output))
 
 
 def _one_line(report: Any) -> str:

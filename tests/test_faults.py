@@ -256,3 +256,21 @@ def test_disk_full_stops_the_run_with_a_clear_error_and_keeps_earlier_rows(tmp_p
     conn = sqlite3.connect(db)
     assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
     assert conn.execute("select prompt, status from tasks where prompt = 'first'").fetchall() == [("first", "succeeded")]
+
+
+def test_no_secret_in_what_orc_prints_or_stores(cli_env, scripted_model, orc_workdir, tmp_path):
+    secret = "sk-live-very-secret-value-42"
+    env = {**cli_env, "FOO_SECRET": secret}
+    scripted_model.script(
+        [tool("Bash", {"command": "echo leaked: $FOO_SECRET"}), lambda r: text(f"found {r.last_tool_output}")],
+        match="builder of the team",
+    )
+    scripted_model.script([error(400, f"bad request near {secret}")] * 10, match="reviewer of the team")
+    for args in (["-q"], ["--json"], ["-v"]):
+        out = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", *args, "x"],
+                             cwd=orc_workdir, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 1, out.stderr
+        assert secret not in out.stdout and secret not in out.stderr
+        assert "[redacted FOO_SECRET]" in out.stdout + out.stderr
+    for path in tmp_path.glob("orc.db*"):
+        assert secret.encode() not in path.read_bytes()

@@ -13,6 +13,7 @@ import time
 import attrs
 
 from orchestrator_core import Agent, Event, EventKind, Subtask, SubtaskResult, Task
+from orchestrator_core.secrets import Redactor, secrets_in
 
 #: Subtask statuses as the view names them.
 DONE, RUNNING, WAITING, FAILED = "done", "running", "waiting", "failed"
@@ -117,6 +118,8 @@ class Board:
         self.max_notices = max_notices
         self.started: float | None = None
         self.ended: float | None = None
+        # What the view shows of an agent's words and tool targets must never hold a secret from the environment.
+        self.scrub = Redactor(secrets_in(os.environ))
 
     def _row_for(self, agent_id: str) -> Row | None:
         """The row of the agent, unless a newer attempt's agent took it over."""
@@ -212,9 +215,9 @@ class Board:
             if event.kind is EventKind.TOOL_CALL:
                 row.tool_calls += 1
                 row.last_tool = str(payload.get("name") or "")
-                row.last_target = tool_target(payload.get("input"))
+                row.last_target = self.scrub(tool_target(payload.get("input")))
             elif event.kind is EventKind.MESSAGE and payload.get("role") == "assistant":
-                row.last_text = " ".join(str(payload.get("text") or "").split())
+                row.last_text = self.scrub(" ".join(str(payload.get("text") or "").split()))
             elif event.kind is EventKind.USAGE:
                 row.tokens += sum(int(payload.get(k) or 0) for k in (
                     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"))

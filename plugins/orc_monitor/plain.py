@@ -6,9 +6,12 @@ a bounded number of bounded lines per message.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from orchestrator_core import Agent, Event, EventKind, Subtask, SubtaskResult, Task, hookimpl
+from orchestrator_core.secrets import Redactor, secrets_in
 
 from .board import tool_target
 
@@ -31,9 +34,11 @@ class PlainReporter:
     def __init__(self, verbose: bool = False) -> None:
         self.verbose = verbose
         self.names: dict[str, str] = {}
+        # An agent's words or a tool's target can quote a secret from the environment: never print one.
+        self.scrub = Redactor(secrets_in(os.environ))
 
     def _echo(self, line: str) -> None:
-        click.echo(line, err=True)
+        click.echo(self.scrub(line), err=True)
 
     def _name(self, agent_id: str, fallback: str) -> str:
         return self.names.get(agent_id, fallback)

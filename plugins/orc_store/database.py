@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 
 from orchestrator_core import Agent, StoreError
+from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
-from .redact import secrets_in
 from .store import open_database
 
 

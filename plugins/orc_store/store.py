@@ -30,10 +30,10 @@ from orchestrator_core import (
     hookimpl,
 )
 from orchestrator_core.records import StatusSnapshot, utcnow
+from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
 from .migrations import migrations
-from .redact import secrets_in
 
 
 def open_database(path: Path, *, create: bool = True):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .redact import Redactor
+from orchestrator_core.secrets import Redactor
 
 log = logging.getLogger("orc.store")
 

@@ -1,7 +1,8 @@
-"""Redactor: keeps API keys and other secret environment values out of the store.
+"""Redactor: keeps API keys and other secret environment values out of what orc writes and prints.
 
 A tool's output can echo the environment (``env``, ``echo $ANTHROPIC_API_KEY``), and a prompt can quote a token.
-Every text value is scrubbed just before it is written: each secret value becomes ``[redacted NAME]``.
+The store scrubs every text value just before it is written, and the CLI what it prints: each secret value becomes
+``[redacted NAME]``.
 """
 
 from __future__ import annotations
