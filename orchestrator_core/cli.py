@@ -304,7 +304,7 @@ def execute(
 
     async def work() -> Any:
         the_plan = given or await orc.make_plan(
-            prompt, "custom" if role_names and task_type == "auto" else task_type, role_names
+            prompt, "custom" if role_names and task_type == "auto" else task_type, role_names, cwd=cwd
         )
         if approve:
             the_plan = _approve(the_plan, orc)
@@ -452,9 +452,11 @@ def _one_line(report: Any) -> str:
 @click.option("--scripted", is_flag=True, help="A planner agent talks to orc's scripted model.")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Record a planner agent here (overrides ORCHESTRATOR_DB_PATH).")
+@click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
+              show_default=True, help="The directory the task will work in (a planner agent looks there).")
 @click.pass_context
 def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, planner: str | None, as_json: bool,
-         output: Path | None, scripted: bool, db_path: Path | None) -> None:
+         output: Path | None, scripted: bool, db_path: Path | None, cwd: Path) -> None:
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
 
@@ -466,7 +468,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
     async def make() -> Any:
         try:
             return await orc.make_plan(prompt, "custom" if role_names and task_type == "auto" else task_type,
-                                       role_names)
+                                       role_names, cwd=cwd)
         finally:
             await orc.stop()
 

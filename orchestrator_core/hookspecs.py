@@ -229,6 +229,7 @@ def orc_make_plan(
     task_types: dict[str, TaskType],
     config: Config,
     orc: Orchestrator,
+    cwd: str,
 ) -> Plan | Awaitable[Plan] | None:
     """Turn a prompt into a :class:`~orchestrator_core.Plan`.
 
@@ -244,6 +245,8 @@ def orc_make_plan(
     :param task_types: every registered task type (templates from any plugin), by name.
     :param config: the settings (``config.planner`` names a planner the user asked for, e.g. ``llm``).
     :param orc: the Orchestrator, for a planner that runs an agent (``await orc.start()``, ``orc.agents``).
+        Agents created while planning belong to the task that runs the plan (its cost, its records).
+    :param cwd: the directory the task will work in (absolute): where a planner agent should look.
     :returns: a Plan, an awaitable of one, or None.
 
     **Sync or async**: the impl is a plain function; it may return an awaitable, which the core awaits. An

@@ -88,6 +88,8 @@ class Orchestrator:
         self._runs: set[Run] = set()
         #: After a hand-over: {old agent id: new agent id}.
         self.last_handover: dict[str, str] = {}
+        #: Agents the latest make_plan created (planner agents); the next execute adopts them.
+        self._planners: list[str] = []
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -150,22 +152,36 @@ class Orchestrator:
             :meth:`make_plan`).
         :raises PlanError: the planner's plan cannot run.
         """
-        answer = self._ask_planners(prompt, task_type, roles)
+        answer = self._ask_planners(prompt, task_type, roles, None)
         if inspect.isawaitable(answer):
             if inspect.iscoroutine(answer):
                 answer.close()
             raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
         return self._checked(answer, task_type)
 
-    async def make_plan(self, prompt: str, task_type: str = "auto", roles: Sequence[Any] = ()) -> Plan:
+    async def make_plan(
+        self,
+        prompt: str,
+        task_type: str = "auto",
+        roles: Sequence[Any] = (),
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> Plan:
         """Turn a prompt into a checked plan; a planner plugin may run a planner agent to make it.
 
+        Agents created while planning belong to the next task :meth:`execute` runs (its cost and budget).
+
+        :param cwd: the directory the task will work in (default: the current directory).
         :raises UsageError: empty prompt, unknown task type or role.
         :raises PlanError: the planner's plan cannot run.
         """
-        answer = self._ask_planners(prompt, task_type, roles)
-        if inspect.isawaitable(answer):
-            answer = await answer
+        before = set(self._agents.agents) if self._agents else set()
+        try:
+            answer = self._ask_planners(prompt, task_type, roles, cwd)
+            if inspect.isawaitable(answer):
+                answer = await answer
+        finally:
+            self._planners = [a for a in (self._agents.agents if self._agents else ()) if a not in before]
         return self._checked(answer, task_type)
 
     def _checked(self, plan: Plan | None, task_type: str) -> Plan:
@@ -174,7 +190,7 @@ class Orchestrator:
         check_plan(plan, self.roles)
         return plan
 
-    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any]) -> Any:
+    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Any:
         if not prompt or not prompt.strip():
             raise UsageError("the prompt is empty; say what the agents should do, e.g. orc execute \"Add CSV export\"")
         role_names = tuple(_role_name(r) for r in roles)
@@ -190,7 +206,7 @@ class Orchestrator:
             raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
         return self.pm.hook.orc_make_plan(
             prompt=prompt, task_type=task_type, roles=role_names, task_types=self.task_types, config=self.config,
-            orc=self,
+            orc=self, cwd=str(Path(cwd or ".").resolve()),
         )
 
     # -- running ----------------------------------------------------------------------------------------------
@@ -221,7 +237,7 @@ class Orchestrator:
         if roles and task_type == "auto":
             task_type = "custom"
         if plan is None:
-            plan = await self.make_plan(prompt, task_type, roles)
+            plan = await self.make_plan(prompt, task_type, roles, cwd=cwd)
         else:
             check_plan(plan, self.roles)
         workdir = Path(cwd or ".").resolve()
@@ -240,7 +256,10 @@ class Orchestrator:
             status=TaskStatus.RUNNING,
             plan=plan,
         )
-        return await self._carry_out(Run(task, plan, self.agents, self.pm, self.config), execution_mode)
+        # The planner agents that made this plan belong to the task: their cost counts, their records say so.
+        planners, self._planners = self._planners, []
+        run = Run(task, plan, self.agents, self.pm, self.config, inherited=planners)
+        return await self._carry_out(run, execution_mode)
 
     async def resume(self, task_id: str, execution_mode: str | None = None) -> TaskResult:
         """Carry on a task that stopped before its end (orc killed, a node lost, a budget or Ctrl-C).
@@ -283,6 +302,10 @@ class Orchestrator:
     async def _carry_out(self, run: Run, execution_mode: str) -> TaskResult:
         task, plan = run.task, run.plan
         notify(self.pm, "orc_task_started", task=task)
+        for agent_id in run.inherited:
+            agent = self.agents.get(agent_id)
+            if agent.task_id != task.id:
+                self.agents._update(attrs.evolve(agent, task_id=task.id))
         self._runs.add(run)
         try:
             await self._run(run, self.executors[execution_mode])

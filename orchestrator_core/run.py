@@ -107,8 +107,8 @@ class Run:
 
     @property
     def cost(self) -> float:
-        """What the agents of this run have cost so far (finished turns)."""
-        return sum(self.agents.get(a).metrics.cost_usd for a in self.created)
+        """What the task's agents have cost so far (finished turns), planners and earlier runs included."""
+        return sum(self.agents.get(a).metrics.cost_usd for a in dict.fromkeys([*self.inherited, *self.created]))
 
     def snapshot(self) -> StatusSnapshot:
         """The task's state now: every agent it made, each subtask's status, the summed metrics."""

@@ -127,7 +127,7 @@ async def test_auto_asks_the_planner_agent_for_a_graph_and_it_runs(orchestrator,
     planner = scripted_model.script([text(fenced(DIAMOND))], match=PLANNER, name="planner")
     team = team_says(scripted_model, "scout", "builder", "tester", "reviewer")
     async with orchestrator as orc:
-        plan = await orc.make_plan("Refactor the parser")
+        plan = await orc.make_plan("Refactor the parser", cwd=orc_workdir)
         assert [(s.id, s.role, s.depends_on) for s in plan.subtasks] == [
             ("scan", "scout", ()), ("change", "builder", ("scan",)), ("check", "tester", ("scan",)),
             ("judge", "reviewer", ("change", "check"))]
@@ -143,10 +143,13 @@ async def test_auto_asks_the_planner_agent_for_a_graph_and_it_runs(orchestrator,
     assert "builder done" in scripted_model.requests_for(team["reviewer"])[0].search_text
     assert "tester done" in scripted_model.requests_for(team["reviewer"])[0].search_text
     # The planner agent is an agent like any other: recorded with its cost, and deleted.
-    agents = rows(orchestrator.config.db_path, "select role, name, status, cost_usd from agents")
+    agents = rows(orchestrator.config.db_path, "select role, name, status, cost_usd, task_id, cwd from agents")
     planners = [a for a in agents if a["role"] == "planner"]
     assert [(a["name"], a["status"]) for a in planners] == [("planner (plan)", "deleted")]
     assert planners[0]["cost_usd"] > 0
+    # ... that belongs to the task it planned: it worked in the task's directory and its cost is the task's.
+    assert planners[0]["task_id"] == result.task_id and planners[0]["cwd"] == str(orc_workdir)
+    assert result.metrics.cost_usd == pytest.approx(sum(a["cost_usd"] for a in agents))
 
 
 async def test_bad_json_goes_back_to_the_same_agent_with_the_exact_error(orc_config, orc_pm, scripted_model):

@@ -30,13 +30,13 @@ def orc_scripted_model(model):
 
 
 @hookimpl(trylast=True)
-def orc_make_plan(prompt, task_type, roles, task_types, config, orc):
+def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
     """trylast: a smarter planner plugin gets the first word; these are the fallback."""
     if config.planner is not None and config.planner not in PLANNERS:
         raise UsageError(f"no planner plugin answers --planner {config.planner!r}; built-in planners: "
                          f"{', '.join(PLANNERS)} (see `orc plugins`)")
     if config.planner == llm.LLM:
-        return llm.make_plan(prompt, task_type, roles, task_types, orc)
+        return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
     if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
             Subtask(str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ())
@@ -48,7 +48,7 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc):
         if task_type is None and config.planner is None:
             reason = llm.unavailable(orc)
             if reason is None:
-                return llm.make_plan(prompt, "auto", roles, task_types, orc)
+                return llm.make_plan(prompt, "auto", roles, task_types, orc, cwd)
             if llm.PLANNER_ROLE in orc.roles:  # without the role there is nobody to miss: no warning
                 llm.log.warning("no template fits the prompt and the planner agent cannot run (%s); using the %s "
                                 "template", reason.rstrip("."), FALLBACK)

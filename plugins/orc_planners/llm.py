@@ -112,7 +112,12 @@ def parse(answer: str, roles: Sequence[str], task_type: str = LLM) -> Plan:
 
 
 async def make_plan(
-    prompt: str, task_type: str, roles: Sequence[str], task_types: Mapping[str, TaskType], orc: Orchestrator
+    prompt: str,
+    task_type: str,
+    roles: Sequence[str],
+    task_types: Mapping[str, TaskType],
+    orc: Orchestrator,
+    cwd: str | None = None,
 ) -> Plan:
     """Ask a planner agent for the plan; ask it once more with the error if its plan cannot run.
 
@@ -120,13 +125,14 @@ async def make_plan(
     deleted afterwards unless ``config.keep_agents``.
 
     :param roles: the roles the plan may use (``--roles``); empty for every registered role.
+    :param cwd: where the planner agent works: the task's directory.
     :raises PlanError: the second plan cannot run either; the message is its error.
     :raises RunFailed: the planner agent could not answer (the model or the CLI failed).
     """
     allowed = {name: orc.roles[name] for name in (roles or orc.roles)}
     template = task_types.get(task_type)
     await orc.start()
-    agent = orc.agents.create(PLANNER_ROLE, name=f"{PLANNER_ROLE} (plan)")
+    agent = orc.agents.create(PLANNER_ROLE, name=f"{PLANNER_ROLE} (plan)", cwd=cwd)
     try:
         async with orc.agents.open(agent.id) as planner:
             answer = await _ask(planner, request(prompt, allowed, template))
