@@ -125,6 +125,11 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     assert {t["parent_agent_id"] for t in tree} == {parent.id}
     parents = rows(config.db_path, "select id, parent_id from agents where task_id = ?", (result.task_id,))
     assert {r["id"]: r["parent_id"] for r in parents} == {parent.id: None, **{c: parent.id for c in children}}
+    from orc_store import queries, store
+
+    details = queries.task_details(store.open_database(config.db_path, create=False), result.task_id)
+    assert {a["agent_id"]: a["parent_id"] for a in details["agents"]} == {
+        parent.id: None, **{c: parent.id for c in children}}
     # The run's metrics count the orchestrator and its team; the orchestrator's own context use is tracked.
     team = sum(agents[c].metrics.cost_usd for c in children)
     assert result.metrics.cost_usd == pytest.approx(parent.metrics.cost_usd + team)

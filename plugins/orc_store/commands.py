@@ -109,9 +109,9 @@ def task_details(task_id: str, db_path: Path | None, as_json: bool) -> None:
     )
     output.table(
         "Agents",
-        ["agent", "role", "status", "cost", "tokens", "tool calls", "read", "written"],
-        [[a["agent_id"], a["role"], a["status"], output.money(a["cost_usd"]), _tokens(a), a["tool_calls"],
-          a["files_read"], a["files_written"]] for a in details["agents"]],
+        ["agent", "role", "parent", "status", "cost", "tokens", "tool calls", "read", "written"],
+        [[a["agent_id"], a["role"], a["parent_id"] or "", a["status"], output.money(a["cost_usd"]), _tokens(a),
+          a["tool_calls"], a["files_read"], a["files_written"]] for a in details["agents"]],
     )
     output.table("Files", ["path", "operations", "agents"],
                  [[f["path"], f["operations"], f["agents"]] for f in details["files"]])

@@ -97,11 +97,17 @@ def task_details(db: Any, task_id: str) -> dict[str, Any] | None:
     )
     for subtask in subtasks:
         subtask["depends_on"] = loads(subtask["depends_on"]) or []
+    agents = _all(db, "select * from agent_totals where task_id = ? order by created_at", [task_id])
+    # The agent tree (#13): an orchestrator agent's children name it as their parent.
+    parents = {r["id"]: r["parent_id"] for r in _all(db, "select id, parent_id from agents where task_id = ?",
+                                                       [task_id])}
+    for agent in agents:
+        agent["parent_id"] = parents.get(agent["agent_id"])
     return {
         "task": task,
         "totals": _one(db, "select * from task_totals where task_id = ?", [task_id]),
         "subtasks": subtasks,
-        "agents": _all(db, "select * from agent_totals where task_id = ? order by created_at", [task_id]),
+        "agents": agents,
         "files": files(db, "task_id", task_id),
     }
 
