@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -41,44 +39,6 @@ def node_root(node_id: str) -> Path:
     return root
 
 
-def _find_cli() -> str | None:
-    import claude_agent_sdk
-
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    return str(bundled) if bundled.is_file() else shutil.which("claude")
-
-
-def _death_wrapper(root: Path, cli: str | None) -> str | None:
-    """A launcher that gives the CLI a parent-death signal, so it dies with this worker (FACTS §10).
-
-    A silent CLI (waiting on a slow model) would otherwise outlive a killed worker: it never writes, so never gets
-    SIGPIPE. ``setpriv`` (util-linux) sets PR_SET_PDEATHSIG and execs, so the pid is the CLI's own.
-    """
-    setpriv = shutil.which("setpriv")
-    if cli is None or setpriv is None:
-        return cli
-    wrapper = root / "claude-pdeathsig"
-    text = f'#!/bin/sh\nexec {setpriv} --pdeathsig KILL -- "{cli}" "$@"\n'
-    if not wrapper.exists() or wrapper.read_text() != text:
-        tmp = wrapper.with_suffix(f".{os.getpid()}")
-        tmp.write_text(text)
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR)
-        tmp.replace(wrapper)
-    return str(wrapper)
-
-
-class NodeClaudeRuntime(ClaudeRuntime):
-    """orc_claude's runtime, with the CLI started through the parent-death launcher."""
-
-    def __init__(self, config: Config, cli_path: str | None) -> None:
-        super().__init__(config)
-        self.cli_path = cli_path
-
-    def options(self, *args: Any, **kwargs: Any) -> Any:
-        options = super().options(*args, **kwargs)
-        return dataclasses.replace(options, cli_path=self.cli_path) if self.cli_path else options
-
-
 @attrs.define
 class _Session:
     agent_id: str
@@ -95,7 +55,6 @@ class AgentHost:
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
         self.root = node_root(node_id)
-        self.cli_path = _death_wrapper(self.root, _find_cli())
         self.sessions: dict[str, _Session] = {}
 
     async def info(self) -> dict[str, Any]:
@@ -155,7 +114,9 @@ class AgentHost:
             with anyio.CancelScope() as session.scope:
                 workspace = await asyncio.to_thread(NodeWorkspace, self.root, spec["agent"].id, spec["workspace"])
                 env = {**spec["env"], **{n: os.environ[n] for n in spec["env_names"] if n in os.environ}}
-                runtime = NodeClaudeRuntime(Config(runtime_env=env), self.cli_path)
+                # orc_claude's runtime starts the CLI with a parent-death signal (orc_claude.lifeline): a silent
+                # CLI dies with this worker instead of outliving it (FACTS §10).
+                runtime = ClaudeRuntime(Config(runtime_env=env))
                 runtime.check()
                 agent = attrs.evolve(spec["agent"], cwd=workspace.cwd)
 
