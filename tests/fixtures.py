@@ -48,3 +48,14 @@ def rows(db_path: Path, sql: str, params=()) -> list[dict]:
         return [dict(r) for r in db.execute(sql, params)]
     finally:
         db.close()
+
+
+def together(barrier, reply, timeout: float = 30):
+    """A scripted reply given only once ``barrier.parties`` agents ask at the same time (else the server answers
+    HTTP 500 and the test fails): concurrency proven without sleeps."""
+
+    def answer(request):
+        barrier.wait(timeout=timeout)
+        return reply
+
+    return answer

@@ -4,11 +4,11 @@ Real claude-agent-sdk sessions against the scripted model; concurrency is proven
 replies wait on (it only opens when the expected agents are talking at the same time), never with sleeps.
 """
 
-import os
 import threading
 
 import attrs
 import pytest
+from fixtures import alive, together
 
 from orchestrator_core import Orchestrator, Plan, Subtask, SubtaskStatus, TaskStatus, hookimpl
 from orchestrator_core.testing import Reply, Text, Usage, error, text
@@ -32,24 +32,6 @@ class Concurrency:
     def orc_subtask_finished(self, task, subtask, result):
         if result.agent_id:
             self.running -= 1
-
-
-def together(barrier, reply):
-    """A reply given only once ``barrier.parties`` agents ask at the same time (else HTTP 500: the test fails)."""
-
-    def answer(request):
-        barrier.wait(timeout=20)
-        return reply
-
-    return answer
-
-
-def dead(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def diamond():
@@ -123,7 +105,7 @@ async def test_fail_fast_interrupts_running_agents(orc_config, orc_pm, scripted_
     status = {s.role: s.status for s in result.subtasks}
     assert status == {"builder": SubtaskStatus.FAILED, "scout": SubtaskStatus.CANCELLED}
     pids = [a.pid for a in orc.list_agents()]
-    assert len(pids) == 2 and all(pids) and all(dead(pid) for pid in pids)
+    assert len(pids) == 2 and all(pids) and not any(alive(pid) for pid in pids)
     assert result.elapsed_s < 30
 
 
@@ -161,7 +143,7 @@ async def test_timeout_interrupts_and_leaves_no_process(orc_config, orc_pm, scri
     assert [s.status for s in result.subtasks] == [SubtaskStatus.CANCELLED, SubtaskStatus.CANCELLED]
     # The reviewer's session was opened ahead (prepared) while the scout worked: both processes are gone.
     pids = [a.pid for a in orc.list_agents()]
-    assert len(pids) == 2 and all(pids) and all(dead(pid) for pid in pids)
+    assert len(pids) == 2 and all(pids) and not any(alive(pid) for pid in pids)
     assert result.elapsed_s < 15
 
 

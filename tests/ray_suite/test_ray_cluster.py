@@ -15,6 +15,7 @@ import anyio
 import attrs
 import pytest
 from conftest import NODE_KEY
+from fixtures import alive, together
 
 from orchestrator_core import Orchestrator, Plan, Subtask, hookimpl
 from orchestrator_core.testing import Reply, Text, text, tool
@@ -25,23 +26,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def ray_config(orc_config, ray_cluster):
     return attrs.evolve(orc_config, executor="ray")
-
-
-def dead(pid):
-    """Gone, or a zombie waiting for its new parent to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
-def together(barrier, reply):
-    def answer(request):
-        barrier.wait(timeout=30)
-        return reply
-
-    return answer
 
 
 def events(db_path):
@@ -178,7 +162,7 @@ async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(ray_config, or
             result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
     assert result.stopped == "interrupted"
     gone = time.monotonic() - timing["cancelled"]
-    assert dead(timing["pid"]), "the remote CLI outlived the cancel"
+    assert not alive(timing["pid"]), "the remote CLI outlived the cancel"
     assert gone < 1.0, f"the run took {gone:.2f}s to stop"
     (agent,) = orc.list_agents()
     running = {row["node_id"]: row["agents"] for row in timing["report"]}
@@ -254,7 +238,7 @@ async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, sc
     assert len(lost) == 1 and "lost" in lost[0]
     assert_exactly_once_in_order(rows)
     assert len([r for r in scripted_model.requests if r.session_id]) == 2  # no replay by Ray
-    assert dead(killed["cli"]), "the silent CLI outlived its worker"
+    assert not alive(killed["cli"]), "the silent CLI outlived its worker"
 
 
 def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path):
