@@ -31,6 +31,9 @@ class AgentSession(Protocol):
 
     #: The OS process id behind the session, if there is one.
     pid: int | None
+    #: When :meth:`send` was cancelled: what the cut-short turn had spent, if the runtime could tell (set before
+    #: the cancellation goes on), else None. Optional: a runtime without it records nothing for such turns.
+    cut_short: TurnResult | None
 
     async def send(self, message: str, agent: Agent) -> TurnResult:
         """Send ``message`` and wait for the answer, emitting events as they come.
@@ -74,7 +77,14 @@ class OpenAgent:
         try:
             result = await self.session.send(message, agent)
         except BaseException:
-            manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.FAILED))
+            spent = getattr(self.session, "cut_short", None)
+            current = manager.agents[self.agent_id]
+            manager._update(attrs.evolve(
+                current,
+                status=AgentStatus.FAILED,
+                metrics=current.metrics + spent.metrics if spent is not None else current.metrics,
+                started=True if spent is not None else current.started,
+            ))
             raise
         updated = manager._update(
             attrs.evolve(

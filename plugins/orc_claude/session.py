@@ -42,6 +42,8 @@ class ClaudeSession:
         self.pid: int | None = None
         self._lock: Any = None
         self._in_turn = False
+        #: What a turn that orc cancelled had spent (read from the CLI's result after the interrupt), or None.
+        self.cut_short: TurnResult | None = None
 
     async def open(self) -> None:
         from claude_agent_sdk import ClaudeSDKClient, CLINotFoundError
@@ -67,6 +69,18 @@ class ClaudeSession:
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
 
+    async def _interrupt(self, turn: Turn) -> None:
+        """Interrupt the running turn and read its messages up to the result (a few ms; at most 3 s)."""
+        from claude_agent_sdk import ResultMessage
+
+        self._in_turn = False
+        with contextlib.suppress(Exception), anyio.move_on_after(3):
+            await self.client.interrupt()
+            async for sdk_message in self.client.receive_response():
+                turn.handle(sdk_message)
+                if isinstance(sdk_message, ResultMessage):
+                    break
+
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
             if self.client is not None:
@@ -86,6 +100,7 @@ class ClaudeSession:
 
         turn = Turn(agent, self.emit)
         started = time.monotonic()
+        self.cut_short = None
         self._in_turn = True
         try:
             await self.client.query(message)
@@ -96,6 +111,14 @@ class ClaudeSession:
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 tail = " | ".join(line.strip() for line in self.stderr_lines if line.strip())[-300:]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
+        except anyio.get_cancelled_exc_class():
+            # orc cut the turn short (timeout, budget, fail-fast, a signal): the CLI still reports what the turn
+            # spent in the result it sends after an interrupt. Read it, so the cost is recorded, then go on
+            # being cancelled.
+            with anyio.CancelScope(shield=True):
+                await self._interrupt(turn)
+                self.cut_short = turn.finish(time.monotonic() - started)
+            raise
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
         status = getattr(turn.result, "api_error_status", None)
