@@ -21,6 +21,7 @@ import click
 from .cli_agents import agents as agents_command
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
+from .plugins import DISTRIBUTION
 
 log = logging.getLogger("orc")
 
@@ -132,7 +133,7 @@ def _early_plugin_options(argv: list[str]) -> list[str]:
 
 
 @click.group(cls=OrcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="orc", prog_name="orc")
+@click.version_option(package_name=DISTRIBUTION, prog_name="orc")
 @click.option(
     "-p",
     "plugin_options",

@@ -33,6 +33,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 #: Built-ins whose module is not named like the plugin.
 BUILTIN_MODULES = {"orc_conductor": "orc_claude.conductor.plugin"}
 ENTRYPOINT_GROUP = "orc"
+#: orc's distribution on PyPI (`orc` there is another project): what plugins depend on.
+DISTRIBUTION = "orc-agents"
 log = logging.getLogger("orc.plugins")
 
 

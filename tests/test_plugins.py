@@ -78,11 +78,11 @@ def test_plugins_lists_third_parties_with_their_distribution_and_hooks(orc_cli, 
 def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     rows = json.loads(orc_cli("plugins", "--all", "--json").stdout)
     assert [r["name"] for r in rows] == list(DEFAULT_PLUGINS)
-    assert {r["distribution"] for r in rows} == {"orc (built-in)"}
+    assert {r["distribution"] for r in rows} == {"orc-agents (built-in)"}
     roles = next(r for r in rows if r["name"] == "orc_roles")
     assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
     text = orc_cli("plugins", "--all").stdout
-    assert "orc_claude     orc (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
+    assert "orc_claude     orc-agents (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
 
 
 def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
