@@ -256,13 +256,17 @@ class Run:
 
     async def _attempt(self, subtask: Subtask, message: str, attempt: int, then: Subtask | None) -> SubtaskResult:
         async with self._limiter:
+            warm = self._warm.get(subtask.id)
+            resumed = self.resumable.get(subtask.id) if attempt == 1 and not warm else None
             limit = self.config.max_agents
-            if limit is not None and len(self.created) >= limit:
+            # Only a new agent counts against the limit: a prepared one was counted when it was made.
+            if limit is not None and not (warm or resumed) and len(self.created) >= limit:
                 self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
             if self.stopped:
                 return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
-            warm = self._warm.pop(subtask.id, None)
-            resumed = self.resumable.pop(subtask.id, None) if attempt == 1 and not warm else None
+            self._warm.pop(subtask.id, None)
+            if resumed:
+                self.resumable.pop(subtask.id, None)
             if resumed:
                 agent = self.agents.get(resumed)
                 message = f"{RESUME_NOTE}\n\n{message}"
