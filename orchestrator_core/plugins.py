@@ -6,13 +6,16 @@ module-global one. ``-p no:NAME`` blocks a plugin of either kind before it loads
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import attrs
 import pluggy
 
 from . import hookspecs
@@ -96,9 +99,11 @@ def make_plugin_manager(
                 f"reinstall orc, or disable it with -p no:{name}"
             ) from exc
         pm.register(module, name)
+    entry_points = installed_entry_points()
+    _check_disabled(pm, _disabled_names(plugin_options), entry_points)
     if not environ.get("ORC_DISABLE_PLUGIN_AUTOLOAD"):
-        allow = {n.strip() for n in environ.get("ORC_LOAD_PLUGINS", "").split(",") if n.strip()} or None
-        _load_entrypoints(pm, allow)
+        allow = [n.strip() for n in environ.get("ORC_LOAD_PLUGINS", "").split(",") if n.strip()] or None
+        _load_entrypoints(pm, entry_points, allow)
     for plugin in plugins:
         pm.register(plugin)
     # Historic: plugins registered from now on (tests, embedders) are called at registration too.
@@ -131,22 +136,95 @@ def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[s
     return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
 
-def _load_entrypoints(pm: OrcPluginManager, allow: set[str] | None) -> None:
+@attrs.frozen
+class InstalledPlugin:
+    """An ``orc`` entry point of an installed distribution."""
+
+    name: str
+    distribution: str
+    version: str
+    entry_point: importlib.metadata.EntryPoint
+
+    @property
+    def module(self) -> str:
+        return self.entry_point.value.split(":")[0]
+
+    def spellings(self) -> set[str]:
+        """The names ``ORC_LOAD_PLUGINS`` accepts for it: entry point, distribution or module, however spelt."""
+        return {_canonical(self.name), _canonical(self.distribution), _canonical(self.module),
+                _canonical(self.module.split(".")[0])}
+
+
+def _canonical(name: str) -> str:
+    """``orc_audit``, ``orc-audit`` and ``Orc.Audit`` are one name (PEP 503 normalisation)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_entry_points() -> list[InstalledPlugin]:
+    """Every installed ``orc`` entry point, once each.
+
+    :raises PluginError: an entry point takes a built-in plugin's name (reserved), or two distributions use one
+        name (only one could load): each names both parties.
+    """
+    found: dict[str, InstalledPlugin] = {}
     for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["name"]
         for ep in dist.entry_points:
-            if ep.group != ENTRYPOINT_GROUP or pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
+            if ep.group != ENTRYPOINT_GROUP:
                 continue
-            if allow is not None and dist.metadata["name"] not in allow and ep.name not in allow:
-                continue
-            pm.distributions[ep.name] = (dist.metadata["name"], dist.version)
-            try:
-                plugin = ep.load()
-                pm.register(plugin, name=ep.name)
-            except Exception as exc:
+            plugin = InstalledPlugin(ep.name, dist_name, dist.version, ep)
+            if ep.name in DEFAULT_PLUGINS:
                 raise PluginError(
-                    f"plugin {pm.describe(ep.name)} failed to load: {type(exc).__name__}: {exc}; "
-                    f"disable it with -p no:{ep.name} or uninstall {dist.metadata['name']}"
-                ) from exc
+                    f'{dist_name} {dist.version} installs a plugin named "{ep.name}", the name of a built-in '
+                    f"plugin (reserved: {', '.join(DEFAULT_PLUGINS)}); uninstall {dist_name} or ask its author to "
+                    "rename the entry point"
+                )
+            other = found.get(ep.name)
+            if other is not None and _canonical(other.distribution) != _canonical(dist_name):
+                raise PluginError(
+                    f'two distributions install a plugin named "{ep.name}": {other.distribution} {other.version} '
+                    f"and {dist_name} {dist.version}; only one can load: uninstall one of them"
+                )
+            found.setdefault(ep.name, plugin)
+    return list(found.values())
+
+
+def _check_disabled(pm: OrcPluginManager, names: list[str], installed: list[InstalledPlugin]) -> None:
+    """``-p no:NAME`` must name a plugin that exists: a typo would leave the plugin on, silently."""
+    known = [*DEFAULT_PLUGINS, *(p.name for p in installed)]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean -p no:{close[0]}? " if close else ""
+            raise PluginError(f"-p no:{name}: no plugin is named {name!r}; {hint}`orc plugins --all` lists them")
+
+
+def _load_entrypoints(pm: OrcPluginManager, installed: list[InstalledPlugin], allow: list[str] | None) -> None:
+    wanted = {_canonical(a): a for a in allow or ()}
+    matched: set[str] = set()
+    for plugin in installed:
+        if pm.get_plugin(plugin.name) or pm.is_blocked(plugin.name):
+            continue
+        if allow is not None:
+            hits = plugin.spellings() & wanted.keys()
+            if not hits:
+                continue
+            matched |= hits
+        pm.distributions[plugin.name] = (plugin.distribution, plugin.version)
+        try:
+            module = plugin.entry_point.load()
+            pm.register(module, name=plugin.name)
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {pm.describe(plugin.name)} failed to load: {type(exc).__name__}: {exc}; "
+                f"disable it with -p no:{plugin.name} or uninstall {plugin.distribution}"
+            ) from exc
+    missing = [wanted[w] for w in wanted if w not in matched and not any(w in p.spellings() for p in installed)]
+    if missing:
+        names = ", ".join(f"{p.name} ({p.distribution})" for p in installed) or "none"
+        raise PluginError(
+            f"ORC_LOAD_PLUGINS names {', '.join(missing)}, which no installed plugin is called; installed: {names}"
+        )
 
 
 def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **kwargs: Any) -> dict[str, Any]:

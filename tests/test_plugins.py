@@ -216,6 +216,44 @@ def test_load_plugins_is_an_allowlist_of_distributions_or_entry_points(orc_cli, 
     assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == loaded
 
 
+@pytest.mark.parametrize("allow", ["orc_a_plugin", "orc_role_a", "ORC-Role-A"])
+def test_load_plugins_takes_the_module_and_any_spelling_of_the_distribution(orc_cli, two_roles, allow):
+    assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == {"role-a"}
+
+
+def test_load_plugins_naming_nothing_installed_is_one_line(orc_cli, two_roles):
+    out = orc_cli("roles", env={**LOAD, "ORC_LOAD_PLUGINS": "a, orc-audit"})
+    assert out.exit_code == 4 and "Traceback" not in out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert "ORC_LOAD_PLUGINS names orc-audit" in line and "a (orc-role-a)" in line and "b (orc-role-b)" in line
+
+
+@pytest.mark.parametrize("typo, meant", [("orc_stor", "orc_store"), ("bb", "b")])
+def test_disabling_a_plugin_that_does_not_exist_is_one_line(orc_cli, two_roles, typo, meant):
+    out = orc_cli("-p", f"no:{typo}", "roles", env=LOAD)
+    assert out.exit_code == 4
+    (line,) = out.stderr.strip().splitlines()
+    assert f"no plugin is named {typo!r}" in line and f"did you mean -p no:{meant}?" in line
+
+
+def test_a_plugin_named_like_a_builtin_is_refused_naming_both(orc_cli, install):
+    install("orc-monitor", "9.9", {"orc_monitor": "orc_fake_monitor"}, {"orc_fake_monitor": role_plugin("fake")})
+    for args in (["roles"], ["-p", "no:orc_monitor", "roles"]):  # disabling the built-in must not let it in either
+        out = orc_cli(*args, env=LOAD)
+        assert out.exit_code == 4, out.output
+        (line,) = out.stderr.strip().splitlines()
+        assert 'orc-monitor 9.9 installs a plugin named "orc_monitor", the name of a built-in plugin' in line
+
+
+def test_two_distributions_with_one_plugin_name_are_refused_naming_both(orc_cli, install):
+    install("orc-audit-one", "1.0", {"audit": "orc_audit_one"}, {"orc_audit_one": role_plugin("audit-one")})
+    install("orc-audit-two", "2.0", {"audit": "orc_audit_two"}, {"orc_audit_two": role_plugin("audit-two")})
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin named "audit"' in line and "orc-audit-one 1.0" in line and "orc-audit-two 2.0" in line
+
+
 def test_trace_plugins_prints_hook_calls_to_stderr(orc_cli, capfd):
     out = orc_cli("plan", "--roles", "scout", "x", env={"ORC_TRACE_PLUGINS": "1"})
     assert out.exit_code == 0
