@@ -108,18 +108,38 @@ def make_plugin_manager(
         pm.register(plugin)
     # Historic: plugins registered from now on (tests, embedders) are called at registration too.
     pm.hook.orc_addhooks.call_historic(kwargs={"pm": pm})
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(
-            f"plugin {pm.describe(pm.get_name(exc.plugin) or '?')} implements an unknown hook: {exc}; "
-            "fix its hook name or disable it with -p no:NAME"
-        ) from exc
+    _check_hook_names(pm)
     if environ.get("ORC_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda line: os.write(2, line.encode()))
         pm.enable_tracing()
         pm.tracing = True
     return pm
+
+
+def _check_hook_names(pm: OrcPluginManager) -> None:
+    """An implementation of a hook that does not exist is an error naming the plugin and the hook it meant; an
+    ``orc_*`` function without ``@hookimpl`` in a plugin module is a warning (pluggy would ignore it silently)."""
+    specs = [name for name, caller in vars(pm.hook).items() if getattr(caller, "spec", None) is not None]
+    for name, caller in vars(pm.hook).items():
+        if getattr(caller, "spec", True) is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            close = difflib.get_close_matches(name, specs, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise PluginError(
+                f"plugin {pm.describe(impl.plugin_name)} implements an unknown hook `{name}`; {hint}"
+                f"fix its name, or disable the plugin with -p no:{impl.plugin_name}"
+            )
+    for plugin_name, plugin in pm.list_name_plugin():
+        if plugin_name not in pm.distributions:
+            continue
+        for attribute in dir(plugin):
+            value = getattr(plugin, attribute, None)
+            if attribute.startswith("orc_") and callable(value) and not hasattr(value, "orc_impl"):
+                log.warning(
+                    "plugin %s defines %s without @hookimpl, so orc never calls it; mark it "
+                    "`@orchestrator_core.hookimpl`", pm.describe(plugin_name), attribute,
+                )
 
 
 def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:

@@ -289,7 +289,21 @@ def test_a_plugin_with_an_unknown_hook_is_named(orc_cli, install):
         """})  # fmt: skip
     out = orc_cli("roles", env=LOAD)
     assert out.exit_code == 4 and "Traceback" not in out.output
-    assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook' in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook `orc_register_role`' in line
+    assert "did you mean `orc_register_roles`?" in line and "-p no:typo" in line
+
+
+def test_an_orc_function_without_hookimpl_is_a_warning(orc_cli, install, caplog):
+    install("orc-forgot", "0.1", {"forgot": "orc_forgot_plugin"}, {"orc_forgot_plugin": """
+        from orchestrator_core import Role
+
+        def orc_register_roles(register):
+            register(Role("forgotten", "never registered", "You are forgotten.", tools=("Read",)))
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 0
+    assert 'plugin "forgot" (orc-forgot 0.1) defines orc_register_roles without @hookimpl' in caplog.text
 
 
 def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, caplog):
