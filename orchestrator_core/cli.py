@@ -77,6 +77,8 @@ class OrcGroup(click.Group):
         try:
             return self._invoke(ctx)
         except click.ClickException as exc:
+            if os.environ.get("ORC_DEBUG") and isinstance(exc, PluginError) and exc.__cause__ is not None:
+                traceback.print_exception(exc.__cause__)
             exc.message = _scrub()(exc.message)
             raise
 
@@ -91,7 +93,7 @@ class OrcGroup(click.Group):
                 raise errors[0] from None
             if any(isinstance(e, KeyboardInterrupt) for e in inner):
                 raise Interrupted("interrupted; what finished before is recorded in the run store") from None
-            raise _internal(group) from None
+            raise _internal(group, ctx) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -101,16 +103,23 @@ class OrcGroup(click.Group):
         except KeyboardInterrupt:
             raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:
-            raise _internal(exc) from None
+            raise _internal(exc, ctx) from None
 
 
-def _internal(exc: BaseException) -> OrcError:
-    """A bug, not the user's doing: one line that says so, the traceback with ORC_DEBUG=1."""
+def _internal(exc: BaseException, ctx: click.Context) -> OrcError:
+    """A bug, not the user's doing: one line that says so (naming the plugin whose code raised it, if a third
+    party's), the traceback with ORC_DEBUG=1."""
+    from .plugins import blame
+
     if os.environ.get("ORC_DEBUG"):
-        raise exc
-    log.debug("%s", "".join(traceback.format_exception(exc)))
+        traceback.print_exception(exc)
+    else:
+        log.debug("%s", "".join(traceback.format_exception(exc)))
     inner = leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
     first = inner[0] if inner else exc
+    culprit = blame((ctx.find_root().obj or {}).get("pm"), first)
+    if culprit is not None:
+        return culprit
     error = OrcError(
         f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
         "run again with ORC_DEBUG=1 for the traceback and report it"
@@ -537,6 +546,8 @@ def main() -> None:
     try:
         cli()
     except PluginError as exc:  # raised while click resolves a command, outside the group's invoke
+        if os.environ.get("ORC_DEBUG") and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         exc.show()
         sys.exit(exc.exit_code)
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
 import re
+import traceback
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -140,6 +143,34 @@ def _check_hook_names(pm: OrcPluginManager) -> None:
                     "plugin %s defines %s without @hookimpl, so orc never calls it; mark it "
                     "`@orchestrator_core.hookimpl`", pm.describe(plugin_name), attribute,
                 )
+
+
+def blame(pm: Any, exc: BaseException) -> PluginError | None:
+    """If ``exc`` was raised in a third-party plugin's code, a :class:`PluginError` naming that plugin (the
+    innermost plugin frame decides), else None (then it is orc's bug)."""
+    if not isinstance(pm, OrcPluginManager) or exc.__traceback__ is None:
+        return None
+    roots: dict[str, str] = {}
+    for name in pm.distributions:
+        plugin = pm.get_plugin(name)
+        origin = getattr(plugin, "__file__", None) or getattr(inspect.getmodule(type(plugin)), "__file__", None)
+        if origin:
+            path = Path(origin).resolve()
+            roots[name] = str(path.parent if path.name == "__init__.py" else path)
+    culprit = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        filename = str(Path(frame.filename).resolve())
+        for name, root in roots.items():
+            if filename == root or filename.startswith(root.rstrip(os.sep) + os.sep):
+                culprit = name
+    if culprit is None:
+        return None
+    error = PluginError(
+        f"plugin {pm.describe(culprit)} failed: {type(exc).__name__}: {exc}; run again with ORC_DEBUG=1 for the "
+        f"traceback, report it to the plugin's author, or disable it with -p no:{culprit}"
+    )
+    error.__cause__ = exc
+    return error
 
 
 def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:

@@ -5,10 +5,13 @@ entry_points.txt (what pip writes) and the plugin's module beside it, on sys.pat
 """
 
 import json
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from fixtures import clean_env
 
 from orchestrator_core import DEFAULT_PLUGINS, make_plugin_manager
 from orchestrator_core.cli import cli
@@ -292,6 +295,34 @@ def test_a_plugin_with_an_unknown_hook_is_named(orc_cli, install):
     (line,) = out.stderr.strip().splitlines()
     assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook `orc_register_role`' in line
     assert "did you mean `orc_register_roles`?" in line and "-p no:typo" in line
+
+
+RAISES = """
+    from orchestrator_core import hookimpl
+
+    @hookimpl
+    def orc_register_roles(register):
+        raise ValueError("the plugin's own bug")
+    """
+
+
+def test_a_raising_hook_is_a_plugin_error_naming_the_plugin(orc_cli, install):
+    install("orc-buggy", "0.2", {"buggy": "orc_buggy_plugin"}, {"orc_buggy_plugin": RAISES})
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4, out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith('Error: plugin "buggy" (orc-buggy 0.2) failed: ValueError: the plugin\'s own bug')
+    assert "-p no:buggy" in line and "internal error" not in line
+
+
+@pytest.mark.parametrize("source", [RAISES, "raise ImportError('no such thing')\n"])
+def test_orc_debug_shows_a_plugins_traceback(install, tmp_path, source):
+    install("orc-buggy", "0.2", {"buggy": "orc_buggy_plugin"}, {"orc_buggy_plugin": source})
+    env = {**clean_env(tmp_path), "PYTHONPATH": str(tmp_path / "site"), "ORC_DEBUG": "1"}
+    out = subprocess.run([str(Path(sys.executable).parent / "orc"), "roles"], env=env, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 4 and "Traceback (most recent call last)" in out.stderr, out.stderr
+    assert "orc_buggy_plugin.py" in out.stderr
 
 
 def test_an_orc_function_without_hookimpl_is_a_warning(orc_cli, install, caplog):
