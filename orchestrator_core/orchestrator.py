@@ -32,7 +32,7 @@ from .records import (
     new_id,
     utcnow,
 )
-from .run import Executor, Run
+from .run import Executor, Run, executor_problem
 
 #: What an agent is asked before a fresh one takes over from it.
 HANDOVER_PROMPT = (
@@ -73,15 +73,19 @@ class Orchestrator:
         self.pm = pm or make_plugin_manager(plugin_options, plugins=plugins)
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
-            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name).items()
+            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name, Role.problem).items()
         }
         self.task_types: dict[str, TaskType] = {
             name: attrs.evolve(tt, provided_by=plugin)
-            for name, (tt, plugin) in collect(self.pm, "orc_register_task_types", lambda t: t.name).items()
+            for name, (tt, plugin) in collect(
+                self.pm, "orc_register_task_types", lambda t: t.name, TaskType.problem
+            ).items()
         }
         self.executors: dict[str, Executor] = {
             name: executor
-            for name, ((_, executor), _plugin) in collect(self.pm, "orc_register_executors", lambda x: x[0]).items()
+            for name, ((_, executor), _plugin) in collect(
+                self.pm, "orc_register_executors", lambda x: x[0], executor_problem
+            ).items()
         }
         self._agents: AgentManager | None = None
         self._configured = False

@@ -278,11 +278,18 @@ def _load_entrypoints(pm: OrcPluginManager, installed: list[InstalledPlugin], al
         )
 
 
-def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **kwargs: Any) -> dict[str, Any]:
+def collect(
+    pm: OrcPluginManager,
+    hook_name: str,
+    key: Callable[[Any], str],
+    check: Callable[[Any], str | None] = lambda item: None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Call a ``register`` hook one implementation at a time, so each item knows which plugin registered it.
 
-    The register callback gets the items; ``key`` names an item. The result maps names to ``(item, plugin)``.
-    A name registered twice is a :class:`PluginError` naming both plugins.
+    The register callback gets the items; ``key`` names an item; ``check`` says what is wrong with one (or None).
+    The result maps names to ``(item, plugin)``. A name registered twice, or an item ``check`` refuses, is a
+    :class:`PluginError` naming the plugin (both, for a duplicate).
     """
     found: dict[str, Any] = {}
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -290,6 +297,13 @@ def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **k
 
         def register(*item: Any, _plugin: str = plugin_name) -> None:
             value = item[0] if len(item) == 1 else item
+            try:
+                problem = check(value)
+            except Exception as exc:  # not the record the hook takes at all
+                problem = f"{hook_name} takes its documented record, got {value!r} ({type(exc).__name__})"
+            if problem:
+                raise PluginError(f"plugin {pm.describe(_plugin)} registered something unusable: {problem}; "
+                                  f"fix it or disable the plugin with -p no:{_plugin}")
             name = key(value)
             if name in found:
                 raise PluginError(

@@ -8,9 +8,10 @@ and reporting each subtask to the observers.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -42,6 +43,18 @@ class Executor(Protocol):
     """Runs a plan's subtasks through ``await run.run_subtask(subtask)``; registered with ``orc_register_executors``."""
 
     async def run(self, run: Run) -> None: ...
+
+
+def executor_problem(item: Any) -> str | None:
+    """What is wrong with a registered ``(name, executor)`` (see ``orc_register_executors``), or None."""
+    name, executor = item
+    if not isinstance(name, str) or not name:
+        return f"an executor's name must be a non-empty string, got {name!r}"
+    if inspect.isclass(executor):
+        return f"executor {name!r} is the class {executor.__name__}; register an instance: {executor.__name__}()"
+    if not inspect.iscoroutinefunction(getattr(executor, "run", None)):
+        return f"executor {name!r} has no `async def run(self, run)`"
+    return None
 
 
 def bound(text: str, limit: int) -> str:

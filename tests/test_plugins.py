@@ -325,6 +325,53 @@ def test_orc_debug_shows_a_plugins_traceback(install, tmp_path, source):
     assert "orc_buggy_plugin.py" in out.stderr
 
 
+@pytest.mark.parametrize("body, words", [
+    ("register(Role('auditor', 'x', 'p', tools=('Read',), permission_mode='yolo'))",
+     "role 'auditor' has permission mode 'yolo'; use one of default, acceptEdits"),
+    ("register(Role('two words', 'x', 'p'))", "role name 'two words' must be letters"),
+    ("register(Role('auditor', 'x', 'p', tools=('Read Write',)))", "tools that are not tool names: 'Read Write'"),
+])
+def test_registering_an_unusable_role_is_one_line_naming_the_plugin(orc_cli, install, body, words):
+    install("orc-bad-role", "0.1", {"badrole": "orc_bad_role"}, {"orc_bad_role": f"""
+        from orchestrator_core import Role, hookimpl
+
+        @hookimpl
+        def orc_register_roles(register):
+            {body}
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4, out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin "badrole" (orc-bad-role 0.1) registered something unusable' in line and words in line
+
+
+def test_an_executor_registered_as_a_class_and_a_stray_brace_are_named(orc_cli, install):
+    install("orc-bad-mode", "0.1", {"badmode": "orc_bad_mode"}, {"orc_bad_mode": """
+        from orchestrator_core import hookimpl
+
+        class Yaml:
+            async def run(self, run):
+                pass
+
+        @hookimpl
+        def orc_register_executors(register):
+            register("yaml", Yaml)
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4
+    assert "executor 'yaml' is the class Yaml; register an instance: Yaml()" in out.stderr
+    install("orc-bad-type", "0.1", {"badtype": "orc_bad_type"}, {"orc_bad_type": """
+        from orchestrator_core import Subtask, TaskType, hookimpl
+
+        @hookimpl
+        def orc_register_task_types(register):
+            register(TaskType("audit", "x", [Subtask("1", "reviewer", "Check {prompt} for {secrets}")]))
+        """})  # fmt: skip
+    out = orc_cli("-p", "no:badmode", "roles", env=LOAD)
+    assert out.exit_code == 4
+    assert "task type 'audit', subtask 1: its instruction uses {secrets}; only {prompt} is filled in" in out.stderr
+
+
 def test_an_orc_function_without_hookimpl_is_a_warning(orc_cli, install, caplog):
     install("orc-forgot", "0.1", {"forgot": "orc_forgot_plugin"}, {"orc_forgot_plugin": """
         from orchestrator_core import Role
