@@ -13,6 +13,7 @@ import inspect
 import logging
 import os
 import re
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -42,6 +43,8 @@ ENTRYPOINT_GROUP = "orc"
 #: orc's distribution on PyPI (`orc` there is another project): what plugins depend on.
 DISTRIBUTION = "orc-agents"
 log = logging.getLogger("orc.plugins")
+#: An observer call longer than this is reported (once per plugin and hook): it holds up the whole run.
+SLOW_OBSERVER_S = 0.1
 
 
 class OrcPluginManager(pluggy.PluginManager):
@@ -326,8 +329,19 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
     failures = []
     reported = getattr(pm, "reported", set())
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        began = time.perf_counter()
         try:
             outcome = call_one(pm, hook_name, impl, kwargs)
+            took = time.perf_counter() - began
+            if took > SLOW_OBSERVER_S and (impl.plugin_name, f"slow {hook_name}") not in reported:
+                reported.add((impl.plugin_name, f"slow {hook_name}"))
+                who = pm.describe(impl.plugin_name) if isinstance(pm, OrcPluginManager) else f'"{impl.plugin_name}"'
+                log.warning(
+                    "plugin %s took %.2f s in %s; observers run on the run's event loop and must return at once "
+                    "(hand slow work to a thread); said once", who, took, hook_name,
+                )
+            if getattr(pm, "tracing", False):
+                os.write(2, f"  {hook_name}: {impl.plugin_name} took {took * 1000:.1f} ms\n".encode())
             if hasattr(outcome, "close") and hasattr(outcome, "send"):
                 outcome.close()
                 raise TypeError(f"{hook_name} must be a plain function, not async def")
