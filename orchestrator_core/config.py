@@ -95,6 +95,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Record cost and token usage."),
     Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
             "Record every agent event (messages, tool calls, file accesses)."),
+    Setting("ORC_TRUST_PROJECT_SETTINGS", "trust_project_settings", _boolean, False,
+            "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
+            "servers there run as you). Only for repositories you trust like your own code."),
+    Setting("ORC_BASH_SANDBOX", "bash_sandbox", _boolean, True,
+            "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
+            "agent's directories, no network."),
 )
 
 
@@ -146,6 +152,10 @@ class Config:
     progress: str = "off"
     #: Show the agents' text as it streams, too.
     verbose: bool = False
+    #: Obey the working directory's Claude settings, MCP servers and CLAUDE.md (#16: off, the repo is data).
+    trust_project_settings: bool = False
+    #: Run Bash in Claude Code's OS sandbox (#16).
+    bash_sandbox: bool = True
 
 
 def _read_toml(path: Path) -> dict[str, str]:
