@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import time
 from collections import deque
 from pathlib import Path
@@ -20,6 +21,17 @@ from orchestrator_core import Agent, Emit, RuntimeUnavailable, TurnResult, Usage
 
 from .private import private_subdir
 from .turn import Turn
+
+
+class _ReportedByOrc(logging.Filter):
+    """The SDK logs a CLI that exited as "Fatal error in message reader: ..." on stderr; orc reports that itself
+    (a failed turn, or one line saying why the CLI would not start), so the user sees it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Fatal error in message reader")
+
+
+logging.getLogger("claude_agent_sdk._internal.query").addFilter(_ReportedByOrc())
 
 #: HTTP statuses from the model worth another try.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
