@@ -97,6 +97,7 @@ async def test_every_path_bearing_input_of_every_file_tool_is_confined(orc_confi
     notebook = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     (outside / "nb.ipynb").write_text(notebook)
     (orc_workdir / "link").symlink_to(outside)
+    (orc_workdir / "dangling").symlink_to(outside / "made-through-a-dangling-link.txt")
     (orc_workdir / "own.txt").write_text("mine\n")
     (orc_workdir / "inner.txt").write_text("inner\n")
     (orc_workdir / "inner.ipynb").write_text(notebook)
@@ -107,6 +108,7 @@ async def test_every_path_bearing_input_of_every_file_tool_is_confined(orc_confi
         ("Read", {"file_path": "../outside/secret.txt"}),
         ("Write", {"file_path": str(outside / "new.txt"), "content": "x"}),
         ("Write", {"file_path": "link/new.txt", "content": "x"}),
+        ("Write", {"file_path": "dangling", "content": "x"}),  # a symlink to a file outside not yet there
         ("Edit", {"file_path": "inner.txt", "old_string": "SECRET", "new_string": "PWNED"}),  # by then a symlink
         ("NotebookEdit", {"notebook_path": "inner.ipynb", "new_source": "x", "edit_mode": "insert",
                           "cell_type": "code"}),  # by then a symlink
@@ -151,6 +153,30 @@ async def test_every_path_bearing_input_of_every_file_tool_is_confined(orc_confi
         assert "outside this agent's directories" in json.dumps(answer), (name, args, answer)
     assert not any("SECRET-OUTSIDE" in json.dumps(r.body) for r in requests)
     assert {p: p.read_bytes() for p in outside.iterdir()} == before
+
+
+@pytest.mark.parametrize("name, args, denied", [
+    ("LS", {"path": "/"}, True),
+    ("LS", {"path": "sub"}, False),
+    ("MultiEdit", {"file_path": "../x.py", "edits": []}, True),
+    ("MultiEdit", {"file_path": "sub/x.py", "edits": []}, False),
+    ("Glob", {"pattern": "**/*.py"}, False),
+    ("Glob", {"pattern": "sub/{a,b}/*.py"}, False),
+    ("Glob", {"pattern": "{/etc,sub}/*"}, True),
+    ("Glob", {"pattern": "~/*"}, True),
+    ("Glob", {"pattern": "*.py", "path": "sub"}, False),
+    ("Glob", {"pattern": "../*.py", "path": "sub"}, False),  # sub/.. is the working directory itself
+    ("Glob", {"pattern": "../../*.py", "path": "sub"}, True),
+    ("Grep", {"pattern": "x", "glob": "*.py"}, False),
+    ("Grep", {"pattern": "x", "glob": "../**"}, True),
+])
+def test_the_confinement_rule_for_tools_this_cli_lacks_and_edge_patterns(name, args, denied, tmp_path):
+    """Tools the bundled CLI no longer ships (LS, MultiEdit) and pattern shapes, against the rule itself."""
+    from orc_claude.confine import outside
+
+    cwd = tmp_path / "work"
+    (cwd / "sub").mkdir(parents=True)
+    assert (outside(name, args, str(cwd), [str(cwd)]) is not None) is denied
 
 
 # -- 3. Bash runs in the OS sandbox ---------------------------------------------------------------------------------
