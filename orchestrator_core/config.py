@@ -100,9 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Record every agent event (messages, tool calls, file accesses)."),
     Setting("ORC_TRUST_PROJECT_SETTINGS", "trust_project_settings", _boolean, False,
             "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
-            "servers there run as you). Only for repositories you trust like your own code. Environment only: a repository's orc.toml or .env may "
-            "not set it.",
-            from_files=False),
+            "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
+            "repository's orc.toml or .env may not set it.", from_files=False),
     Setting("ORC_BASH_SANDBOX", "bash_sandbox", _boolean, True,
             "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
             "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
