@@ -3,6 +3,7 @@ directories, Bash writing outside them, and private files planted by another loc
 nothing ran, nothing leaked, and the run still ends with a clear result; an opt-in or control variant shows the
 same test passing differently, so it can fail."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -234,7 +235,7 @@ def planted(tmp_path: Path, how: str) -> tuple[dict, Path]:
     tmpdir.mkdir()
     private = tmpdir / f"orc-{os.getuid()}"
     script = f"#!/bin/sh\ntouch {marker}\n"
-    name = f"claude-{__import__('hashlib').sha1(_wrapper_text().encode()).hexdigest()[:12]}"
+    name = f"claude-{hashlib.sha1(_wrapper_text().encode()).hexdigest()[:12]}"
     target = private
     if how == "symlink":
         target = tmp_path / "elsewhere"
