@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from .cli_agents import agents as agents_command
+from .cli_trust import safety_overrides, session_safety
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
 from .plugins import DISTRIBUTION
@@ -236,6 +237,7 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
               help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).")
 @click.option("--orchestrator", "orchestrator_kind", type=click.Choice(["plan", "agent"]), default="plan",
               show_default=True, help="agent: an orchestrator agent creates and commands the team as it goes.")
+@session_safety
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -267,6 +269,8 @@ def execute(
     resolve_conflicts: bool,
     orchestrator_kind: str,
     add_dirs: tuple[str, ...],
+    trust_project_settings: bool,
+    no_bash_sandbox: bool,
 ) -> None:
     """Plan PROMPT, run it with a team of agents, and print the result.
 
@@ -293,6 +297,7 @@ def execute(
         resolve_conflicts=resolve_conflicts,
         orchestrator=orchestrator_kind,
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
@@ -337,10 +342,11 @@ def execute(
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@session_safety
 @click.pass_context
 def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
            keep_agents: bool, retries: int, max_cost: float | None, timeout: float | None, as_json: bool,
-           quiet: bool) -> None:
+           quiet: bool, trust_project_settings: bool, no_bash_sandbox: bool) -> None:
     """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
 
     Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist.
@@ -348,6 +354,7 @@ def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | N
     orc = _orchestrator(
         ctx, db_path=db_path, keep_agents=keep_agents, retries=retries, max_cost_usd=max_cost,
         timeout_seconds=timeout, progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
     _run_task(orc, lambda: orc.resume(task_id, mode), scripted, as_json)
 

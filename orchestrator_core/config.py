@@ -70,6 +70,9 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+    #: False for a setting that lowers a trust boundary: a repository's own orc.toml or .env must not set it
+    #: (#16), so it is read from the environment (or a command-line option) only.
+    from_files: bool = True
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -95,6 +98,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Record cost and token usage."),
     Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
             "Record every agent event (messages, tool calls, file accesses)."),
+    Setting("ORC_TRUST_PROJECT_SETTINGS", "trust_project_settings", _boolean, False,
+            "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
+            "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
+            "repository's orc.toml or .env may not set it.", from_files=False),
+    Setting("ORC_BASH_SANDBOX", "bash_sandbox", _boolean, True,
+            "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
+            "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
+            from_files=False),
 )
 
 
@@ -146,6 +157,10 @@ class Config:
     progress: str = "off"
     #: Show the agents' text as it streams, too.
     verbose: bool = False
+    #: Obey the working directory's Claude settings, MCP servers and CLAUDE.md (#16: off, the repo is data).
+    trust_project_settings: bool = False
+    #: Run Bash in Claude Code's OS sandbox (#16).
+    bash_sandbox: bool = True
 
 
 def _read_toml(path: Path) -> dict[str, str]:
@@ -203,6 +218,11 @@ def load_config(
             if setting.name not in source:
                 continue
             raw = source[setting.name]
+            if not setting.from_files and origin != "the environment":
+                raise ConfigError(
+                    f"{setting.name} in {origin} is refused: a repository could set it; remove it there and set it "
+                    "in the environment or with its command-line option"
+                )
             try:
                 values[setting.attribute] = setting.parse(raw)
             except ValueError as exc:
@@ -231,5 +251,6 @@ def render_config_file() -> str:
             rendered = str(default)
         else:
             rendered = f'"{default}"'
-        lines += [f"# {setting.help}", f"{setting.name} = {rendered}", ""]
+        entry = f"{setting.name} = {rendered}" if setting.from_files else f"# {setting.name} = {rendered}"
+        lines += [f"# {setting.help}", entry, ""]
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 The SDK starts the CLI itself, with no hook to set a parent-death signal. So orc points ``cli_path`` at a
 two-line wrapper that execs the bundled CLI under ``setpriv --pdeathsig KILL`` (util-linux). Where ``setpriv``
-is missing, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind).
+is missing, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind). The wrapper
+lives in orc's private folder and is checked before every use (#16): a planted one is refused, never run.
 """
 
 from __future__ import annotations
@@ -11,27 +12,38 @@ import functools
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from .private import check_file, private_subdir
+
+
+def cli_path() -> str | None:
+    """The wrapper's path, or None to let the SDK use its bundled CLI.
+
+    :raises UnsafePrivatePath: the wrapper or its folder is not this user's alone.
+    """
+    text = _wrapper_text()
+    if text is None:
+        return None
+    directory = private_subdir("cli")
+    # One file per distinct wrapper, shared by every orc process; written whole, then renamed into place.
+    wrapper = directory / f"claude-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
+    if not os.path.lexists(wrapper):
+        partial = directory / f".{wrapper.name}.{os.getpid()}"
+        partial.write_text(text)
+        partial.chmod(0o700)
+        partial.replace(wrapper)
+    check_file(wrapper)
+    return str(wrapper)
 
 
 @functools.cache
-def cli_path() -> str | None:
-    """The wrapper's path, or None to let the SDK use its bundled CLI."""
+def _wrapper_text() -> str | None:
+    """The wrapper script, or None where it cannot be made (no setpriv, no bundled CLI)."""
     import claude_agent_sdk
 
     setpriv = shutil.which("setpriv")
     bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
     if setpriv is None or not bundled.is_file():
         return None
-    directory = Path(tempfile.gettempdir()) / f"orc-cli-{os.getuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    text = f'#!/bin/sh\nexec "{setpriv}" --pdeathsig KILL -- "{bundled}" "$@"\n'
-    # One file per distinct wrapper, shared by every orc process; written whole, then renamed into place.
-    wrapper = directory / f"claude-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
-    if not wrapper.exists():
-        partial = directory / f".{wrapper.name}.{os.getpid()}"
-        partial.write_text(text)
-        partial.chmod(0o700)
-        partial.replace(wrapper)
-    return str(wrapper)
+    return f'#!/bin/sh\nexec "{setpriv}" --pdeathsig KILL -- "{bundled}" "$@"\n'

@@ -18,7 +18,9 @@ from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable
 from . import lifeline
 from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
+from .sandbox import bash_sandbox
 from .session import ClaudeSession
+from .trust import trust_options
 
 
 class ClaudeRuntime:
@@ -69,7 +71,9 @@ class ClaudeRuntime:
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
             env=dict(self.config.runtime_env),
-            setting_sources=["project"],
+            # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
+            **trust_options(self.config, self.env),
+            sandbox=bash_sandbox(self.config, role),
             stderr=stderr_lines.append,
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import tempfile
+import logging
 import time
 from collections import deque
 from pathlib import Path
@@ -20,16 +19,41 @@ import attrs
 
 from orchestrator_core import Agent, Emit, RuntimeUnavailable, TurnResult, UsageError
 
+from .private import private_subdir
 from .turn import Turn
+
+
+class _ReportedByOrc(logging.Filter):
+    """The SDK logs a CLI that exited as "Fatal error in message reader: ..." on stderr; orc reports that itself
+    (a failed turn, or one line saying why the CLI would not start), so the user sees it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Fatal error in message reader")
+
+
+logging.getLogger("claude_agent_sdk._internal.query").addFilter(_ReportedByOrc())
 
 #: HTTP statuses from the model worth another try.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
 
 
 def _lock_path(session_id: str) -> Path:
-    directory = Path(tempfile.gettempdir()) / f"orc-locks-{os.getuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    return directory / f"{session_id}.lock"
+    return private_subdir("locks") / f"{session_id}.lock"
+
+
+def _start_failure(exc: Exception, stderr_lines: deque[str]) -> RuntimeUnavailable:
+    """The CLI exited before the session opened: what it said, in one line, and what to do (#16)."""
+    text = " ".join(str(exc).split())
+    said = " ".join(" ".join(line.split()) for line in stderr_lines if line.strip())
+    if "error result: " in text:  # it answered the SDK's start-up request with an error
+        detail = text.split("error result: ", 1)[1].removesuffix(" (exit code: 1)")
+    else:  # it exited: its stderr says why
+        detail = said or text
+    hint = ""
+    if "Sandbox required but unavailable" in detail:
+        hint = ("; install bubblewrap and socat (apt-get install bubblewrap socat), or run Bash unsandboxed with "
+                "--no-bash-sandbox or ORC_BASH_SANDBOX=false")
+    return RuntimeUnavailable(f"the Claude Code CLI would not start: {detail[-400:]}{hint}")
 
 
 class ClaudeSession:
@@ -46,7 +70,7 @@ class ClaudeSession:
         self.cut_short: TurnResult | None = None
 
     async def open(self) -> None:
-        from claude_agent_sdk import ClaudeSDKClient, CLINotFoundError
+        from claude_agent_sdk import ClaudeSDKClient, ClaudeSDKError, CLINotFoundError
 
         # One process at a time per session, across processes too: a second sender gets "busy" at once.
         self._lock = _lock_path(self.agent.session_id).open("a")
@@ -65,6 +89,10 @@ class ClaudeSession:
             raise RuntimeUnavailable(
                 f"the Claude Code CLI was not found ({exc}); reinstall claude-agent-sdk, which bundles it"
             ) from None
+        except ClaudeSDKError as exc:
+            # It refused to start (its temp folder is another user's, the sandbox it must use cannot run, ...):
+            # the user can fix that, so say what it said rather than "internal error".
+            raise _start_failure(exc, self.stderr_lines) from None
         # Best effort: the SDK does not publish the CLI's pid; its transport holds the process.
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
