@@ -5,6 +5,7 @@ same test passing differently, so it can fail."""
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -203,7 +204,7 @@ async def test_bash_cannot_write_outside_its_directory(sandboxed, orc_config, or
 
 @pytest.mark.anyio
 async def test_no_sandbox_available_is_refused_not_ignored(orc_config, orc_pm, scripted_model, orc_workdir,
-                                                           tmp_path):
+                                                           tmp_path, caplog):
     """Without bwrap the CLI would only warn and run Bash unconfined: orc refuses to start the agent instead."""
     path = tmp_path / "bin-without-bwrap"
     path.mkdir()
@@ -214,13 +215,20 @@ async def test_no_sandbox_available_is_refused_not_ignored(orc_config, orc_pm, s
     marker = tmp_path / "outside-marker"
     scripted_model.script([tool("Bash", {"command": f"echo x > {marker}"}), text("built")],
                           match="builder of the team")
-    config = attrs.evolve(orc_config, runtime_env={**orc_config.runtime_env, "PATH": str(path)})
+    # As a real run: the scripted model stands in for one that is not orc's own script.
+    config = attrs.evolve(orc_config, runtime_env={**orc_config.runtime_env, "PATH": str(path)}, scripted=False)
     with pytest.raises(RuntimeUnavailable) as raised:
         async with Orchestrator(config, pm=orc_pm) as o:
             await o.execute("build", roles=["builder"], cwd=orc_workdir)
     message = raised.value.message
     assert "bubblewrap" in message and "--no-bash-sandbox" in message and "\n" not in message
     assert not marker.exists() and scripted_model.requests == []
+    # A --scripted run (orc's own script drives the tools) goes on, saying that Bash is not sandboxed.
+    caplog.set_level(logging.WARNING)
+    async with Orchestrator(attrs.evolve(config, scripted=True), pm=orc_pm) as o:
+        result = await o.execute("build", roles=["builder"], cwd=orc_workdir)
+    assert result.success
+    assert "Bash runs without the OS sandbox in this --scripted run (bwrap not found)" in caplog.text
 
 
 # -- 4. private files --------------------------------------------------------------------------------------------------

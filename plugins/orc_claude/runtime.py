@@ -73,7 +73,7 @@ class ClaudeRuntime:
             env=dict(self.config.runtime_env),
             # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
             **trust_options(self.config, self.env),
-            sandbox=bash_sandbox(self.config, role),
+            sandbox=bash_sandbox(self.config, role, self.env),
             stderr=stderr_lines.append,
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),
