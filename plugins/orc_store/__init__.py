@@ -20,8 +20,9 @@ def orc_configure(config, pm):
         pm.register(RunStore(config), PLUGIN_NAME)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def orc_unconfigure(config, pm):
+    """trylast: closing raises StoreError when rows were lost (#17); every other plugin has closed by then."""
     store = pm.get_plugin(PLUGIN_NAME)
     if store is not None:
         pm.unregister(store, PLUGIN_NAME)

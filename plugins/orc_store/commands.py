@@ -19,7 +19,7 @@ db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The run store to read (overrides ORCHESTRATOR_DB_PATH; default ./orchestrator.db).",
+    help="The run store to read (overrides ORCHESTRATOR_DB_PATH; default ~/.local/share/orc/orchestrator.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 

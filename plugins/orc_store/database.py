@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from orchestrator_core import Agent, StoreError
+from orchestrator_core import Agent, StoreError, load_config
 from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
@@ -22,12 +22,13 @@ from .store import open_database
 class Database:
     """A run store file. ``await db.connect()`` before use; ``await db.close()`` (or ``async with``) after.
 
-    :param path: the SQLite file (created and migrated by :meth:`connect` if missing).
+    :param path: the SQLite file (created and migrated by :meth:`connect` if missing); default: orc's own
+        (``~/.local/share/orc/orchestrator.db``, see ORCHESTRATOR_DB_PATH).
     :param cost_tracking: record cost and token values (ENABLE_COST_TRACKING).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = "orchestrator.db", *, cost_tracking: bool = True) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, cost_tracking: bool = True) -> None:
+        self.path = Path(path) if path is not None else load_config().db_path
         self.cost_tracking = cost_tracking
         self._db: Any = None
         self._writer: writer.Writer | None = None

@@ -7,9 +7,11 @@ read through their own connection, so they see this process's rows and every oth
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -29,11 +31,14 @@ from orchestrator_core import (
     TaskResult,
     hookimpl,
 )
+from orchestrator_core.config import default_db_path
 from orchestrator_core.records import StatusSnapshot, utcnow
 from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
 from .migrations import migrations
+
+log = logging.getLogger("orc.store")
 
 
 def open_database(path: Path, *, create: bool = True):
@@ -49,6 +54,12 @@ def open_database(path: Path, *, create: bool = True):
             f"no run store at {str(path)!r}: nothing was recorded here yet; run `orc execute` first, "
             "or pass --db / set ORCHESTRATOR_DB_PATH to the store's path"
         )
+    if create and path == default_db_path() and not path.parent.is_dir():
+        # orc's own data directory: made on first use, private to the user.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"{where} cannot be created ({exc.strerror}); set ORCHESTRATOR_DB_PATH elsewhere") from None
     if not path.parent.resolve().is_dir():
         raise StoreError(
             f"{where} cannot be created: directory {str(path.parent)!r} does not exist; create it or set "
@@ -95,7 +106,13 @@ class RunStore:
         self.observe = config.enable_observability
         self.path = Path(config.db_path)
         self.db = open_database(self.path)
-        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env))
+        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env),
+                                     lock_timeout=config.store_lock_timeout)
+        #: What the shared writer had lost before this store used it: only what is lost after counts here.
+        self._lost_before = sum(self.writer.lost.values())
+        self._errors_before = len(self.writer.errors)
+        #: The tasks this store recorded (their ids go in the lost-rows line).
+        self._tasks: list[str] = []
 
     def read(self):
         """The read connection, after every row queued so far is committed."""
@@ -106,8 +123,29 @@ class RunStore:
         self.writer.flush()
 
     def close(self) -> None:
-        writer.release(self.writer)
-        self.db.close()
+        """Flush and close; :raises StoreError: a row of this store's runs was not recorded (one line)."""
+        try:
+            writer.release(self.writer)
+        finally:
+            self.db.close()
+        problem = self.problem()
+        if problem:
+            raise StoreError(problem)
+
+    def problem(self) -> str | None:
+        """One line saying what this store failed to record, or None when every row is in the file."""
+        lost = collections.Counter(self.writer.lost)
+        count = sum(lost.values()) - self._lost_before
+        errors = self.writer.errors[self._errors_before:]
+        if not count and not self.writer.fatal:
+            return None
+        tables = ", ".join(f"{n} {t}" for t, n in lost.most_common()) if not self._lost_before else "see above"
+        reason = self.writer.fatal or (errors[-1] if errors else "unknown")
+        tasks = f" of task {', '.join(self._tasks)}" if self._tasks else ""
+        remedy = "free space" if "disk full" in reason else "fix that"
+        resume = f"; {remedy}, then `orc resume {self._tasks[-1]}`" if self._tasks else ""
+        return (f"the run store {str(self.path)!r} lost {count} rows{tasks} ({tables}): {reason}; the record is "
+                f"incomplete{resume}")
 
     # -- lookups ------------------------------------------------------------------------------------------------
 
@@ -126,10 +164,24 @@ class RunStore:
     @hookimpl
     def orc_subtask_veto(self, task: Task, subtask: Subtask) -> str | None:
         """A store that cannot write any more stops the run from starting agents it could not record."""
+        # Flushed first: a failure the rows queued so far meet is seen before the next agent starts (#17).
+        self.writer.flush()
         if self.writer.fatal is None:
             return None
         return (f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
                 f"free space, then `orc resume {task.id}`")
+
+    def _warn_if_reachable(self, task: Task) -> None:
+        """A store inside a directory the agents may change can be deleted by one of them: say so, once a task.
+
+        Not refused: a user may keep a project's store beside it on purpose; the writer notices if it goes.
+        """
+        where = self.path.resolve()
+        for directory in (task.cwd, *self.config.add_dirs):
+            if directory and where.is_relative_to(Path(directory).resolve()):
+                log.warning("the run store %s is inside %s, where agents work: an agent can delete it; set "
+                            "ORCHESTRATOR_DB_PATH to a path outside it", where, directory)
+                return
 
     # -- observer hooks -----------------------------------------------------------------------------------------
 
@@ -138,6 +190,9 @@ class RunStore:
 
     @hookimpl
     def orc_task_started(self, task: Task) -> None:
+        if task.id not in self._tasks:
+            self._tasks.append(task.id)
+        self._warn_if_reachable(task)
         self.writer.state(
             "tasks",
             {
