@@ -221,3 +221,39 @@ def test_a_writer_that_fails_never_blocks_a_flush(tmp_path):
     writer.flush()
     writer.close()
     assert sum(writer.lost.values()) >= 2
+
+
+# -- 3. an agent deletes the store ------------------------------------------------------------------------------
+
+BUILDER = "builder of the team"
+WIPE = tool("Bash", {"command": "rm -f orchestrator.db* && ls -a"})
+
+
+def test_the_default_store_is_out_of_the_agents_reach(cli_env, scripted_model, tmp_path, orc_workdir):
+    """With no ORCHESTRATOR_DB_PATH, a builder that wipes *.db files in its directory erases no history."""
+    env = {k: v for k, v in cli_env.items() if k != "ORCHESTRATOR_DB_PATH"}
+    scripted_model.script([WIPE, text("WIPED")], match=BUILDER)
+    scripted_model.script([tool("Glob", {"pattern": "*"}), text("REVIEWED")], match=REVIEWER)
+    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
+                          cwd=orc_workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert list(orc_workdir.iterdir()) == []
+    assert_complete(tmp_path / "home" / ".local" / "share" / "orc" / "orchestrator.db", 2)
+
+
+def test_a_store_deleted_during_the_run_is_reported(cli_env, scripted_model, orc_workdir):
+    """A store the user put in the agents' directory: orc warns at the start, notices the deletion, says what is
+    lost in one line and exits 5; no later agent starts."""
+    db = orc_workdir / "orchestrator.db"
+    scripted_model.script([WIPE, text("WIPED")], match=BUILDER)
+    reviewer = scripted_model.script([text("REVIEWED")], match=REVIEWER)
+    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
+                          cwd=orc_workdir, env={**cli_env, "ORCHESTRATOR_DB_PATH": str(db)}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 5, done.stderr
+    assert "Success" not in done.stdout and "Traceback" not in done.stderr
+    assert "is inside" in done.stderr and "an agent can delete it" in done.stderr
+    (line,) = error_lines(done.stderr)
+    assert "the store file was deleted during the run" in line and "lost" in line
+    assert not scripted_model.requests_for(reviewer)
+    assert not db.exists()
