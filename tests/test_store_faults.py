@@ -257,3 +257,35 @@ def test_a_store_deleted_during_the_run_is_reported(cli_env, scripted_model, orc
     assert "the store file was deleted during the run" in line and "lost" in line
     assert not scripted_model.requests_for(reviewer)
     assert not db.exists()
+
+
+# -- 13. `orc browse` and failed requests -----------------------------------------------------------------------
+
+SLOW = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+
+
+def test_browse_logs_one_line_per_failed_request_and_keeps_answering(tmp_path):
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    db = tmp_path / "orc.db"
+    make_store(db)
+    proc = subprocess.Popen([str(BIN / "orc"), "browse", "--port", "0", "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        url = first.split(" at ")[1].split()[0]
+        for _ in range(3):  # each over sql_time_limit_ms: one traceback used to fill a pipe's 64 KB
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(f"{url}.json?{urllib.parse.urlencode({'sql': SLOW})}", timeout=20)
+            assert caught.value.code == 400
+        with urllib.request.urlopen(f"{url}.json?sql=select+42&_shape=array", timeout=20) as answer:
+            assert answer.read() == b'[{"42": 42}]'
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 3 and len(err) < 1000, err[:2000]
+    assert all("GET /orc.json failed (400): SQL query took too long" in line for line in lines)

@@ -58,10 +58,12 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
 
     import uvicorn
 
+    from .browse_errors import install
     from .store import open_database
 
     # Migrate first (a new process may hold an older file) and refuse a missing one: Datasette would make it.
     open_database(path, create=False).close()
+    install()
     ds = make_datasette(path)
     asyncio.run(ds.invoke_startup())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
