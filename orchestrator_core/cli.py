@@ -558,4 +558,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m orchestrator_core.cli` runs this file as __main__, a second copy of the module beside the one the
+    # other modules import (`from .cli import _pm`): run that one, so there is one command group (#17).
+    from orchestrator_core.cli import main as _main
+
+    _main()

@@ -289,3 +289,128 @@ def test_browse_logs_one_line_per_failed_request_and_keeps_answering(tmp_path):
     lines = err.splitlines()
     assert len(lines) == 3 and len(err) < 1000, err[:2000]
     assert all("GET /orc.json failed (400): SQL query took too long" in line for line in lines)
+
+
+# -- 16. a store that cannot be written, or was edited ----------------------------------------------------------
+
+#: Runs "$@" with a fresh tmpfs at $1 (size $2) holding a copy of $3 (if given), mounted with options $4, in a
+#: mount namespace of its own: a real read-only or full file system, gone when the process ends.
+ON_MOUNT = """
+d="$1"; size="$2"; src="$3"; options="$4"; shift 4
+mount -t tmpfs -o "size=$size" tmpfs "$d" || exit 97
+if [ -n "$src" ]; then cp "$src" "$d/orc.db" || exit 96; fi
+mount -o "remount,$options" "$d" || exit 98
+exec "$@"
+"""
+
+
+def mount_namespaces_work() -> bool:
+    try:
+        return subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+needs_mounts = pytest.mark.skipif(not mount_namespaces_work(), reason="needs `unshare -m` (root) for a real "
+                                  "read-only or full file system")
+
+
+def on_mount(tmp_path, *args, size="4m", src=None, options="ro", env, popen=False):
+    mount = tmp_path / "mnt"
+    mount.mkdir(exist_ok=True)
+    argv = ["unshare", "-m", "sh", "-c", ON_MOUNT, "on_mount", str(mount), size, str(src or ""), options,
+            str(BIN / "orc"), *(str(a).replace("MNT", str(mount)) for a in args)]
+    if popen:
+        return subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def recorded_store(path: Path) -> None:
+    """A store holding one finished task, written by the store's own writer."""
+    from orc_store.writer import Writer
+
+    make_store(path)
+    writer = Writer(path)
+    writer.state("tasks", {"id": "task-ro", "prompt": "kept", "status": "succeeded", "mode": "sequential",
+                           "created_at": "2026-01-01T00:00:00"})
+    writer.close()
+
+
+@needs_mounts
+def test_a_store_on_a_read_only_file_system_can_be_read(home, tmp_path):
+    src = tmp_path / "src.db"
+    recorded_store(src)
+    env = home[1]
+    listed = on_mount(tmp_path, "list-tasks", "--json", "--db", "MNT/orc.db", src=src, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert [t["task_id"] for t in __import__("json").loads(listed.stdout)] == ["task-ro"]
+    status = on_mount(tmp_path, "status", "--db", "MNT/orc.db", src=src, env=env)
+    assert status.returncode == 0, status.stderr
+    server = on_mount(tmp_path, "browse", "--port", "0", "--db", "MNT/orc.db", src=src, env=env, popen=True)
+    try:
+        line = server.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        import urllib.request
+
+        with urllib.request.urlopen(f"{url}/tasks.json?_shape=array", timeout=20) as answer:
+            assert [t["id"] for t in __import__("json").loads(answer.read())] == ["task-ro"]
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    # A run cannot be recorded there: one line that says why.
+    run = on_mount(tmp_path, "execute", "--scripted", "--roles", "scout", "--db", "MNT/orc.db", "x", src=src,
+                   env=env)
+    assert run.returncode == 5, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert "is read-only" in line and "set ORCHESTRATOR_DB_PATH to a writable file" in line
+
+
+@needs_mounts
+def test_a_full_disk_is_named_as_such(home, tmp_path):
+    run = on_mount(tmp_path, "execute", "--scripted", "--roles", "scout", "--db", "MNT/orc.db", "x", size="64k",
+                   options="rw", env=home[1])
+    assert run.returncode == 5, run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert "the disk is full" in line and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("edit, words", [
+    ("drop table tool_calls", ["lacks part of orc's schema (", "tool_calls", "changed by hand"]),
+    ("alter table agents rename column role to kind", ["lacks part of orc's schema (", "agents.role"]),
+    ("insert into _sqlite_migrations (migration_set, name, applied_at) values ('orc.store', 'm999_x', 'now')",
+     ["was written by a newer orc (migration m999_x)"]),
+])
+@pytest.mark.parametrize("command", [["list-tasks"], ["task-details", "task-ro"], ["execute", "--scripted", "x"]])
+def test_a_hand_edited_store_is_one_line_and_exit_5(home, tmp_path, edit, words, command):
+    db = tmp_path / "orc.db"
+    recorded_store(db)
+    conn = sqlite3.connect(db)
+    conn.execute(edit)
+    conn.commit()
+    conn.close()
+    done = subprocess.run([str(BIN / "orc"), *command, "--db", str(db)], cwd=home[0], env=home[1],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 5, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert all(w in line for w in words), line
+
+
+def test_missing_credentials_create_no_store(home, tmp_path):
+    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "scout", "x"], cwd=home[0], env=home[1],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 6 and "no Claude credentials" in done.stderr
+    assert not (tmp_path / "home" / ".local").exists() and list(home[0].iterdir()) == []
+
+
+def test_python_m_runs_the_cli(home):
+    done = subprocess.run([sys.executable, "-m", "orchestrator_core.cli", "execute", "--scripted", "--roles",
+                           "scout", "-q", "look"], cwd=home[0], env=home[1], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Success: 1/1")
+    for args, words in ((["plugins", "--all"], "orc_store"), (["agents", "list"], "scout")):
+        done = subprocess.run([sys.executable, "-m", "orchestrator_core.cli", *args], cwd=home[0], env=home[1],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert words in done.stdout
