@@ -414,3 +414,23 @@ def test_python_m_runs_the_cli(home):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert words in done.stdout
+
+
+@pytest.mark.anyio
+async def test_the_seed_database_api_raises_on_a_lost_row(tmp_path):
+    """The Python API's Database says so on close when a row it was given could not be written."""
+    from orc_store import Database
+
+    from orchestrator_core import Agent, AgentStatus, StoreError
+
+    db = tmp_path / "orc.db"
+    make_store(db)
+    conn = sqlite3.connect(db)
+    conn.execute("create trigger no_analysts before insert on agents when new.role = 'analyst' "
+                 "begin select raise(abort, 'injected: no analysts'); end")
+    conn.commit()
+    conn.close()
+    store = await Database(db).connect()
+    await store.save_agent(Agent(id="a-1", name="mine", role="analyst", cwd=str(tmp_path), status=AgentStatus.IDLE))
+    with pytest.raises(StoreError, match="lost 1 rows: dropped a agents row: injected: no analysts"):
+        await store.close()

@@ -266,7 +266,9 @@ class RunStore:
     @hookimpl
     def orc_subtask_veto(self, task: Task, subtask: Subtask) -> str | None:
         """A store that cannot write any more stops the run from starting agents it could not record."""
-        # Flushed first: a failure the rows queued so far meet is seen before the next agent starts (#17).
+        # Flushed first: a failure the rows queued so far meet is seen before the next agent starts (#17). While
+        # another program holds the store's lock this waits (at most ORC_STORE_LOCK_TIMEOUT): no agent starts
+        # that could not be recorded.
         self.writer.flush()
         if self.writer.fatal is None:
             return None
