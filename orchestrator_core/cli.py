@@ -477,6 +477,9 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
 
+    _utf8(prompt, "prompt")
+    _utf8(cwd, "--cwd directory")
+
     from .plan_file import render_plan
 
     orc = _orchestrator(ctx, planner=planner, db_path=db_path)
