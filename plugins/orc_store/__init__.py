@@ -7,7 +7,8 @@ Disable with ``-p no:orc_store``: runs then leave no record.
 from orchestrator_core import hookimpl
 
 from .database import Database
-from .store import RunStore, open_database
+from .opening import open_database
+from .store import RunStore
 
 __all__ = ["PLUGIN_NAME", "Database", "RunStore", "open_database"]
 

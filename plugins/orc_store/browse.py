@@ -63,7 +63,7 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
     import uvicorn
 
     from .browse_errors import install
-    from .store import open_database, writable
+    from .opening import open_database, writable
 
     # Migrate first (a new process may hold an older file) and refuse a missing one: Datasette would make it.
     open_database(path, create=False).close()

@@ -32,7 +32,7 @@ def store_path(db_path: Path | None) -> Path:
 
 def open_store(db_path: Path | None):
     """The store's Database, migrated; a missing file is a StoreError, never a new empty store."""
-    from .store import open_database
+    from .opening import open_database
 
     return open_database(store_path(db_path), create=False)
 

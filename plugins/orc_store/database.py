@@ -16,7 +16,7 @@ from orchestrator_core import Agent, StoreError, load_config
 from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
-from .store import open_database
+from .opening import open_database
 
 
 class Database:

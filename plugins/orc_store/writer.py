@@ -149,6 +149,7 @@ class Writer:
             return
         self._queue.put(_STOP)
         self._thread.join()
+        self._drain()  # rows put while the thread was dying count as lost, never vanish
         self._closed = True
 
     # -- the writer thread --------------------------------------------------------------------------------------
