@@ -112,8 +112,9 @@ class RunStore:
         self.writer.flush()
         if self.writer.fatal is None:
             return None
+        remedy = "free space" if "disk full" in self.writer.fatal else "fix that"
         return (f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
-                f"free space, then `orc resume {task.id}`")
+                f"{remedy}, then `orc resume {task.id}`")
 
     def _warn_if_reachable(self, task: Task) -> None:
         """A store inside a directory the agents may change can be deleted by one of them: say so, once a task.
