@@ -51,7 +51,7 @@ class RunStore:
         self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env),
                                      lock_timeout=config.store_lock_timeout)
         #: What the shared writer had lost before this store used it: only what is lost after counts here.
-        self._lost_before = sum(self.writer.lost.values())
+        self._lost_before = collections.Counter(self.writer.lost)
         self._errors_before = len(self.writer.errors)
         #: The tasks this store recorded (their ids go in the lost-rows line).
         self._tasks: list[str] = []
@@ -76,18 +76,18 @@ class RunStore:
 
     def problem(self) -> str | None:
         """One line saying what this store failed to record, or None when every row is in the file."""
-        lost = collections.Counter(self.writer.lost)
-        count = sum(lost.values()) - self._lost_before
+        lost = collections.Counter(self.writer.lost) - self._lost_before
+        count = sum(lost.values())
         errors = self.writer.errors[self._errors_before:]
         if not count and not self.writer.fatal:
             return None
-        tables = ", ".join(f"{n} {t}" for t, n in lost.most_common()) if not self._lost_before else "see above"
+        tables = ", ".join(f"{n} {t}" for t, n in lost.most_common())
         reason = self.writer.fatal or (errors[-1] if errors else "unknown")
         tasks = f" of task {', '.join(self._tasks)}" if self._tasks else ""
         remedy = "free space" if "disk full" in reason else "fix that"
         resume = f"; {remedy}, then `orc resume {self._tasks[-1]}`" if self._tasks else ""
-        return (f"the run store {str(self.path)!r} lost {count} rows{tasks} ({tables}): {reason}; the record is "
-                f"incomplete{resume}")
+        what = f"lost {count} rows{tasks} ({tables})" if count else f"failed during the run{tasks}"
+        return f"the run store {str(self.path)!r} {what}: {reason}; the record is incomplete{resume}"
 
     # -- lookups ------------------------------------------------------------------------------------------------
 
