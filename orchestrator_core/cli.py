@@ -190,6 +190,18 @@ def scripted_if(orc: Any, scripted: bool) -> Iterator[None]:
         yield
 
 
+def _utf8(value: Any, what: str) -> None:
+    """Refuse text that is not UTF-8 (bytes the shell passed through, surrogate-escaped by Python) in one line:
+    orc could neither record it nor send it to a model (#17)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = text[exc.start:exc.end].encode("utf-8", "surrogateescape")
+        raise UsageError(f"the {what} is not UTF-8 text (byte {raw[:1].hex()} at character {exc.start}); "
+                         "pass it as UTF-8") from None
+
+
 def _split_roles(roles: str | None) -> tuple[str, ...]:
     return tuple(r.strip() for r in (roles or "").split(",") if r.strip())
 
@@ -276,6 +288,11 @@ def execute(
 
     Ctrl-C (or SIGTERM) stops the run: running agents are interrupted, what finished is kept, exit code 130.
     """
+    _utf8(prompt, "prompt")
+    _utf8(cwd, "--cwd directory")
+    for name, value in (("--db path", db_path), ("--roles", roles), *(("--add-dir", d) for d in add_dirs)):
+        if value is not None:
+            _utf8(value, name)
     orc = _orchestrator(
         ctx,
         default_model=model,
@@ -477,6 +494,9 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
 
+    _utf8(prompt, "prompt")
+    _utf8(cwd, "--cwd directory")
+
     from .plan_file import render_plan
 
     orc = _orchestrator(ctx, planner=planner, db_path=db_path)
@@ -560,4 +580,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m orchestrator_core.cli` runs this file as __main__, a second copy of the module beside the one the
+    # other modules import (`from .cli import _pm`): run that one, so there is one command group (#17).
+    from orchestrator_core.cli import main as _main
+
+    _main()

@@ -63,6 +63,19 @@ def _optional_str(text: str) -> str | None:
     return text.strip() or None
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text.strip() else None
+
+
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where runs are recorded unless ORCHESTRATOR_DB_PATH says otherwise: ``$XDG_DATA_HOME/orc/orchestrator.db``
+    (``~/.local/share/orc/orchestrator.db``), out of every agent's working directory, so an agent that cleans up
+    its directory (``rm -f *.db*``) cannot erase the record of the run (#17)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "orc" / "orchestrator.db"
+
+
 @attrs.frozen
 class Setting:
     name: str
@@ -78,8 +91,11 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_MODEL", "default_model", _optional_str, None,
             "Model for agents whose role names none; empty means the Claude CLI's default."),
-    Setting("ORCHESTRATOR_DB_PATH", "db_path", Path, Path("orchestrator.db"),
-            "The SQLite file every run is recorded in."),
+    Setting("ORCHESTRATOR_DB_PATH", "db_path", _optional_path, None,
+            "The SQLite file every run is recorded in; empty: $XDG_DATA_HOME/orc/orchestrator.db "
+            "(~/.local/share/orc/orchestrator.db), out of the agents' reach."),
+    Setting("ORC_STORE_LOCK_TIMEOUT", "store_lock_timeout", _positive_float, 300.0,
+            "Seconds a store write waits while another program holds the store's lock, before the run stops."),
     Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
             "Log level for orc's own log lines on stderr."),
     Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,
@@ -114,7 +130,7 @@ class Config:
     """Everything a run is configured with. Build one with :func:`load_config`, change one with ``attrs.evolve``."""
 
     default_model: str | None = None
-    db_path: Path = Path("orchestrator.db")
+    db_path: Path = attrs.field(factory=default_db_path, converter=Path)
     log_level: str = "WARNING"
     max_parallel_agents: int = 5
     max_result_chars: int = 4000
@@ -124,6 +140,7 @@ class Config:
     context_threshold: float = 80.0
     enable_cost_tracking: bool = True
     enable_observability: bool = True
+    store_lock_timeout: float = 300.0
     #: Run-wide limits (None: no limit): total cost, agents created, wall-clock seconds.
     max_cost_usd: float | None = None
     max_agents: int | None = None
@@ -229,6 +246,8 @@ def load_config(
                 reason = str(exc) if "must" in str(exc) else "is not valid"
                 raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("db_path") is None:
+        values["db_path"] = default_db_path(environ)
     config = Config(**values)
     logging.getLogger("orc").setLevel(config.log_level)
     return config

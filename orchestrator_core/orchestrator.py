@@ -106,21 +106,25 @@ class Orchestrator:
         (a plugin refused, no runtime, no credentials) the next call tries again from the start."""
         if self._configured:
             return
+        # The runtime is checked (credentials, ...) before plugins set up: a run that cannot start leaves nothing
+        # behind, no store file in particular (#17).
+        runtime: AgentRuntime | None = None
+        if self._agents is None:
+            runtime = self.pm.hook.orc_make_runtime(config=self.config)
+            if runtime is None and self.config.executor != "local":
+                raise RuntimeUnavailable(
+                    f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
+                    "and do not disable orc_ray (-p no:orc_ray)"
+                )
+            if runtime is None:
+                raise RuntimeUnavailable(
+                    "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
+                    "or install a plugin that provides one"
+                )
+            runtime.check()
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
         try:
-            if self._agents is None:
-                runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
-                if runtime is None and self.config.executor != "local":
-                    raise RuntimeUnavailable(
-                        f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
-                        "and do not disable orc_ray (-p no:orc_ray)"
-                    )
-                if runtime is None:
-                    raise RuntimeUnavailable(
-                        "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
-                        "or install a plugin that provides one"
-                    )
-                runtime.check()
+            if runtime is not None:
                 self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
         except BaseException:
             self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)

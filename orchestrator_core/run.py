@@ -223,9 +223,6 @@ class Run:
         failed = [d for d in subtask.depends_on if d in self.results and not self.results[d].succeeded]
         if failed and not independent:
             return self.skip(subtask, f"skipped: {', '.join(failed)} did not succeed")
-        veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
-        if veto:
-            return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, SubtaskStatus.FAILED, error=veto))
         self._running.add(subtask.id)
         message = self.message_for(subtask, independent)
         try:
@@ -277,6 +274,11 @@ class Run:
                 self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
             if self.stopped:
                 return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
+            # Asked once the agent holds its slot, right before it starts: a store that failed while this subtask
+            # waited for a slot stops it here, in every executor (#17).
+            veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
+            if veto:
+                return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.FAILED, error=veto)
             self._warm.pop(subtask.id, None)
             if resumed:
                 self.resumable.pop(subtask.id, None)

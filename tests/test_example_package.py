@@ -100,7 +100,7 @@ def test_scripted_execute_runs_the_security_agent(venv):
     )  # fmt: skip
     assert out.stdout.startswith("Success: 2/2 subtasks"), out.stdout
     assert "Grep" in out.stderr  # the progress line of the security agent's tool call
-    db = work / "orchestrator.db"
+    db = Path(env["HOME"]) / ".local" / "share" / "orc" / "orchestrator.db"
     import sqlite3
 
     rows = sqlite3.connect(db).execute(

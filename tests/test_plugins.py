@@ -403,7 +403,9 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     # The built-in observers still saw everything: the store recorded both subtasks.
     import sqlite3
 
-    db = sqlite3.connect(orc_cli.cwd / "orchestrator.db")
+    from fixtures import default_store
+
+    db = sqlite3.connect(default_store(orc_cli.cwd.parent / "home"))
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
 
 
