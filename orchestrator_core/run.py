@@ -9,7 +9,7 @@ and reporting each subtask to the observers.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import anyio
@@ -44,8 +44,14 @@ class Executor(Protocol):
     async def run(self, run: Run) -> None: ...
 
 
-def bound(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out."""
+def bound(text: str, limit: int, redact: Callable[[str], str] | None = None) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    :param redact: applied before the cut, so a cut never leaves part of a secret (#16): a runtime bounding
+        tool output passes its :class:`~orchestrator_core.secrets.Redactor`.
+    """
+    if redact is not None:
+        text = redact(text)
     if len(text) <= limit:
         return text
     cut = max(limit - 40, 0)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator_core import Agent, Emit, EventKind, Metrics, TurnResult, bound
+from orchestrator_core.secrets import redactor_for
 
 #: How much of a tool's output an event carries; the full output stays in the session transcript.
 TOOL_OUTPUT_CHARS = 2000
@@ -39,6 +40,8 @@ class Turn:
         self.counts = {"messages": 0, "tool_calls": 0, "files_read": 0, "files_written": 0}
         self.context_used = 0
         self.retryable = False
+        # Tool output and answers are cut below: redact first, so a cut never leaves part of a secret (#16).
+        self.redact = redactor_for()
 
     def handle(self, message: Any) -> None:
         from claude_agent_sdk import AssistantMessage, ResultMessage, SystemMessage, UserMessage
@@ -95,7 +98,7 @@ class Turn:
                     "tool_use_id": block.tool_use_id,
                     "name": name,
                     "is_error": bool(block.is_error),
-                    "content": bound(_text_of(block.content), TOOL_OUTPUT_CHARS),
+                    "content": bound(_text_of(block.content), TOOL_OUTPUT_CHARS, self.redact),
                     "duration_ms": round((time.monotonic() - began) * 1000),
                 },
             )
@@ -176,7 +179,7 @@ class Turn:
                 "is_error": is_error,
                 "subtype": getattr(result, "subtype", None),
                 "num_turns": getattr(result, "num_turns", None),
-                "text": bound(text, TOOL_OUTPUT_CHARS),
+                "text": bound(text, TOOL_OUTPUT_CHARS, self.redact),
                 "error": error,
             },
         )
