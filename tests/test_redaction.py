@@ -169,3 +169,14 @@ def test_orc_agents_send_prints_no_secret(env, scripted_model, orc_workdir):
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.decode().strip() == shown
         assert leaks(sent.stdout) == [] and leaks(sent.stderr) == []
+
+
+def test_log_lines_are_redacted_and_printable(monkeypatch):
+    import logging
+
+    from orchestrator_core.cli import CleanLogs
+
+    monkeypatch.setenv(NAME, SECRET)
+    record = logging.LogRecord("orc", logging.WARNING, __file__, 1, "write failed: %s", (f"{SECRET}\x1b[2J",), None)
+    assert CleanLogs().filter(record)
+    assert logging.Formatter("%(message)s").format(record) == f"write failed: {LABEL}␛[2J"

@@ -94,7 +94,8 @@ class ClaudeSession:
         except ClaudeSDKError as exc:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                tail = " | ".join(line.strip() for line in self.stderr_lines if line.strip())[-300:]
+                # Redacted before the cut, so the cut cannot leave the end of a secret (#16).
+                tail = turn.redact(" | ".join(line.strip() for line in self.stderr_lines if line.strip()))[-300:]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
