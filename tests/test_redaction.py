@@ -157,6 +157,43 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
         assert leaks(content) == []
 
 
+def test_every_observer_and_every_result_sees_values_already_redacted(orc_config, orc_pm, scripted_model,
+                                                                      orc_workdir):
+    """An observer plugin (an exporter, say) gets each event from the core's emitter: its payload holds no piece of
+    the secret, even one the runtime learnt from the run's environment (``runtime_env``) and cut itself."""
+    import anyio
+    import attrs
+
+    from orchestrator_core import Orchestrator, hookimpl
+
+    class Exporter:
+        seen: list[str] = []
+
+        @hookimpl
+        def orc_event(self, event):
+            self.seen.append(json.dumps(event.to_dict(), ensure_ascii=False) + repr(event.payload))
+
+        @hookimpl
+        def orc_subtask_finished(self, task, subtask, result):
+            self.seen.append(repr(result))
+
+    exporter = Exporter()
+    orc_pm.register(exporter, "exporter")
+    builder = script_builder(scripted_model)
+    config = attrs.evolve(orc_config, runtime_env={**orc_config.runtime_env, NAME: SECRET})
+
+    async def run():
+        async with Orchestrator(config, pm=orc_pm) as orc:
+            return await orc.execute("check the token", roles=["builder"], cwd=orc_workdir)
+
+    result = anyio.run(run)
+    assert result.success, result.error
+    assert len(scripted_model.requests_for(builder)) == 3
+    assert LABEL in result.output and leaks(repr(result)) == []
+    assert len(exporter.seen) > 10 and leaks("\n".join(exporter.seen)) == []
+    assert any("x" * PAD + LABEL in seen for seen in exporter.seen)  # the output cut through the secret
+
+
 def test_orc_agents_send_prints_no_secret(env, scripted_model, orc_workdir):
     scripted_model.script([text(f"the token is {SECRET}"), text(f"cut: {SECRET[:30]}")], match="scout of the team")
     created = subprocess.run([str(BIN / "orc"), "agents", "create", "--role", "scout"], cwd=orc_workdir, env=env,

@@ -19,6 +19,7 @@ import anyio
 import attrs
 
 from orchestrator_core import Agent, Emit, RuntimeUnavailable, TurnResult, UsageError
+from orchestrator_core.secrets import redactor_for
 
 from .turn import Turn
 
@@ -84,7 +85,8 @@ class ClaudeSession:
         """One turn: send ``message``, turn what streams back into events, return the result."""
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
-        turn = Turn(agent, self.emit)
+        # The secrets of this process and of the run's environment: what the CLI's tools can print.
+        turn = Turn(agent, self.emit, redactor_for(getattr(self.options, "env", None) or {}))
         started = time.monotonic()
         self._in_turn = True
         try:

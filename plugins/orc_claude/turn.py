@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator_core import Agent, Emit, EventKind, Metrics, TurnResult, bound
-from orchestrator_core.secrets import redactor_for
+from orchestrator_core.secrets import Redactor, redactor_for
 
 #: How much of a tool's output an event carries; the full output stays in the session transcript.
 TOOL_OUTPUT_CHARS = 2000
@@ -29,7 +29,7 @@ def _text_of(content: Any) -> str:
 class Turn:
     """Turns one ``query()``'s messages into events and, at the end, a TurnResult."""
 
-    def __init__(self, agent: Agent, emit: Emit) -> None:
+    def __init__(self, agent: Agent, emit: Emit, redact: Redactor | None = None) -> None:
         self.agent = agent
         self.emit = emit
         self.tools: dict[str, tuple[str, dict[str, Any], float]] = {}
@@ -41,7 +41,7 @@ class Turn:
         self.context_used = 0
         self.retryable = False
         # Tool output and answers are cut below: redact first, so a cut never leaves part of a secret (#16).
-        self.redact = redactor_for()
+        self.redact = redact or redactor_for()
 
     def handle(self, message: Any) -> None:
         from claude_agent_sdk import AssistantMessage, ResultMessage, SystemMessage, UserMessage
