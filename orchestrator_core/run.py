@@ -140,7 +140,7 @@ class Run:
             share = self.config.max_result_chars // len(upstream)
             parts += ["", "Results from the agents before you:"]
             for result in upstream:
-                parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share)]
+                parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share, self.agents.redact)]
         return "\n".join(parts)
 
     def prepare(self, subtask: Subtask) -> None:
