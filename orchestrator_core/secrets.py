@@ -24,9 +24,9 @@ from typing import Any
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION_ID|PRIVATE", re.IGNORECASE)
 #: Shorter values are too likely to occur by chance ("1", "true") to be worth replacing.
 MIN_SECRET_CHARS = 8
-#: The shortest piece of a secret replaced at a text's edge. Six characters of a random key are about 36 bits of it
-#: (a 40-character key keeps 200 bits it did not show); shorter pieces would replace ordinary words at the end of
-#: texts ("sk-", "ghp_") far more often, and a public prefix ("sk-ant-") replaced by mistake costs nothing.
+#: The shortest piece of a secret replaced at a text's edge. A shorter piece left in place shows at most 5 characters,
+#: about 30 bits of a random key that keeps 200 or more unseen; replacing shorter pieces would hit ordinary text at
+#: the end of strings ("sk-", "ghp_", "-key") far more often. Replacing a public prefix ("sk-ant-") costs nothing.
 MIN_PIECE_CHARS = 6
 #: How orc says it cut a text: ``bound()``'s ``\n[... N more characters not shown]`` and the ``…`` of a cut line.
 _BOUND_MARK = re.compile(r"\n\[\.\.\. \d+ more characters not shown\]\Z")
@@ -84,7 +84,7 @@ class Redactor:
                            for form, label in labels.items()
                            if len(form) > MIN_PIECE_CHARS and not form.startswith(("/", "~")))
             gate = {form[:MIN_PIECE_CHARS] for form in labels} | {tail for _, _, _, tail in pieces}
-            # Assigned last, each in one step: a reader on another thread sees the old set or the new one.
+            # Replaced, never changed in place: a reader on another thread uses a whole old or a whole new value.
             self._labels, self._pieces, self._gate, self._secrets = labels, pieces, tuple(gate), merged
 
     @property
