@@ -85,3 +85,34 @@ def test_orc_agents_send_shows_escapes(cli_env, scripted_model, orc_workdir):
     assert failed.returncode == 1 and "could not answer: API Error: 400 no" in failed.stderr.decode()
     for out in (sent, failed):
         assert raw_controls(out.stdout) == [] and raw_controls(out.stderr) == []
+
+
+def test_the_live_view_shows_escapes_from_names_targets_words_and_flags():
+    """The live table is drawn by rich, which sends ESC and C1 as they are: orc's board makes them visible first."""
+    import io
+
+    from orc_monitor.board import Board
+    from orc_monitor.live import render
+    from rich.console import Console
+
+    from orchestrator_core import Agent, AgentStatus, Event, EventKind, Plan, Subtask, Task
+
+    plan = Plan([Subtask("1", "builder", "build")])
+    task = Task(id="task-1", prompt="p", task_type="custom", mode="sequential", cwd="/tmp", plan=plan)
+    agent = Agent(id="builder-1", name=f"named{TITLE}", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
+                  task_id="task-1")
+    board = Board()
+    board.task_started(task)
+    board.subtask_started(plan.subtasks[0], agent)
+    for seq, (kind, payload) in enumerate([
+        (EventKind.TOOL_CALL, {"name": "Bash", "input": {"command": f"echo {CLEAR}{CSI}"}}),
+        (EventKind.MESSAGE, {"role": "assistant", "text": HOSTILE}),
+    ], start=1):
+        board.event(Event(task_id="task-1", agent_id=agent.id, seq=seq, kind=kind, payload=payload))
+    board.flagged(agent, "loop", f"made the same call 3 times: {CLIPBOARD}")
+    console = Console(file=io.StringIO(), width=200, color_system=None)  # no styles: every ESC would be the model's
+    console.print(render(board.view(), verbose=True))
+    screen = console.file.getvalue()
+    assert raw_controls(screen.encode()) == []
+    assert "echo ␛[2J\\x9b31m" in screen and "named␛]0;pwned␇" in screen and "␛]52;c;SGVsbG8=␇" in screen
+    assert SHOWN[:40] in screen
