@@ -85,8 +85,10 @@ class ClaudeSession:
         """One turn: send ``message``, turn what streams back into events, return the result."""
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
-        # The secrets of this process and of the run's environment: what the CLI's tools can print.
-        turn = Turn(agent, self.emit, redactor_for(getattr(self.options, "env", None) or {}))
+        # The secrets of this process and of the run's environment: what the CLI's tools can print. Redacted here
+        # too, not only by the core's emitter: on a Ray node this process has secrets the head never sees (#16).
+        redact = redactor_for(getattr(self.options, "env", None) or {})
+        turn = Turn(agent, lambda kind, payload: self.emit(kind, redact.value(payload)), redact)
         started = time.monotonic()
         self._in_turn = True
         try:
@@ -101,6 +103,8 @@ class ClaudeSession:
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
+        result = attrs.evolve(result, text=redact(result.text),
+                              error=None if result.error is None else redact(result.error))
         status = getattr(turn.result, "api_error_status", None)
         api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
         # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
