@@ -80,3 +80,34 @@ def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:
     width = max((len(k) for k, _ in items), default=0)
     for key, value in items:
         click.echo(f"  {key + ':':<{width + 1}} {shown(value)}")
+
+
+# -- records: one JSON shape per kind of record, in every command (#20) -------------------------------------------
+
+#: The keys of a task record, in order (``orc list-tasks``, ``task-details``' ``task``).
+TASK_KEYS = ("id", "status", "task_type", "mode", "prompt", "cwd", "subtasks", "succeeded", "not_succeeded", "agents",
+             "cost_usd", "total_tokens", "files_read", "files_written", "created_at", "finished_at", "error")
+#: The keys of an agent record (``orc agents list``, ``agents show``' ``agent``, ``task-details``' ``agents``).
+AGENT_KEYS = ("id", "name", "role", "status", "task_id", "parent_id", "model", "session_id", "cwd", "pid", "started",
+              "cost_usd", "total_tokens", "input_tokens", "output_tokens", "cache_read_tokens",
+              "cache_creation_tokens", "messages", "turns", "tool_calls", "tool_errors", "files_read",
+              "files_written", "context_used", "context_window", "duration_s", "created_at", "updated_at",
+              "deleted_at")
+
+
+def task_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A task as every command shows it, from a row of :data:`~.queries._TASK_RECORDS`."""
+    row = {**row, "id": row.get("task_id", row.get("id"))}
+    return {key: row.get(key) for key in TASK_KEYS}
+
+
+def agent_record(row: dict[str, Any]) -> dict[str, Any]:
+    """An agent as every command shows it, from a row of :data:`~.queries._AGENT_RECORDS`."""
+    row = {**row, "id": row.get("agent_id", row.get("id")), "started": bool(row.get("started"))}
+    return {key: row.get(key) for key in AGENT_KEYS}
+
+
+def shown_of(shown_count: int, total: int, what: str) -> None:
+    """Say on stderr when a list shows fewer rows than match, and how to see more."""
+    if shown_count < total:
+        click.echo(f"{shown_count} of {total:,} {what} shown, newest first; --limit N or --all for more", err=True)
