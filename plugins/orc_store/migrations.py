@@ -392,6 +392,11 @@ def m012_list_indexes_and_session_model(db: Database) -> None:
     for table, filters in (("tasks", ((), ("status",))), ("agents", ((), ("role",), ("status",), ("task_id",)))):
         for columns in filters:
             db[table].create_index([*columns, "created_at", "id"], if_not_exists=True)
+    # `orc status` sums every agent's cost and tokens by role and status, and counts the distinct files read and
+    # written: these two covering indexes answer both without reading the tables' rows.
+    db["agents"].create_index(["role", "status", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
+                               "cache_creation_tokens"], if_not_exists=True)
+    db["file_accesses"].create_index(["operation", "path"], if_not_exists=True)
     # The `model` column stayed empty for agents whose role named no model, although the session's first event
     # says which model the CLI chose (#20). The session event now fills it when it is empty (a model the agent
     # was given is kept); rows written before this migration are filled from their recorded session events.
