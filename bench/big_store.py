@@ -56,14 +56,16 @@ def build(path: Path, tasks: int, agents_per_task: int, now: dt.datetime | None 
         task_rows.append((task_id, f"Prompt number {t}: add feature {t}", "feature_implementation", "sequential",
                           "/w", status, json.dumps(plan), int(status == "succeeded"),
                           f"Output of task {t}" if status == "succeeded" else None,
-                          "subtask 4 (tester) failed: tests fail" if status == "failed" else None,
+                          f"subtask {agents_per_task} ({ROLES[(agents_per_task - 1) % len(ROLES)]}) failed: tests "
+                          "fail" if status == "failed" else None,
                           0.01 * agents_per_task, _iso(created), _iso(created + dt.timedelta(minutes=3))))
         for a in range(agents_per_task):
             role = ROLES[a % len(ROLES)]
             agent_id = f"{role}-{t:08d}{a:02d}"
             at = created + dt.timedelta(seconds=10 * a)
             ts = _iso(at)
-            agent_status = "idle" if t % 50 == 7 else "failed" if status == "failed" and a == 3 else "deleted"
+            agent_status = ("idle" if t % 50 == 7 else "failed" if status == "failed" and a == agents_per_task - 1
+                            else "deleted")
             subtask_rows.append((f"{task_id}:{a + 1}", task_id, str(a + 1), role, "do it", "[]",
                                  "failed" if agent_status == "failed" else "succeeded", agent_id, ts, ts))
             agent_rows.append((agent_id, task_id, f"{role} ({a + 1})", role, agent_status, f"s-{t}-{a}", "/w",

@@ -92,7 +92,7 @@ def page_of(limit: int, show_all: bool, status: str | None = None, role: str | N
     from .queries import Page
     from .since import since
 
-    return Page(status=status, role=role, task_id=task_id, since=since(since_text) if since_text else None,
+    return Page(status=status, role=role, task_id=task_id, since=since(since_text) if since_text is not None else None,
                 limit=None if show_all else limit)
 
 
