@@ -79,6 +79,6 @@ def show(entries: list[dict[str, Any]], roles: dict[str, str], as_json: bool) ->
         return
     text = render(entries, roles)
     if sys.stdout.isatty():
-        click.echo_via_pager(text + "\n")
+        click.echo_via_pager(text)
     else:
         click.echo(text)
