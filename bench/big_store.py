@@ -172,6 +172,9 @@ def main() -> None:
         open_database(empty).close()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ORC_", "ORCHESTRATOR_", "ANTHROPIC_"))}
         env.update(ORC_DISABLE_PLUGIN_AUTOLOAD="1", HOME=str(where))
+        # An installed orc runs from compiled bytecode; a shell that forbids writing it would time the compiler.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        run(["list-tasks", "--db", str(empty)], env)
         task, agent, failed = built["newest_task"], built["an_agent"], built["a_failed_task"]
         commands = {
             "status": ["status"],
