@@ -171,18 +171,17 @@ def list_agents(db_path: Path | None, as_json: bool, page: Any) -> None:
     """List recorded agents, newest first: the newest 20 unless the page says otherwise."""
     from . import queries
 
-    rows, total = queries.agent_page(open_store(db_path), page)
-    records = [output.agent_record(r) for r in rows]
+    rows, total = queries.agent_page(open_store(db_path), page, records=as_json)
     if as_json:
-        output.as_json(records)
+        output.as_json([output.agent_record(r) for r in rows])
     else:
         output.table(
             None,
             ["agent", "name", "role", "status", "model", "task", "cost", "tokens", "created"],
             [[r["id"], r["name"], r["role"], r["status"], r["model"] or "-", r["task_id"],
-              output.money(r["cost_usd"]), _tokens(r), (r["created_at"] or "")[:19]] for r in records],
+              output.money(r["cost_usd"]), _tokens(r), (r["created_at"] or "")[:19]] for r in rows],
         )
-    output.shown_of(len(records), total, "agents")
+    output.shown_of(len(rows), total, "agents")
 
 
 def agent_details(agent_id: str, db_path: Path | None, as_json: bool, transcript: bool = False) -> None:

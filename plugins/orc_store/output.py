@@ -53,7 +53,9 @@ def short(text: Any, limit: int = 60) -> str:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print ``rows`` under ``columns``: a rich table when stdout is a terminal, plain columns otherwise."""
-    cells = [[shown(c) for c in row] for row in rows]
+    # Columns repeat their values (role, status, task, model): each distinct value is made safe once (#20).
+    safe: dict[Any, str] = {}
+    cells = [[safe[c] if c in safe else safe.setdefault(c, shown(c)) for c in row] for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -68,9 +70,9 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     if title:
         click.echo(shown(title))
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    # One write for the whole table: `--all` prints 100,000 lines, and a write each costs more than making them.
+    click.echo("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                         for row in [list(columns), *cells]))
 
 
 def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:

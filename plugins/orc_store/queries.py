@@ -99,6 +99,10 @@ where t.id in ({ids}) order by t.created_at desc, t.id desc"""
 _AGENT_RECORDS = """select at.*, a.parent_id, a.session_id, a.cwd, a.pid, a.started, a.duration_s, a.updated_at
 from agents a join agent_totals at on at.agent_id = a.id where a.id in ({ids})
 order by a.created_at desc, a.id desc"""
+#: What the table of ``orc agents list`` shows: the agents row alone, no per-agent totals (``--all`` on 100,000).
+_AGENT_LINES = """select id, name, role, status, model, task_id, cost_usd,
+input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens as total_tokens, created_at
+from agents where id in ({ids}) order by created_at desc, id desc"""
 
 
 @attrs.frozen
@@ -139,10 +143,11 @@ def task_page(db: Any, page: Page) -> tuple[list[dict[str, Any]], int]:
     return _page(db, "tasks", page, {"status": page.status}, _TASK_RECORDS)
 
 
-def agent_page(db: Any, page: Page) -> tuple[list[dict[str, Any]], int]:
-    """``orc agents list``: agent records, newest first, and how many agents pass the filters."""
+def agent_page(db: Any, page: Page, *, records: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """``orc agents list``: agent records (or, with ``records`` False, the columns of its table), newest first, and
+    how many agents pass the filters."""
     return _page(db, "agents", page, {"status": page.status, "role": page.role, "task_id": page.task_id},
-                 _AGENT_RECORDS)
+                 _AGENT_RECORDS if records else _AGENT_LINES)
 
 
 def task_details(db: Any, task_id: str) -> dict[str, Any] | None:
