@@ -222,10 +222,11 @@ def installed_entry_points() -> list[InstalledPlugin]:
     """
     found: dict[str, InstalledPlugin] = {}
     for dist in importlib.metadata.distributions():
-        dist_name = dist.metadata["name"]
         for ep in dist.entry_points:
             if ep.group != ENTRYPOINT_GROUP:
                 continue
+            # Only now: reading a distribution's METADATA costs more than its entry points (start-up time).
+            dist_name = dist.metadata["name"]
             plugin = InstalledPlugin(ep.name, dist_name, dist.version, ep)
             if ep.name in DEFAULT_PLUGINS:
                 raise PluginError(
