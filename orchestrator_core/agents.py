@@ -109,6 +109,8 @@ class AgentManager:
         self.agents: dict[str, Agent] = {}
         self._seq: dict[str, int] = {}
         self._open: set[str] = set()
+        #: Agents an earlier (or another) process recorded: their record may change under us.
+        self._recorded: set[str] = set()
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -117,6 +119,7 @@ class AgentManager:
             if found is None:
                 raise UsageError(f"no agent {agent_id!r}; `orc agents list` shows the agents")
             self.agents[agent_id] = found
+            self._recorded.add(agent_id)
             # Events go on numbering where the earlier process stopped.
             self._seq.setdefault(agent_id, found.last_seq)
         return self.agents[agent_id]
@@ -185,6 +188,12 @@ class AgentManager:
             async with self.runtime.session(
                 agent, role, self.emitter(agent_id), max_budget_usd=max_budget_usd
             ) as session:
+                if agent_id in self._recorded:
+                    # Read again now that the session is ours: another process may have deleted it meanwhile (#17).
+                    latest = self.pm.hook.orc_find_agent(agent_id=agent_id)
+                    if latest is not None and latest.status is AgentStatus.DELETED:
+                        self.agents[agent_id] = latest
+                        raise UsageError(f"agent {agent_id!r} was deleted; create a new one")
                 if session.pid is not None:
                     self._update(attrs.evolve(self.agents[agent_id], pid=session.pid))
                 yield OpenAgent(self, agent_id, session)

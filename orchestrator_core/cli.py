@@ -320,39 +320,49 @@ def execute(
               help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).")
 @click.option("--scripted", is_flag=True, help="For a task started with --scripted.")
 @click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run a subtask again up to N times after a transient failure.")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once this run has cost this "
-              "many USD.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--retries", type=click.IntRange(min=0),
+              help="Run a subtask again up to N times after a transient failure (default: the task's own).")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents at once (default: the task's own).")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once the task has cost this "
+              "many USD, earlier runs included (default: the task's own).")
+@click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents (default: the task's own).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds "
+              "(default: the task's own).")
+@click.option("--fail-fast/--no-fail-fast", default=None, help="Stop at the first failed subtask (default: the "
+              "task's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
 @click.pass_context
 def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
-           keep_agents: bool, retries: int, max_cost: float | None, timeout: float | None, as_json: bool,
+           keep_agents: bool, retries: int | None, max_parallel: int | None, max_cost: float | None,
+           max_agents: int | None, timeout: float | None, fail_fast: bool | None, as_json: bool,
            quiet: bool) -> None:
     """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
 
-    Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist.
+    Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist. The task
+    runs under the limits it was started with, except those given here.
     """
     orc = _orchestrator(
-        ctx, db_path=db_path, keep_agents=keep_agents, retries=retries, max_cost_usd=max_cost,
-        timeout_seconds=timeout, progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+        ctx, db_path=db_path, keep_agents=keep_agents,
+        progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
     )
-    _run_task(orc, lambda: orc.resume(task_id, mode), scripted, as_json)
+    given = {"retries": retries, "max_parallel_agents": max_parallel, "max_cost_usd": max_cost,
+             "max_agents": max_agents, "timeout_seconds": timeout, "fail_fast": fail_fast}
+    limits = {k: v for k, v in given.items() if v is not None}
+    _run_task(orc, lambda: orc.resume(task_id, mode, limits=limits), scripted, as_json)
 
 
 def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
     """Run ``work()`` (which returns a TaskResult) with Ctrl-C handling, print the result, exit with its code."""
     import anyio
 
+    from .stop_signals import on_stop_signals
+
     async def go() -> Any:
         # work() starts the Orchestrator itself, after its input checks: bad input leaves no store behind.
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(_cancel_on_signals, orc)
+            async with on_stop_signals(lambda name: orc.cancel(f"interrupted by {name}")):
                 result = await work()
-                group.cancel_scope.cancel()
         finally:
             await orc.stop()
         return result
@@ -391,17 +401,6 @@ def _approve(plan: Any, orc: Any) -> Any:
                 plan = candidate
             except (ValueError, OrcError) as exc:
                 click.echo(f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True)
-
-
-async def _cancel_on_signals(orc: Any) -> None:
-    """Ctrl-C or SIGTERM: stop the run (agents interrupted, agents deleted, the task recorded as cancelled)."""
-    import signal
-
-    import anyio
-
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            orc.cancel(f"interrupted by {signal.Signals(signum).name}")
 
 
 def _scrub() -> Any:

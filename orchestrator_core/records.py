@@ -267,6 +267,10 @@ class Task:
     plan: Plan | None = None
     created_at: dt.datetime = attrs.field(factory=utcnow)
     finished_at: dt.datetime | None = None
+    #: The run-wide limits it runs under (Config attribute -> value), kept so ``orc resume`` applies them again.
+    limits: dict[str, Any] = attrs.field(factory=dict)
+    #: The process running it now (or last), so a watcher can tell a task whose process died (#17).
+    pid: int | None = None
 
 
 @attrs.frozen

@@ -74,6 +74,8 @@ class Run:
         self.config = config
         #: Results by subtask id, in the order they ended (a resumed task starts with those that succeeded).
         self.results: dict[str, SubtaskResult] = dict(kept or {})
+        #: A resumed task's subtasks that succeeded before: never run again, whatever the executor asks (#17).
+        self.kept: frozenset[str] = frozenset(kept or ())
         #: A resumed task's interrupted subtasks whose agent's session can be continued: subtask id -> agent id.
         self.resumable: dict[str, str] = dict(resumable or {})
         #: The agents earlier runs of a resumed task created (deleted with this run's; counted in its metrics).
@@ -201,8 +203,10 @@ class Run:
         which runs every subtask on the task alone). At most ``max_parallel_agents`` agents work at once, whatever
         the executor asks for. A failed attempt is tried again while the ``orc_subtask_retry`` hook says so.
         ``then`` names the subtask expected next: its session is opened (:meth:`prepare`) once this one's agent
-        has started.
+        has started. A subtask a resumed task kept (it succeeded before) is not run again: its result is returned.
         """
+        if subtask.id in self.kept:
+            return self.results[subtask.id]
         if subtask.id in self.results or subtask.id in self._running:
             raise RuntimeError(f"subtask {subtask.id!r} was already run; an executor must run each subtask once")
         if self.stopped:

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable
+from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable, UsageError
 
 from . import lifeline
 from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
-from .session import ClaudeSession
+from .session import ClaudeSession, session_lock
 
 
 class ClaudeRuntime:
@@ -52,7 +52,10 @@ class ClaudeRuntime:
         stderr_lines: deque[str],
         max_budget_usd: float | None,
         extra: dict[str, Any] | None = None,
+        resume: bool | None = None,
     ) -> Any:
+        """The SDK options of the agent's session; ``resume`` (default: ``agent.started``) continues its
+        transcript, else the session opens with the id orc chose."""
         from claude_agent_sdk import ClaudeAgentOptions
 
         extra = extra or {}
@@ -74,7 +77,8 @@ class ClaudeRuntime:
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),
             hooks=confinement_hook(agent.cwd, self.config.add_dirs),
-            **({"resume": agent.session_id} if agent.started else {"session_id": agent.session_id}),
+            **({"resume": agent.session_id} if (agent.started if resume is None else resume)
+               else {"session_id": agent.session_id}),
         )
 
     @contextlib.asynccontextmanager
@@ -83,6 +87,16 @@ class ClaudeRuntime:
     ) -> AsyncIterator[ClaudeSession]:
         stderr_lines: deque[str] = deque(maxlen=20)
         async with contextlib.AsyncExitStack() as stack:
+            # One process at a time per session, across processes too: a second sender gets "busy" at once.
+            stack.enter_context(session_lock(agent, "another process is talking to it; try again when it is done"))
+            # Decided under the lock, from the transcript itself (#17): a first turn cut short (Ctrl-C, SIGTERM)
+            # after the CLI created the transcript must be resumed, or the CLI says "Session ID already in use".
+            transcript = self.has_session(agent)
+            if agent.started and not transcript:
+                raise UsageError(
+                    f"agent {agent.id!r} cannot go on: its conversation (session {agent.session_id}) is gone from "
+                    f"{config_dir(self.env)}; delete it (`orc agents delete {agent.id}`) and create a new one"
+                )
             extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}}
             for provide in self.session_extras:
                 manager = provide(agent, role)
@@ -90,7 +104,7 @@ class ClaudeRuntime:
                     given = await stack.enter_async_context(manager)
                     extra["allowed_tools"] += given.get("allowed_tools", ())
                     extra["mcp_servers"].update(given.get("mcp_servers", {}))
-            options = self.options(agent, role, stderr_lines, max_budget_usd, extra)
+            options = self.options(agent, role, stderr_lines, max_budget_usd, extra, resume=transcript)
             session = ClaudeSession(agent, options, stderr_lines, emit)
             try:
                 await session.open()
@@ -99,9 +113,11 @@ class ClaudeRuntime:
                 await session.close()
 
     async def delete(self, agent: Agent) -> None:
+        """Delete the transcript; refused ("busy") while a turn of the agent runs, in any process (#17)."""
         from claude_agent_sdk import delete_session
 
-        with self._sessions_dir():
+        busy = "a message to it is being answered; wait for that to finish, then delete it"
+        with session_lock(agent, busy), self._sessions_dir():
             with contextlib.suppress(FileNotFoundError, ValueError):
                 delete_session(agent.session_id, directory=agent.cwd)
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,23 @@ def _lock_path(session_id: str) -> Path:
     return directory / f"{session_id}.lock"
 
 
+@contextlib.contextmanager
+def session_lock(agent: Agent, busy: str) -> Iterator[None]:
+    """Hold the agent's session for the block: one process at a time talks to it or deletes it (#17), across
+    processes too. Another holder is :class:`UsageError` at once: "agent ... is busy: <busy>".
+    """
+    lock = _lock_path(agent.session_id).open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UsageError(f"agent {agent.id!r} is busy: {busy}") from None
+    try:
+        yield
+    finally:
+        lock.close()
+
+
 class ClaudeSession:
     def __init__(self, agent: Agent, options: Any, stderr_lines: deque[str], emit: Emit) -> None:
         self.agent = agent
@@ -40,22 +58,12 @@ class ClaudeSession:
         self.emit = emit
         self.client: Any = None
         self.pid: int | None = None
-        self._lock: Any = None
         self._in_turn = False
 
     async def open(self) -> None:
+        """Start the CLI; the caller holds :func:`session_lock`."""
         from claude_agent_sdk import ClaudeSDKClient, CLINotFoundError
 
-        # One process at a time per session, across processes too: a second sender gets "busy" at once.
-        self._lock = _lock_path(self.agent.session_id).open("a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise UsageError(
-                f"agent {self.agent.id!r} is busy: another process is talking to it; try again when it is done"
-            ) from None
         self.client = ClaudeSDKClient(self.options)
         try:
             await self.client.connect()
@@ -76,9 +84,6 @@ class ClaudeSession:
                 with contextlib.suppress(Exception), anyio.move_on_after(15):
                     await self.client.disconnect()
                 self.client = None
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
 
     async def send(self, message: str, agent: Agent) -> TurnResult:
         """One turn: send ``message``, turn what streams back into events, return the result."""

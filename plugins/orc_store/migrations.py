@@ -356,3 +356,14 @@ def m010_agent_parent(db: Database) -> None:
     # tree. Older rows get NULL (no parent); the notice events that named children before this stay as they are.
     db["agents"].add_column("parent_id", str)
     db["agents"].create_index(["parent_id"])
+
+
+@migrations()
+def m011_task_limits_and_pid(db: Database) -> None:
+    # Resuming a task must run it under the limits it was started with (#17: a task run with --max-parallel 2 was
+    # resumed with 5 agents at once), and `orc watch` must tell a task whose process died from one still running.
+    # So a task keeps its limits (JSON: Config attribute -> value) and the pid of the process running it. Older rows
+    # get NULL for both: resumed, they run under the settings of the resuming process; watched, only their status
+    # tells when they end.
+    db["tasks"].add_column("limits", str)
+    db["tasks"].add_column("pid", int)

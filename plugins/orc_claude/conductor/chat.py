@@ -56,6 +56,17 @@ def chat(ctx: click.Context, cwd: Path, model: str | None, db_path: Path | None,
 
 
 async def _talk(orc: Any, cwd: Path) -> None:
+    """The conversation; SIGTERM, SIGHUP (terminal closed) or SIGQUIT ends it as /quit does, agents deleted (#17)."""
+    import anyio
+
+    from orchestrator_core.stop_signals import on_stop_signals
+
+    with anyio.CancelScope() as scope:
+        async with on_stop_signals(lambda name: scope.cancel()):
+            await _converse(orc, cwd)
+
+
+async def _converse(orc: Any, cwd: Path) -> None:
     import anyio
 
     from orchestrator_core import AgentStatus, UsageError
