@@ -480,7 +480,7 @@ class Orchestrator:
             metrics=metrics,
             subtasks=ordered,
             status=TaskStatus.SUCCEEDED if success
-            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast") else TaskStatus.FAILED,
+            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast", "error") else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,
             elapsed_s=time.monotonic() - run.started,

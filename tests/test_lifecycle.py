@@ -8,12 +8,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from fixtures import alive, wait_for
 
-from orchestrator_core.testing import text
+from orchestrator_core.testing import error, text
 
 BIN = Path(sys.executable).parent
 
@@ -324,3 +325,36 @@ def test_watch_ends_when_the_task_process_is_gone(cli_env, scripted_model, orc_w
     assert f"task {task_id} did not finish: its orc process (pid {pid}) is gone" in err
     assert f"orc resume {task_id}" in err and "Traceback" not in err
     assert "session" in out  # the events recorded before the kill were printed first
+
+
+# -- 15: refused credentials stop at once; a huge answer ends cleanly -----------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_stop_the_run_at_the_first_refusal(cli_env, scripted_model, orc_workdir, tmp_path,
+                                                               status):
+    db = tmp_path / "orc.db"
+    scout = scripted_model.script([error(status)] * 20, match="scout of the team")
+    env = {**cli_env, "CLAUDE_CODE_MAX_RETRIES": "10"}  # the CLI's own default: about 3 minutes of retries
+    started = time.monotonic()
+    out = orc(env, orc_workdir, "execute", "--roles", "scout,reviewer", "-q", "x")
+    took = time.monotonic() - started
+    assert out.returncode == 6, out.stderr
+    assert f"the model endpoint refused the credentials (HTTP {status})" in out.stderr
+    assert "ANTHROPIC_API_KEY" in out.stderr and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert took < 30
+    assert len(scripted_model.requests_for(scout)) <= 2
+    assert query(db, "select status from tasks") == [("failed",)]
+    assert query(db, "select status from subtasks order by subtask_id") == [("failed",), ("cancelled",)]
+    assert f"HTTP {status}" in query(db, "select error from subtasks where subtask_id = '1'")[0][0]
+    assert {s for (s,) in query(db, "select status from agents")} == {"deleted"}
+
+
+def test_a_ten_megabyte_answer_ends_cleanly(cli_env, scripted_model, orc_workdir, tmp_path):
+    answer = "".join(f"line {i:07d} of a very long answer\n" for i in range(10 * 1024 * 1024 // 32))
+    scripted_model.script([text(answer)], match="scout of the team")
+    out = orc(cli_env, orc_workdir, "execute", "--roles", "scout", "-q", "x")
+    assert "Event loop is closed" not in out.stderr and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.rstrip().endswith(answer.rstrip()[-100:])
+    assert query(tmp_path / "orc.db", "select status from tasks") == [("succeeded",)]

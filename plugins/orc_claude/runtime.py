@@ -20,6 +20,9 @@ from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
 from .session import ClaudeSession, session_lock
 
+#: The longest line (one message, as JSON) the SDK may read from the CLI.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
 
 class ClaudeRuntime:
     """The default :class:`~orchestrator_core.AgentRuntime`."""
@@ -74,6 +77,9 @@ class ClaudeRuntime:
             env=dict(self.config.runtime_env),
             setting_sources=["project"],
             stderr=stderr_lines.append,
+            # Each message the CLI streams is one JSON line, an answer's whole text in it: the SDK's 1 MB default
+            # failed a 10 MB answer (#17). Memory follows the message, not this bound.
+            max_buffer_size=MAX_MESSAGE_BYTES,
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),
             hooks=confinement_hook(agent.cwd, self.config.add_dirs),

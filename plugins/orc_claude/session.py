@@ -25,6 +25,29 @@ from .turn import Turn
 
 #: HTTP statuses from the model worth another try.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
+#: HTTP statuses that mean the credentials were refused: no retry can help (#17).
+REFUSED_STATUSES = {401, 403}
+
+
+class CredentialsRefused(RuntimeUnavailable):
+    """The model endpoint refused the credentials: the run cannot go on, whichever agent tries."""
+
+
+def refused(status: int) -> CredentialsRefused:
+    return CredentialsRefused(
+        f"the model endpoint refused the credentials (HTTP {status}): check ANTHROPIC_API_KEY (or your Claude "
+        "login) and ANTHROPIC_BASE_URL; stopped at the first refusal instead of retrying"
+    )
+
+
+def _refusal(message: Any) -> int | None:
+    """The HTTP status of a retry the CLI announces for refused credentials, else None."""
+    from claude_agent_sdk import SystemMessage
+
+    if isinstance(message, SystemMessage) and message.subtype == "api_retry":
+        status = (message.data or {}).get("error_status")
+        return status if status in REFUSED_STATUSES else None
+    return None
 
 
 def _lock_path(session_id: str) -> Path:
@@ -58,6 +81,7 @@ class ClaudeSession:
         self.emit = emit
         self.client: Any = None
         self.pid: int | None = None
+        self._process: Any = None
         self._in_turn = False
 
     async def open(self) -> None:
@@ -74,6 +98,7 @@ class ClaudeSession:
         # Best effort: the SDK does not publish the CLI's pid; its transport holds the process.
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
+        self._process = process
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -84,26 +109,46 @@ class ClaudeSession:
                 with contextlib.suppress(Exception), anyio.move_on_after(15):
                     await self.client.disconnect()
                 self.client = None
+            if self._process is not None:
+                # The SDK's disconnect leaves the CLI's stdout pipe open when its reader stopped early (a message
+                # past the buffer, a crash): closed by the garbage collector after the event loop, it printed an
+                # "Event loop is closed" traceback (#17). Close every pipe here, on the loop.
+                with contextlib.suppress(Exception), anyio.move_on_after(5):
+                    await self._process.aclose()
+                self._process = None
 
     async def send(self, message: str, agent: Agent) -> TurnResult:
-        """One turn: send ``message``, turn what streams back into events, return the result."""
+        """One turn: send ``message``, turn what streams back into events, return the result.
+
+        :raises CredentialsRefused: the model endpoint answered 401 or 403; the turn is stopped at once (the CLI
+            would retry for minutes) and recorded as failed.
+        """
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
         turn = Turn(agent, self.emit)
         started = time.monotonic()
         self._in_turn = True
+        refusal: int | None = None
         try:
             await self.client.query(message)
             async for sdk_message in self.client.receive_response():
                 turn.handle(sdk_message)
+                refusal = _refusal(sdk_message)
+                if refusal is not None:
+                    break  # close() interrupts the CLI's retries
         except ClaudeSDKError as exc:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 tail = " | ".join(line.strip() for line in self.stderr_lines if line.strip())[-300:]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
+        status = getattr(turn.result, "api_error_status", None)
+        if refusal is not None or status in REFUSED_STATUSES:
+            error = refused(refusal or status)
+            turn.fail(error.message)
+            turn.finish(time.monotonic() - started)
+            raise error
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
-        status = getattr(turn.result, "api_error_status", None)
         api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
         # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
         # try. A 4xx that is not about load (bad request, auth) is not.
