@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import attrs
 import pluggy
 
@@ -71,11 +72,21 @@ class OpenAgent:
         manager = self.manager
         agent = manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.RUNNING))
         manager.emitter(self.agent_id)(EventKind.MESSAGE, {"role": "user", "text": message})
+        turn = _Turn()
+        manager._turns[self.agent_id] = turn
         try:
-            result = await self.session.send(message, agent)
+            with turn.scope:
+                result = await self.session.send(message, agent)
         except BaseException:
             manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.FAILED))
             raise
+        finally:
+            manager._turns.pop(self.agent_id, None)
+        if turn.scope.cancelled_caught:
+            # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why.
+            manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
+            result = TurnResult(text="", is_error=True, error=turn.reason, session_id=agent.session_id,
+                                retryable=turn.retryable, stalled=True)
         updated = manager._update(
             attrs.evolve(
                 manager.agents[self.agent_id],
@@ -98,6 +109,15 @@ class OpenAgent:
         return result
 
 
+class _Turn:
+    """A turn in progress: the scope :meth:`AgentManager.interrupt` cancels, and why it did."""
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.reason = "interrupted"
+        self.retryable = False
+
+
 class AgentManager:
     """The agents of one Orchestrator: their records, their event numbering and their lifecycle hooks."""
 
@@ -111,6 +131,8 @@ class AgentManager:
         self._open: set[str] = set()
         #: Agents an earlier (or another) process recorded: their record may change under us.
         self._recorded: set[str] = set()
+        #: The turns running now, by agent id.
+        self._turns: dict[str, _Turn] = {}
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -204,6 +226,19 @@ class AgentManager:
         """Open the agent's session, send one message, wait for the answer, close it."""
         async with self.open(agent_id, max_budget_usd=max_budget_usd) as agent:
             return await agent.send(message)
+
+    def interrupt(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
+        """Stop the agent's running turn: it ends as a failed turn whose error is ``reason`` (``stalled`` set).
+        Returns False if the agent is not in a turn of this process. Call it on the event loop's thread.
+
+        :param retryable: whether the retry policy may run the subtask again.
+        """
+        turn = self._turns.get(agent_id)
+        if turn is None:
+            return False
+        turn.reason, turn.retryable = reason, retryable
+        turn.scope.cancel()
+        return True
 
     async def delete(self, agent_id: str) -> Agent:
         """Remove the agent's session and transcript; its record (and the store's rows) stay."""

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import attrs
 
+from . import stall_policy
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config
 from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
@@ -122,6 +123,7 @@ class Orchestrator:
                     )
                 runtime.check()
                 self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
+            self._use_stall_policy(True)
         except BaseException:
             self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
             raise
@@ -132,7 +134,22 @@ class Orchestrator:
         if not self._configured:
             return
         self._configured = False
+        self._use_stall_policy(False)
         self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+
+    def _use_stall_policy(self, use: bool) -> None:
+        """Let the default stall policy (#17) interrupt this Orchestrator's agents, or stop letting it."""
+        if self.pm.is_blocked(stall_policy.NAME) or self._agents is None:
+            return
+        policy = self.pm.get_plugin(stall_policy.NAME)
+        if policy is None and use:
+            policy = stall_policy.StallPolicy()
+            self.pm.register(policy, stall_policy.NAME)
+        if policy is not None:
+            if use and self._agents not in policy.managers:
+                policy.managers.append(self._agents)
+            elif not use and self._agents in policy.managers:
+                policy.managers.remove(self._agents)
 
     async def __aenter__(self) -> Orchestrator:
         await self.start()

@@ -228,6 +228,8 @@ class TurnResult:
     session_id: str | None = None
     #: True when trying again may well succeed (overloaded model, network, a crashed CLI).
     retryable: bool = False
+    #: True when the stall policy stopped the turn: the agent showed no sign of life for too long.
+    stalled: bool = False
 
 
 @attrs.frozen
@@ -242,6 +244,8 @@ class SubtaskResult:
     #: How many agents tried it (1 unless a retry policy ran it again).
     attempts: int = 1
     retryable: bool = False
+    #: The stall policy stopped its agent's turn (``ORC_STALL_ACTION``).
+    stalled: bool = False
 
     @property
     def succeeded(self) -> bool:

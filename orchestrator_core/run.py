@@ -304,6 +304,7 @@ class Run:
             metrics=self.agents.get(agent.id).metrics,
             attempts=attempt,
             retryable=turn.retryable,
+            stalled=turn.stalled,
         )
 
 

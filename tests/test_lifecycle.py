@@ -358,3 +358,64 @@ def test_a_ten_megabyte_answer_ends_cleanly(cli_env, scripted_model, orc_workdir
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.rstrip().endswith(answer.rstrip()[-100:])
     assert query(tmp_path / "orc.db", "select status from tasks") == [("succeeded",)]
+
+
+# -- 14: a stalled model stream is acted on; a stopped subtask says why ---------------------------------------------
+
+
+def stall_env(cli_env, action):
+    return {**cli_env, "ORC_STALL_SECONDS": "0.5", "ORC_STALL_INTERVALS": "2", "MONITOR_INTERVAL_SECONDS": "0.1",
+            "ORC_STALL_ACTION": action}
+
+
+@pytest.mark.parametrize("action", ["retry", "interrupt"])
+def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripted_model, orc_workdir, tmp_path,
+                                                                action):
+    db = tmp_path / "orc.db"
+    gate = Gate()
+    sessions = []
+
+    def reply(request):
+        if not sessions or request.session_id == sessions[0]:
+            sessions.append(request.session_id)
+            return gate.hold("never seen")(request)  # the stream stalls: nothing comes back
+        return text("RECOVERED")
+
+    scripted_model.script([reply] * 3, match="scout of the team")
+    try:
+        out = orc(stall_env(cli_env, action), orc_workdir, "execute", "--roles", "scout", "-q", "x", timeout=90)
+    finally:
+        gate.opened.set()
+    flags = query(db, "select kind, message from agent_flags order by id")
+    assert [k for k, _ in flags][:2] == ["stall", "stalled"], flags
+    assert flags[1][1].startswith("stalled: no event for 1.")
+    errors = query(db, "select payload from events where kind = 'error'")
+    assert errors and "stalled: no event for" in json.loads(errors[0][0])["error"]
+    pids = [p for (p,) in query(db, "select pid from agents")]
+    assert pids and not any(alive(p) for p in pids)
+    if action == "retry":
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.startswith("Success: 1/1") and "RECOVERED" in out.stdout
+        assert query(db, "select count(*) from agents")[0][0] == 2
+        assert query(db, "select status from subtasks") == [("succeeded",)]
+    else:
+        assert out.returncode == 1, out.stderr
+        assert "1 (scout) failed: stalled: no event for" in out.stderr
+        assert query(db, "select status, error like 'stalled: no event for %' from subtasks") == [("failed", 1)]
+        assert query(db, "select count(*) from agents")[0][0] == 1
+
+
+def test_a_timed_out_subtask_records_the_timeout(cli_env, scripted_model, orc_workdir, tmp_path):
+    db = tmp_path / "orc.db"
+    gate = Gate()
+    scripted_model.script([gate.hold("late")], match="scout of the team")
+    try:
+        out = orc(stall_env(cli_env, "warn"), orc_workdir, "execute", "--roles", "scout,reviewer", "--timeout", "2",
+                  "-q", "x", timeout=60)
+    finally:
+        gate.opened.set()
+    assert out.returncode == 7, out.stderr
+    assert "timed out after 2s (--timeout)" in out.stderr
+    assert query(db, "select status, error from subtasks order by subtask_id") == [
+        ("cancelled", "stopped: timed out after 2s (--timeout)"), ("cancelled", "stopped: timed out after 2s (--timeout)")]
+    assert query(db, "select status, error from tasks") == [("cancelled", "stopped: timed out after 2s (--timeout)")]
