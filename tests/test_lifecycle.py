@@ -2,7 +2,9 @@
 SIGKILL, the real CLI against the scripted model. Each test asserts the record is complete and the exit code and
 line are right."""
 
+import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 from fixtures import alive, wait_for
 
-from orchestrator_core.testing import error, text
+from orchestrator_core.testing import error, text, tool
 
 BIN = Path(sys.executable).parent
 
@@ -419,3 +421,50 @@ def test_a_timed_out_subtask_records_the_timeout(cli_env, scripted_model, orc_wo
     assert query(db, "select status, error from subtasks order by subtask_id") == [
         ("cancelled", "stopped: timed out after 2s (--timeout)"), ("cancelled", "stopped: timed out after 2s (--timeout)")]
     assert query(db, "select status, error from tasks") == [("cancelled", "stopped: timed out after 2s (--timeout)")]
+
+
+# -- 11: nothing started for an agent outlives orc ------------------------------------------------------------------
+
+
+def test_what_an_agent_left_running_ends_with_its_session(cli_env, scripted_model, orc_workdir, tmp_path):
+    marker = orc_workdir / "server.pid"
+    scripted_model.script([tool("Bash", {"command": f"tail -f /dev/null > /dev/null 2>&1 & echo $! > {marker}"}),
+                           text("started a server")], match="tester of the team")
+    out = orc(cli_env, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    assert out.returncode == 0, out.stderr
+    server = int(marker.read_text())
+    try:
+        assert wait_for(lambda: not alive(server), timeout=15)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(server, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["background", "foreground"])
+def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_workdir, tmp_path, how):
+    """SIGKILL orc while a tester's Bash command runs (left in the background, or still in the foreground): the
+    command dies too, not reparented to init."""
+    gate = Gate()
+    marker = orc_workdir / "sleeper.pid"
+    # (The CLI refuses a plain `sleep 300`; `tail -f /dev/null` waits as long.)
+    command = (f"tail -f /dev/null > /dev/null 2>&1 & echo $! > {marker}; cat {marker}" if how == "background"
+               else f"sh -c 'echo $$ > {marker}; exec tail -f /dev/null'")
+    tester = scripted_model.script([tool("Bash", {"command": command, "timeout": 600000}), gate.hold("done")],
+                                   match="tester of the team")
+    proc = start(cli_env, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    try:
+        if how == "background":
+            wait_for(lambda: len(scripted_model.requests_for(tester)) >= 2, timeout=60)  # the command returned
+        sleeper = int(wait_for(lambda: marker.exists() and marker.read_text().strip(), timeout=60))
+        assert alive(sleeper)
+        cli_pids = [p for (p,) in query(tmp_path / "orc.db", "select pid from agents where pid is not null")]
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert wait_for(lambda: not alive(sleeper), timeout=15)
+        assert cli_pids and wait_for(lambda: not any(alive(p) for p in cli_pids), timeout=15)
+    finally:
+        proc.kill()
+        gate.opened.set()
+        if marker.exists() and marker.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(marker.read_text()), signal.SIGKILL)

@@ -1,8 +1,9 @@
 """A Claude CLI that dies with its parent: no agent process outlives an ``orc`` that was killed.
 
 The SDK starts the CLI itself, with no hook to set a parent-death signal. So orc points ``cli_path`` at a
-two-line wrapper that execs the bundled CLI under ``setpriv --pdeathsig KILL`` (util-linux). Where ``setpriv``
-is missing, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind).
+two-line wrapper that execs the bundled CLI under :mod:`.reaper`, a small supervisor that kills the CLI and every
+process it started (its Bash commands, those left in the background too) when orc dies or the CLI exits (#17).
+Off Linux, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,13 +21,14 @@ def cli_path() -> str | None:
     """The wrapper's path, or None to let the SDK use its bundled CLI."""
     import claude_agent_sdk
 
-    setpriv = shutil.which("setpriv")
     bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    if setpriv is None or not bundled.is_file():
+    if not sys.platform.startswith("linux") or not bundled.is_file():
         return None
     directory = Path(tempfile.gettempdir()) / f"orc-cli-{os.getuid()}"
     directory.mkdir(mode=0o700, exist_ok=True)
-    text = f'#!/bin/sh\nexec "{setpriv}" --pdeathsig KILL -- "{bundled}" "$@"\n'
+    # -I -S: no environment, no site: the supervisor starts in ~20 ms and runs only the standard library.
+    reaper = Path(__file__).with_name("reaper.py")
+    text = f'#!/bin/sh\nexec "{sys.executable}" -I -S "{reaper}" "{bundled}" "$@"\n'
     # One file per distinct wrapper, shared by every orc process; written whole, then renamed into place.
     wrapper = directory / f"claude-{hashlib.sha1(text.encode()).hexdigest()[:12]}"
     if not wrapper.exists():
