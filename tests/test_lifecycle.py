@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import alive, wait_for
+from fixtures import alive, clean_env, wait_for
 
 from orchestrator_core.testing import error, text, tool
 
@@ -468,3 +468,24 @@ def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_w
         if marker.exists() and marker.read_text().strip():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(marker.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_a_chat_ends_cleanly_when_its_terminal_closes(tmp_path, signum):
+    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
+    db = tmp_path / "c.db"
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen([str(BIN / "orc"), "chat", "--scripted", "--cwd", str(work), "--db", str(db)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("orc chat with the orchestrator agent")  # its session is open
+        (pid,) = wait_for(lambda: [p for (p,) in query(db, "select pid from agents where pid is not null")])
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert f"chat ended by {signal.Signals(signum).name}" in err and "Traceback" not in err
+    assert query(db, "select role, status from agents") == [("orchestrator", "deleted")]
+    assert wait_for(lambda: not alive(pid), timeout=15)
