@@ -169,6 +169,10 @@ def test_a_second_resume_is_refused_and_changes_nothing(cli_env, scripted_model,
     scripted_model.script([text("REVIEWED")], match="reviewer of the team")
     proc = start(cli_env, orc_workdir, "execute", "--roles", "scout,builder,reviewer", "-q", "make it")
     try:
+        wait_for(lambda: scripted_model.requests_for(builder), timeout=60)
+        # While its first process runs the task, no resume may run beside it.
+        beside = orc(cli_env, orc_workdir, "resume", query(db, "select id from tasks")[0][0], "-q")
+        assert beside.returncode == 2 and f"(pid {proc.pid}) is running it" in beside.stderr, beside.stderr
         session = kill_mid_turn(proc, scripted_model, builder, tmp_path)
     finally:
         proc.kill()
