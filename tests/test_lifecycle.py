@@ -5,6 +5,7 @@ line are right."""
 import contextlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -208,7 +209,7 @@ def test_a_second_resume_is_refused_and_changes_nothing(cli_env, scripted_model,
 # -- 7, 8, 9: an agent's turns, interrupted, deleted under it, its transcript gone ----------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_an_agent_interrupted_in_its_first_send_answers_the_next(cli_env, scripted_model, orc_workdir, tmp_path,
                                                                  signum):
     db = tmp_path / "orc.db"
@@ -283,7 +284,7 @@ def test_a_send_after_the_transcript_vanished_says_so(cli_env, scripted_model, o
 # -- 10: SIGHUP and SIGQUIT; `orc watch` of a task whose process died ----------------------------------------------
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT], ids=lambda s: s.name)
 def test_hangup_and_quit_stop_a_run_like_sigterm(cli_env, scripted_model, orc_workdir, tmp_path, signum):
     db = tmp_path / "orc.db"
     gate = Gate()
@@ -394,7 +395,8 @@ def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripte
         gate.opened.set()
     flags = query(db, "select kind, message from agent_flags order by id")
     assert [k for k, _ in flags][:2] == ["stall", "stalled"], flags
-    assert flags[1][1].startswith("stalled: no event for 1.")
+    assert re.match(r"stalled: no event for \d+\.\ds, its last event was \w+ \(ORC_STALL_SECONDS is 0\.5s, "
+                    rf"ORC_STALL_INTERVALS 2, ORC_STALL_ACTION {action}\)", flags[1][1]), flags[1][1]
     errors = query(db, "select payload from events where kind = 'error'")
     assert errors and "stalled: no event for" in json.loads(errors[0][0])["error"]
     pids = [p for (p,) in query(db, "select pid from agents")]
@@ -409,6 +411,23 @@ def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripte
         assert "1 (scout) failed: stalled: no event for" in out.stderr
         assert query(db, "select status, error like 'stalled: no event for %' from subtasks") == [("failed", 1)]
         assert query(db, "select count(*) from agents")[0][0] == 1
+
+
+def test_the_stall_detector_warns_then_acts_once_per_silence():
+    from orc_monitor.detectors import StallDetector
+
+    from orchestrator_core import Agent, AgentStatus
+
+    agent = Agent(id="scout-1", name="scout (1)", role="scout", cwd="/tmp", status=AgentStatus.RUNNING)
+    acting, warning = StallDetector(10, act_after=2), StallDetector(10)
+    for detector in (acting, warning):
+        detector.activity(agent.id, 0.0)
+    seen = [(now, [k for _, _, k in acting.check([agent], now)], [k for _, _, k in warning.check([agent], now)])
+            for now in (9.0, 10.0, 15.0, 20.0, 500.0)]
+    assert seen == [(9.0, [], []), (10.0, ["stall"], ["stall"]), (15.0, [], []), (20.0, ["stalled"], []),
+                    (500.0, [], [])]
+    acting.activity(agent.id, 501.0)  # it moved: a new silence is warned about, then acted on, again
+    assert [k for _, _, k in acting.check([agent], 530.0)] == ["stall", "stalled"]
 
 
 def test_a_timed_out_subtask_records_the_timeout(cli_env, scripted_model, orc_workdir, tmp_path):
@@ -474,7 +493,7 @@ def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_w
                 os.kill(int(marker.read_text()), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=lambda s: s.name)
 def test_a_chat_ends_cleanly_when_its_terminal_closes(tmp_path, signum):
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
     db = tmp_path / "c.db"
