@@ -360,12 +360,20 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
 
     async def go() -> Any:
         # work() starts the Orchestrator itself, after its input checks: bad input leaves no store behind.
+        stopped: list[str] = []
+
+        def stop(name: str) -> None:
+            stopped.append(name)
+            if not orc.cancel(f"interrupted by {name}"):
+                scope.cancel()  # no task runs yet (a planner agent may): stop that, or the signal is lost
+
         try:
-            async with on_stop_signals(lambda name: orc.cancel(f"interrupted by {name}")):
-                result = await work()
+            with anyio.CancelScope() as scope:
+                async with on_stop_signals(stop):
+                    return await work()
+            raise Interrupted(f"interrupted by {stopped[0]}; what finished is recorded in the run store")
         finally:
             await orc.stop()
-        return result
 
     with scripted_if(orc, scripted):
         result = anyio.run(go)

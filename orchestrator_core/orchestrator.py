@@ -425,10 +425,14 @@ class Orchestrator:
         """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
         return next((run for run in self._runs if run.task.id == task_id), None)
 
-    def cancel(self, message: str = "interrupted") -> None:
-        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns."""
+    def cancel(self, message: str = "interrupted") -> bool:
+        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.
+
+        :returns: False if no task was running (it may be planning: cancel that yourself).
+        """
         for run in list(self._runs):
             run.stop("interrupted", message)
+        return bool(self._runs)
 
     async def _status_checks(self, run: Run) -> None:
         while True:

@@ -308,6 +308,27 @@ def test_hangup_and_quit_stop_a_run_like_sigterm(cli_env, scripted_model, orc_wo
     assert watched.returncode == 0 and watched.stdout.rstrip().endswith("cancelled")
 
 
+def test_a_hangup_while_a_planner_agent_plans_stops_it(cli_env, scripted_model, orc_workdir, tmp_path):
+    """Before any task runs (a planner agent is still planning) a signal is not lost: orc stops at once."""
+    db = tmp_path / "orc.db"
+    gate = Gate()
+    planner = scripted_model.script([gate.hold("no plan")], match="planner of the team")
+    proc = start(cli_env, orc_workdir, "execute", "--planner", "llm", "-q", "Add CSV export")
+    try:
+        wait_for(lambda: scripted_model.requests_for(planner), timeout=60)
+        (pid,) = wait_for(lambda: [p for (p,) in query(db, "select pid from agents where pid is not null")])
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        gate.opened.set()
+    assert proc.returncode == 130, err
+    assert "interrupted by SIGHUP" in err and "Traceback" not in err
+    assert query(db, "select role, status from agents") == [("planner", "deleted")]
+    assert query(db, "select count(*) from tasks") == [(0,)]
+    assert wait_for(lambda: not alive(pid), timeout=15)
+
+
 def test_watch_ends_when_the_task_process_is_gone(cli_env, scripted_model, orc_workdir, tmp_path):
     db = tmp_path / "orc.db"
     gate = Gate()
