@@ -378,6 +378,24 @@ def test_refused_credentials_stop_the_run_at_the_first_refusal(cli_env, scripted
     assert {s for (s,) in query(db, "select status from agents")} == {"deleted"}
 
 
+def test_refused_credentials_end_an_agents_send_in_one_line(cli_env, scripted_model, orc_workdir, tmp_path):
+    db = tmp_path / "orc.db"
+    refusals = [error(401)] * 20
+    scripted_model.script([lambda r: refusals.pop() if refusals else text("WORKS NOW")] * 30,
+                          match="scout of the team")
+    agent_id = orc(cli_env, orc_workdir, "agents", "create", "--role", "scout").stdout.strip()
+    env = {**cli_env, "CLAUDE_CODE_MAX_RETRIES": "10"}
+    out = orc(env, orc_workdir, "agents", "send", agent_id, "hello", timeout=60)
+    assert out.returncode == 6, out.stderr
+    assert out.stderr.startswith("Error: the model endpoint refused the credentials (HTTP 401)")
+    assert out.stderr.count("\n") == 1
+    assert query(db, "select status from agents") == [("failed",)]
+    refusals.clear()  # the key is fixed: the agent answers
+    again = orc(env, orc_workdir, "agents", "send", agent_id, "hello again")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "WORKS NOW"
+
+
 def test_a_ten_megabyte_answer_ends_cleanly(cli_env, scripted_model, orc_workdir, tmp_path):
     answer = "".join(f"line {i:07d} of a very long answer\n" for i in range(10 * 1024 * 1024 // 32))
     scripted_model.script([text(answer)], match="scout of the team")
