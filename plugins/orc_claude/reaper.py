@@ -8,7 +8,8 @@ becomes the *child subreaper* of everything the CLI starts (orphans are reparent
 - when orc dies, however (SIGKILL included: the kernel sends this process its parent-death signal), it kills the CLI
   and every process under it, orphans included;
 - when the CLI exits, it kills what the CLI left behind, then exits with the CLI's status;
-- a signal from orc (the SDK's SIGTERM on close) is passed on to the CLI.
+- orc's SIGTERM (the SDK's, on close) is passed on to the CLI; the terminal's signals (Ctrl-C, hangup, quit) reach
+  the CLI directly, as before (same process group), and this process ignores them so orc stays in charge.
 
 Linux only (``prctl``); :func:`.lifeline.cli_path` uses it only there. Only the standard library, and no ``site``.
 """
@@ -22,8 +23,8 @@ import sys
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
-#: Signals passed on to the CLI while orc lives.
-FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+#: Ignored here: the terminal sends them to the whole process group, the CLI included.
+IGNORED = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _children() -> list[int]:
@@ -62,27 +63,33 @@ def kill_all() -> None:
 
 def main(argv: list[str]) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
-    parent = os.getppid()
+    parent, me, cli = os.getppid(), os.getpid(), 0
+
+    def on_term(signum: int, frame: object) -> None:
+        if os.getppid() != parent:  # orc is gone: this is its parent-death signal
+            kill_all()
+            os._exit(137)
+        if cli:
+            try:
+                os.kill(cli, signum)
+            except ProcessLookupError:
+                pass
+
+    # The handler first: the parent-death signal may come at any moment once armed.
+    signal.signal(signal.SIGTERM, on_term)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
     if os.getppid() != parent:  # orc died before the signal was armed
         return 137
     cli = os.fork()
     if cli == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # the CLI dies with this process
-        os.execv(argv[0], argv)
-
-    def on_signal(signum: int, frame: object) -> None:
-        if os.getppid() != parent:  # orc is gone: this is its parent-death signal
-            kill_all()
+        if os.getppid() != me:
             os._exit(137)
-        try:
-            os.kill(cli, signum)
-        except ProcessLookupError:
-            pass
-
-    for signum in FORWARDED:
-        signal.signal(signum, on_signal)
+        os.execv(argv[0], argv)
+    for signum in IGNORED:
+        signal.signal(signum, signal.SIG_IGN)
     # The CLI holds the SDK's pipes; this process lets go of its copies so that EOF means the CLI is done.
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -97,10 +104,9 @@ def main(argv: list[str]) -> int:
             continue
         if pid == cli:
             break
-    for signum in FORWARDED:
-        signal.signal(signum, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     kill_all()
-    return os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
 if __name__ == "__main__":
