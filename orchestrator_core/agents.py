@@ -21,7 +21,7 @@ from .config import Config
 from .errors import UsageError
 from .events import Event, EventKind
 from .plugins import notify
-from .records import Agent, AgentStatus, Role, TurnResult, new_id
+from .records import Agent, AgentStatus, Metrics, Role, TurnResult, new_id
 
 #: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
 Emit = Callable[[EventKind, dict[str, Any]], None]
@@ -32,6 +32,9 @@ class AgentSession(Protocol):
 
     #: The OS process id behind the session, if there is one.
     pid: int | None
+    #: When :meth:`send` was cancelled: what the cut-short turn had spent, if the runtime could tell (set before
+    #: the cancellation goes on), else None. Optional: a runtime without it records nothing for such turns.
+    cut_short: TurnResult | None
 
     async def send(self, message: str, agent: Agent) -> TurnResult:
         """Send ``message`` and wait for the answer, emitting events as they come.
@@ -78,14 +81,26 @@ class OpenAgent:
             with turn.scope:
                 result = await self.session.send(message, agent)
         except BaseException:
-            manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.FAILED))
+            spent = getattr(self.session, "cut_short", None)
+            current = manager.agents[self.agent_id]
+            manager._update(attrs.evolve(
+                current,
+                status=AgentStatus.FAILED,
+                metrics=current.metrics + spent.metrics if spent is not None else current.metrics,
+                started=True if spent is not None else current.started,
+            ))
             raise
         finally:
             manager._turns.pop(self.agent_id, None)
+        started = True
         if turn.scope.cancelled_caught:
-            # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why.
+            # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why, with what
+            # it spent if the runtime could tell.
+            spent = getattr(self.session, "cut_short", None)
+            started = spent is not None or agent.started
             manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
             result = TurnResult(text="", is_error=True, error=turn.reason, session_id=agent.session_id,
+                                metrics=spent.metrics if spent is not None else Metrics(),
                                 retryable=turn.retryable, stalled=True)
         updated = manager._update(
             attrs.evolve(
@@ -93,7 +108,7 @@ class OpenAgent:
                 status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
                 session_id=result.session_id or agent.session_id,
                 metrics=agent.metrics + result.metrics,
-                started=True,
+                started=started,
             )
         )
         threshold = manager.config.context_threshold

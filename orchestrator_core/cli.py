@@ -19,8 +19,10 @@ from typing import Any
 import click
 
 from .cli_agents import agents as agents_command
+from .cli_trust import safety_overrides, session_safety
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
+from .plugins import DISTRIBUTION
 
 log = logging.getLogger("orc")
 
@@ -76,6 +78,8 @@ class OrcGroup(click.Group):
         try:
             return self._invoke(ctx)
         except click.ClickException as exc:
+            if os.environ.get("ORC_DEBUG") and isinstance(exc, PluginError) and exc.__cause__ is not None:
+                traceback.print_exception(exc.__cause__)
             exc.message = _scrub()(exc.message)
             raise
 
@@ -90,7 +94,7 @@ class OrcGroup(click.Group):
                 raise errors[0] from None
             if any(isinstance(e, KeyboardInterrupt) for e in inner):
                 raise Interrupted("interrupted; what finished before is recorded in the run store") from None
-            raise _internal(group) from None
+            raise _internal(group, ctx) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except BrokenPipeError:
@@ -100,16 +104,23 @@ class OrcGroup(click.Group):
         except KeyboardInterrupt:
             raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:
-            raise _internal(exc) from None
+            raise _internal(exc, ctx) from None
 
 
-def _internal(exc: BaseException) -> OrcError:
-    """A bug, not the user's doing: one line that says so, the traceback with ORC_DEBUG=1."""
+def _internal(exc: BaseException, ctx: click.Context) -> OrcError:
+    """A bug, not the user's doing: one line that says so (naming the plugin whose code raised it, if a third
+    party's), the traceback with ORC_DEBUG=1."""
+    from .plugins import blame
+
     if os.environ.get("ORC_DEBUG"):
-        raise exc
-    log.debug("%s", "".join(traceback.format_exception(exc)))
+        traceback.print_exception(exc)
+    else:
+        log.debug("%s", "".join(traceback.format_exception(exc)))
     inner = leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
     first = inner[0] if inner else exc
+    culprit = blame((ctx.find_root().obj or {}).get("pm"), first)
+    if culprit is not None:
+        return culprit
     error = OrcError(
         f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
         "run again with ORC_DEBUG=1 for the traceback and report it"
@@ -132,7 +143,7 @@ def _early_plugin_options(argv: list[str]) -> list[str]:
 
 
 @click.group(cls=OrcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="orc", prog_name="orc")
+@click.version_option(package_name=DISTRIBUTION, prog_name="orc")
 @click.option(
     "-p",
     "plugin_options",
@@ -177,6 +188,18 @@ def scripted_if(orc: Any, scripted: bool) -> Iterator[None]:
     with scripted_environment(orc.pm) as env:
         orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
         yield
+
+
+def _utf8(value: Any, what: str) -> None:
+    """Refuse text that is not UTF-8 (bytes the shell passed through, surrogate-escaped by Python) in one line:
+    orc could neither record it nor send it to a model (#17)."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = text[exc.start:exc.end].encode("utf-8", "surrogateescape")
+        raise UsageError(f"the {what} is not UTF-8 text (byte {raw[:1].hex()} at character {exc.start}); "
+                         "pass it as UTF-8") from None
 
 
 def _split_roles(roles: str | None) -> tuple[str, ...]:
@@ -226,6 +249,7 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
               help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).")
 @click.option("--orchestrator", "orchestrator_kind", type=click.Choice(["plan", "agent"]), default="plan",
               show_default=True, help="agent: an orchestrator agent creates and commands the team as it goes.")
+@session_safety
 @click.pass_context
 def execute(
     ctx: click.Context,
@@ -257,11 +281,18 @@ def execute(
     resolve_conflicts: bool,
     orchestrator_kind: str,
     add_dirs: tuple[str, ...],
+    trust_project_settings: bool,
+    no_bash_sandbox: bool,
 ) -> None:
     """Plan PROMPT, run it with a team of agents, and print the result.
 
     Ctrl-C (or SIGTERM) stops the run: running agents are interrupted, what finished is kept, exit code 130.
     """
+    _utf8(prompt, "prompt")
+    _utf8(cwd, "--cwd directory")
+    for name, value in (("--db path", db_path), ("--roles", roles), *(("--add-dir", d) for d in add_dirs)):
+        if value is not None:
+            _utf8(value, name)
     orc = _orchestrator(
         ctx,
         default_model=model,
@@ -283,6 +314,7 @@ def execute(
         resolve_conflicts=resolve_conflicts,
         orchestrator=orchestrator_kind,
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
@@ -332,11 +364,12 @@ def execute(
               "task's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
+@session_safety
 @click.pass_context
 def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
            keep_agents: bool, retries: int | None, max_parallel: int | None, max_cost: float | None,
            max_agents: int | None, timeout: float | None, fail_fast: bool | None, as_json: bool,
-           quiet: bool) -> None:
+           quiet: bool, trust_project_settings: bool, no_bash_sandbox: bool) -> None:
     """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
 
     Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist. The task
@@ -345,6 +378,7 @@ def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | N
     orc = _orchestrator(
         ctx, db_path=db_path, keep_agents=keep_agents,
         progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
     given = {"retries": retries, "max_parallel_agents": max_parallel, "max_cost_usd": max_cost,
              "max_agents": max_agents, "timeout_seconds": timeout, "fail_fast": fail_fast}
@@ -467,6 +501,9 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
 
+    _utf8(prompt, "prompt")
+    _utf8(cwd, "--cwd directory")
+
     from .plan_file import render_plan
 
     orc = _orchestrator(ctx, planner=planner, db_path=db_path)
@@ -543,9 +580,15 @@ def main() -> None:
     try:
         cli()
     except PluginError as exc:  # raised while click resolves a command, outside the group's invoke
+        if os.environ.get("ORC_DEBUG") and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         exc.show()
         sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m orchestrator_core.cli` runs this file as __main__, a second copy of the module beside the one the
+    # other modules import (`from .cli import _pm`): run that one, so there is one command group (#17).
+    from orchestrator_core.cli import main as _main
+
+    _main()

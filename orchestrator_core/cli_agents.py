@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from .cli_trust import safety_overrides, session_safety
 from .errors import Interrupted, RunFailed, UsageError
 
 db_option = click.option(
@@ -88,8 +89,10 @@ def create(ctx: click.Context, role: str, name: str | None, cwd: Path, model: st
 @click.argument("message")
 @db_option
 @scripted_option
+@session_safety
 @click.pass_context
-def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, scripted: bool) -> None:
+def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, scripted: bool,
+         trust_project_settings: bool, no_bash_sandbox: bool) -> None:
     """Send MESSAGE to AGENT_ID and print the reply as it comes."""
     from .events import EventKind
     from .hookspecs import hookimpl
@@ -109,7 +112,7 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
                 click.echo(event.payload.get("text", ""))
 
     printer = Printer()
-    with _orchestrator(ctx, db_path, scripted) as orc:
+    with _orchestrator(ctx, db_path, scripted, **safety_overrides(trust_project_settings, no_bash_sandbox)) as orc:
         orc.pm.register(printer, "orc-agents-send-printer")
 
         async def talk(o: Any) -> Any:

@@ -73,6 +73,19 @@ def _optional_str(text: str) -> str | None:
     return text.strip() or None
 
 
+def _optional_path(text: str) -> Path | None:
+    return Path(text) if text.strip() else None
+
+
+def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
+    """Where runs are recorded unless ORCHESTRATOR_DB_PATH says otherwise: ``$XDG_DATA_HOME/orc/orchestrator.db``
+    (``~/.local/share/orc/orchestrator.db``), out of every agent's working directory, so an agent that cleans up
+    its directory (``rm -f *.db*``) cannot erase the record of the run (#17)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / "orc" / "orchestrator.db"
+
+
 @attrs.frozen
 class Setting:
     name: str
@@ -80,13 +93,19 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+    #: False for a setting that lowers a trust boundary: a repository's own orc.toml or .env must not set it
+    #: (#16), so it is read from the environment (or a command-line option) only.
+    from_files: bool = True
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("DEFAULT_MODEL", "default_model", _optional_str, None,
             "Model for agents whose role names none; empty means the Claude CLI's default."),
-    Setting("ORCHESTRATOR_DB_PATH", "db_path", Path, Path("orchestrator.db"),
-            "The SQLite file every run is recorded in."),
+    Setting("ORCHESTRATOR_DB_PATH", "db_path", _optional_path, None,
+            "The SQLite file every run is recorded in; empty: $XDG_DATA_HOME/orc/orchestrator.db "
+            "(~/.local/share/orc/orchestrator.db), out of the agents' reach."),
+    Setting("ORC_STORE_LOCK_TIMEOUT", "store_lock_timeout", _positive_float, 300.0,
+            "Seconds a store write waits while another program holds the store's lock, before the run stops."),
     Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
             "Log level for orc's own log lines on stderr."),
     Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,
@@ -110,6 +129,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Record cost and token usage."),
     Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
             "Record every agent event (messages, tool calls, file accesses)."),
+    Setting("ORC_TRUST_PROJECT_SETTINGS", "trust_project_settings", _boolean, False,
+            "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
+            "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
+            "repository's orc.toml or .env may not set it.", from_files=False),
+    Setting("ORC_BASH_SANDBOX", "bash_sandbox", _boolean, True,
+            "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
+            "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
+            from_files=False),
 )
 
 
@@ -118,7 +145,7 @@ class Config:
     """Everything a run is configured with. Build one with :func:`load_config`, change one with ``attrs.evolve``."""
 
     default_model: str | None = None
-    db_path: Path = Path("orchestrator.db")
+    db_path: Path = attrs.field(factory=default_db_path, converter=Path)
     log_level: str = "WARNING"
     max_parallel_agents: int = 5
     max_result_chars: int = 4000
@@ -131,6 +158,7 @@ class Config:
     context_threshold: float = 80.0
     enable_cost_tracking: bool = True
     enable_observability: bool = True
+    store_lock_timeout: float = 300.0
     #: Run-wide limits (None: no limit): total cost, agents created, wall-clock seconds.
     max_cost_usd: float | None = None
     max_agents: int | None = None
@@ -164,6 +192,10 @@ class Config:
     progress: str = "off"
     #: Show the agents' text as it streams, too.
     verbose: bool = False
+    #: Obey the working directory's Claude settings, MCP servers and CLAUDE.md (#16: off, the repo is data).
+    trust_project_settings: bool = False
+    #: Run Bash in Claude Code's OS sandbox (#16).
+    bash_sandbox: bool = True
 
 
 def _read_toml(path: Path) -> dict[str, str]:
@@ -221,12 +253,19 @@ def load_config(
             if setting.name not in source:
                 continue
             raw = source[setting.name]
+            if not setting.from_files and origin != "the environment":
+                raise ConfigError(
+                    f"{setting.name} in {origin} is refused: a repository could set it; remove it there and set it "
+                    "in the environment or with its command-line option"
+                )
             try:
                 values[setting.attribute] = setting.parse(raw)
             except ValueError as exc:
                 reason = str(exc) if "must" in str(exc) else "is not valid"
                 raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("db_path") is None:
+        values["db_path"] = default_db_path(environ)
     config = Config(**values)
     logging.getLogger("orc").setLevel(config.log_level)
     return config
@@ -249,5 +288,6 @@ def render_config_file() -> str:
             rendered = str(default)
         else:
             rendered = f'"{default}"'
-        lines += [f"# {setting.help}", f"{setting.name} = {rendered}", ""]
+        entry = f"{setting.name} = {rendered}" if setting.from_files else f"# {setting.name} = {rendered}"
+        lines += [f"# {setting.help}", entry, ""]
     return "\n".join(lines)

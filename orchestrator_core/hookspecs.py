@@ -135,7 +135,9 @@ def orc_configure(config: Config, pm: pluggy.PluginManager) -> None:
 def orc_unconfigure(config: Config, pm: pluggy.PluginManager) -> None:
     """Release what ``orc_configure`` set up (flush and close files, stop threads).
 
-    Called by :meth:`Orchestrator.stop`, once, even when a task failed.
+    Called by :meth:`Orchestrator.stop`, once, even when a task failed. Raise an :class:`OrcError` when what
+    your plugin was given could not be kept (the store raises StoreError for rows it lost); make such an impl
+    ``trylast`` so the other plugins close first.
 
     :param config: the settings the Orchestrator ran with.
     :param pm: its plugin manager.
@@ -313,8 +315,10 @@ def orc_task_complete(task: Task, results: dict[str, SubtaskResult], agents: dic
 def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
     """Refuse to run a subtask.
 
-    Called by the run just before a subtask's agent is created. The call stops at the first non-None result: a
-    one-line reason. The subtask is then marked failed with that reason and nothing is spent on it.
+    Called by the run just before a subtask's agent is created (each attempt), once the subtask holds its place
+    among ``max_parallel_agents``: whatever happened while it waited for a place is seen. The call stops at the
+    first non-None result: a one-line reason. The subtask is then marked failed with that reason and nothing is
+    spent on it.
 
     :param task: the task being run.
     :param subtask: the subtask about to start.

@@ -33,7 +33,7 @@ from .records import (
     new_id,
     utcnow,
 )
-from .run import Executor, Run
+from .run import Executor, Run, executor_problem
 from .task_lock import task_lock
 
 #: What an agent is asked before a fresh one takes over from it.
@@ -78,15 +78,19 @@ class Orchestrator:
         self.pm = pm or make_plugin_manager(plugin_options, plugins=plugins)
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
-            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name).items()
+            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name, Role.problem).items()
         }
         self.task_types: dict[str, TaskType] = {
             name: attrs.evolve(tt, provided_by=plugin)
-            for name, (tt, plugin) in collect(self.pm, "orc_register_task_types", lambda t: t.name).items()
+            for name, (tt, plugin) in collect(
+                self.pm, "orc_register_task_types", lambda t: t.name, TaskType.problem
+            ).items()
         }
         self.executors: dict[str, Executor] = {
             name: executor
-            for name, ((_, executor), _plugin) in collect(self.pm, "orc_register_executors", lambda x: x[0]).items()
+            for name, ((_, executor), _plugin) in collect(
+                self.pm, "orc_register_executors", lambda x: x[0], executor_problem
+            ).items()
         }
         self._agents: AgentManager | None = None
         self._configured = False
@@ -107,21 +111,25 @@ class Orchestrator:
         (a plugin refused, no runtime, no credentials) the next call tries again from the start."""
         if self._configured:
             return
+        # The runtime is checked (credentials, ...) before plugins set up: a run that cannot start leaves nothing
+        # behind, no store file in particular (#17).
+        runtime: AgentRuntime | None = None
+        if self._agents is None:
+            runtime = self.pm.hook.orc_make_runtime(config=self.config)
+            if runtime is None and self.config.executor != "local":
+                raise RuntimeUnavailable(
+                    f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
+                    "and do not disable orc_ray (-p no:orc_ray)"
+                )
+            if runtime is None:
+                raise RuntimeUnavailable(
+                    "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
+                    "or install a plugin that provides one"
+                )
+            runtime.check()
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
         try:
-            if self._agents is None:
-                runtime: AgentRuntime | None = self.pm.hook.orc_make_runtime(config=self.config)
-                if runtime is None and self.config.executor != "local":
-                    raise RuntimeUnavailable(
-                        f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
-                        "and do not disable orc_ray (-p no:orc_ray)"
-                    )
-                if runtime is None:
-                    raise RuntimeUnavailable(
-                        "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
-                        "or install a plugin that provides one"
-                    )
-                runtime.check()
+            if runtime is not None:
                 self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
             self._use_stall_policy(True)
         except BaseException:

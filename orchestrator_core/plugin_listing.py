@@ -13,13 +13,15 @@ from typing import Any
 
 import click
 
+from .plugins import DISTRIBUTION
+
 #: What ``orc plugins`` says a built-in plugin's distribution is.
-BUILTIN = "orc (built-in)"
+BUILTIN = f"{DISTRIBUTION} (built-in)"
 
 
 def _orc_version() -> str:
     try:
-        return importlib.metadata.version("orc")
+        return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:  # running from a source tree that is not installed
         return "unknown"
 

@@ -6,13 +6,20 @@ module-global one. ``-p no:NAME`` blocks a plugin of either kind before it loads
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
+import re
+import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pluggy
 
 from . import hookspecs
@@ -33,7 +40,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 #: Built-ins whose module is not named like the plugin.
 BUILTIN_MODULES = {"orc_conductor": "orc_claude.conductor.plugin"}
 ENTRYPOINT_GROUP = "orc"
+#: orc's distribution on PyPI (`orc` there is another project): what plugins depend on.
+DISTRIBUTION = "orc-agents"
 log = logging.getLogger("orc.plugins")
+#: An observer call longer than this is reported (once per plugin and hook): it holds up the whole run.
+SLOW_OBSERVER_S = 0.1
 
 
 class OrcPluginManager(pluggy.PluginManager):
@@ -94,25 +105,75 @@ def make_plugin_manager(
                 f"reinstall orc, or disable it with -p no:{name}"
             ) from exc
         pm.register(module, name)
+    entry_points = installed_entry_points()
+    _check_disabled(pm, _disabled_names(plugin_options), entry_points)
     if not environ.get("ORC_DISABLE_PLUGIN_AUTOLOAD"):
-        allow = {n.strip() for n in environ.get("ORC_LOAD_PLUGINS", "").split(",") if n.strip()} or None
-        _load_entrypoints(pm, allow)
+        allow = [n.strip() for n in environ.get("ORC_LOAD_PLUGINS", "").split(",") if n.strip()] or None
+        _load_entrypoints(pm, entry_points, allow)
     for plugin in plugins:
         pm.register(plugin)
     # Historic: plugins registered from now on (tests, embedders) are called at registration too.
     pm.hook.orc_addhooks.call_historic(kwargs={"pm": pm})
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(
-            f"plugin {pm.describe(pm.get_name(exc.plugin) or '?')} implements an unknown hook: {exc}; "
-            "fix its hook name or disable it with -p no:NAME"
-        ) from exc
+    _check_hook_names(pm)
     if environ.get("ORC_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda line: os.write(2, line.encode()))
         pm.enable_tracing()
         pm.tracing = True
     return pm
+
+
+def _check_hook_names(pm: OrcPluginManager) -> None:
+    """An implementation of a hook that does not exist is an error naming the plugin and the hook it meant; an
+    ``orc_*`` function without ``@hookimpl`` in a plugin module is a warning (pluggy would ignore it silently)."""
+    specs = [name for name, caller in vars(pm.hook).items() if getattr(caller, "spec", None) is not None]
+    for name, caller in vars(pm.hook).items():
+        if getattr(caller, "spec", True) is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            close = difflib.get_close_matches(name, specs, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise PluginError(
+                f"plugin {pm.describe(impl.plugin_name)} implements an unknown hook `{name}`; {hint}"
+                f"fix its name, or disable the plugin with -p no:{impl.plugin_name}"
+            )
+    for plugin_name, plugin in pm.list_name_plugin():
+        if plugin_name not in pm.distributions:
+            continue
+        for attribute in dir(plugin):
+            value = getattr(plugin, attribute, None)
+            if attribute.startswith("orc_") and callable(value) and not hasattr(value, "orc_impl"):
+                log.warning(
+                    "plugin %s defines %s without @hookimpl, so orc never calls it; mark it "
+                    "`@orchestrator_core.hookimpl`", pm.describe(plugin_name), attribute,
+                )
+
+
+def blame(pm: Any, exc: BaseException) -> PluginError | None:
+    """If ``exc`` was raised in a third-party plugin's code, a :class:`PluginError` naming that plugin (the
+    innermost plugin frame decides), else None (then it is orc's bug)."""
+    if not isinstance(pm, OrcPluginManager) or exc.__traceback__ is None:
+        return None
+    roots: dict[str, str] = {}
+    for name in pm.distributions:
+        plugin = pm.get_plugin(name)
+        origin = getattr(plugin, "__file__", None) or getattr(inspect.getmodule(type(plugin)), "__file__", None)
+        if origin:
+            path = Path(origin).resolve()
+            roots[name] = str(path.parent if path.name == "__init__.py" else path)
+    culprit = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        filename = str(Path(frame.filename).resolve())
+        for name, root in roots.items():
+            if filename == root or filename.startswith(root.rstrip(os.sep) + os.sep):
+                culprit = name
+    if culprit is None:
+        return None
+    error = PluginError(
+        f"plugin {pm.describe(culprit)} failed: {type(exc).__name__}: {exc}; run again with ORC_DEBUG=1 for the "
+        f"traceback, report it to the plugin's author, or disable it with -p no:{culprit}"
+    )
+    error.__cause__ = exc
+    return error
 
 
 def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
@@ -129,29 +190,109 @@ def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[s
     return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
 
-def _load_entrypoints(pm: OrcPluginManager, allow: set[str] | None) -> None:
+@attrs.frozen
+class InstalledPlugin:
+    """An ``orc`` entry point of an installed distribution."""
+
+    name: str
+    distribution: str
+    version: str
+    entry_point: importlib.metadata.EntryPoint
+
+    @property
+    def module(self) -> str:
+        return self.entry_point.value.split(":")[0]
+
+    def spellings(self) -> set[str]:
+        """The names ``ORC_LOAD_PLUGINS`` accepts for it: entry point, distribution or module, however spelt."""
+        return {_canonical(self.name), _canonical(self.distribution), _canonical(self.module),
+                _canonical(self.module.split(".")[0])}
+
+
+def _canonical(name: str) -> str:
+    """``orc_audit``, ``orc-audit`` and ``Orc.Audit`` are one name (PEP 503 normalisation)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_entry_points() -> list[InstalledPlugin]:
+    """Every installed ``orc`` entry point, once each.
+
+    :raises PluginError: an entry point takes a built-in plugin's name (reserved), or two distributions use one
+        name (only one could load): each names both parties.
+    """
+    found: dict[str, InstalledPlugin] = {}
     for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["name"]
         for ep in dist.entry_points:
-            if ep.group != ENTRYPOINT_GROUP or pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
+            if ep.group != ENTRYPOINT_GROUP:
                 continue
-            if allow is not None and dist.metadata["name"] not in allow and ep.name not in allow:
-                continue
-            pm.distributions[ep.name] = (dist.metadata["name"], dist.version)
-            try:
-                plugin = ep.load()
-                pm.register(plugin, name=ep.name)
-            except Exception as exc:
+            plugin = InstalledPlugin(ep.name, dist_name, dist.version, ep)
+            if ep.name in DEFAULT_PLUGINS:
                 raise PluginError(
-                    f"plugin {pm.describe(ep.name)} failed to load: {type(exc).__name__}: {exc}; "
-                    f"disable it with -p no:{ep.name} or uninstall {dist.metadata['name']}"
-                ) from exc
+                    f'{dist_name} {dist.version} installs a plugin named "{ep.name}", the name of a built-in '
+                    f"plugin (reserved: {', '.join(DEFAULT_PLUGINS)}); uninstall {dist_name} or ask its author to "
+                    "rename the entry point"
+                )
+            other = found.get(ep.name)
+            if other is not None and _canonical(other.distribution) != _canonical(dist_name):
+                raise PluginError(
+                    f'two distributions install a plugin named "{ep.name}": {other.distribution} {other.version} '
+                    f"and {dist_name} {dist.version}; only one can load: uninstall one of them"
+                )
+            found.setdefault(ep.name, plugin)
+    return list(found.values())
 
 
-def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **kwargs: Any) -> dict[str, Any]:
+def _check_disabled(pm: OrcPluginManager, names: list[str], installed: list[InstalledPlugin]) -> None:
+    """``-p no:NAME`` must name a plugin that exists: a typo would leave the plugin on, silently."""
+    known = [*DEFAULT_PLUGINS, *(p.name for p in installed)]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean -p no:{close[0]}? " if close else ""
+            raise PluginError(f"-p no:{name}: no plugin is named {name!r}; {hint}`orc plugins --all` lists them")
+
+
+def _load_entrypoints(pm: OrcPluginManager, installed: list[InstalledPlugin], allow: list[str] | None) -> None:
+    wanted = {_canonical(a): a for a in allow or ()}
+    matched: set[str] = set()
+    for plugin in installed:
+        if pm.get_plugin(plugin.name) or pm.is_blocked(plugin.name):
+            continue
+        if allow is not None:
+            hits = plugin.spellings() & wanted.keys()
+            if not hits:
+                continue
+            matched |= hits
+        pm.distributions[plugin.name] = (plugin.distribution, plugin.version)
+        try:
+            module = plugin.entry_point.load()
+            pm.register(module, name=plugin.name)
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {pm.describe(plugin.name)} failed to load: {type(exc).__name__}: {exc}; "
+                f"disable it with -p no:{plugin.name} or uninstall {plugin.distribution}"
+            ) from exc
+    missing = [wanted[w] for w in wanted if w not in matched and not any(w in p.spellings() for p in installed)]
+    if missing:
+        names = ", ".join(f"{p.name} ({p.distribution})" for p in installed) or "none"
+        raise PluginError(
+            f"ORC_LOAD_PLUGINS names {', '.join(missing)}, which no installed plugin is called; installed: {names}"
+        )
+
+
+def collect(
+    pm: OrcPluginManager,
+    hook_name: str,
+    key: Callable[[Any], str],
+    check: Callable[[Any], str | None] = lambda item: None,
+    **kwargs: Any,
+) -> dict[str, Any]:
     """Call a ``register`` hook one implementation at a time, so each item knows which plugin registered it.
 
-    The register callback gets the items; ``key`` names an item. The result maps names to ``(item, plugin)``.
-    A name registered twice is a :class:`PluginError` naming both plugins.
+    The register callback gets the items; ``key`` names an item; ``check`` says what is wrong with one (or None).
+    The result maps names to ``(item, plugin)``. A name registered twice, or an item ``check`` refuses, is a
+    :class:`PluginError` naming the plugin (both, for a duplicate).
     """
     found: dict[str, Any] = {}
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
@@ -159,6 +300,13 @@ def collect(pm: OrcPluginManager, hook_name: str, key: Callable[[Any], str], **k
 
         def register(*item: Any, _plugin: str = plugin_name) -> None:
             value = item[0] if len(item) == 1 else item
+            try:
+                problem = check(value)
+            except Exception as exc:  # not the record the hook takes at all
+                problem = f"{hook_name} takes its documented record, got {value!r} ({type(exc).__name__})"
+            if problem:
+                raise PluginError(f"plugin {pm.describe(_plugin)} registered something unusable: {problem}; "
+                                  f"fix it or disable the plugin with -p no:{_plugin}")
             name = key(value)
             if name in found:
                 raise PluginError(
@@ -181,8 +329,19 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
     failures = []
     reported = getattr(pm, "reported", set())
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        began = time.perf_counter()
         try:
             outcome = call_one(pm, hook_name, impl, kwargs)
+            took = time.perf_counter() - began
+            if took > SLOW_OBSERVER_S and (impl.plugin_name, f"slow {hook_name}") not in reported:
+                reported.add((impl.plugin_name, f"slow {hook_name}"))
+                who = pm.describe(impl.plugin_name) if isinstance(pm, OrcPluginManager) else f'"{impl.plugin_name}"'
+                log.warning(
+                    "plugin %s took %.2f s in %s; observers run on the run's event loop and must return at once "
+                    "(hand slow work to a thread); said once", who, took, hook_name,
+                )
+            if getattr(pm, "tracing", False):
+                os.write(2, f"  {hook_name}: {impl.plugin_name} took {took * 1000:.1f} ms\n".encode())
             if hasattr(outcome, "close") and hasattr(outcome, "send"):
                 outcome.close()
                 raise TypeError(f"{hook_name} must be a plain function, not async def")

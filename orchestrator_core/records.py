@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
+import string
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -87,6 +89,26 @@ class Role:
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+    def problem(self) -> str | None:
+        """What makes this role unusable (checked when a plugin registers it), or None."""
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            return f"role name {self.name!r} must be letters, digits, '-', '_' or '.', starting with a letter"
+        if self.permission_mode not in PERMISSION_MODES:
+            return (f"role {self.name!r} has permission mode {self.permission_mode!r}; "
+                    f"use one of {', '.join(PERMISSION_MODES)}")
+        bad = [t for t in self.tools if not isinstance(t, str) or not TOOL_NAME.fullmatch(t)]
+        if bad:
+            return f"role {self.name!r} lists tools that are not tool names: {', '.join(map(repr, bad))}"
+        return None
+
+
+#: What a role, task type or mode may be called.
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+#: A tool name as Claude Code takes it: ``Read``, ``mcp__server__tool``.
+TOOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+#: Claude Code's permission modes (FACTS §4).
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "auto", "dontAsk", "bypassPermissions")
 
 
 @attrs.frozen
@@ -343,6 +365,22 @@ class TaskType:
     description: str
     subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
     provided_by: str | None = None
+
+    def problem(self) -> str | None:
+        """What makes this task type unusable (checked when a plugin registers it), or None."""
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            return f"task type name {self.name!r} must be letters, digits, '-', '_' or '.', starting with a letter"
+        for subtask in self.subtasks:
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(subtask.instruction) if f is not None]
+            except ValueError as exc:
+                return (f"task type {self.name!r}, subtask {subtask.id}: {exc} in its instruction "
+                        "(write {{ and }} for literal braces)")
+            unknown = [f for f in fields if f != "prompt"]
+            if unknown:
+                return (f"task type {self.name!r}, subtask {subtask.id}: its instruction uses {{{unknown[0]}}}; "
+                        "only {prompt} is filled in (write {{ and }} for literal braces)")
+        return None
 
 
 def check_plan(plan: Plan, roles: Iterable[str]) -> None:

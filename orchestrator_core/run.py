@@ -9,9 +9,10 @@ and reporting each subtask to the observers.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.abc
@@ -44,6 +45,18 @@ class Executor(Protocol):
     """Runs a plan's subtasks through ``await run.run_subtask(subtask)``; registered with ``orc_register_executors``."""
 
     async def run(self, run: Run) -> None: ...
+
+
+def executor_problem(item: Any) -> str | None:
+    """What is wrong with a registered ``(name, executor)`` (see ``orc_register_executors``), or None."""
+    name, executor = item
+    if not isinstance(name, str) or not name:
+        return f"an executor's name must be a non-empty string, got {name!r}"
+    if inspect.isclass(executor):
+        return f"executor {name!r} is the class {executor.__name__}; register an instance: {executor.__name__}()"
+    if not inspect.iscoroutinefunction(getattr(executor, "run", None)):
+        return f"executor {name!r} has no `async def run(self, run)`"
+    return None
 
 
 def bound(text: str, limit: int) -> str:
@@ -217,9 +230,6 @@ class Run:
         failed = [d for d in subtask.depends_on if d in self.results and not self.results[d].succeeded]
         if failed and not independent:
             return self.skip(subtask, f"skipped: {', '.join(failed)} did not succeed")
-        veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
-        if veto:
-            return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, SubtaskStatus.FAILED, error=veto))
         self._running.add(subtask.id)
         message = self.message_for(subtask, independent)
         try:
@@ -273,13 +283,22 @@ class Run:
 
     async def _attempt(self, subtask: Subtask, message: str, attempt: int, then: Subtask | None) -> SubtaskResult:
         async with self._limiter:
+            warm = self._warm.get(subtask.id)
+            resumed = self.resumable.get(subtask.id) if attempt == 1 and not warm else None
             limit = self.config.max_agents
-            if limit is not None and len(self.created) >= limit:
+            # Only a new agent counts against the limit: a prepared one was counted when it was made.
+            if limit is not None and not (warm or resumed) and len(self.created) >= limit:
                 self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
             if self.stopped:
                 return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
-            warm = self._warm.pop(subtask.id, None)
-            resumed = self.resumable.pop(subtask.id, None) if attempt == 1 and not warm else None
+            # Asked once the agent holds its slot, right before it starts: a store that failed while this subtask
+            # waited for a slot stops it here, in every executor (#17).
+            veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
+            if veto:
+                return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.FAILED, error=veto)
+            self._warm.pop(subtask.id, None)
+            if resumed:
+                self.resumable.pop(subtask.id, None)
             if resumed:
                 agent = self.agents.get(resumed)
                 message = f"{RESUME_NOTE}\n\n{message}"

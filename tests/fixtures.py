@@ -5,8 +5,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-#: Environment variables a test process must not inherit: credentials, the CLI's config, orc's own settings.
-SCRUBBED = ("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_")
+#: Environment variables a test process must not inherit: credentials, the CLI's config, orc's own settings, and
+#: XDG_DATA_HOME (where orc's default store lives).
+SCRUBBED = ("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_", "XDG_DATA_HOME")
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -15,6 +16,11 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env["HOME"] = str(tmp_path / "home")
     env.update(extra)
     return env
+
+
+def default_store(home: Path) -> Path:
+    """Where `orc` records runs for a user whose HOME is ``home`` (no ORCHESTRATOR_DB_PATH, no XDG_DATA_HOME)."""
+    return home / ".local" / "share" / "orc" / "orchestrator.db"
 
 
 def wait_for(predicate, timeout: float = 30.0):

@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fixtures import default_store
 
 BIN = Path(sys.executable).parent
 
@@ -80,7 +81,8 @@ def test_scripted_execute_runs_the_team(home):
         assert f"] {role}" in out.stderr
     assert "Write add_csv_export.py" in out.stderr
     assert (work / "add_csv_export.py").exists()
-    db = sqlite3.connect(home[0] / "orchestrator.db")
+    assert not (home[0] / "orchestrator.db").exists() and not (work / "orchestrator.db").exists()
+    db = sqlite3.connect(default_store(home[0].parent / "home"))
     assert db.execute("select status, success from tasks").fetchall() == [("succeeded", 1)]
     assert db.execute("select count(*) from agents where status = 'deleted'").fetchone()[0] == 5
 
@@ -97,7 +99,7 @@ def test_json_output(home):
 def test_store_can_be_disabled(home):
     out = orc(home, "-p", "no:orc_store", "execute", "--scripted", "--roles", "scout", "-q", "look")
     assert out.returncode == 0, out.stderr
-    assert not (home[0] / "orchestrator.db").exists()
+    assert not default_store(home[0].parent / "home").exists()
 
 
 @pytest.mark.parametrize(
@@ -119,7 +121,7 @@ def test_bad_input_is_one_line_and_changes_nothing(home, args, code, words):
     assert words in out.stderr
     assert "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
-    assert not (home[0] / "orchestrator.db").exists()
+    assert not default_store(home[0].parent / "home").exists()
 
 
 def test_bad_setting_names_it(home):

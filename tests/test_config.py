@@ -7,8 +7,9 @@ from orchestrator_core.config import SETTINGS, render_config_file
 
 
 def test_defaults(tmp_path):
-    config = load_config(tmp_path, environ={})
-    assert config.db_path == Path("orchestrator.db")
+    config = load_config(tmp_path, environ={"HOME": str(tmp_path)})
+    assert config.db_path == tmp_path / ".local" / "share" / "orc" / "orchestrator.db"
+    assert load_config(tmp_path, environ={"XDG_DATA_HOME": "/data"}).db_path == Path("/data/orc/orchestrator.db")
     assert config.max_parallel_agents == 5
     assert config.monitor_interval_seconds == 15.0
     assert config.enable_cost_tracking is True and config.enable_observability is True

@@ -2,8 +2,9 @@
 
 Installing orc's dependencies into a new venv would download claude-agent-sdk (a 177 MB wheel) every run, so the
 fresh venv reaches the dependencies already installed for this suite through a ``.pth`` file, and gets only the
-two wheels under test: orc, built from this checkout, and orc-role-security. Both are installed with
-``--no-deps``. Building uses pip's build isolation, which needs setuptools from the package index (or pip's cache).
+two wheels under test: orc (distribution ``orc-agents``), built from this checkout, and orc-role-security,
+installed from those wheels alone (``--no-index``), so the example's dependency on orc must name orc's
+distribution. Building uses pip's build isolation, which needs setuptools from the package index (or pip's cache).
 Runs in the normal suite; about 15-25 s on two cores.
 """
 
@@ -53,7 +54,11 @@ def venv(tmp_path_factory):
     site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     # Only the dependencies: the suite's own site-packages, appended after the venv's (a .pth line is a path).
     (site / "orc-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run(*pip, "--python", python, "install", "--no-deps", *sorted(wheels.glob("*.whl")))
+    # orc's wheel first (the suite's own orc, seen through the .pth, would otherwise count as installed), then the
+    # example from the local wheels only (--no-index): its dependency on orc is resolved by name, so a wrong name
+    # (`orc` on PyPI is another project) fails here.
+    run(*pip, "--python", python, "install", "--no-deps", *wheels.glob("orc_agents-*.whl"))
+    run(*pip, "--python", python, "install", "--no-index", "--find-links", wheels, "orc-role-security")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_", "ORCHESTRATOR_"))}
     env.pop("PYTHONPATH", None)
@@ -95,7 +100,7 @@ def test_scripted_execute_runs_the_security_agent(venv):
     )  # fmt: skip
     assert out.stdout.startswith("Success: 2/2 subtasks"), out.stdout
     assert "Grep" in out.stderr  # the progress line of the security agent's tool call
-    db = work / "orchestrator.db"
+    db = Path(env["HOME"]) / ".local" / "share" / "orc" / "orchestrator.db"
     import sqlite3
 
     rows = sqlite3.connect(db).execute(

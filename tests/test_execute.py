@@ -183,3 +183,17 @@ def test_plan_for_custom_roles_is_a_chain(orchestrator):
 )
 def test_auto_chooses_a_template(orchestrator, prompt, task_type):
     assert orchestrator.plan(prompt).task_type == task_type
+
+
+@pytest.mark.parametrize(
+    "task_type, roles",
+    [("feature_implementation", ["analyst", "planner", "builder", "tester", "reviewer"]),
+     ("bug_fix", ["analyst", "planner", "builder", "tester", "reviewer"]),
+     ("code_review", ["analyst", "planner", "reviewer", "tester"]),
+     ("documentation", ["analyst", "planner", "documenter", "reviewer"])],
+)
+def test_the_teams_are_the_specifications(orchestrator, task_type, roles):
+    """The specification's teams (#19 item 8), each a chain in that order."""
+    plan = orchestrator.plan("x", task_type)
+    assert [s.role for s in plan.subtasks] == roles
+    assert all(s.depends_on == ((str(int(s.id) - 1),) if s.id != "1" else ()) for s in plan.subtasks)

@@ -134,6 +134,17 @@ async def test_max_agents(orc_config, orc_pm, scripted_model, orc_workdir):
     assert [s.status for s in result.subtasks][-1] is SubtaskStatus.CANCELLED
 
 
+async def test_max_agents_equal_to_the_team_runs_the_whole_team(orc_config, orc_pm, scripted_model, orc_workdir):
+    """Sequential mode prepares the next agent while one works; that agent is counted once, when it is made, so a
+    team of N runs under --max-agents N (#19: it stopped at N-1)."""
+    scripted_model.script([text("ok")], match="scout of the team")
+    orc = Orchestrator(attrs.evolve(orc_config, max_agents=3), pm=orc_pm)
+    async with orc:
+        result = await orc.execute("x", roles=["scout"] * 3, cwd=orc_workdir, execution_mode="sequential")
+    assert result.success and result.stopped is None, result.error
+    assert len(orc.list_agents()) == 3
+
+
 async def test_timeout_interrupts_and_leaves_no_process(orc_config, orc_pm, scripted_model, orc_workdir):
     scripted_model.script([Reply(blocks=(Text("late"),), latency=60)], match="scout of the team")
     orc = Orchestrator(attrs.evolve(orc_config, timeout_seconds=2), pm=orc_pm)

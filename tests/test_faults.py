@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import alive, clean_env, wait_for
+from fixtures import alive, clean_env, default_store, wait_for
 
 from orchestrator_core import Orchestrator, SubtaskStatus, hookimpl
 from orchestrator_core.testing import Reply, Text, error, text, tool
@@ -161,7 +161,8 @@ async def test_a_long_reader_does_not_block_the_run(orchestrator, scripted_model
 
 @pytest.mark.parametrize("content", [b"this is not a database, just text\n" * 40, b"SQLite format 3\x00" + b"\xff" * 2000])
 def test_a_corrupt_or_foreign_database_is_refused_untouched(tmp_path, content):
-    db = tmp_path / "orchestrator.db"
+    db = default_store(tmp_path / "home")
+    db.parent.mkdir(parents=True)
     db.write_bytes(content)
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "x"], cwd=tmp_path, env=env,
@@ -169,7 +170,7 @@ def test_a_corrupt_or_foreign_database_is_refused_untouched(tmp_path, content):
     assert out.returncode == 5, out.stderr
     assert "not a usable SQLite database" in out.stderr and "Traceback" not in out.stderr
     assert db.read_bytes() == content
-    assert not (tmp_path / "orchestrator.db-wal").exists()
+    assert not db.with_name("orchestrator.db-wal").exists()
 
 
 @pytest.mark.anyio
@@ -241,7 +242,7 @@ def test_disk_full_stops_the_run_with_a_clear_error_and_keeps_earlier_rows(tmp_p
     first = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "-q", "first"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    db = tmp_path / "orchestrator.db"
+    db = default_store(tmp_path / "home")
     size = db.stat().st_size
 
     def small_disk():
@@ -250,7 +251,7 @@ def test_disk_full_stops_the_run_with_a_clear_error_and_keeps_earlier_rows(tmp_p
 
     out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=120, preexec_fn=small_disk)
-    assert out.returncode == 1
+    assert out.returncode == 5
     assert "cannot write any more" in out.stderr and out.stderr.count("cannot write any more") == 1
     assert "free space, then `orc resume" in out.stderr and "Traceback" not in out.stderr
     conn = sqlite3.connect(db)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fixtures import default_store
 from orc_planners import llm
 from orc_planners.templates import choose_task_type
 
@@ -318,7 +319,7 @@ def test_a_malformed_plan_file_is_one_line_and_runs_nothing(orc_cli, scripted_mo
     assert words in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.output
     assert scripted_model.requests == []
-    assert not (orc_cli.cwd / "orchestrator.db").exists()
+    assert not default_store(orc_cli.cwd.parent / "home").exists()
 
 
 def test_scripted_demo_plans_with_the_planner_agent(cli_env, tmp_path):

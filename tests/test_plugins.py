@@ -5,10 +5,13 @@ entry_points.txt (what pip writes) and the plugin's module beside it, on sys.pat
 """
 
 import json
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+from fixtures import clean_env
 
 from orchestrator_core import DEFAULT_PLUGINS, make_plugin_manager
 from orchestrator_core.cli import cli
@@ -78,11 +81,11 @@ def test_plugins_lists_third_parties_with_their_distribution_and_hooks(orc_cli, 
 def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     rows = json.loads(orc_cli("plugins", "--all", "--json").stdout)
     assert [r["name"] for r in rows] == list(DEFAULT_PLUGINS)
-    assert {r["distribution"] for r in rows} == {"orc (built-in)"}
+    assert {r["distribution"] for r in rows} == {"orc-agents (built-in)"}
     roles = next(r for r in rows if r["name"] == "orc_roles")
     assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
     text = orc_cli("plugins", "--all").stdout
-    assert "orc_claude     orc (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
+    assert "orc_claude     orc-agents (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
 
 
 def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
@@ -216,6 +219,44 @@ def test_load_plugins_is_an_allowlist_of_distributions_or_entry_points(orc_cli, 
     assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == loaded
 
 
+@pytest.mark.parametrize("allow", ["orc_a_plugin", "orc_role_a", "ORC-Role-A"])
+def test_load_plugins_takes_the_module_and_any_spelling_of_the_distribution(orc_cli, two_roles, allow):
+    assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == {"role-a"}
+
+
+def test_load_plugins_naming_nothing_installed_is_one_line(orc_cli, two_roles):
+    out = orc_cli("roles", env={**LOAD, "ORC_LOAD_PLUGINS": "a, orc-audit"})
+    assert out.exit_code == 4 and "Traceback" not in out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert "ORC_LOAD_PLUGINS names orc-audit" in line and "a (orc-role-a)" in line and "b (orc-role-b)" in line
+
+
+@pytest.mark.parametrize("typo, meant", [("orc_stor", "orc_store"), ("bb", "b")])
+def test_disabling_a_plugin_that_does_not_exist_is_one_line(orc_cli, two_roles, typo, meant):
+    out = orc_cli("-p", f"no:{typo}", "roles", env=LOAD)
+    assert out.exit_code == 4
+    (line,) = out.stderr.strip().splitlines()
+    assert f"no plugin is named {typo!r}" in line and f"did you mean -p no:{meant}?" in line
+
+
+def test_a_plugin_named_like_a_builtin_is_refused_naming_both(orc_cli, install):
+    install("orc-monitor", "9.9", {"orc_monitor": "orc_fake_monitor"}, {"orc_fake_monitor": role_plugin("fake")})
+    for args in (["roles"], ["-p", "no:orc_monitor", "roles"]):  # disabling the built-in must not let it in either
+        out = orc_cli(*args, env=LOAD)
+        assert out.exit_code == 4, out.output
+        (line,) = out.stderr.strip().splitlines()
+        assert 'orc-monitor 9.9 installs a plugin named "orc_monitor", the name of a built-in plugin' in line
+
+
+def test_two_distributions_with_one_plugin_name_are_refused_naming_both(orc_cli, install):
+    install("orc-audit-one", "1.0", {"audit": "orc_audit_one"}, {"orc_audit_one": role_plugin("audit-one")})
+    install("orc-audit-two", "2.0", {"audit": "orc_audit_two"}, {"orc_audit_two": role_plugin("audit-two")})
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin named "audit"' in line and "orc-audit-one 1.0" in line and "orc-audit-two 2.0" in line
+
+
 def test_trace_plugins_prints_hook_calls_to_stderr(orc_cli, capfd):
     out = orc_cli("plan", "--roles", "scout", "x", env={"ORC_TRACE_PLUGINS": "1"})
     assert out.exit_code == 0
@@ -251,7 +292,96 @@ def test_a_plugin_with_an_unknown_hook_is_named(orc_cli, install):
         """})  # fmt: skip
     out = orc_cli("roles", env=LOAD)
     assert out.exit_code == 4 and "Traceback" not in out.output
-    assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook' in out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin "typo" (orc-typo 0.3) implements an unknown hook `orc_register_role`' in line
+    assert "did you mean `orc_register_roles`?" in line and "-p no:typo" in line
+
+
+RAISES = """
+    from orchestrator_core import hookimpl
+
+    @hookimpl
+    def orc_register_roles(register):
+        raise ValueError("the plugin's own bug")
+    """
+
+
+def test_a_raising_hook_is_a_plugin_error_naming_the_plugin(orc_cli, install):
+    install("orc-buggy", "0.2", {"buggy": "orc_buggy_plugin"}, {"orc_buggy_plugin": RAISES})
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4, out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith('Error: plugin "buggy" (orc-buggy 0.2) failed: ValueError: the plugin\'s own bug')
+    assert "-p no:buggy" in line and "internal error" not in line
+
+
+@pytest.mark.parametrize("source", [RAISES, "raise ImportError('no such thing')\n"])
+def test_orc_debug_shows_a_plugins_traceback(install, tmp_path, source):
+    install("orc-buggy", "0.2", {"buggy": "orc_buggy_plugin"}, {"orc_buggy_plugin": source})
+    env = {**clean_env(tmp_path), "PYTHONPATH": str(tmp_path / "site"), "ORC_DEBUG": "1"}
+    out = subprocess.run([str(Path(sys.executable).parent / "orc"), "roles"], env=env, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=60)
+    assert out.returncode == 4 and "Traceback (most recent call last)" in out.stderr, out.stderr
+    assert "orc_buggy_plugin.py" in out.stderr
+
+
+@pytest.mark.parametrize("body, words", [
+    ("register(Role('auditor', 'x', 'p', tools=('Read',), permission_mode='yolo'))",
+     "role 'auditor' has permission mode 'yolo'; use one of default, acceptEdits"),
+    ("register(Role('two words', 'x', 'p'))", "role name 'two words' must be letters"),
+    ("register(Role('auditor', 'x', 'p', tools=('Read Write',)))", "tools that are not tool names: 'Read Write'"),
+])
+def test_registering_an_unusable_role_is_one_line_naming_the_plugin(orc_cli, install, body, words):
+    install("orc-bad-role", "0.1", {"badrole": "orc_bad_role"}, {"orc_bad_role": f"""
+        from orchestrator_core import Role, hookimpl
+
+        @hookimpl
+        def orc_register_roles(register):
+            {body}
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4, out.output
+    (line,) = out.stderr.strip().splitlines()
+    assert 'plugin "badrole" (orc-bad-role 0.1) registered something unusable' in line and words in line
+
+
+def test_an_executor_registered_as_a_class_and_a_stray_brace_are_named(orc_cli, install):
+    install("orc-bad-mode", "0.1", {"badmode": "orc_bad_mode"}, {"orc_bad_mode": """
+        from orchestrator_core import hookimpl
+
+        class Yaml:
+            async def run(self, run):
+                pass
+
+        @hookimpl
+        def orc_register_executors(register):
+            register("yaml", Yaml)
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 4
+    assert "executor 'yaml' is the class Yaml; register an instance: Yaml()" in out.stderr
+    install("orc-bad-type", "0.1", {"badtype": "orc_bad_type"}, {"orc_bad_type": """
+        from orchestrator_core import Subtask, TaskType, hookimpl
+
+        @hookimpl
+        def orc_register_task_types(register):
+            register(TaskType("audit", "x", [Subtask("1", "reviewer", "Check {prompt} for {secrets}")]))
+        """})  # fmt: skip
+    out = orc_cli("-p", "no:badmode", "roles", env=LOAD)
+    assert out.exit_code == 4
+    assert "task type 'audit', subtask 1: its instruction uses {secrets}; only {prompt} is filled in" in out.stderr
+
+
+def test_an_orc_function_without_hookimpl_is_a_warning(orc_cli, install, caplog):
+    install("orc-forgot", "0.1", {"forgot": "orc_forgot_plugin"}, {"orc_forgot_plugin": """
+        from orchestrator_core import Role
+
+        def orc_register_roles(register):
+            register(Role("forgotten", "never registered", "You are forgotten.", tools=("Read",)))
+        """})  # fmt: skip
+    out = orc_cli("roles", env=LOAD)
+    assert out.exit_code == 0
+    assert 'plugin "forgot" (orc-forgot 0.1) defines orc_register_roles without @hookimpl' in caplog.text
 
 
 def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, caplog):
@@ -273,7 +403,9 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     # The built-in observers still saw everything: the store recorded both subtasks.
     import sqlite3
 
-    db = sqlite3.connect(orc_cli.cwd / "orchestrator.db")
+    from fixtures import default_store
+
+    db = sqlite3.connect(default_store(orc_cli.cwd.parent / "home"))
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
 
 

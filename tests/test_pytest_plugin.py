@@ -1,6 +1,7 @@
 """orc's pytest plugin and conformance checks, tested the way pytest and anyio test theirs: with pytester (#8)."""
 
 import textwrap
+import time
 
 import pytest
 
@@ -203,6 +204,14 @@ class AsyncObserver:
         pass
 
 
+class SlowObserver:
+    """Holds up the run's event loop: the fault under test is the sleep itself."""
+
+    @hookimpl
+    def orc_task_started(self, task):
+        time.sleep(0.25)
+
+
 def test_check_observer_counts_the_calls():
     counts = check_observer(QuietObserver())
     assert counts["orc_event"] > 10 and counts["orc_agent_flagged"] == 1
@@ -213,6 +222,7 @@ def test_check_observer_counts_the_calls():
     [
         (RaisingObserver(), "raised during a real run: .*orc_subtask_finished: ValueError: observer bug"),
         (AsyncObserver(), "orc_task_started must be a plain"),
+        (SlowObserver(), r"an observer hook is slow: .*took 0\.\d\d s in orc_task_started"),
     ],
 )
 def test_check_observer_catches(plugin, words):

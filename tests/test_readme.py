@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fixtures import clean_env
+from fixtures import clean_env, default_store
 
 ROOT = Path(__file__).parent.parent
 
@@ -27,7 +27,7 @@ def test_examples_quickstart_runs(tmp_path, scripted_model, orc_pm):
     lines = out.stdout.splitlines()
     assert lines[0].startswith("True ") and "Approved" in lines[1]
     assert "used_tokens" in out.stdout
-    assert (tmp_path / "add_csv_export.py").exists() and (tmp_path / "orchestrator.db").exists()
+    assert (tmp_path / "add_csv_export.py").exists() and default_store(tmp_path / "home").exists()
 
 
 def test_every_test_the_readme_cites_exists():

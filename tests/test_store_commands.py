@@ -14,6 +14,7 @@ BIN = Path(sys.executable).parent
 
 def environment(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
+    env.pop("XDG_DATA_HOME", None)
     env.update(HOME=str(tmp / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     return env
 
@@ -25,7 +26,7 @@ def orc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    """A directory whose orchestrator.db holds one scripted feature run: (cwd, task result JSON)."""
+    """A directory whose user's default store holds one scripted feature run: (cwd, task result JSON)."""
     cwd = tmp_path_factory.mktemp("recorded")
     (cwd / "work").mkdir()
     out = orc(cwd, "execute", "--scripted", "--json", "Add CSV export", "--cwd", "work")
@@ -99,7 +100,7 @@ def test_watch_prints_a_finished_task_and_ends(recorded):
 
 def test_db_option_and_environment_choose_the_store(recorded, tmp_path):
     cwd, result = recorded
-    db = str(cwd / "orchestrator.db")
+    db = str(cwd / "home" / ".local" / "share" / "orc" / "orchestrator.db")
     assert as_json(tmp_path, "list-tasks", "--db", db)[0]["task_id"] == result["task_id"]
     env = {**environment(tmp_path), "ORCHESTRATOR_DB_PATH": db}
     assert as_json(tmp_path, "list-tasks", env=env)[0]["task_id"] == result["task_id"]
@@ -128,6 +129,6 @@ def test_unknown_ids_are_a_one_line_usage_error(recorded, args, words):
 def test_a_missing_store_is_one_line_and_is_not_created(tmp_path, args):
     out = orc(tmp_path, *args)
     assert out.returncode == 5, out.stderr
-    assert "no run store at 'orchestrator.db'" in out.stderr
+    assert f"no run store at '{tmp_path}/home/.local/share/orc/orchestrator.db'" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert list(tmp_path.iterdir()) == []

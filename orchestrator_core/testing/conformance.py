@@ -342,6 +342,10 @@ def check_observer(plugin: object, *, timeout: float = 120.0) -> dict[str, int]:
     finally:
         logger.removeHandler(failures)
     mine = [line for line in failures.lines if line.startswith(f'plugin "{plugin_name}" ')]
+    slow = [line for line in mine if " took " in line and "must return at once" in line]
+    if slow:
+        _fail(f"an observer hook is slow: {slow[0]}")
+    mine = [line for line in mine if line not in slow]
     if mine:
         _fail(f"the observer raised during a real run: {mine[0]}" + (f" (and {len(mine) - 1} more)" if mine[1:] else ""))
     return counts

@@ -106,8 +106,9 @@ def orc_store_db(tmp_path: Path) -> Iterator[Any]:
 def orc_cli(tmp_path: Path) -> Any:
     """Run ``orc`` in-process: ``orc_cli("roles", "--json", env={...}, input=None)`` returns click's ``Result``.
 
-    Each call runs in ``tmp_path / "cwd"`` (so the default store file lands there) with HOME in ``tmp_path``, no
-    ``ANTHROPIC_*``, ``CLAUDE_*``, ``ORC_*`` or ``ORCHESTRATOR_*`` variables from your shell, and
+    Each call runs in ``tmp_path / "cwd"`` with HOME in ``tmp_path / "home"`` (so the default store lands in its
+    ``.local/share/orc``), no ``ANTHROPIC_*``, ``CLAUDE_*``, ``ORC_*``, ``ORCHESTRATOR_*`` or ``XDG_DATA_HOME``
+    variables from your shell, and
     ``ORC_DISABLE_PLUGIN_AUTOLOAD=1`` (pass ``env={"ORC_DISABLE_PLUGIN_AUTOLOAD": None}`` to load installed
     plugins). ``result.output`` has stdout and stderr, ``result.stdout`` / ``result.stderr`` each alone, and
     ``result.exit_code`` the status.
@@ -128,6 +129,7 @@ def orc_cli(tmp_path: Path) -> Any:
 
     def invoke(*args: str, env: dict[str, str | None] | None = None, input: str | None = None) -> Any:
         isolated: dict[str, str | None] = {k: None for k in os.environ if k.startswith(prefixes)}
+        isolated["XDG_DATA_HOME"] = None
         isolated.update(HOME=str(home), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
         isolated.update(env or {})
         argv = sys.argv

@@ -18,7 +18,9 @@ from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable, Usa
 from . import lifeline
 from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
+from .sandbox import bash_sandbox
 from .session import ClaudeSession, session_lock
+from .trust import trust_options
 
 #: The longest line (one message, as JSON) the SDK may read from the CLI.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -75,7 +77,9 @@ class ClaudeRuntime:
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
             env=dict(self.config.runtime_env),
-            setting_sources=["project"],
+            # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
+            **trust_options(self.config, self.env),
+            sandbox=bash_sandbox(self.config, role, self.env),
             stderr=stderr_lines.append,
             # Each message the CLI streams is one JSON line, an answer's whole text in it: the SDK's 1 MB default
             # failed a 10 MB answer (#17). Memory follows the message, not this bound.

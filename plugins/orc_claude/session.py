@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import tempfile
+import logging
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -21,7 +20,19 @@ import attrs
 
 from orchestrator_core import Agent, Emit, RuntimeUnavailable, TurnResult, UsageError
 
+from .private import private_subdir
 from .turn import Turn
+
+
+class _ReportedByOrc(logging.Filter):
+    """The SDK logs a CLI that exited as "Fatal error in message reader: ..." on stderr; orc reports that itself
+    (a failed turn, or one line saying why the CLI would not start), so the user sees it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Fatal error in message reader")
+
+
+logging.getLogger("claude_agent_sdk._internal.query").addFilter(_ReportedByOrc())
 
 #: HTTP statuses from the model worth another try.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -51,9 +62,22 @@ def _refusal(message: Any) -> int | None:
 
 
 def _lock_path(session_id: str) -> Path:
-    directory = Path(tempfile.gettempdir()) / f"orc-locks-{os.getuid()}"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    return directory / f"{session_id}.lock"
+    return private_subdir("locks") / f"{session_id}.lock"
+
+
+def _start_failure(exc: Exception, stderr_lines: deque[str]) -> RuntimeUnavailable:
+    """The CLI exited before the session opened: what it said, in one line, and what to do (#16)."""
+    text = " ".join(str(exc).split())
+    said = " ".join(" ".join(line.split()) for line in stderr_lines if line.strip())
+    if "error result: " in text:  # it answered the SDK's start-up request with an error
+        detail = text.split("error result: ", 1)[1].removesuffix(" (exit code: 1)")
+    else:  # it exited: its stderr says why
+        detail = said or text
+    hint = ""
+    if "Sandbox required but unavailable" in detail:
+        hint = ("; install bubblewrap and socat (apt-get install bubblewrap socat), or run Bash unsandboxed with "
+                "--no-bash-sandbox or ORC_BASH_SANDBOX=false")
+    return RuntimeUnavailable(f"the Claude Code CLI would not start: {detail[-400:]}{hint}")
 
 
 @contextlib.contextmanager
@@ -83,10 +107,12 @@ class ClaudeSession:
         self.pid: int | None = None
         self._process: Any = None
         self._in_turn = False
+        #: What a turn that orc cancelled had spent (read from the CLI's result after the interrupt), or None.
+        self.cut_short: TurnResult | None = None
 
     async def open(self) -> None:
         """Start the CLI; the caller holds :func:`session_lock`."""
-        from claude_agent_sdk import ClaudeSDKClient, CLINotFoundError
+        from claude_agent_sdk import ClaudeSDKClient, ClaudeSDKError, CLINotFoundError
 
         self.client = ClaudeSDKClient(self.options)
         try:
@@ -95,10 +121,26 @@ class ClaudeSession:
             raise RuntimeUnavailable(
                 f"the Claude Code CLI was not found ({exc}); reinstall claude-agent-sdk, which bundles it"
             ) from None
+        except ClaudeSDKError as exc:
+            # It refused to start (its temp folder is another user's, the sandbox it must use cannot run, ...):
+            # the user can fix that, so say what it said rather than "internal error".
+            raise _start_failure(exc, self.stderr_lines) from None
         # Best effort: the SDK does not publish the CLI's pid; its transport holds the process.
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
         self._process = process
+
+    async def _interrupt(self, turn: Turn) -> None:
+        """Interrupt the running turn and read its messages up to the result (a few ms; at most 3 s)."""
+        from claude_agent_sdk import ResultMessage
+
+        self._in_turn = False
+        with contextlib.suppress(Exception), anyio.move_on_after(3):
+            await self.client.interrupt()
+            async for sdk_message in self.client.receive_response():
+                turn.handle(sdk_message)
+                if isinstance(sdk_message, ResultMessage):
+                    break
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -127,6 +169,7 @@ class ClaudeSession:
 
         turn = Turn(agent, self.emit)
         started = time.monotonic()
+        self.cut_short = None
         self._in_turn = True
         refusal: int | None = None
         try:
@@ -135,14 +178,24 @@ class ClaudeSession:
                 turn.handle(sdk_message)
                 refusal = _refusal(sdk_message)
                 if refusal is not None:
-                    break  # close() interrupts the CLI's retries
+                    break
         except ClaudeSDKError as exc:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 tail = " | ".join(line.strip() for line in self.stderr_lines if line.strip())[-300:]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
+        except anyio.get_cancelled_exc_class():
+            # orc cut the turn short (timeout, budget, fail-fast, a signal): the CLI still reports what the turn
+            # spent in the result it sends after an interrupt. Read it, so the cost is recorded, then go on
+            # being cancelled.
+            with anyio.CancelScope(shield=True):
+                await self._interrupt(turn)
+                self.cut_short = turn.finish(time.monotonic() - started)
+            raise
         status = getattr(turn.result, "api_error_status", None)
         if refusal is not None or status in REFUSED_STATUSES:
+            if refusal is not None:
+                await self._interrupt(turn)  # stop the CLI's retries now
             error = refused(refusal or status)
             turn.fail(error.message)
             turn.finish(time.monotonic() - started)

@@ -13,6 +13,11 @@ TOOL_OUTPUT_CHARS = 2000
 #: Tools whose ``file_path`` (or ``notebook_path``) names a file they read or change, and how.
 FILE_TOOLS = {"Read": "read", "Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
 SEARCH_TOOLS = {"Glob", "Grep"}
+#: Metrics field -> key in a result's ``usage`` (this turn's calls) and in its ``model_usage`` (the session's).
+USAGE_KEYS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
+              "cache_read_tokens": "cache_read_input_tokens", "cache_creation_tokens": "cache_creation_input_tokens"}
+MODEL_USAGE_KEYS = {"input_tokens": "inputTokens", "output_tokens": "outputTokens",
+                    "cache_read_tokens": "cacheReadInputTokens", "cache_creation_tokens": "cacheCreationInputTokens"}
 
 
 def _text_of(content: Any) -> str:
@@ -39,6 +44,8 @@ class Turn:
         self.counts = {"messages": 0, "tool_calls": 0, "files_read": 0, "files_written": 0}
         self.context_used = 0
         self.retryable = False
+        #: The model responses seen: the CLI sends one message per content block, all with the response's id.
+        self._responses: set[str] = set()
 
     def handle(self, message: Any) -> None:
         from claude_agent_sdk import AssistantMessage, ResultMessage, SystemMessage, UserMessage
@@ -65,7 +72,11 @@ class Turn:
     def _assistant(self, message: Any) -> None:
         from claude_agent_sdk import TextBlock, ToolUseBlock
 
-        self.counts["messages"] += 1
+        response = getattr(message, "message_id", None)
+        if response is None or response not in self._responses:
+            self.counts["messages"] += 1
+            if response is not None:
+                self._responses.add(response)
         usage = message.usage or {}
         # An assistant message's usage is the one of its model call's start: its input side is the context size.
         context = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens",
@@ -118,6 +129,23 @@ class Turn:
         self.emit(EventKind.FILE_ACCESS, {"path": full, "operation": operation, "tool": name,
                                           "tool_use_id": tool_use_id})
 
+    def _tokens(self, result: Any, usage: dict[str, Any]) -> dict[str, int]:
+        """This turn's tokens, from the same source as its cost.
+
+        The result's ``usage`` can leave out the last model call (a turn stopped at ``max_budget_usd``) while its
+        ``model_usage`` and ``total_cost_usd`` include it (FACTS §11); ``model_usage`` is the session's running
+        total, like the cost, so the turn's share is the difference from what the agent has recorded.
+        """
+        totals = (getattr(result, "model_usage", None) or {}) if result is not None else {}
+        if not totals:
+            return {field: int(usage.get(key) or 0) for field, key in USAGE_KEYS.items()}
+        before = self.agent.metrics
+        return {
+            field: max(sum(int(m.get(MODEL_USAGE_KEYS[field]) or 0) for m in totals.values())
+                       - getattr(before, field), 0)
+            for field in USAGE_KEYS
+        }
+
     def fail(self, error: str, retryable: bool = False) -> None:
         self.error = error
         self.retryable = retryable
@@ -132,12 +160,10 @@ class Turn:
         window = 0
         for model_usage in ((result.model_usage or {}).values() if result is not None else ()):
             window = max(window, int(model_usage.get("contextWindow") or 0))
+        tokens = self._tokens(result, usage)
         metrics = Metrics(
             cost_usd=cost,
-            input_tokens=int(usage.get("input_tokens") or 0),
-            output_tokens=int(usage.get("output_tokens") or 0),
-            cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
-            cache_creation_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+            **tokens,
             duration_s=(result.duration_ms / 1000) if result is not None and result.duration_ms else wall_seconds,
             context_used=self.context_used,
             context_window=window,

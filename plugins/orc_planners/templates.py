@@ -29,9 +29,10 @@ TASK_TYPES = (
     ),
     TaskType(
         "bug_fix",
-        "Analyst -> Builder -> Tester -> Reviewer: find the cause, fix it, prove it.",
+        "Analyst -> Planner -> Builder -> Tester -> Reviewer: find the cause, fix it, prove it.",
         _chain(
             ("analyst", "Find the cause of the bug and where it lives."),
+            ("planner", "Plan the fix: what to change, and how to show the bug is gone."),
             ("builder", "Fix the bug at its cause."),
             ("tester", "Show the bug is gone and nothing else broke."),
             ("reviewer", "Review the fix."),
@@ -39,17 +40,20 @@ TASK_TYPES = (
     ),
     TaskType(
         "code_review",
-        "Scout -> Reviewer: find the code in question and review it.",
+        "Analyst -> Planner -> Reviewer -> Tester: understand the code, plan the review, review it, test it.",
         _chain(
-            ("scout", "Find the code the review is about."),
+            ("analyst", "Find the code the review is about and what it is meant to do."),
+            ("planner", "Plan the review: what to check, in which order, and which tests would prove it."),
             ("reviewer", "Review that code: bugs, gaps, clarity."),
+            ("tester", "Run the tests (or write quick checks) for what the review questions, and report."),
         ),
     ),
     TaskType(
         "documentation",
-        "Analyst -> Documenter -> Reviewer: write the docs the code needs.",
+        "Analyst -> Planner -> Documenter -> Reviewer: write the docs the code needs.",
         _chain(
             ("analyst", "Find what needs documenting and what docs exist."),
+            ("planner", "Plan the documentation: which pages or docstrings, and what each must say."),
             ("documenter", "Write or update the documentation."),
             ("reviewer", "Review the documentation against the code."),
         ),

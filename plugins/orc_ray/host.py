@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import anyio
 import attrs
+from orc_claude.private import private_subdir
 from orc_claude.runtime import ClaudeRuntime
 
 from orchestrator_core import Agent, Config, OrcError
@@ -33,9 +33,11 @@ from .workspace import NodeWorkspace
 def node_root(node_id: str) -> Path:
     """Where a node keeps agents' directories and repository mirrors: ``ORC_RAY_NODE_DIR`` in the node's
     environment, else node-local temporary space."""
-    base = os.environ.get("ORC_RAY_NODE_DIR") or Path(tempfile.gettempdir()) / f"orc-ray-{os.getuid()}"
-    root = Path(base) / node_id[:12]
-    root.mkdir(parents=True, exist_ok=True)
+    # The default sits in orc's checked private folder: a shared temp folder would let another local user plant
+    # the repository an agent works on (#16).
+    base = Path(os.environ["ORC_RAY_NODE_DIR"]) if os.environ.get("ORC_RAY_NODE_DIR") else private_subdir("ray")
+    root = base / node_id[:12]
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
 
 

@@ -7,7 +7,8 @@ Disable with ``-p no:orc_store``: runs then leave no record.
 from orchestrator_core import hookimpl
 
 from .database import Database
-from .store import RunStore, open_database
+from .opening import open_database
+from .store import RunStore
 
 __all__ = ["PLUGIN_NAME", "Database", "RunStore", "open_database"]
 
@@ -20,8 +21,9 @@ def orc_configure(config, pm):
         pm.register(RunStore(config), PLUGIN_NAME)
 
 
-@hookimpl
+@hookimpl(trylast=True)
 def orc_unconfigure(config, pm):
+    """trylast: closing raises StoreError when rows were lost (#17); every other plugin has closed by then."""
     store = pm.get_plugin(PLUGIN_NAME)
     if store is not None:
         pm.unregister(store, PLUGIN_NAME)

@@ -26,12 +26,16 @@ def metadata_for(path: Path) -> dict[str, Any]:
     return shipped
 
 
-def make_datasette(path: Path) -> Any:
-    """A Datasette on the store at ``path``, read-only, with orc's metadata (tests use it through ``.client``)."""
+def make_datasette(path: Path, *, immutable: bool = False) -> Any:
+    """A Datasette on the store at ``path``, read-only, with orc's metadata (tests use it through ``.client``).
+
+    :param immutable: the file cannot change (a read-only file system): read it as it is, with no -shm file.
+    """
     from datasette.app import Datasette
 
     return Datasette(
-        [str(path)],
+        [] if immutable else [str(path)],
+        immutables=[str(path)] if immutable else [],
         metadata=metadata_for(path),
         settings={"allow_download": False},
     )
@@ -58,11 +62,13 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
 
     import uvicorn
 
-    from .store import open_database
+    from .browse_errors import install
+    from .opening import open_database, writable
 
     # Migrate first (a new process may hold an older file) and refuse a missing one: Datasette would make it.
     open_database(path, create=False).close()
-    ds = make_datasette(path)
+    install()
+    ds = make_datasette(path, immutable=not writable(path))
     asyncio.run(ds.invoke_startup())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -20,7 +20,7 @@ db_option = click.option(
     "--db",
     "db_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The run store to read (overrides ORCHESTRATOR_DB_PATH; default ./orchestrator.db).",
+    help="The run store to read (overrides ORCHESTRATOR_DB_PATH; default ~/.local/share/orc/orchestrator.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
@@ -33,7 +33,7 @@ def store_path(db_path: Path | None) -> Path:
 
 def open_store(db_path: Path | None):
     """The store's Database, migrated; a missing file is a StoreError, never a new empty store."""
-    from .store import open_database
+    from .opening import open_database
 
     return open_database(store_path(db_path), create=False)
 

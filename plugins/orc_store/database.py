@@ -12,37 +12,46 @@ from typing import Any
 
 import anyio
 
-from orchestrator_core import Agent, StoreError
+from orchestrator_core import Agent, StoreError, load_config
 from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
-from .store import open_database
+from .opening import open_database
 
 
 class Database:
     """A run store file. ``await db.connect()`` before use; ``await db.close()`` (or ``async with``) after.
 
-    :param path: the SQLite file (created and migrated by :meth:`connect` if missing).
+    :param path: the SQLite file (created and migrated by :meth:`connect` if missing); default: orc's own
+        (``~/.local/share/orc/orchestrator.db``, see ORCHESTRATOR_DB_PATH).
     :param cost_tracking: record cost and token values (ENABLE_COST_TRACKING).
     """
 
-    def __init__(self, path: str | os.PathLike[str] = "orchestrator.db", *, cost_tracking: bool = True) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, cost_tracking: bool = True) -> None:
+        self.path = Path(path) if path is not None else load_config().db_path
         self.cost_tracking = cost_tracking
         self._db: Any = None
         self._writer: writer.Writer | None = None
+        self._lost_before = 0
 
     async def connect(self) -> Database:
         if self._db is None:
             self._db = await anyio.to_thread.run_sync(open_database, self.path)
             self._writer = writer.acquire(self.path, secrets_in(os.environ))
+            self._lost_before = sum(self._writer.lost.values())
         return self
 
     async def close(self) -> None:
+        """Flush and close. :raises StoreError: a row saved through this Database was not written (#17)."""
         if self._writer is not None:
-            await anyio.to_thread.run_sync(writer.release, self._writer)
+            used, lost_before = self._writer, self._lost_before
+            await anyio.to_thread.run_sync(writer.release, used)
             self._db.close()
             self._db = self._writer = None
+            lost = sum(used.lost.values()) - lost_before
+            if lost:
+                reason = used.fatal or (used.errors[-1] if used.errors else "unknown")
+                raise StoreError(f"the run store {str(self.path)!r} lost {lost} rows: {reason}")
 
     async def __aenter__(self) -> Database:
         return await self.connect()

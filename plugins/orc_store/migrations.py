@@ -359,7 +359,32 @@ def m010_agent_parent(db: Database) -> None:
 
 
 @migrations()
-def m011_task_limits_and_pid(db: Database) -> None:
+def m011_agent_totals_messages(db: Database) -> None:
+    # agent_totals.messages counted message rows (the prompt, each text block), while the agent's own count is of
+    # model responses (#17). The view now shows the agent's count, the same number orc prints; the message rows
+    # stay in the messages table. The rest of the view is m008's.
+    tokens = "input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens"
+    db.create_view(
+        "agent_totals",
+        f"""select a.id as agent_id, a.name, a.role, a.status, a.task_id, a.model, a.cost_usd,
+        {tokens} as total_tokens, a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cache_creation_tokens,
+        a.context_used, a.context_window,
+        a.messages as messages,
+        (select count(*) from tool_calls t where t.agent_id = a.id) as tool_calls,
+        (select count(*) from tool_calls t where t.agent_id = a.id and t.is_error) as tool_errors,
+        (select count(distinct path) from file_accesses f where f.agent_id = a.id and f.operation = 'read')
+            as files_read,
+        (select count(distinct path) from file_accesses f where f.agent_id = a.id
+            and f.operation in ('write', 'edit')) as files_written,
+        (select count(*) from usage u where u.agent_id = a.id) as turns,
+        a.created_at, a.deleted_at
+        from agents a""",
+        replace=True,
+    )
+
+
+@migrations()
+def m012_task_limits_and_pid(db: Database) -> None:
     # Resuming a task must run it under the limits it was started with (#17: a task run with --max-parallel 2 was
     # resumed with 5 agents at once), and `orc watch` must tell a task whose process died from one still running.
     # So a task keeps its limits (JSON: Config attribute -> value) and the pid of the process running it. Older rows

@@ -7,12 +7,10 @@ read through their own connection, so they see this process's rows and every oth
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
+import collections
 import json
+import logging
 import os
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,54 +31,9 @@ from orchestrator_core.records import StatusSnapshot, utcnow
 from orchestrator_core.secrets import secrets_in
 
 from . import queries, rows, writer
-from .migrations import migrations
+from .opening import open_database
 
-
-def open_database(path: Path, *, create: bool = True):
-    """Open and migrate the store at ``path``; any failure is a one-line StoreError.
-
-    :param create: make the file if it is missing; read commands pass False so a typo makes no empty store.
-    """
-    where = f"the run store {str(path)!r}"
-    if path.is_dir():
-        raise StoreError(f"{where} is a directory; set ORCHESTRATOR_DB_PATH to a file path")
-    if not create and not path.exists():
-        raise StoreError(
-            f"no run store at {str(path)!r}: nothing was recorded here yet; run `orc execute` first, "
-            "or pass --db / set ORCHESTRATOR_DB_PATH to the store's path"
-        )
-    if not path.parent.resolve().is_dir():
-        raise StoreError(
-            f"{where} cannot be created: directory {str(path.parent)!r} does not exist; create it or set "
-            "ORCHESTRATOR_DB_PATH elsewhere"
-        )
-    try:
-        db = writer.connect(path)
-        # Several `orc` processes may open a new store at once: one migrates it (and turns WAL on) while the others
-        # wait. The lock is on the directory, so it leaves no file behind.
-        with _directory_lock(path.parent):
-            migrations.apply(db)
-            if db.journal_mode != "wal":
-                db.enable_wal()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreError(f"{where} is locked by another program ({exc}); try again when it is done") from None
-        raise StoreError(f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path") from None
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path") from None
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"{where} cannot be written ({exc}); set ORCHESTRATOR_DB_PATH to a writable file") from None
-    return db
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+log = logging.getLogger("orc.store")
 
 
 class RunStore:
@@ -95,7 +48,13 @@ class RunStore:
         self.observe = config.enable_observability
         self.path = Path(config.db_path)
         self.db = open_database(self.path)
-        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env))
+        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env),
+                                     lock_timeout=config.store_lock_timeout)
+        #: What the shared writer had lost before this store used it: only what is lost after counts here.
+        self._lost_before = collections.Counter(self.writer.lost)
+        self._errors_before = len(self.writer.errors)
+        #: The tasks this store recorded (their ids go in the lost-rows line).
+        self._tasks: list[str] = []
 
     def read(self):
         """The read connection, after every row queued so far is committed."""
@@ -106,8 +65,29 @@ class RunStore:
         self.writer.flush()
 
     def close(self) -> None:
-        writer.release(self.writer)
-        self.db.close()
+        """Flush and close; :raises StoreError: a row of this store's runs was not recorded (one line)."""
+        try:
+            writer.release(self.writer)
+        finally:
+            self.db.close()
+        problem = self.problem()
+        if problem:
+            raise StoreError(problem)
+
+    def problem(self) -> str | None:
+        """One line saying what this store failed to record, or None when every row is in the file."""
+        lost = collections.Counter(self.writer.lost) - self._lost_before
+        count = sum(lost.values())
+        errors = self.writer.errors[self._errors_before:]
+        if not count and not self.writer.fatal:
+            return None
+        tables = ", ".join(f"{n} {t}" for t, n in lost.most_common())
+        reason = self.writer.fatal or (errors[-1] if errors else "unknown")
+        tasks = f" of task {', '.join(self._tasks)}" if self._tasks else ""
+        remedy = "free space" if "disk full" in reason else "fix that"
+        resume = f"; {remedy}, then `orc resume {self._tasks[-1]}`" if self._tasks else ""
+        what = f"lost {count} rows{tasks} ({tables})" if count else f"failed during the run{tasks}"
+        return f"the run store {str(self.path)!r} {what}: {reason}; the record is incomplete{resume}"
 
     # -- lookups ------------------------------------------------------------------------------------------------
 
@@ -126,10 +106,27 @@ class RunStore:
     @hookimpl
     def orc_subtask_veto(self, task: Task, subtask: Subtask) -> str | None:
         """A store that cannot write any more stops the run from starting agents it could not record."""
+        # Flushed first: a failure the rows queued so far meet is seen before the next agent starts (#17). While
+        # another program holds the store's lock this waits (at most ORC_STORE_LOCK_TIMEOUT): no agent starts
+        # that could not be recorded.
+        self.writer.flush()
         if self.writer.fatal is None:
             return None
+        remedy = "free space" if "disk full" in self.writer.fatal else "fix that"
         return (f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
-                f"free space, then `orc resume {task.id}`")
+                f"{remedy}, then `orc resume {task.id}`")
+
+    def _warn_if_reachable(self, task: Task) -> None:
+        """A store inside a directory the agents may change can be deleted by one of them: say so, once a task.
+
+        Not refused: a user may keep a project's store beside it on purpose; the writer notices if it goes.
+        """
+        where = self.path.resolve()
+        for directory in (task.cwd, *self.config.add_dirs):
+            if directory and where.is_relative_to(Path(directory).resolve()):
+                log.warning("the run store %s is inside %s, where agents work: an agent can delete it; set "
+                            "ORCHESTRATOR_DB_PATH to a path outside it", where, directory)
+                return
 
     # -- observer hooks -----------------------------------------------------------------------------------------
 
@@ -138,6 +135,9 @@ class RunStore:
 
     @hookimpl
     def orc_task_started(self, task: Task) -> None:
+        if task.id not in self._tasks:
+            self._tasks.append(task.id)
+        self._warn_if_reachable(task)
         self.writer.state(
             "tasks",
             {

@@ -8,14 +8,17 @@ call :meth:`Writer.flush` first, so they see every row queued before them.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,7 @@ _encode = json.JSONEncoder(default=str).encode
 Op = tuple[str, str, dict[str, Any], str]
 
 
-def connect(path: Path):
+def connect(path: Path, busy_ms: int = 10000):
     """A sqlite-utils Database on ``path`` with the pragmas every orc connection uses."""
     import sqlite_utils
 
@@ -47,7 +50,7 @@ def connect(path: Path):
     # WAL with synchronous=NORMAL survives a killed process (not power loss) and saves an fsync per commit.
     db.execute("PRAGMA synchronous = NORMAL")
     # Another process writing the same file (a second `orc`) waits its turn instead of failing.
-    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     return db
 
 
@@ -70,13 +73,19 @@ def _upsert_sql(table: str, pk: str, columns: tuple[str, ...]) -> str:
 class Writer:
     """Writes rows to one store file from a background thread.
 
+    Nothing it is given is dropped quietly: a row it cannot write is counted in :attr:`lost` with the reason in
+    :attr:`errors`, and the store turns those into a failed run (#17).
+
     :param path: the SQLite file (already migrated).
     :param redactor: applied to every text value just before it is written.
+    :param lock_timeout: how long (seconds) a write waits while another program holds the file's write lock
+        before the writer gives up (ORC_STORE_LOCK_TIMEOUT).
     """
 
-    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
+    def __init__(self, path: Path, redactor: Redactor | None = None, lock_timeout: float = 300.0) -> None:
         self.path = path
         self.scrub = redactor or Redactor()
+        self.lock_timeout = lock_timeout
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=f"orc-store-writer:{path.name}", daemon=True)
         self._closed = False
@@ -86,8 +95,14 @@ class Writer:
         self.batches = 0
         #: One line per failed write (the rows of a failed batch are retried one by one; only bad rows are lost).
         self.errors: list[str] = []
-        #: Set when the file itself cannot take writes any more (disk full, I/O error, read-only): one line.
+        #: Rows that could not be written, by table.
+        self.lost: collections.Counter[str] = collections.Counter()
+        #: Set when the file itself cannot take writes any more (disk full, I/O error, read-only, deleted, locked
+        #: by another program past ``lock_timeout``, the thread died): one line.
         self.fatal: str | None = None
+        #: The file's identity when the writer opened it: a different one (or none) at the path means it was
+        #: deleted or replaced under the run.
+        self._identity: tuple[int, int] | None = None
         self._ready = threading.Event()
         self._thread.start()
         self._ready.wait()
@@ -100,6 +115,9 @@ class Writer:
         JSON encoding and redaction happen in the writer thread, to keep the run's event loop free (encoding in
         the caller measured no faster in bench/store.py: the writer then waits for the GIL instead).
         """
+        if not self._thread.is_alive():
+            self._drop(ops, self.fatal or "the store's writer has stopped")
+            return
         self._queue.put(ops)
 
     def state(self, table: str, row: dict[str, Any], pk: str = "id") -> None:
@@ -115,12 +133,15 @@ class Writer:
         self.put([("update", table, row, pk)])
 
     def flush(self) -> None:
-        """Wait until every row queued so far is committed."""
+        """Wait until every row queued so far is committed (or counted lost); never blocks on a dead thread."""
         if self._closed:
             return
         done = threading.Event()
         self._queue.put(done)
-        done.wait()
+        # A thread that died (it records why) sets no more markers: stop waiting once it is gone (#17).
+        while not done.wait(timeout=0.5):
+            if not self._thread.is_alive():
+                return
 
     def close(self) -> None:
         """Commit what is queued, stop the thread and close the connection. Idempotent."""
@@ -128,13 +149,25 @@ class Writer:
             return
         self._queue.put(_STOP)
         self._thread.join()
+        self._drain()  # rows put while the thread was dying count as lost, never vanish
         self._closed = True
 
     # -- the writer thread --------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        db = connect(self.path)
+        try:
+            # One second per try, so a held lock is reported while the writer waits for it (see _write).
+            db = connect(self.path, busy_ms=int(min(1.0, self.lock_timeout) * 1000))
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+        except BaseException as exc:
+            self.fatal = f"the store's writer could not open the file ({exc})"
+            self._ready.set()
+            self._note(self.fatal)
+            self._drain()
+            return
         self._ready.set()
+        batch: list[Op] = []
         try:
             stop = False
             while not stop:
@@ -143,10 +176,44 @@ class Writer:
                     started = time.thread_time()  # CPU time: waiting for the GIL or a lock is not work
                     self._write(db, batch)
                     self.busy_s += time.thread_time() - started
+                    self._check_file()
                 for marker in markers:
                     marker.set()
+        except BaseException as exc:
+            # A bug must not leave the run waiting on a flush that never comes, nor look like success (#17).
+            self.fatal = f"the store's writer failed ({type(exc).__name__}: {exc})"
+            self._note(self.fatal)
+            self._drop(batch, self.fatal)
+            self._drain()
         finally:
             db.close()
+
+    def _drain(self) -> None:
+        """After the thread failed: count what is still queued as lost and wake every waiter."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+            elif item is not _STOP:
+                self._drop(item, self.fatal or "the store's writer has stopped")
+
+    def _check_file(self) -> None:
+        """Notice a store file deleted (``rm orchestrator.db*``) or replaced while the run writes to it."""
+        if self.fatal is not None or self._identity is None:
+            return
+        try:
+            stat = os.stat(self.path)
+            now = (stat.st_dev, stat.st_ino)
+        except FileNotFoundError:
+            now = None
+        if now != self._identity:
+            what = "deleted" if now is None else "replaced by another file"
+            self.fatal = (f"the store file was {what} during the run (noticed at "
+                          f"{time.strftime('%H:%M:%S')}); every row it held and every row since is lost")
+            self._note(self.fatal)
 
     def _collect(self) -> tuple[list[Op], list[threading.Event], bool]:
         """Block for the first item, then take what else arrives until a marker, a pause or a full batch."""
@@ -186,28 +253,62 @@ class Writer:
 
     def _write(self, db: Any, batch: list[Op]) -> None:
         if self.fatal is not None:
-            self.errors.append(f"dropped {len(batch)} rows: {self.fatal}")
+            self._drop(batch, self.fatal)
             return
-        try:
-            with db.atomic():
-                self._apply(db, batch)
-            self.rows += len(batch)
-            self.batches += 1
-        except sqlite3.Error as exc:
-            if _is_fatal(exc):
-                # Retrying row by row cannot help a full disk: say it once, keep what is committed, drop the rest.
-                self.fatal = f"{exc} (is the disk full?)"
-                self._note(f"cannot write any more: {self.fatal}; rows written before this are intact")
+        waited_since: float | None = None
+        told = 0.0
+        while True:
+            try:
+                with _transaction(db):
+                    self._apply(db, batch)
+                self.rows += len(batch)
+                self.batches += 1
+                if waited_since is not None:
+                    log.warning("run store %s: the lock was released after %.0fs; writing again", self.path,
+                                time.monotonic() - waited_since)
                 return
-            # One bad row (e.g. an event for an agent no store row knows) must not lose its neighbours.
-            self._note(f"a batch of {len(batch)} rows failed ({exc}); writing them one by one")
-            for op in batch:
-                try:
-                    with db.atomic():
-                        self._apply(db, [op])
-                    self.rows += 1
-                except sqlite3.Error as one:
-                    self._note(f"dropped a {op[1]} row: {one}")
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    error: Exception = exc
+                    break
+                # Another program holds the write lock: wait for it, saying so, never drop the rows (#17).
+                now = time.monotonic()
+                waited_since = waited_since or now - min(1.0, self.lock_timeout)
+                waited = now - waited_since
+                if waited >= self.lock_timeout:
+                    self.fatal = (f"another program held the store's write lock for more than "
+                                  f"{self.lock_timeout:g}s (ORC_STORE_LOCK_TIMEOUT)")
+                    self._note(self.fatal)
+                    self._drop(batch, self.fatal)
+                    return
+                if waited >= told:
+                    log.warning("run store %s: waiting for the store lock held by another process (%.0fs of "
+                                "%gs)", self.path, waited, self.lock_timeout)
+                    told = max(2 * told, 1.0)
+            except (sqlite3.Error, ValueError, OverflowError) as exc:
+                error = exc
+                break
+        if isinstance(error, sqlite3.Error) and _is_fatal(error):
+            # Retrying row by row cannot help a full disk: say it once, keep what is committed, drop the rest.
+            self.fatal = f"{error} (is the disk full?)"
+            self._note(f"cannot write any more: {self.fatal}; rows written before this are intact")
+            self._drop(batch, self.fatal)
+            return
+        # One bad row (e.g. an event for an agent no store row knows, text that is not UTF-8) must not lose its
+        # neighbours.
+        self._note(f"a batch of {len(batch)} rows failed ({error}); writing them one by one")
+        for op in batch:
+            try:
+                with _transaction(db):
+                    self._apply(db, [op])
+                self.rows += 1
+            except (sqlite3.Error, ValueError, OverflowError) as one:
+                self._note(f"dropped a {op[1]} row: {one}")
+                self.lost[op[1]] += 1
+
+    def _drop(self, ops: Iterable[Op], reason: str) -> None:
+        for op in ops:
+            self.lost[op[1]] += 1
 
     def _apply(self, db: Any, batch: Iterable[Op]) -> None:
         inserts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
@@ -235,6 +336,30 @@ class Writer:
         log.warning("run store %s: %s", self.path, line)
 
 
+@contextlib.contextmanager
+def _transaction(db: Any) -> Iterator[None]:
+    """One write transaction that takes the write lock up front: a lock held elsewhere fails here, before any row."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
 def _is_fatal(exc: sqlite3.Error) -> bool:
     """A failure of the file, not of a row: disk full, I/O error, read-only, the file gone."""
     text = str(exc).lower()
@@ -245,16 +370,17 @@ _shared: dict[Path, tuple[Writer, int]] = {}
 _shared_lock = threading.Lock()
 
 
-def acquire(path: Path, secrets: Mapping[str, str] | None = None) -> Writer:
+def acquire(path: Path, secrets: Mapping[str, str] | None = None, lock_timeout: float = 300.0) -> Writer:
     """The process's writer for ``path`` (one per file), started if needed; :func:`release` it when done.
 
     :param secrets: secret values (to the names that hold them) this user's rows must never contain.
+    :param lock_timeout: see :class:`Writer` (the first user's value holds while the writer lives).
     """
     key = path.resolve()
     with _shared_lock:
         writer, users = _shared.get(key, (None, 0))
         if writer is None:
-            writer = Writer(key, Redactor())
+            writer = Writer(key, Redactor(), lock_timeout)
         writer.scrub.add(secrets or {})
         _shared[key] = (writer, users + 1)
         return writer
