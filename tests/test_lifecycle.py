@@ -488,48 +488,73 @@ def test_a_timed_out_subtask_records_the_timeout(cli_env, scripted_model, orc_wo
 # -- 11: nothing started for an agent outlives orc ------------------------------------------------------------------
 
 
-def test_what_an_agent_left_running_ends_with_its_session(cli_env, scripted_model, orc_workdir, tmp_path):
-    marker = orc_workdir / "server.pid"
-    scripted_model.script([tool("Bash", {"command": f"tail -f /dev/null > /dev/null 2>&1 & echo $! > {marker}"}),
-                           text("started a server")], match="tester of the team")
-    out = orc(cli_env, orc_workdir, "execute", "--roles", "tester", "-q", "x")
-    assert out.returncode == 0, out.stderr
-    server = int(marker.read_text())
-    try:
-        assert wait_for(lambda: not alive(server), timeout=15)
-    finally:
+def waiter(tmp_path):
+    """A command that waits for ever, findable by a token of this test (pids inside the Bash sandbox are not the
+    machine's); and a function listing the machine's pids running it. The CLI refuses a plain `sleep 300`."""
+    token = f"{abs(hash(str(tmp_path))) % 10**6}.5"
+
+    def pids():
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and f"tail\0-s\0{token}\0".encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+        return [p for p in found if alive(p)]
+
+    return f"tail -s {token} -f /dev/null", pids
+
+
+def kill_all(pids):
+    for pid in pids:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(server, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
+def test_what_an_agent_left_running_ends_with_its_session(cli_env, scripted_model, orc_workdir, tmp_path, sandbox):
+    command, running = waiter(tmp_path)
+    scripted_model.script([tool("Bash", {"command": f"{command} > /dev/null 2>&1 &"}), text("started a server")],
+                          match="tester of the team")
+    out = orc({**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    try:
+        assert out.returncode == 0, out.stderr
+        assert "Bash" in query(tmp_path / "orc.db", "select name from tool_calls where is_error = 0")[0]
+        assert wait_for(lambda: not running(), timeout=15)
+    finally:
+        kill_all(running())
+
+
+@pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("how", ["background", "foreground"])
-def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_workdir, tmp_path, how):
+def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_workdir, tmp_path, how, sandbox):
     """SIGKILL orc while a tester's Bash command runs (left in the background, or still in the foreground): the
     command dies too, not reparented to init."""
     gate = Gate()
-    marker = orc_workdir / "sleeper.pid"
-    # (The CLI refuses a plain `sleep 300`; `tail -f /dev/null` waits as long.)
-    command = (f"tail -f /dev/null > /dev/null 2>&1 & echo $! > {marker}; cat {marker}" if how == "background"
-               else f"sh -c 'echo $$ > {marker}; exec tail -f /dev/null'")
+    command, running = waiter(tmp_path)
+    command = f"{command} > /dev/null 2>&1 & echo started" if how == "background" else command
     tester = scripted_model.script([tool("Bash", {"command": command, "timeout": 600000}), gate.hold("done")],
                                    match="tester of the team")
-    proc = start(cli_env, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    proc = start({**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x")
     try:
         if how == "background":
             wait_for(lambda: len(scripted_model.requests_for(tester)) >= 2, timeout=60)  # the command returned
-        sleeper = int(wait_for(lambda: marker.exists() and marker.read_text().strip(), timeout=60))
-        assert alive(sleeper)
+            assert "started" in scripted_model.requests_for(tester)[1].last_tool_output
+            if sandbox == "true":
+                # The sandbox (bubblewrap, a PID namespace) already ends what a command leaves behind.
+                assert wait_for(lambda: not running(), timeout=15)
+                return
+        waiting = wait_for(running, timeout=60)
         cli_pids = [p for (p,) in query(tmp_path / "orc.db", "select pid from agents where pid is not null")]
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
-        assert wait_for(lambda: not alive(sleeper), timeout=15)
+        assert wait_for(lambda: not any(alive(p) for p in waiting), timeout=15)
         assert cli_pids and wait_for(lambda: not any(alive(p) for p in cli_pids), timeout=15)
     finally:
         proc.kill()
         gate.opened.set()
-        if marker.exists() and marker.read_text().strip():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(marker.read_text()), signal.SIGKILL)
+        kill_all(running())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM], ids=lambda s: s.name)
