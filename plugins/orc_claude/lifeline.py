@@ -46,6 +46,7 @@ def _wrapper_text() -> str | None:
     bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
     if not sys.platform.startswith("linux") or not bundled.is_file():
         return None
-    # -I -S: no environment, no site: the supervisor starts in ~20 ms and runs only the standard library.
+    # -I -S: no environment, no site: the supervisor starts in ~20 ms and runs only the standard library, so any
+    # Python will do; the resolved one, so that every orc process (`orc`, `python -m`, a test) writes one wrapper.
     reaper = Path(__file__).with_name("reaper.py")
-    return f'#!/bin/sh\nexec "{sys.executable}" -I -S "{reaper}" "{bundled}" "$@"\n'
+    return f'#!/bin/sh\nexec "{os.path.realpath(sys.executable)}" -I -S "{reaper}" "{bundled}" "$@"\n'
