@@ -22,6 +22,7 @@ from .errors import UsageError
 from .events import Event, EventKind
 from .plugins import notify
 from .records import Agent, AgentStatus, Metrics, Role, TurnResult, new_id
+from .secrets import redactor_for
 
 #: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
 Emit = Callable[[EventKind, dict[str, Any]], None]
@@ -79,7 +80,7 @@ class OpenAgent:
         manager._turns[self.agent_id] = turn
         try:
             with turn.scope:
-                result = await self.session.send(message, agent)
+                result = manager.redacted(await self.session.send(message, agent))
         except BaseException:
             spent = getattr(self.session, "cut_short", None)
             current = manager.agents[self.agent_id]
@@ -148,6 +149,8 @@ class AgentManager:
         self._recorded: set[str] = set()
         #: The turns running now, by agent id.
         self._turns: dict[str, _Turn] = {}
+        #: Replaces the secrets every agent's tools could see, in events and answers, before anyone else sees them.
+        self.redact = redactor_for(config.runtime_env)
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -198,10 +201,23 @@ class AgentManager:
         self._seq[agent_id] = 0
         return self._update(agent, "orc_agent_created")
 
+    def redacted(self, result: TurnResult) -> TurnResult:
+        """``result`` with its text and error redacted: what an agent answered becomes outputs, messages to other
+        agents and printed lines."""
+        redact = self.redact
+        if not redact.active:
+            return result
+        return attrs.evolve(result, text=redact(result.text), error=None if result.error is None else redact(result.error))
+
     def emitter(self, agent_id: str) -> Emit:
-        """The ``emit`` callback for one agent: numbers its events and hands them to the observers."""
+        """The ``emit`` callback for one agent: redacts secrets in the payload, numbers the event and hands it to
+        the observers."""
+        redact = self.redact
 
         def emit(kind: EventKind, payload: dict[str, Any]) -> None:
+            # Every observer (store, monitor, exporters) sees the same payload: redact its values once, here,
+            # before anyone encodes or cuts them (#16).
+            payload = redact.value(payload)
             self._seq[agent_id] = self._seq.get(agent_id, 0) + 1
             agent = self.agents[agent_id]
             event = Event(task_id=agent.task_id, agent_id=agent_id, seq=self._seq[agent_id], kind=kind, payload=payload)

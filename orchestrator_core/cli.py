@@ -23,6 +23,7 @@ from .cli_trust import safety_overrides, session_safety
 from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
 from .plugins import DISTRIBUTION
+from .terminal import printable
 
 log = logging.getLogger("orc")
 
@@ -80,7 +81,8 @@ class OrcGroup(click.Group):
         except click.ClickException as exc:
             if os.environ.get("ORC_DEBUG") and isinstance(exc, PluginError) and exc.__cause__ is not None:
                 traceback.print_exception(exc.__cause__)
-            exc.message = _scrub()(exc.message)
+            # An error can quote a model's or a tool's words (a failed turn's reason): no secret, no escape codes.
+            exc.message = printable(_scrub()(exc.message))
             raise
 
     def _invoke(self, ctx: click.Context) -> Any:
@@ -160,6 +162,22 @@ def cli(ctx: click.Context, plugin_options: tuple[str, ...]) -> None:
     """
     ctx.ensure_object(dict)
     logging.basicConfig(format="orc: %(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, CleanLogs) for f in handler.filters):
+            handler.addFilter(CleanLogs())
+
+
+class CleanLogs(logging.Filter):
+    """Log lines can quote a model's or a tool's words (a failed write, an error): redact them and show their
+    control characters, as everything else orc prints (#16)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scrub = _scrub()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(self.scrub(record.getMessage())), None
+        return True
 
 
 def _pm(ctx: click.Context) -> Any:
@@ -429,7 +447,7 @@ def _approve(plan: Any, orc: Any) -> Any:
     from .records import check_plan
 
     while True:
-        click.echo(render_plan(plan), err=True)
+        click.echo(printable(render_plan(plan)), err=True)
         answer = click.prompt("Run this plan? [y]es, [n]o, [e]dit", type=click.Choice(["y", "n", "e"]), err=True)
         if answer == "y":
             return plan
@@ -447,15 +465,17 @@ def _approve(plan: Any, orc: Any) -> Any:
 
 def _scrub() -> Any:
     """A Redactor for this process's secret environment values: nothing orc prints may hold one."""
-    from .secrets import Redactor, secrets_in
+    from .secrets import redactor_for
 
-    return Redactor(secrets_in(os.environ))
+    return redactor_for()
 
 
 def _print_result(result: Any, as_json: bool) -> None:
+    """Print a TaskResult. Its texts were redacted at the source; this is the second line, on values (#16)."""
     scrub = _scrub()
     if as_json:
-        click.echo(scrub(json.dumps(result.to_dict(), indent=2)))
+        # json.dumps escapes control characters; redacting before encoding catches what escaping would disguise.
+        click.echo(json.dumps(scrub.value(result.to_dict()), indent=2))
         return
     m = result.metrics
     done = sum(1 for s in result.subtasks if s.succeeded)
@@ -466,10 +486,10 @@ def _print_result(result: Any, as_json: bool) -> None:
         f"Time: {result.elapsed_s:.1f}s (agents {m.duration_s:.1f}s)"
     )
     for name, report in result.reports.items():
-        click.echo(f"{name}: {_one_line(report)}")
+        click.echo(printable(scrub(f"{name}: {_one_line(report)}")))
     if result.output:
         click.echo("Output:")
-        click.echo(scrub(result.output))
+        click.echo(printable(scrub(result.output)))
 
 
 def _one_line(report: Any) -> str:
@@ -523,7 +543,8 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
             output.write_text(json.dumps(the_plan.to_dict(), indent=2) + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    click.echo(json.dumps(the_plan.to_dict(), indent=2) if as_json else render_plan(the_plan))
+    # A planner agent wrote the instructions: print them, never the escape codes they may hold.
+    click.echo(json.dumps(the_plan.to_dict(), indent=2) if as_json else printable(render_plan(the_plan)))
 
 
 @cli.command()

@@ -96,6 +96,10 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
     """Send MESSAGE to AGENT_ID and print the reply as it comes."""
     from .events import EventKind
     from .hookspecs import hookimpl
+    from .secrets import redactor_for
+    from .terminal import printable
+
+    scrub = redactor_for()
 
     if not message.strip():
         raise UsageError("the message is empty; say what the agent should do")
@@ -109,7 +113,8 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
         def orc_event(self, event: Any) -> None:
             if (event.agent_id == self.target and event.kind is EventKind.MESSAGE
                     and event.payload.get("role") == "assistant"):
-                click.echo(event.payload.get("text", ""))
+                # The emitter redacted the text already; a model's escape codes are shown, not sent (#16).
+                click.echo(printable(scrub(str(event.payload.get("text", "")))))
 
     printer = Printer()
     with _orchestrator(ctx, db_path, scripted, **safety_overrides(trust_project_settings, no_bash_sandbox)) as orc:

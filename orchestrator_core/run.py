@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -59,8 +59,14 @@ def executor_problem(item: Any) -> str | None:
     return None
 
 
-def bound(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how much was left out."""
+def bound(text: str, limit: int, redact: Callable[[str], str] | None = None) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out.
+
+    :param redact: applied before the cut, so a cut never leaves part of a secret (#16): a runtime bounding
+        tool output passes its :class:`~orchestrator_core.secrets.Redactor`.
+    """
+    if redact is not None:
+        text = redact(text)
     if len(text) <= limit:
         return text
     cut = max(limit - 40, 0)
@@ -152,7 +158,7 @@ class Run:
             share = self.config.max_result_chars // len(upstream)
             parts += ["", "Results from the agents before you:"]
             for result in upstream:
-                parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share)]
+                parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share, self.agents.redact)]
         return "\n".join(parts)
 
     def prepare(self, subtask: Subtask) -> None:

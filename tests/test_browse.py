@@ -1,5 +1,6 @@
 """`orc browse`: a real Datasette server process on 127.0.0.1 serving a store that real scripted runs wrote."""
 
+import http.client
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 import sqlite_utils
+from fixtures import wait_for
 
 from orchestrator_core.testing import error, text, tool
 
@@ -117,3 +119,79 @@ def test_every_table_view_and_column_is_described(store):
                                     "failed_subtasks", "task_timeline"}
     assert not any(q.get("write") for q in meta["queries"].values())
 
+
+
+@pytest.fixture
+def bare_server(tmp_path):
+    """`orc browse --port 0` on a freshly migrated store: yields (base URL, port, server pid); stopped afterwards."""
+    from orc_store import open_database
+
+    path = tmp_path / "orc.db"
+    open_database(path).close()
+    # Datasette prints a long traceback (rich, on stdout) for each failed query: to files, so that no full pipe
+    # ever blocks the server.
+    out, err = tmp_path / "browse.stdout", tmp_path / "browse.stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen([str(BIN / "orc"), "browse", "--port", "0", "--db", str(path)],
+                                stdout=stdout, stderr=stderr, text=True)
+
+    def first_line() -> str | None:  # printed once the port listens
+        text = out.read_text()
+        if "\n" in text:
+            return text.partition("\n")[0]
+        return None if proc.poll() is None else f"exited with {proc.returncode}"
+
+    try:
+        line = wait_for(first_line)
+        assert line.startswith("Serving"), f"{line} {err.read_text()}"
+        url = line.split(" at ")[1].split()[0]
+        yield url, int(url.split(":")[2].split("/")[0]), proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def with_host(port: int, path: str, host: str | None) -> tuple[int, bytes]:
+    """GET ``path`` from the server on ``port`` with exactly this Host header (none if None): (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            conn.putheader("Host", host)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_foreign_host_headers_are_refused(bare_server):
+    """A page whose name was rebound to 127.0.0.1 sends its own Host: refused, so it cannot read the store through
+    the user's browser. The names of this machine, on the served port, are answered."""
+    url, port, _ = bare_server
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"127.0.0.1:{port + 1}",
+                 f"localhost.:{port}", None):
+        status, body = with_host(port, "/orc/tasks.json", host)
+        assert status == 400, host
+        assert b"prompt" not in body, host  # nothing of the store: a table's columns would name it
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", "localhost"):
+        status, body = with_host(port, "/orc/tasks.json", host)
+        assert status == 200 and b"prompt" in body, host
+
+
+def peak_rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1])
+
+
+def test_one_query_cannot_allocate_a_gigabyte_or_run_for_ever(bare_server):
+    url, port, pid = bare_server
+    status, body = with_host(port, "/orc.json?" + urllib.parse.urlencode(
+        {"sql": "select length(randomblob(1000000000)) as n"}), f"127.0.0.1:{port}")
+    assert status == 400 and b"string or blob too big" in body
+    assert peak_rss_kib(pid) < 512 * 1024  # the gigabyte was never allocated
+    forever = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+    status, body = with_host(port, "/orc.json?" + urllib.parse.urlencode({"sql": forever}), f"127.0.0.1:{port}")
+    assert status == 400 and b"took too long" in body
+    # The server goes on answering.
+    assert get(f"{url}.json", sql="select 1 as one") == [{"one": 1}]

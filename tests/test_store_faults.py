@@ -237,7 +237,8 @@ def test_the_default_store_is_out_of_the_agents_reach(cli_env, scripted_model, t
     done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
                           cwd=orc_workdir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert list(orc_workdir.iterdir()) == []
+    # (The sandboxed Bash leaves the CLI's .claude/.cc-writes behind; no store file is there.)
+    assert not list(orc_workdir.glob("orchestrator.db*"))
     assert_complete(tmp_path / "home" / ".local" / "share" / "orc" / "orchestrator.db", 2)
 
 

@@ -19,6 +19,7 @@ import anyio
 import attrs
 
 from orchestrator_core import Agent, Emit, RuntimeUnavailable, TurnResult, UsageError
+from orchestrator_core.secrets import redactor_for
 
 from .private import private_subdir
 from .turn import Turn
@@ -167,7 +168,10 @@ class ClaudeSession:
         """
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
-        turn = Turn(agent, self.emit)
+        # The secrets of this process and of the run's environment: what the CLI's tools can print. Redacted here
+        # too, not only by the core's emitter: on a Ray node this process has secrets the head never sees (#16).
+        redact = redactor_for(getattr(self.options, "env", None) or {})
+        turn = Turn(agent, lambda kind, payload: self.emit(kind, redact.value(payload)), redact)
         started = time.monotonic()
         self.cut_short = None
         self._in_turn = True
@@ -182,7 +186,8 @@ class ClaudeSession:
         except ClaudeSDKError as exc:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                tail = " | ".join(line.strip() for line in self.stderr_lines if line.strip())[-300:]
+                # Redacted before the cut, so the cut cannot leave the end of a secret (#16).
+                tail = turn.redact(" | ".join(line.strip() for line in self.stderr_lines if line.strip()))[-300:]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
         except anyio.get_cancelled_exc_class():
             # orc cut the turn short (timeout, budget, fail-fast, a signal): the CLI still reports what the turn
@@ -202,6 +207,8 @@ class ClaudeSession:
             raise error
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
+        result = attrs.evolve(result, text=redact(result.text),
+                              error=None if result.error is None else redact(result.error))
         api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
         # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
         # try. A 4xx that is not about load (bad request, auth) is not.

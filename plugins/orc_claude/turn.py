@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator_core import Agent, Emit, EventKind, Metrics, TurnResult, bound
+from orchestrator_core.secrets import Redactor, redactor_for
 
 #: How much of a tool's output an event carries; the full output stays in the session transcript.
 TOOL_OUTPUT_CHARS = 2000
@@ -33,7 +34,7 @@ def _text_of(content: Any) -> str:
 class Turn:
     """Turns one ``query()``'s messages into events and, at the end, a TurnResult."""
 
-    def __init__(self, agent: Agent, emit: Emit) -> None:
+    def __init__(self, agent: Agent, emit: Emit, redact: Redactor | None = None) -> None:
         self.agent = agent
         self.emit = emit
         self.tools: dict[str, tuple[str, dict[str, Any], float]] = {}
@@ -46,6 +47,8 @@ class Turn:
         self.retryable = False
         #: The model responses seen: the CLI sends one message per content block, all with the response's id.
         self._responses: set[str] = set()
+        # Tool output and answers are cut below: redact first, so a cut never leaves part of a secret (#16).
+        self.redact = redact or redactor_for()
 
     def handle(self, message: Any) -> None:
         from claude_agent_sdk import AssistantMessage, ResultMessage, SystemMessage, UserMessage
@@ -106,7 +109,7 @@ class Turn:
                     "tool_use_id": block.tool_use_id,
                     "name": name,
                     "is_error": bool(block.is_error),
-                    "content": bound(_text_of(block.content), TOOL_OUTPUT_CHARS),
+                    "content": bound(_text_of(block.content), TOOL_OUTPUT_CHARS, self.redact),
                     "duration_ms": round((time.monotonic() - began) * 1000),
                 },
             )
@@ -202,7 +205,7 @@ class Turn:
                 "is_error": is_error,
                 "subtype": getattr(result, "subtype", None),
                 "num_turns": getattr(result, "num_turns", None),
-                "text": bound(text, TOOL_OUTPUT_CHARS),
+                "text": bound(text, TOOL_OUTPUT_CHARS, self.redact),
                 "error": error,
             },
         )

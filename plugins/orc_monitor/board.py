@@ -13,7 +13,8 @@ import time
 import attrs
 
 from orchestrator_core import Agent, Event, EventKind, Subtask, SubtaskResult, Task
-from orchestrator_core.secrets import Redactor, secrets_in
+from orchestrator_core.secrets import redactor_for
+from orchestrator_core.terminal import printable
 
 #: Subtask statuses as the view names them.
 DONE, RUNNING, WAITING, FAILED = "done", "running", "waiting", "failed"
@@ -30,7 +31,8 @@ def tool_target(tool_input: dict | None, width: int = 60) -> str:
             value = str(tool_input[key])
             if key in ("file_path", "notebook_path"):
                 value = os.path.basename(value)
-            value = " ".join(value.split())
+            # The model chose it: its control characters are shown, never sent to the terminal (#16).
+            value = printable(" ".join(value.split()))
             return value if len(value) <= width else value[: width - 1] + "…"
     return ""
 
@@ -118,8 +120,13 @@ class Board:
         self.max_notices = max_notices
         self.started: float | None = None
         self.ended: float | None = None
-        # What the view shows of an agent's words and tool targets must never hold a secret from the environment.
-        self.scrub = Redactor(secrets_in(os.environ))
+        # What the view shows of an agent's words and tool targets must never hold a secret from the environment
+        # (the emitter redacted the events already: this is the second line) nor an escape code (#16).
+        self.scrub = redactor_for()
+
+    def shown(self, text: str) -> str:
+        """``text`` as the view may show it: redacted, control characters made visible."""
+        return printable(self.scrub(text))
 
     def _row_for(self, agent_id: str) -> Row | None:
         """The row of the agent, unless a newer attempt's agent took it over."""
@@ -129,7 +136,8 @@ class Board:
     def task_started(self, task: Task) -> None:
         with self._lock:
             self.task = task
-            self.rows = {s.id: Row(key=s.id, role=s.role, subtask_id=s.id) for s in (task.plan.subtasks if task.plan else ())}
+            self.rows = {s.id: Row(key=s.id, role=self.shown(s.role), subtask_id=s.id)
+                         for s in (task.plan.subtasks if task.plan else ())}
             self._by_agent.clear()
             self.notices.clear()
             self.started, self.ended = time.monotonic(), None
@@ -149,19 +157,21 @@ class Board:
                 return
             if agent.id not in self._by_agent:
                 self._by_agent[agent.id] = agent.id
-                self.rows[agent.id] = Row(key=agent.id, role=agent.role, name=agent.name, agent_id=agent.id)
+                self.rows[agent.id] = Row(key=agent.id, role=self.shown(agent.role), name=self.shown(agent.name),
+                                          agent_id=agent.id)
             self._apply_agent(agent)
 
     def subtask_started(self, subtask: Subtask, agent: Agent) -> None:
         with self._lock:
             self.rows.pop(agent.id, None)  # made by agent_created, for an agent it did not know to be the task's
-            row = self.rows.setdefault(subtask.id, Row(key=subtask.id, role=subtask.role, subtask_id=subtask.id))
+            row = self.rows.setdefault(subtask.id, Row(key=subtask.id, role=self.shown(subtask.role),
+                                                       subtask_id=subtask.id))
             if row.agent_id is not None:  # a retry: a fresh agent, the earlier ones' spending stays counted
                 row.prior_tokens, row.prior_cost_usd = row.total_tokens, row.total_cost_usd
                 row.tokens, row.cost_usd, row.turns, row.tool_calls, row.context_pct = 0, 0.0, 0, 0, None
                 row.flags.clear()
             self._by_agent[agent.id] = subtask.id
-            row.agent_id, row.name, row.status = agent.id, agent.name, RUNNING
+            row.agent_id, row.name, row.status = agent.id, self.shown(agent.name), RUNNING
             row.attempt += 1
             row.started = row.last_event = time.monotonic()
             row.ended = None
@@ -183,7 +193,7 @@ class Board:
         row = self._row_for(agent.id)
         if row is None:
             return
-        row.name = agent.name
+        row.name = self.shown(agent.name)
         if row.subtask_id is None:
             row.status = {"running": RUNNING, "failed": FAILED, "deleted": "deleted"}.get(agent.status.value, "idle")
         self._apply_metrics(row, agent.metrics)
@@ -214,10 +224,10 @@ class Board:
             row.in_reply = model_output
             if event.kind is EventKind.TOOL_CALL:
                 row.tool_calls += 1
-                row.last_tool = str(payload.get("name") or "")
-                row.last_target = self.scrub(tool_target(payload.get("input")))
+                row.last_tool = self.shown(str(payload.get("name") or ""))
+                row.last_target = self.shown(tool_target(payload.get("input")))
             elif event.kind is EventKind.MESSAGE and payload.get("role") == "assistant":
-                row.last_text = self.scrub(" ".join(str(payload.get("text") or "").split()))
+                row.last_text = self.shown(" ".join(str(payload.get("text") or "").split()))
             elif event.kind is EventKind.USAGE:
                 row.tokens += sum(int(payload.get(k) or 0) for k in (
                     "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"))
@@ -240,7 +250,7 @@ class Board:
             self._notice(line)
 
     def _notice(self, line: str) -> None:
-        self.notices.append(line)
+        self.notices.append(self.shown(line))
         del self.notices[: -self.max_notices]
 
     def view(self) -> BoardView:

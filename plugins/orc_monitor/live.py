@@ -29,6 +29,7 @@ from orchestrator_core import (
     TaskResult,
     hookimpl,
 )
+from orchestrator_core.terminal import printable
 
 from .board import DONE, FAILED, RUNNING, WAITING, Board, BoardView
 
@@ -55,7 +56,7 @@ def _header(view: BoardView, max_cost: float | None) -> Text:
     task = view.task
     title = Text.assemble(("orc ", "bold"), (task.id if task else "", "cyan"))
     if task is not None:
-        title.append(f"  {task.task_type} · {task.mode}")
+        title.append(printable(f"  {task.task_type} · {task.mode}"))
         if task.status.value not in ("running", "pending"):
             title.append(f"  {task.status.value}", _STYLES.get(DONE if task.status.value == "succeeded" else FAILED))
     title.append(f"   elapsed {_duration(view.elapsed)}")
@@ -91,7 +92,7 @@ NARROW_DROP = {"agent", "ctx"}
 def _cells(row: Any, view: BoardView, stall_seconds: float) -> dict[str, Any]:
     waiting = row.status == WAITING
     return {
-        "#": row.subtask_id or "",
+        "#": printable(row.subtask_id or ""),
         "role": row.role,
         "agent": row.name,
         "status": _status(row, view, stall_seconds),

@@ -6,12 +6,11 @@ a bounded number of bounded lines per message.
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from orchestrator_core import Agent, Event, EventKind, Subtask, SubtaskResult, Task, hookimpl
-from orchestrator_core.secrets import Redactor, secrets_in
+from orchestrator_core.secrets import redactor_for
+from orchestrator_core.terminal import printable
 
 from .board import tool_target
 
@@ -34,11 +33,13 @@ class PlainReporter:
     def __init__(self, verbose: bool = False) -> None:
         self.verbose = verbose
         self.names: dict[str, str] = {}
-        # An agent's words or a tool's target can quote a secret from the environment: never print one.
-        self.scrub = Redactor(secrets_in(os.environ))
+        # An agent's words or a tool's target can quote a secret from the environment: never print one. The
+        # emitter redacted the events already; this is the second line (#16).
+        self.scrub = redactor_for()
 
     def _echo(self, line: str) -> None:
-        click.echo(self.scrub(line), err=True)
+        # Model and tool output may hold escape codes: show them, never send them to the terminal (#16).
+        click.echo(printable(self.scrub(line)), err=True)
 
     def _name(self, agent_id: str, fallback: str) -> str:
         return self.names.get(agent_id, fallback)

@@ -4,6 +4,11 @@ The metadata (``metadata.json``) describes every table, view and column and adds
 Datasette's name for the file (its stem), so it follows the store wherever ``--db`` points. Datasette 0.65 reads
 mutable files with ``mode=ro`` connections and has no write API, orc ships no writable canned query, and :func:`read_only` answers
 every method but GET, HEAD and OPTIONS with 405 before Datasette sees it.
+
+Only this machine may read it (#16): :func:`local_only` refuses a request whose Host header names anything but
+127.0.0.1, localhost or [::1] on the served port, so a web page that rebinds its own name to 127.0.0.1 cannot read
+the store through the user's browser. One query cannot take the server down either: it has a time limit, a row
+limit, and SQLite refuses to make a string or blob longer than 16 MiB (:mod:`.query_limits`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from typing import Any
 import click
 
 HOST = "127.0.0.1"
+#: Host header names a local browser or tool sends for this server; any other is a page from elsewhere.
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+#: Datasette's own bounds, stated rather than inherited: a query runs at most a second, returns at most 1000 rows.
+SETTINGS = {"allow_download": False, "sql_time_limit_ms": 1000, "max_returned_rows": 1000}
 
 
 def metadata_for(path: Path) -> dict[str, Any]:
@@ -32,13 +41,20 @@ def make_datasette(path: Path, *, immutable: bool = False) -> Any:
     :param immutable: the file cannot change (a read-only file system): read it as it is, with no -shm file.
     """
     from datasette.app import Datasette
+    from datasette.plugins import pm
 
-    return Datasette(
+    from . import query_limits
+
+    if not pm.is_registered(query_limits):
+        pm.register(query_limits, "orc-query-limits")
+    ds = Datasette(
         [] if immutable else [str(path)],
         immutables=[str(path)] if immutable else [],
         metadata=metadata_for(path),
-        settings={"allow_download": False},
+        settings=SETTINGS,
     )
+    query_limits.bounded.add(ds)
+    return ds
 
 
 def read_only(app: Any) -> Any:
@@ -51,6 +67,33 @@ def read_only(app: Any) -> Any:
             await send({"type": "http.response.start", "status": 405, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def _local(host: str, port: int) -> bool:
+    """True if a Host header value names this machine, on ``port`` or with no port."""
+    host = host.strip().lower()
+    name, colon, given = host.rpartition(":")
+    if not colon or host.endswith("]"):  # no port: "localhost", "[::1]"
+        name, given = host, ""
+    return name in LOCAL_NAMES and given in ("", str(port))
+
+
+def local_only(app: Any, port: int) -> Any:
+    """Refuse a request whose Host header names anything but this machine on ``port`` (DNS rebinding)."""
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            hosts = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"]
+            if len(hosts) != 1 or not _local(hosts[0], port):
+                body = json.dumps({"ok": False, "status": 400, "error": f"orc browse answers only "
+                                   f"http://{HOST}:{port} or http://localhost:{port}"}).encode()
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": body})
+                return
         await app(scope, receive, send)
 
     return guarded
@@ -78,14 +121,16 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
         sock.close()
         raise click.UsageError(f"cannot listen on {HOST}:{port} ({exc.strerror}); pass another --port") from None
     sock.listen(128)
-    url = f"http://{HOST}:{sock.getsockname()[1]}/{path.stem}"
+    bound_port = sock.getsockname()[1]
+    url = f"http://{HOST}:{bound_port}/{path.stem}"
     # The socket listens already: a client that reads this line and connects is queued until uvicorn accepts.
     click.echo(f"Serving {path} at {url} (read-only; Ctrl-C to stop)")
     if open_browser:
         import webbrowser
 
         webbrowser.open(url)
-    server = uvicorn.Server(uvicorn.Config(read_only(ds.app()), log_level="warning", lifespan="on"))
+    app = local_only(read_only(ds.app()), bound_port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     try:
         server.run(sockets=[sock])
     finally:

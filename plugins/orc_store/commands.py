@@ -165,7 +165,7 @@ def agent_details(agent_id: str, db_path: Path | None, as_json: bool) -> None:
 
 def describe(event: dict[str, Any]) -> str:
     """One plain line for an event: time, agent, kind and the gist of its payload."""
-    p = json.loads(event["payload"] or "{}")
+    p = output.redact(json.loads(event["payload"] or "{}"))
     kind = event["kind"]
     if kind == "message":
         gist = f"{p.get('role')}: {output.short(p.get('text'), 100)}"
@@ -183,7 +183,7 @@ def describe(event: dict[str, Any]) -> str:
         gist = f"{'error: ' + str(p.get('error')) if p.get('is_error') else 'done'}"
     else:
         gist = output.short(json.dumps(p, default=str), 100)
-    return f"{(event['ts'] or '')[11:19]} {event['agent_id']} {kind}: {gist}"
+    return output.shown(f"{(event['ts'] or '')[11:19]} {event['agent_id']} {kind}: {gist}")
 
 
 def watch(task_id: str, db_path: Path | None, as_json: bool, interval: float) -> None:
@@ -203,7 +203,7 @@ def watch(task_id: str, db_path: Path | None, as_json: bool, interval: float) ->
         while batch := queries.events_after(db, task_id, last):
             for event in batch:
                 if as_json:
-                    click.echo(json.dumps({**event, "payload": json.loads(event["payload"] or "{}")}))
+                    click.echo(json.dumps(output.redact({**event, "payload": json.loads(event["payload"] or "{}")})))
                 else:
                     click.echo(describe(event))
             last = batch[-1]["id"]

@@ -1,7 +1,12 @@
-"""How the read commands print: JSON with ``--json``, rich tables on a terminal, plain aligned text otherwise."""
+"""How the read commands print: JSON with ``--json``, rich tables on a terminal, plain aligned text otherwise.
+
+Much of what they print came from a model or a tool: every value is redacted (the store should hold no secret, but a
+file written by an older orc may) and shown with its control characters made visible (#16).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -9,9 +14,28 @@ from typing import Any
 
 import click
 
+from orchestrator_core.secrets import Redactor, redactor_for
+from orchestrator_core.terminal import printable
+
+
+@functools.cache
+def _redactor() -> Redactor:
+    return redactor_for()
+
+
+def redact(data: Any) -> Any:
+    """``data`` with this process's secret values replaced in every string in it, before it is encoded or cut."""
+    return _redactor().value(data)
+
+
+def shown(value: Any) -> str:
+    """``value`` as a line of text safe to print: redacted, control characters visible."""
+    return printable(_redactor()("" if value is None else str(value)))
+
 
 def as_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    # json.dumps escapes control characters; redaction comes first, on the values.
+    click.echo(json.dumps(redact(data), indent=2, default=str))
 
 
 def money(value: Any) -> str:
@@ -29,7 +53,7 @@ def short(text: Any, limit: int = 60) -> str:
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print ``rows`` under ``columns``: a rich table when stdout is a terminal, plain columns otherwise."""
-    cells = [["" if c is None else str(c) for c in row] for row in rows]
+    cells = [[shown(c) for c in row] for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -42,7 +66,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         Console().print(rich_table)
         return
     if title:
-        click.echo(title)
+        click.echo(shown(title))
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:
@@ -52,7 +76,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:
     """Print ``name: value`` lines."""
     if title:
-        click.echo(title)
+        click.echo(shown(title))
     width = max((len(k) for k, _ in items), default=0)
     for key, value in items:
-        click.echo(f"  {key + ':':<{width + 1}} {'' if value is None else value}")
+        click.echo(f"  {key + ':':<{width + 1}} {shown(value)}")

@@ -77,7 +77,7 @@ class Writer:
     :attr:`errors`, and the store turns those into a failed run (#17).
 
     :param path: the SQLite file (already migrated).
-    :param redactor: applied to every text value just before it is written.
+    :param redactor: applied to every text value, before it is encoded and written.
     :param lock_timeout: how long (seconds) a write waits while another program holds the file's write lock
         before the writer gives up (ORC_STORE_LOCK_TIMEOUT).
     """
@@ -112,7 +112,7 @@ class Writer:
     def put(self, ops: list[Op]) -> None:
         """Queue rows to write, in order (see :data:`Op`). The rows become the writer's: do not change them.
 
-        JSON encoding and redaction happen in the writer thread, to keep the run's event loop free (encoding in
+        Redaction and JSON encoding happen in the writer thread, to keep the run's event loop free (encoding in
         the caller measured no faster in bench/store.py: the writer then waits for the GIL instead).
         """
         if not self._thread.is_alive():
@@ -235,20 +235,22 @@ class Writer:
                 return batch, markers, False
 
     def _prepare(self, row: dict[str, Any]) -> dict[str, Any]:
-        """JSON-encode nested values and scrub the text values, in place (rows are the writer's own)."""
+        """Scrub the text values, then JSON-encode nested ones, in place (rows are the writer's own).
+
+        Secrets are replaced in the values before encoding: JSON would escape a secret holding a quote, a backslash
+        or any non-ASCII character, and the escaped form would slip past (#16). The core's emitter redacted the
+        events already; this is the second line, for rows from any hook.
+        """
+        scrub = self.scrub
+        # One search of the row's joined texts; only a row that holds a secret is copied and replaced.
+        row = scrub.value(row)
         dumps = _encode
         for key, value in row.items():
             kind = type(value)
             if kind is dict or kind is list or kind is tuple:
                 row[key] = dumps(value)
             elif not (value is None or kind is str or kind is int or kind is float or kind is bool or kind is bytes):
-                row[key] = str(value)
-        scrub = self.scrub
-        # One search of the row's joined text; only a row that holds a secret pays for a per-value replace.
-        if scrub.active and scrub.found("\x00".join([v for v in row.values() if type(v) is str])):
-            for key, value in row.items():
-                if type(value) is str:
-                    row[key] = scrub(value)
+                row[key] = scrub(str(value))
         return row
 
     def _write(self, db: Any, batch: list[Op]) -> None:

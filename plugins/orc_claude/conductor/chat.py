@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from orchestrator_core.terminal import printable
+
 HELP = "/status  the fleet at a glance\n/agents  each agent\n/cost    what it cost so far\n/quit    leave"
 
 
@@ -107,11 +109,12 @@ async def _converse(orc: Any, cwd: Path) -> None:
                     if line.startswith("/"):
                         if line in ("/quit", "/exit"):
                             break
-                        click.echo(answer(line, fleet, orc, agent.id))
+                        click.echo(printable(answer(line, fleet, orc, agent.id)))
                         continue
                     fleet.task = fleet.task or line
                     turn = await session.send(line)
-                    click.echo(turn.text if not turn.is_error else f"(the orchestrator failed: {turn.error})")
+                    # Redacted at the source; its escape codes are shown, never sent to the terminal (#16).
+                    click.echo(printable(turn.text if not turn.is_error else f"(the orchestrator failed: {turn.error})"))
         finally:
             with anyio.CancelScope(shield=True):
                 if not orc.config.keep_agents and orc.agents.get(agent.id).status is not AgentStatus.DELETED:
