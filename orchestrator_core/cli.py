@@ -564,14 +564,22 @@ def roles(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("task-types")
+@click.option("--json", "as_json", is_flag=True, help="Print the task types as JSON.")
 @click.pass_context
-def task_types(ctx: click.Context) -> None:
+def task_types(ctx: click.Context, as_json: bool) -> None:
     """List the task types `--task-type` takes."""
     orc = _orchestrator(ctx)
-    click.echo("auto  choose a task type from the prompt")
-    click.echo("custom  the roles given with --roles, in order")
-    for tt in orc.task_types.values():
-        click.echo(f"{tt.name}  {tt.description} ({tt.provided_by})")
+    types = [{"name": "auto", "description": "choose a task type from the prompt", "roles": [], "provided_by": "orc"},
+             {"name": "custom", "description": "the roles given with --roles, in order", "roles": [],
+              "provided_by": "orc"},
+             *({"name": tt.name, "description": tt.description, "roles": [s.role for s in tt.subtasks],
+                "provided_by": tt.provided_by} for tt in orc.task_types.values())]
+    if as_json:
+        click.echo(json.dumps(types, indent=2))
+        return
+    for tt in types:
+        suffix = f" ({tt['provided_by']})" if tt["provided_by"] != "orc" else ""
+        click.echo(f"{tt['name']}  {tt['description']}{suffix}")
 
 
 @cli.command()

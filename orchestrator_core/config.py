@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -241,8 +241,10 @@ def load_config(
     base = Path(directory or ".")
     environ = os.environ if environ is None else environ
     sources: list[tuple[str, Mapping[str, str]]] = []
+    unknown: list[str] = []
     if (base / CONFIG_FILE).is_file():
         sources.append((str(base / CONFIG_FILE), _read_toml(base / CONFIG_FILE)))
+        unknown = unknown_settings(sources[-1][1])
     if (base / ".env").is_file():
         sources.append((str(base / ".env"), _read_dotenv(base / ".env")))
     sources.append(("the environment", environ))
@@ -268,7 +270,29 @@ def load_config(
         values["db_path"] = default_db_path(environ)
     config = Config(**values)
     logging.getLogger("orc").setLevel(config.log_level)
+    for name in unknown:
+        _warn_once(f"{base / CONFIG_FILE}: unknown setting {name!r} (ignored); `orc init` lists the settings")
     return config
+
+
+def unknown_settings(keys: Iterable[str], known: Iterable[str] = ()) -> list[str]:
+    """The keys of a settings file that name no setting: orc's own, or ``known`` (names plugins declare).
+
+    The one place that decides what a settings file may name (#20); ``.env`` files are not checked, since they
+    usually hold other programs' variables too.
+    """
+    names = {s.name for s in SETTINGS} | set(known)
+    return [key for key in keys if key not in names]
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(line: str) -> None:
+    """Log ``line`` as a warning once a process (settings are read more than once in a command)."""
+    if line not in _warned:
+        _warned.add(line)
+        logging.getLogger("orc").warning("%s", line)
 
 
 def render_config_file() -> str:
