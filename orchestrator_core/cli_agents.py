@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .cli_trust import safety_overrides, session_safety
-from .errors import RunFailed, UsageError
+from .errors import Interrupted, RunFailed, UsageError
 
 db_option = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -32,11 +32,25 @@ def _orchestrator(ctx: click.Context, db_path: Path | None, scripted: bool, **ov
 
 
 def _run(orc: Any, work: Any) -> Any:
+    """Run ``work(orc)``; a stop signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) interrupts it and the agent's record says
+    so, instead of staying 'running' (#17)."""
     import anyio
 
+    from .stop_signals import on_stop_signals
+
     async def go() -> Any:
+        stopped: list[str] = []
+        scope = anyio.CancelScope()
+
+        def stop(name: str) -> None:
+            stopped.append(name)
+            scope.cancel()
+
         async with orc:
-            return await work(orc)
+            with scope:
+                async with on_stop_signals(stop):
+                    return await work(orc)
+        raise Interrupted(f"interrupted by {stopped[0]}; the agent keeps what it did and can be sent another message")
 
     return anyio.run(go)
 

@@ -59,6 +59,16 @@ def _log_level(text: str) -> str:
     return upper
 
 
+STALL_ACTIONS = ("warn", "interrupt", "retry")
+
+
+def _stall_action(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in STALL_ACTIONS:
+        raise ValueError(f"must be one of {', '.join(STALL_ACTIONS)}")
+    return lowered
+
+
 def _optional_str(text: str) -> str | None:
     return text.strip() or None
 
@@ -106,6 +116,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between status checks while a task runs."),
     Setting("ORC_STALL_SECONDS", "stall_seconds", _positive_float, 120.0,
             "An agent with no event for this long is flagged as stalled."),
+    Setting("ORC_STALL_ACTION", "stall_action", _stall_action, "retry",
+            "What to do with an agent stalled for ORC_STALL_INTERVALS stall periods: warn (flag only), interrupt "
+            "(stop its turn; the subtask fails) or retry (stop its turn and run the subtask again once)."),
+    Setting("ORC_STALL_INTERVALS", "stall_intervals", _positive_int, 2,
+            "How many ORC_STALL_SECONDS of silence before ORC_STALL_ACTION acts (the first one only warns)."),
     Setting("ORC_LOOP_REPEATS", "loop_repeats", _positive_int, 3,
             "An agent making the same tool call with the same input this many times is flagged as looping."),
     Setting("ORC_CONTEXT_THRESHOLD", "context_threshold", _percentage, 80.0,
@@ -136,6 +151,9 @@ class Config:
     max_result_chars: int = 4000
     monitor_interval_seconds: float = 15.0
     stall_seconds: float = 120.0
+    #: What the default stall policy does once an agent is silent for ``stall_intervals`` x ``stall_seconds``.
+    stall_action: str = "retry"
+    stall_intervals: int = 2
     loop_repeats: int = 3
     context_threshold: float = 80.0
     enable_cost_tracking: bool = True

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from orchestrator_core import UsageError
+from orchestrator_core import RunFailed, UsageError
 
 from . import output
 
@@ -252,6 +253,9 @@ def watch(task_id: str, db_path: Path | None, as_json: bool, interval: float) ->
     while True:
         # Read the status before the events: once it says ended, the events read next are the last ones.
         ended = queries.task_status(db, task_id) not in ("pending", "running")
+        # A task whose process died (SIGKILL, power cut) stays 'running' in the store: its pid tells (#17).
+        pid = None if ended else queries.task_pid(db, task_id)
+        gone = pid is not None and not _alive(pid) and queries.task_status(db, task_id) in ("pending", "running")
         while batch := queries.events_after(db, task_id, last):
             for event in batch:
                 if as_json:
@@ -261,9 +265,26 @@ def watch(task_id: str, db_path: Path | None, as_json: bool, interval: float) ->
             last = batch[-1]["id"]
         if ended:
             break
+        if gone:
+            raise RunFailed(f"task {task_id} did not finish: its orc process (pid {pid}) is gone; "
+                            f"`orc resume {task_id}` carries it on")
         time.sleep(interval)
     if not as_json:
         click.echo(f"task {task_id} {queries.task_status(db, task_id)}")
+
+
+def _alive(pid: int) -> bool:
+    """True if ``pid`` is a live process on this machine (a zombie is dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def register(cli: click.Group) -> None:

@@ -413,3 +413,14 @@ def m012_list_indexes_and_session_model(db: Database) -> None:
         "update agents set model = (select json_extract(e.payload, '$.model') from events e "
         "where e.agent_id = agents.id and e.kind = 'session' order by e.seq limit 1) where model is null"
     )
+
+
+@migrations()
+def m013_task_limits_and_pid(db: Database) -> None:
+    # Resuming a task must run it under the limits it was started with (#17: a task run with --max-parallel 2 was
+    # resumed with 5 agents at once), and `orc watch` must tell a task whose process died from one still running.
+    # So a task keeps its limits (JSON: Config attribute -> value) and the pid of the process running it. Older rows
+    # get NULL for both: resumed, they run under the settings of the resuming process; watched, only their status
+    # tells when they end.
+    db["tasks"].add_column("limits", str)
+    db["tasks"].add_column("pid", int)

@@ -233,6 +233,12 @@ def task_status(db: Any, task_id: str) -> str | None:
     return row["status"] if row else None
 
 
+def task_pid(db: Any, task_id: str) -> int | None:
+    """The pid of the process that runs (or last ran) the task, if recorded."""
+    row = _one(db, "select pid from tasks where id = ?", [task_id])
+    return row["pid"] if row else None
+
+
 def events_after(db: Any, task_id: str, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
     """The task's events with ``events.id > after_id``, oldest first, with the agent's role."""
     return _all(
@@ -260,6 +266,7 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
     task = Task(
         id=row["id"], prompt=row["prompt"], task_type=row["task_type"], mode=row["mode"], cwd=row["cwd"],
         status=TaskStatus(row["status"]), plan=plan, created_at=dt.datetime.fromisoformat(row["created_at"]),
+        limits=json.loads(row["limits"]) if row.get("limits") else {}, pid=row.get("pid"),
     )
     results, agent_ids = {}, {}
     for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):
