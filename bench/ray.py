@@ -1,4 +1,4 @@
-"""N agents in parallel on a 2-node local Ray cluster (``--executor ray``) vs the local runtime, same run.
+"""N agents in parallel on a 2-node local Ray cluster (``--runtime ray``) vs the local runtime, same run.
 
 The cluster (head with ``node_a``, a second node with ``node_b``, 1 CPU each, 4 agent slots each) runs on this
 machine inside a loopback-only network namespace: the script re-runs itself under ``unshare -n`` (root, FACTS §10).
@@ -38,7 +38,7 @@ INSIDE = "ORC_RAY_BENCH_INSIDE"
 async def run(executor: str, n: int, model: ScriptedModel, base: Path) -> tuple[float, list[float]]:
     config = Config(
         db_path=base / f"{executor}.db", runtime_env=model.env(base / f"{executor}-config"), scripted=True,
-        max_parallel_agents=n, executor=executor,
+        max_parallel_agents=n, runtime=executor,
     )
     orchestrator = Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     async with orchestrator:

@@ -7,12 +7,13 @@ Heavy modules (claude_agent_sdk, datasette, ray) are imported inside the command
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,20 @@ class OrcGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            self._plugin_manager(ctx)
-        return super().get_command(ctx, cmd_name)
+        pm = self._plugin_manager(ctx)
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            return None
+        from .options import collect_options
+
+        given = ctx.find_root().obj.setdefault("given", {})
+        extra = collect_options(pm).click_options(cmd_name, given.__setitem__)
+        if not extra:
+            return command
+        # A copy per invocation: the options of this command line's plugins, never left on the shared command.
+        command = copy.copy(command)
+        command.params = [*command.params, *extra]
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -151,7 +163,7 @@ def _early_plugin_options(argv: list[str]) -> list[str]:
     "plugin_options",
     multiple=True,
     metavar="no:NAME",
-    help="Disable a plugin (built-in or installed) for this command, e.g. -p no:orc_store.",
+    help="Disable a plugin (built-in or installed) for this command; `orc plugins --all` lists their names.",
 )
 @click.pass_context
 def cli(ctx: click.Context, plugin_options: tuple[str, ...]) -> None:
@@ -187,10 +199,36 @@ def _pm(ctx: click.Context) -> Any:
 
 
 def _orchestrator(ctx: click.Context, **overrides: Any) -> Any:
-    from .config import load_config
+    return make_orchestrator(ctx, **overrides)
+
+
+def make_orchestrator(ctx: click.Context, settings: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
+    """The Orchestrator a command works with: this command line's plugins, and the settings from every source,
+    the plugins' options included. For plugin commands too.
+
+    :param settings: plugin settings this command fixes, by name (they win over the command line).
+    :param overrides: Config attributes the command's own options set.
+    """
     from .orchestrator import Orchestrator
 
-    return Orchestrator(load_config(**overrides), pm=_pm(ctx))
+    return Orchestrator(current_config(ctx, settings, **overrides), pm=_pm(ctx))
+
+
+def current_config(ctx: click.Context | None = None, settings: Mapping[str, Any] | None = None,
+                   **overrides: Any) -> Any:
+    """The settings a command runs with: every source, this command line's plugins' settings and options, then
+    ``settings`` (plugin settings by name) and ``overrides`` (Config attributes). Outside a command: every
+    source, without plugin settings. Plugin commands use it too.
+    """
+    from .config import load_config
+    from .options import collect_options
+
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None or not isinstance(ctx.find_root().command, OrcGroup):
+        return load_config(**overrides)
+    pm = _pm(ctx)
+    given = {**(ctx.find_root().obj or {}).get("given", {}), **(settings or {})}
+    return load_config(declared=collect_options(pm).settings.values(), given=given, **overrides)
 
 
 @contextlib.contextmanager
@@ -218,6 +256,16 @@ def _utf8(value: Any, what: str) -> None:
         raw = text[exc.start:exc.end].encode("utf-8", "surrogateescape")
         raise UsageError(f"the {what} is not UTF-8 text (byte {raw[:1].hex()} at character {exc.start}); "
                          "pass it as UTF-8") from None
+
+
+def _runtime(runtime: str | None, old_executor: str | None) -> str | None:
+    """``--runtime``, or the deprecated ``--executor`` it replaced (kept for one release, with a warning)."""
+    if old_executor is not None:
+        log.warning("--executor is deprecated: it is --runtime now (--runtime %s)", old_executor)
+        if runtime is not None and runtime != old_executor:
+            raise UsageError(f"--runtime {runtime} and --executor {old_executor} disagree; give --runtime alone")
+        return runtime or old_executor
+    return runtime
 
 
 def _split_roles(roles: str | None) -> tuple[str, ...]:
@@ -255,18 +303,12 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
               help="Run a subtask again up to N times after a transient failure (overloaded model, crash).")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Run exactly this plan (written by `orc plan --output`, maybe edited).")
-@click.option("--planner", help="Ask this planner for the plan, e.g. llm (a planner agent).")
 @click.option("--approve", type=click.Choice(["plan"]), help="Show the plan and ask before running it.")
-@click.option("--executor", default="local", show_default=True, help="Where agents run: local, or ray (orc[ray]).")
-@click.option("--ray-address", help="The Ray cluster to use with --executor ray (default: RAY_ADDRESS or auto).")
-@click.option("--isolation", type=click.Choice(["none", "worktree"]), default="none", show_default=True,
-              help="worktree: each writing agent works in a git worktree of its own; orc merges them after.")
-@click.option("--merge-into", help="With --isolation worktree: merge the agents' branches into this branch.")
-@click.option("--resolve-conflicts", is_flag=True, help="With --isolation worktree: a builder resolves conflicts.")
+@click.option("--runtime", help="Where agents run: local (default; ORC_RUNTIME), or the name a runtime plugin "
+              "answers to, e.g. ray.")
+@click.option("--executor", "old_executor", hidden=True, help="Deprecated: --runtime.")
 @click.option("--add-dir", "add_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
               help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).")
-@click.option("--orchestrator", "orchestrator_kind", type=click.Choice(["plan", "agent"]), default="plan",
-              show_default=True, help="agent: an orchestrator agent creates and commands the team as it goes.")
 @session_safety
 @click.pass_context
 def execute(
@@ -290,14 +332,9 @@ def execute(
     fail_fast: bool,
     retries: int,
     plan_file: Path | None,
-    planner: str | None,
     approve: str | None,
-    executor: str,
-    ray_address: str | None,
-    isolation: str,
-    merge_into: str | None,
-    resolve_conflicts: bool,
-    orchestrator_kind: str,
+    runtime: str | None,
+    old_executor: str | None,
     add_dirs: tuple[str, ...],
     trust_project_settings: bool,
     no_bash_sandbox: bool,
@@ -324,13 +361,7 @@ def execute(
         timeout_seconds=timeout,
         fail_fast=fail_fast,
         retries=retries,
-        planner=planner,
-        executor=executor,
-        ray_address=ray_address,
-        isolation=isolation,
-        merge_into=merge_into,
-        resolve_conflicts=resolve_conflicts,
-        orchestrator=orchestrator_kind,
+        runtime=_runtime(runtime, old_executor),
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
@@ -506,7 +537,6 @@ def _one_line(report: Any) -> str:
 @click.argument("prompt")
 @click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
 @click.option("--roles", help="Plan these roles in order instead of a task type.")
-@click.option("--planner", help="Ask this planner, e.g. llm (runs a planner agent).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the plan as JSON here, to edit and run with `orc execute --plan`.")
@@ -516,7 +546,7 @@ def _one_line(report: Any) -> str:
 @click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
               show_default=True, help="The directory the task will work in (a planner agent looks there).")
 @click.pass_context
-def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, planner: str | None, as_json: bool,
+def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_json: bool,
          output: Path | None, scripted: bool, db_path: Path | None, cwd: Path) -> None:
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
@@ -526,7 +556,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, pla
 
     from .plan_file import render_plan
 
-    orc = _orchestrator(ctx, planner=planner, db_path=db_path)
+    orc = _orchestrator(ctx, db_path=db_path)
     role_names = _split_roles(roles)
 
     async def make() -> Any:
@@ -586,15 +616,17 @@ def task_types(ctx: click.Context, as_json: bool) -> None:
 @click.option("--path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write it (default: ./orc.toml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path: Path | None, force: bool) -> None:
-    """Write a config file with every setting and its default."""
+@click.pass_context
+def init(ctx: click.Context, path: Path | None, force: bool) -> None:
+    """Write a config file with every setting (orc's and the loaded plugins') and its default."""
     from .config import CONFIG_FILE, render_config_file
+    from .options import collect_options
 
     target = path or Path(CONFIG_FILE)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; edit it, or pass --force to overwrite it")
     try:
-        target.write_text(render_config_file())
+        target.write_text(render_config_file(collect_options(_pm(ctx)).settings.values()))
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     click.echo(f"wrote {target}")

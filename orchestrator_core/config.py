@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .errors import ConfigError
+from .secrets import remember
 
 CONFIG_FILE = "orc.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -88,14 +89,22 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
 
 @attrs.frozen
 class Setting:
+    """One setting: its name in every source, how its text is parsed, its default and what it does.
+
+    The core's settings are attributes of :class:`Config` (``attribute``); a plugin's, declared through
+    ``orc_addoption`` with ``attribute=None``, are read with :meth:`Config.get`.
+    """
+
     name: str
-    attribute: str
+    attribute: str | None
     parse: Callable[[str], Any]
     default: Any
     help: str
     #: False for a setting that lowers a trust boundary: a repository's own orc.toml or .env must not set it
     #: (#16), so it is read from the environment (or a command-line option) only.
     from_files: bool = True
+    #: Its value is a secret: redacted wherever orc prints or stores it.
+    secret: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -106,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(~/.local/share/orc/orchestrator.db), out of the agents' reach."),
     Setting("ORC_STORE_LOCK_TIMEOUT", "store_lock_timeout", _positive_float, 300.0,
             "Seconds a store write waits while another program holds the store's lock, before the run stops."),
+    Setting("ORC_RUNTIME", "runtime", lambda text: text.strip() or "local", "local",
+            "Where agents run: local (this machine), or the name a runtime plugin answers to (ray)."),
     Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
             "Log level for orc's own log lines on stderr."),
     Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,
@@ -167,20 +178,10 @@ class Config:
     fail_fast: bool = False
     #: How many times the default retry policy runs a subtask again after a transient failure.
     retries: int = 0
-    #: The planner the user asked for (``--planner``, e.g. ``llm``); None lets the task type decide.
-    planner: str | None = None
-    #: Where agents run: ``local`` (this machine) or a runtime plugin's name (``ray``), and its address.
-    executor: str = "local"
-    ray_address: str | None = None
-    #: Agents' working directories: ``none`` (the task's directory) or ``worktree`` (a git worktree each writer).
-    isolation: str = "none"
-    merge_into: str | None = None
-    resolve_conflicts: bool = False
+    #: Where agents run: ``local`` (this machine) or the name a runtime plugin answers to (``--runtime``).
+    runtime: str = "local"
     #: Directories outside their working directory that agents' file tools may use (``--add-dir``).
     add_dirs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    #: Who runs the fleet: ``plan`` (a plan made up front, run by an executor) or ``agent`` (an orchestrator
-    #: agent that creates and commands agents as it goes, through orc's fleet tools).
-    orchestrator: str = "plan"
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
     #: True when agents talk to orc's scripted model instead of Anthropic.
@@ -196,6 +197,13 @@ class Config:
     trust_project_settings: bool = False
     #: Run Bash in Claude Code's OS sandbox (#16).
     bash_sandbox: bool = True
+    #: The settings plugins declare (``orc_addoption``), by name; read them with :meth:`get`.
+    plugin_settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A plugin-declared setting's value: from the command line, the environment, ``.env`` or ``orc.toml``,
+        else its declared default (``default`` when nothing declared it)."""
+        return self.plugin_settings.get(name, default)
 
 
 def _read_toml(path: Path) -> dict[str, str]:
@@ -230,27 +238,37 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 def load_config(
     directory: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    declared: Iterable[Setting] | None = None,
+    given: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Config:
     """Read the settings that apply in ``directory`` (default: the current directory).
 
     :param environ: the environment to read (default ``os.environ``).
+    :param declared: the settings plugins declare (``orc_addoption``), read from the same sources. Given (even
+        empty), an ``orc.toml`` key that names no setting is warned about; None (the plugins are not known here)
+        checks nothing.
+    :param given: plugin settings' values from their command-line options, by setting name; they win.
     :param overrides: Config attributes that win over every source (the CLI's options).
     :raises ConfigError: a setting has a bad value, or ``orc.toml`` is not valid TOML.
     """
+    check_keys = declared is not None
+    declared = tuple(declared or ())
     base = Path(directory or ".")
     environ = os.environ if environ is None else environ
     sources: list[tuple[str, Mapping[str, str]]] = []
     unknown: list[str] = []
     if (base / CONFIG_FILE).is_file():
         sources.append((str(base / CONFIG_FILE), _read_toml(base / CONFIG_FILE)))
-        unknown = unknown_settings(sources[-1][1])
+        unknown = unknown_settings(sources[-1][1], [d.name for d in declared]) if check_keys else []
     if (base / ".env").is_file():
         sources.append((str(base / ".env"), _read_dotenv(base / ".env")))
     sources.append(("the environment", environ))
 
     values: dict[str, Any] = {}
-    for setting in SETTINGS:
+    plugin_settings = {d.name: d.default for d in declared}
+    for setting in (*SETTINGS, *declared):
         for origin, source in sources:
             if setting.name not in source:
                 continue
@@ -261,11 +279,18 @@ def load_config(
                     "in the environment or with its command-line option"
                 )
             try:
-                values[setting.attribute] = setting.parse(raw)
+                if setting.secret:
+                    remember(setting.name, raw)
+                if setting.attribute is None:
+                    plugin_settings[setting.name] = setting.parse(raw)
+                else:
+                    values[setting.attribute] = setting.parse(raw)
             except ValueError as exc:
                 reason = str(exc) if "must" in str(exc) else "is not valid"
                 raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
+    plugin_settings.update({k: v for k, v in (given or {}).items() if v is not None})
+    values["plugin_settings"] = plugin_settings
     if values.get("db_path") is None:
         values["db_path"] = default_db_path(environ)
     config = Config(**values)
@@ -295,14 +320,39 @@ def _warn_once(line: str) -> None:
         logging.getLogger("orc").warning("%s", line)
 
 
-def render_config_file() -> str:
-    """The text ``orc init`` writes: every setting with its default and what it does."""
+def with_declared(config: Config, declared: Iterable[Setting], environ: Mapping[str, str] | None = None) -> Config:
+    """``config`` (built by hand) with the plugin settings it does not have yet: from the environment, else
+    their defaults.
+
+    :raises ConfigError: a value in the environment is bad.
+    """
+    environ = os.environ if environ is None else environ
+    missing = [d for d in declared if d.name not in config.plugin_settings]
+    if not missing:
+        return config
+    values: dict[str, Any] = {}
+    for setting in missing:
+        values[setting.name] = setting.default
+        if setting.name in environ:
+            raw = environ[setting.name]
+            try:
+                values[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                reason = str(exc) if "must" in str(exc) else "is not valid"
+                raise ConfigError(f"{setting.name}={raw!r} (from the environment) {reason}; fix or unset it") from None
+            if setting.secret:
+                remember(setting.name, raw)
+    return attrs.evolve(config, plugin_settings={**values, **config.plugin_settings})
+
+
+def render_config_file(declared: Iterable[Setting] = ()) -> str:
+    """The text ``orc init`` writes: every setting (the core's, then the plugins') with its default and help."""
     lines = [
         "# orc settings. Values in .env and in the environment win over this file.",
         "# Every key is also an environment variable of the same name.",
         "",
     ]
-    for setting in SETTINGS:
+    for setting in (*SETTINGS, *declared):
         default = setting.default
         if default is None:
             rendered = '""'

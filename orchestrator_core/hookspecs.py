@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .agents import AgentRuntime
     from .config import Config
     from .events import Event
+    from .options import Parser
     from .orchestrator import Orchestrator
     from .records import (
         Agent,
@@ -55,6 +56,23 @@ def orc_addhooks(pm: pluggy.PluginManager) -> None:
     combined with firstresult.
 
     :param pm: the plugin manager.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_addoption(parser: Parser) -> None:
+    """Declare this plugin's settings and the command-line options that set them (pytest's ``pytest_addoption``).
+
+    Called once per plugin manager, before settings are read and before a command line is parsed. Call
+    ``parser.add_setting("ORC_THING_DIR", parse=Path, default=None, help="...")`` for each setting (read from
+    ``orc.toml``, ``.env`` and the environment like the core's, listed by ``orc init``, read back with
+    ``config.get("ORC_THING_DIR")``), and ``parser.add_option("--thing-dir", setting="ORC_THING_DIR",
+    commands=("execute",))`` to let a command line set one; the option's value wins over every source. Options
+    exist only while the plugin is loaded. A name another plugin (or the core) declares is a PluginError.
+
+    :param parser: the :class:`~orchestrator_core.options.Parser` to declare on.
 
     **Sync or async**: sync only.
     """
@@ -245,7 +263,8 @@ def orc_make_plan(
     :param task_type: a registered task type, ``auto`` or ``custom``.
     :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
     :param task_types: every registered task type (templates from any plugin), by name.
-    :param config: the settings (``config.planner`` names a planner the user asked for, e.g. ``llm``).
+    :param config: the settings (a planner plugin's own, such as the one naming the planner the user asked
+        for, are read with ``config.get(NAME)``).
     :param orc: the Orchestrator, for a planner that runs an agent (``await orc.start()``, ``orc.agents``).
         Agents created while planning belong to the task that runs the plan (its cost, its records).
     :param cwd: the directory the task will work in (absolute): where a planner agent should look.
@@ -287,7 +306,7 @@ def orc_agent_workdir(task: Task, subtask: Subtask, config: Config) -> str | Non
 
     :param task: the task being run.
     :param subtask: the subtask whose agent is about to be created.
-    :param config: the settings (``config.isolation``).
+    :param config: the settings (a plugin reads its own with ``config.get(NAME)``).
     :returns: a directory path, or None.
 
     **Sync or async**: sync only.

@@ -14,8 +14,9 @@ import attrs
 
 from . import stall_policy
 from .agents import AgentManager, AgentRuntime
-from .config import Config, load_config
+from .config import Config, load_config, with_declared
 from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
+from .options import collect_options
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -73,9 +74,10 @@ class Orchestrator:
         plugins: Iterable[object] = (),
         pm: OrcPluginManager | None = None,
     ) -> None:
-        self.config = config or load_config()
-        self.enable_monitoring = enable_monitoring
         self.pm = pm or make_plugin_manager(plugin_options, plugins=plugins)
+        declared = collect_options(self.pm).settings.values()
+        self.config = with_declared(config, declared) if config else load_config(declared=declared)
+        self.enable_monitoring = enable_monitoring
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
             for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name, Role.problem).items()
@@ -116,15 +118,17 @@ class Orchestrator:
         runtime: AgentRuntime | None = None
         if self._agents is None:
             runtime = self.pm.hook.orc_make_runtime(config=self.config)
-            if runtime is None and self.config.executor != "local":
+            if runtime is None and self.config.runtime != "local":
                 raise RuntimeUnavailable(
-                    f"no plugin runs agents with --executor {self.config.executor}; for ray install orc[ray] "
-                    "and do not disable orc_ray (-p no:orc_ray)"
+                    f"no plugin runs agents with --runtime {self.config.runtime}; install the plugin that provides "
+                    "it (and do not disable it with -p no:NAME); `orc plugins --all` lists what is loaded"
                 )
             if runtime is None:
+                blocked = [name for name, plugin in self.pm.list_name_plugin() if plugin is None]
+                disabled = f" (disabled here: {', '.join(f'-p no:{n}' for n in blocked)})" if blocked else ""
                 raise RuntimeUnavailable(
-                    "no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
-                    "or install a plugin that provides one"
+                    f"no agent runtime plugin is loaded{disabled}; do not disable the one that runs agents, or "
+                    "install a plugin that provides one (`orc plugins --all` lists what is loaded)"
                 )
             runtime.check()
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)

@@ -33,9 +33,20 @@ _BOUND_MARK = re.compile(r"\n\[\.\.\. \d+ more characters not shown\]\Z")
 _ELLIPSIS = "…"
 
 
+#: Values of settings declared secret (``Setting.secret``) read in this process, by value -> setting name: they
+#: may come from orc.toml or .env, where no environment scan would find them.
+DECLARED: dict[str, str] = {}
+
+
+def remember(name: str, value: str) -> None:
+    """Treat ``value`` (of the secret setting ``name``) as a secret in everything this process writes or prints."""
+    if value and len(value) >= MIN_SECRET_CHARS:
+        DECLARED.setdefault(value, name)
+
+
 def secrets_in(*environs: Mapping[str, str]) -> dict[str, str]:
-    """The secret values in ``environs``, mapped to the name of a variable that holds them."""
-    found: dict[str, str] = {}
+    """The secret values in ``environs`` (and of secret settings read), mapped to the name that holds them."""
+    found: dict[str, str] = dict(DECLARED)
     for environ in environs:
         for name, value in environ.items():
             if value and len(value) >= MIN_SECRET_CHARS and SECRET_NAME.search(name):

@@ -77,7 +77,7 @@ def conductor(request):
 
 
 def agent_config(orc_config, **limits):
-    return attrs.evolve(orc_config, orchestrator="agent", max_result_chars=2000, **limits)
+    return attrs.evolve(orc_config, plugin_settings={"ORC_ORCHESTRATOR": "agent"}, max_result_chars=2000, **limits)
 
 
 async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model, orc_workdir):

@@ -158,7 +158,7 @@ async def test_bad_json_goes_back_to_the_same_agent_with_the_exact_error(orc_con
     with pytest.raises(PlanError) as first_error:
         llm.parse(bad, ROLES)
     planner = scripted_model.script([text(bad), text(fenced(DIAMOND))], match=PLANNER, name="planner")
-    async with Orchestrator(attrs.evolve(orc_config, planner="llm"), pm=orc_pm) as orc:
+    async with Orchestrator(attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm) as orc:
         plan = await orc.make_plan("Add CSV export")  # a template fits, but the user asked for the planner agent
     assert [s.id for s in plan.subtasks] == ["scan", "change", "check", "judge"]
     first, second = scripted_model.requests_for(planner)
@@ -186,7 +186,7 @@ async def test_an_unknown_role_is_named_to_the_planner(orc_config, orc_pm, scrip
     wizard = {"subtasks": [{"id": "1", "role": "wizard", "instruction": "Conjure it."}]}
     scout_only = {"subtasks": [{"id": "1", "role": "scout", "instruction": "Look around."}]}
     planner = scripted_model.script([text(json.dumps(wizard)), text(json.dumps(scout_only))], match=PLANNER)
-    async with Orchestrator(attrs.evolve(orc_config, planner="llm"), pm=orc_pm) as orc:
+    async with Orchestrator(attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm) as orc:
         plan = await orc.make_plan("Explain the cache", roles=["scout", "reviewer"])
     assert plan.subtasks == (Subtask("1", "scout", "Look around."),)
     first, second = scripted_model.requests_for(planner)

@@ -174,8 +174,8 @@ def test_without_orc_claude_there_is_no_runtime(orc_cli):
     out = orc_cli("-p", "no:orc_claude", "execute", "--scripted", "--roles", "scout", "x")
     assert out.exit_code == 6
     assert out.stderr.strip().splitlines() == [
-        "Error: no agent runtime plugin is loaded; do not disable orc_claude (-p no:orc_claude) "
-        "or install a plugin that provides one"
+        "Error: no agent runtime plugin is loaded (disabled here: -p no:orc_claude); do not disable the one "
+        "that runs agents, or install a plugin that provides one (`orc plugins --all` lists what is loaded)"
     ]
 
 
@@ -411,6 +411,67 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
 
 
 def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
-    out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--executor", "ray", "--roles", "scout", "x")
+    out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--runtime", "ray", "--roles", "scout", "x")
     assert out.exit_code == 6
-    assert "no plugin runs agents with --executor ray" in out.stderr
+    assert "no plugin runs agents with --runtime ray" in out.stderr
+
+
+# -- plugins declare settings and options (#18) ---------------------------------------------------------------------
+
+AUDIT_LEVEL = """
+    import click
+
+    from orchestrator_core import hookimpl
+
+    @hookimpl
+    def orc_addoption(parser):
+        def level(text):
+            if not text.strip().isdigit():
+                raise ValueError("must be a whole number")
+            return int(text)
+
+        parser.add_setting("ORC_AUDIT_LEVEL", parse=level, default=1, help="How hard the auditor looks.")
+        parser.add_option("--audit-level", setting="ORC_AUDIT_LEVEL", commands=("audit-level", "execute"), type=int)
+
+    @hookimpl
+    def orc_register_commands(cli):
+        @cli.command("audit-level")
+        def audit_level():
+            from orchestrator_core.cli import current_config
+
+            click.echo(current_config().get("ORC_AUDIT_LEVEL"))
+    """
+
+
+def test_hook_orc_addoption(orc_cli, install, tmp_path):
+    """A plugin's setting is read like the core's (default, orc.toml, .env, environment, its option winning), its
+    bad value is the core's one-line error, `orc init` lists it, and its option exists only while it is loaded."""
+    install("orc-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": AUDIT_LEVEL})
+    assert orc_cli("audit-level", env=LOAD).stdout == "1\n"
+    (tmp_path / "cwd" / "orc.toml").write_text("ORC_AUDIT_LEVEL = 2\n")
+    assert orc_cli("audit-level", env=LOAD).stdout == "2\n"
+    assert orc_cli("audit-level", env={**LOAD, "ORC_AUDIT_LEVEL": "3"}).stdout == "3\n"
+    assert orc_cli("audit-level", "--audit-level", "5", env={**LOAD, "ORC_AUDIT_LEVEL": "3"}).stdout == "5\n"
+    bad = orc_cli("audit-level", env={**LOAD, "ORC_AUDIT_LEVEL": "lots"})
+    assert bad.exit_code == 3
+    assert bad.stderr.strip() == ("Error: ORC_AUDIT_LEVEL='lots' (from the environment) must be a whole number; "
+                                  "fix or unset it")
+    (tmp_path / "cwd" / "orc.toml").unlink()
+    assert orc_cli("init", env=LOAD).exit_code == 0
+    written = (tmp_path / "cwd" / "orc.toml").read_text()
+    assert "# How hard the auditor looks.\nORC_AUDIT_LEVEL = 1\n" in written
+    assert "--audit-level" in orc_cli("execute", "--help", env=LOAD).stdout
+    assert "--audit-level" not in orc_cli("-p", "no:audit", "execute", "--help", env=LOAD).stdout
+
+
+def test_a_builtins_options_exist_only_while_it_is_loaded(orc_cli):
+    assert "--ray-address" in orc_cli("execute", "--help").stdout
+    assert "--ray-address" not in orc_cli("-p", "no:orc_ray", "execute", "--help").stdout
+    assert "--isolation" not in orc_cli("-p", "no:orc_worktree", "execute", "--help").stdout
+    assert "--orchestrator" not in orc_cli("-p", "no:orc_conductor", "execute", "--help").stdout
+
+
+def test_the_deprecated_executor_option_still_works_and_says_so(orc_cli, caplog):
+    out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--executor", "ray", "--roles", "scout", "x")
+    assert out.exit_code == 6 and "no plugin runs agents with --runtime ray" in out.stderr
+    assert "--executor is deprecated: it is --runtime now (--runtime ray)" in caplog.text

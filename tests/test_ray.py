@@ -16,14 +16,14 @@ def test_orc_ray_declines_unless_asked():
     import orc_ray
 
     assert orc_ray.orc_make_runtime(Config()) is None
-    assert type(orc_ray.orc_make_runtime(Config(executor="ray"))).__name__ == "RayRuntime"
+    assert type(orc_ray.orc_make_runtime(Config(runtime="ray"))).__name__ == "RayRuntime"
 
 
 def test_missing_ray_is_one_clear_line(monkeypatch):
     import orc_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    runtime = orc_ray.orc_make_runtime(Config(executor="ray"))
+    runtime = orc_ray.orc_make_runtime(Config(runtime="ray"))
     with pytest.raises(RuntimeUnavailable) as caught:
         runtime.check()
     assert 'pip install -e ".[ray]"' in str(caught.value) and "\n" not in str(caught.value)
@@ -37,7 +37,7 @@ def test_an_unreachable_cluster_is_one_clear_line():
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    runtime = orc_ray.orc_make_runtime(Config(executor="ray", ray_address=f"127.0.0.1:{port}"))
+    runtime = orc_ray.orc_make_runtime(Config(runtime="ray", plugin_settings={"ORC_RAY_ADDRESS": f"127.0.0.1:{port}"}))
     with pytest.raises(RuntimeUnavailable) as caught:
         runtime.check()
     assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in str(caught.value)

@@ -48,7 +48,7 @@ def repo(tmp_path, monkeypatch):
 
 @pytest.fixture
 def isolated(orc_config):
-    return attrs.evolve(orc_config, isolation="worktree")
+    return attrs.evolve(orc_config, plugin_settings={"ORC_ISOLATION": "worktree"})
 
 
 def worktrees(repo):
@@ -126,7 +126,9 @@ async def test_overlapping_files_stop_unless_overlap_may_merge(isolated, orc_pm,
     plan = builders(("top", "edit the top"), ("bottom", "edit the bottom"))
     async with Orchestrator(isolated, pm=orc_pm) as orc:
         stopped = await orc.execute("x", execution_mode="parallel", plan=plan, cwd=repo)
-        monkeypatch.setenv("ORC_WORKTREE_OVERLAP", "merge")
+    # Settings are read when an Orchestrator is made: the environment of the next one lets overlaps merge.
+    monkeypatch.setenv("ORC_WORKTREE_OVERLAP", "merge")
+    async with Orchestrator(isolated, pm=orc_pm) as orc:
         merged = await orc.execute("x", execution_mode="parallel", plan=plan, cwd=repo)
     stop = stopped.reports["orc_worktree"]["stop"]
     assert stop["kind"] == "overlap" and stop["files"] == ["app.py"] and stop["subtasks"] == ["bottom", "top"]
@@ -139,7 +141,7 @@ async def test_kept_agents_keep_their_prepared_worktrees_until_deleted(orc_confi
     monkeypatch.setenv("ORC_WORKTREE_SETUP", "echo prepared > setup.log")
     writes(scripted_model, "write ONE", "one.py", "ONE = 1\n")
     writes(scripted_model, "write TWO", "two.py", "TWO = 2\n")
-    config = attrs.evolve(orc_config, isolation="worktree", keep_agents=True)
+    config = attrs.evolve(orc_config, plugin_settings={"ORC_ISOLATION": "worktree"}, keep_agents=True)
     async with Orchestrator(config, pm=orc_pm) as orc:
         result = await orc.execute("x", execution_mode="parallel", plan=builders(("b1", "write ONE"),
                                                                                ("b2", "write TWO")), cwd=repo)
@@ -169,7 +171,7 @@ async def test_readers_stay_in_the_checkout_and_downstream_agents_work_where_ups
     scripted_model.script([tool("Glob", {"pattern": "*.py"}), text("found app.py")], match="scout of the team")
     writes(scripted_model, "builder of the team", "feature.py", "FEATURE = True\n")
     scripted_model.script([tool("Read", {"file_path": "feature.py"}), text("looks fine")], match="reviewer of the team")
-    config = attrs.evolve(orc_config, isolation="worktree", merge_into="HEAD")
+    config = attrs.evolve(orc_config, plugin_settings={"ORC_ISOLATION": "worktree", "ORC_MERGE_INTO": "HEAD"})
     async with Orchestrator(config, pm=orc_pm) as orc:
         result = await orc.execute("x", roles=["scout", "builder", "reviewer"], cwd=repo)
         cwds = {a.role: a.cwd for a in orc.list_agents()}

@@ -15,5 +15,5 @@ from .runtime import ClaudeRuntime
 @hookimpl(trylast=True)
 def orc_make_runtime(config):
     """trylast: the default runtime; another plugin's runtime wins. It runs agents here, so it declines any
-    other ``--executor``."""
-    return ClaudeRuntime(config) if config.executor == "local" else None
+    other ``--runtime``."""
+    return ClaudeRuntime(config) if config.runtime == "local" else None

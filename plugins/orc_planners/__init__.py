@@ -23,6 +23,18 @@ def orc_register_task_types(register):
         register(task_type)
 
 
+#: The planner the user asked for (``--planner``); None lets the task type decide.
+PLANNER = "ORC_PLANNER"
+
+
+@hookimpl
+def orc_addoption(parser):
+    parser.add_setting(PLANNER, parse=lambda text: text.strip() or None, default=None,
+                       help=f"Ask this planner for every plan ({', '.join(PLANNERS)}); empty: the task type decides.")
+    parser.add_option("--planner", setting=PLANNER, commands=("execute", "plan"),
+                      help="Ask this planner for the plan, e.g. llm (a planner agent).")
+
+
 @hookimpl(tryfirst=True)
 def orc_scripted_model(model):
     """tryfirst: a plan request comes from a planner agent, whose role's own demo script would answer it too."""
@@ -32,10 +44,11 @@ def orc_scripted_model(model):
 @hookimpl(trylast=True)
 def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
     """trylast: a smarter planner plugin gets the first word; these are the fallback."""
-    if config.planner is not None and config.planner not in PLANNERS:
-        raise UsageError(f"no planner plugin answers --planner {config.planner!r}; built-in planners: "
+    planner = config.get(PLANNER)
+    if planner is not None and planner not in PLANNERS:
+        raise UsageError(f"no planner plugin answers --planner {planner!r}; built-in planners: "
                          f"{', '.join(PLANNERS)} (see `orc plugins`)")
-    if config.planner == llm.LLM:
+    if planner == llm.LLM:
         return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
     if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
@@ -45,7 +58,7 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
-        if task_type is None and config.planner is None:
+        if task_type is None and planner is None:
             reason = llm.unavailable(orc)
             if reason is None:
                 return llm.make_plan(prompt, "auto", roles, task_types, orc, cwd)

@@ -29,7 +29,7 @@ from orchestrator_core import (
 
 log = logging.getLogger("orc.planners")
 
-#: ``--planner llm`` (``config.planner``): ask the planner agent whatever the task type.
+#: ``--planner llm`` (the ``ORC_PLANNER`` setting): ask the planner agent whatever the task type.
 LLM = "llm"
 #: The role that plans.
 PLANNER_ROLE = "planner"

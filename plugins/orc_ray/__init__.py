@@ -1,16 +1,27 @@
-"""Agents on a Ray cluster (``--executor ray``, the ``orc[ray]`` extra). Disable with ``-p no:orc_ray``.
+"""Agents on a Ray cluster (``--runtime ray``, the ``orc[ray]`` extra). Disable with ``-p no:orc_ray``.
 
 The modes, limits, budgets, store and live view stay orc's: this plugin only changes where agents run. Ray is
-imported only when a run asks for it (``orc --help`` does not pay for it).
+imported only when a run asks for it (``orc --help`` does not pay for it). Its setting ``ORC_RAY_ADDRESS`` (option
+``--ray-address``) names the cluster.
 """
 
 from orchestrator_core import hookimpl
 
+#: The setting naming the cluster; empty: ``RAY_ADDRESS``, else a local cluster.
+ADDRESS = "ORC_RAY_ADDRESS"
+
+
+@hookimpl
+def orc_addoption(parser):
+    parser.add_setting(ADDRESS, parse=lambda text: text.strip() or None, default=None,
+                       help="The Ray cluster to run agents on with --runtime ray (empty: RAY_ADDRESS, or auto).")
+    parser.add_option("--ray-address", setting=ADDRESS, commands=("execute", "resume"))
+
 
 @hookimpl
 def orc_make_runtime(config):
-    """Runs agents on Ray when ``config.executor == "ray"``; declines otherwise (orc_claude's local runtime runs)."""
-    if config.executor != "ray":
+    """Runs agents on Ray when ``config.runtime == "ray"``; declines otherwise (orc_claude's local runtime runs)."""
+    if config.runtime != "ray":
         return None
     from .runtime import RayRuntime
 

@@ -42,7 +42,7 @@ def register(cli: click.Group) -> None:
     @click.option("--ray-address", help="The Ray cluster (default: RAY_ADDRESS or a local `ray start`).")
     @click.option("--json", "as_json", is_flag=True, help="Print the nodes as JSON.")
     def nodes_command(ray_address: str | None, as_json: bool) -> None:
-        """List the Ray cluster's nodes: agent slots and the agents running on each (--executor ray)."""
+        """List the Ray cluster's nodes: agent slots and the agents running on each (--runtime ray)."""
         report = nodes_report(ray_address)
         if as_json:
             click.echo(json.dumps(report, indent=2))

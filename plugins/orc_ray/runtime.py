@@ -21,7 +21,7 @@ import attrs
 import orchestrator_core
 from orchestrator_core import Agent, Config, Emit, EventKind, OrcError, Role, RuntimeUnavailable, TurnResult
 
-from . import workspace
+from . import ADDRESS, workspace
 from .cluster import HOSTS, Placement, connect, import_ray
 from .environment import split_env
 
@@ -140,7 +140,7 @@ class RayRuntime:
         self.latencies: list[float] = []
 
     def check(self) -> None:
-        connect(self.config.ray_address)
+        connect(self.config.get(ADDRESS))
 
     def lose(self, node_id: str) -> None:
         """A node's host died: send agents elsewhere while another node is up."""

@@ -37,9 +37,9 @@ def limit_options(command: Any) -> Any:
 
 
 def store_path(db_path: Path | None) -> Path:
-    from orchestrator_core import load_config
+    from orchestrator_core.cli import current_config
 
-    return Path(db_path) if db_path else Path(load_config().db_path)
+    return Path(db_path) if db_path else Path(current_config().db_path)
 
 
 def open_store(db_path: Path | None):

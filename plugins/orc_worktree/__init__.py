@@ -1,7 +1,7 @@
 """Git worktrees for writing agents (``--isolation worktree``), merged after the task. Disable with
 ``-p no:orc_worktree``.
 
-With ``config.isolation == "worktree"`` each agent whose role writes (``orc_worktree_isolate``) works in a git
+With ``ORC_ISOLATION=worktree`` (``--isolation worktree``) each agent whose role writes (``orc_worktree_isolate``) works in a git
 worktree of its own, on the branch ``orc/<task>/<subtask>`` made from the commit the task started at, prepared by
 ``orc_worktree_setup`` (by default: copy what ``.worktreeinclude`` names, run ``ORC_WORKTREE_SETUP``). Readers stay
 in the task's own checkout. An agent whose subtask depends on the work of one worktree works in that worktree (the
@@ -13,21 +13,56 @@ and files; unmerged branches are kept, merged ones go. Worktrees go with their a
 Worktrees live in ``$ORC_WORKTREE_DIR`` (default ``~/.local/share/orc/worktrees``); :mod:`orc_worktree.repository`
 says why there.
 
-Settings, read from the environment: ``ORC_WORKTREE_DIR``, ``ORC_WORKTREE_ROLES`` (comma-separated roles to
+Its settings (declared in :func:`orc_addoption`, read from ``orc.toml``, ``.env`` and the environment):
+``ORC_ISOLATION``, ``ORC_MERGE_INTO``, ``ORC_WORKTREE_DIR``, ``ORC_WORKTREE_ROLES`` (comma-separated roles to
 isolate, instead of every writing role), ``ORC_WORKTREE_SETUP`` (a shell command run in each new worktree),
 ``ORC_WORKTREE_OVERLAP`` (``stop``, the default, or ``merge``: let git combine agents' changes to the same file when
-it can). ``--resolve-conflicts`` is not implemented: the report says so and the branches are kept.
+it can). A conflict is left to you: the report names it and the branches are kept.
 
 The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``; this plugin's
 hooks (:mod:`orc_worktree.hookspecs`) are added through ``orc_addhooks``, so other plugins implement them plainly.
 """
 
+import click
+
 from orchestrator_core import hookimpl
 
 from . import hookspecs
-from .worktrees import Worktrees
+from .merge import OVERLAP_VARIABLE
+from .prepare import SETUP_VARIABLE
+from .repository import DIR_VARIABLE
+from .worktrees import ISOLATION, MERGE_INTO, ROLES_VARIABLE, Worktrees
 
 PLUGIN_NAME = "orc-worktree"
+
+
+def _choice(*allowed: str):
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+@hookimpl
+def orc_addoption(parser):
+    parser.add_setting(ISOLATION, parse=_choice("none", "worktree"), default="none",
+                       help="worktree: each writing agent works in a git worktree of its own; orc merges them after.")
+    parser.add_option("--isolation", setting=ISOLATION, type=click.Choice(["none", "worktree"]))
+    parser.add_setting(MERGE_INTO, parse=lambda text: text.strip() or None, default=None,
+                       help="With --isolation worktree: merge the agents' branches into this branch (HEAD: the one "
+                            "checked out); empty: orc/<task>/merged.")
+    parser.add_option("--merge-into", setting=MERGE_INTO)
+    parser.add_setting(DIR_VARIABLE, parse=lambda text: text.strip() or None, default=None,
+                       help="Where worktrees live; empty: $XDG_DATA_HOME/orc/worktrees.")
+    parser.add_setting(ROLES_VARIABLE, parse=lambda text: text.strip() or None, default=None,
+                       help="Comma-separated roles that get a worktree; empty: every role with a tool that writes.")
+    parser.add_setting(SETUP_VARIABLE, parse=str, default="",
+                       help="A shell command run in each new worktree (uv sync, npm ci).")
+    parser.add_setting(OVERLAP_VARIABLE, parse=_choice("stop", "merge"), default="stop",
+                       help="stop: two agents changing one file stops the merge; merge: let git combine them.")
 
 
 @hookimpl

@@ -67,8 +67,9 @@ def run_setup_command(worktree: Path, command: str | None = None) -> None:
         )
 
 
-def default_setup(worktree: Path, source: Path) -> list[str]:
-    """Copy the ``.worktreeinclude`` files, then run ``$ORC_WORKTREE_SETUP``; returns the copied paths."""
+def default_setup(worktree: Path, source: Path, command: str | None = None) -> list[str]:
+    """Copy the ``.worktreeinclude`` files, then run ``command`` (default: ``$ORC_WORKTREE_SETUP``); returns the
+    copied paths."""
     copied = copy_included(worktree, source)
-    run_setup_command(worktree)
+    run_setup_command(worktree, command)
     return copied

@@ -29,9 +29,9 @@ DIR_VARIABLE = "ORC_WORKTREE_DIR"
 MERGED = "merged"
 
 
-def worktrees_dir() -> Path:
-    """Where orc keeps worktrees: ``$ORC_WORKTREE_DIR``, else ``$XDG_DATA_HOME/orc/worktrees``."""
-    explicit = os.environ.get(DIR_VARIABLE)
+def worktrees_dir(explicit: str | None = None) -> Path:
+    """Where orc keeps worktrees: ``explicit`` (the ``ORC_WORKTREE_DIR`` setting), else
+    ``$XDG_DATA_HOME/orc/worktrees``."""
     if explicit:
         return Path(explicit).expanduser().resolve()
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -80,6 +80,8 @@ class TaskRepository:
     identity: tuple[str, ...] = ()
     #: Where each subtask's agent works: a tree, or None for the task's own checkout.
     placed: dict[str, Tree | None] = attrs.field(factory=dict)
+    #: ``ORC_WORKTREE_DIR`` as the run's settings give it (None: the default place).
+    worktrees: str | None = None
 
     @classmethod
     def open(cls, task: Task) -> TaskRepository:
@@ -109,7 +111,7 @@ class TaskRepository:
     def root(self) -> Path:
         """Where this task's worktrees live."""
         digest = hashlib.sha256(str(self.common).encode()).hexdigest()[:8]
-        return worktrees_dir() / f"{self.top.name}-{digest}" / self.task_id
+        return worktrees_dir(self.worktrees) / f"{self.top.name}-{digest}" / self.task_id
 
     @property
     def merged_branch(self) -> str:

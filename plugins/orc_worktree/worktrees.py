@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from typing import Any
 
@@ -35,10 +34,14 @@ from .merge import (
     move_branch,
     tip_of,
 )
-from .prepare import default_setup
-from .repository import TaskRepository, Tree, remove_worktree, worktree_of
+from .prepare import SETUP_VARIABLE, default_setup
+from .repository import DIR_VARIABLE, TaskRepository, Tree, remove_worktree, worktree_of
 
 ROLES_VARIABLE = "ORC_WORKTREE_ROLES"
+#: The settings that turn isolation on, and name the branch the work is merged into (``--isolation``,
+#: ``--merge-into``; declared in ``orc_worktree.orc_addoption``).
+ISOLATION = "ORC_ISOLATION"
+MERGE_INTO = "ORC_MERGE_INTO"
 #: Tools that change files: a role with any of them writes, and gets a worktree by default.
 WRITING_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"})
 
@@ -63,7 +66,7 @@ class Worktrees:
     @hookimpl(trylast=True)
     def orc_worktree_isolate(self, task: Task, subtask: Subtask, role: Role | None, config: Config) -> bool:
         """trylast: the default per-role policy."""
-        named = os.environ.get(ROLES_VARIABLE, "")
+        named = config.get(ROLES_VARIABLE) or ""
         if named.strip():
             return subtask.role in {n.strip() for n in named.split(",")}
         return role is not None and bool(WRITING_TOOLS & set(role.tools))
@@ -71,18 +74,18 @@ class Worktrees:
     @hookimpl(trylast=True)
     def orc_worktree_setup(self, worktree: Any, source: Any, task: Task, subtask: Subtask, config: Config) -> list:
         """trylast: the default preparation, which a plugin replaces by answering first."""
-        return default_setup(worktree, source)
+        return default_setup(worktree, source, config.get(SETUP_VARIABLE) or "")
 
     # -- orc's hooks ----------------------------------------------------------------------------------------
 
     @hookimpl
     def orc_task_started(self, task: Task) -> None:
-        if self.config.isolation == "worktree":
+        if self.config.get(ISOLATION) == "worktree":
             self._open(task)
 
     @hookimpl
     def orc_agent_workdir(self, task: Task, subtask: Subtask, config: Config) -> str | None:
-        if config.isolation != "worktree":
+        if config.get(ISOLATION) != "worktree":
             return None
         repository = self.tasks.get(task.id) or self._open(task)
         if isinstance(repository, UsageError):
@@ -171,6 +174,7 @@ class Worktrees:
     def _open(self, task: Task) -> TaskRepository | UsageError:
         try:
             repository: TaskRepository | UsageError = TaskRepository.open(task)
+            repository.worktrees = self.config.get(DIR_VARIABLE)
         except UsageError as exc:
             repository = exc
         self.tasks[task.id] = repository
@@ -200,7 +204,7 @@ class Worktrees:
             works.append((BranchWork(tree.branch, str(tree.path), members, succeeded, files), tree))
         into = self._target(repository)
         start = tip_of(top, into)
-        allow_overlap = os.environ.get(OVERLAP_VARIABLE, "stop").strip().lower() == "merge"
+        allow_overlap = (self.config.get(OVERLAP_VARIABLE) or "stop") == "merge"
         tip, stop = merge_in_order(top, start or base, [w for w, _ in works], repository.identity, allow_overlap=allow_overlap, into=into)
         report: dict[str, Any] = {"base": base, "into": into if tip != (start or base) else None, "stop": None,
                                   "worktrees": "kept" if self.config.keep_agents else "removed"}
@@ -221,8 +225,6 @@ class Worktrees:
                 "agents": [m.agent_id for m in stop.members() if m.agent_id],
                 "subtasks": [m.subtask_id for m in stop.members()],
             }  # fmt: skip
-            if self.config.resolve_conflicts:
-                report["resolve_conflicts"] = "not available yet: resolve it by hand; the branches are kept"
             log.warning("%s", line)
         report["agents"] = [entry for w, _ in works for entry in w.to_dicts()]
         for work, tree in works:
@@ -243,7 +245,7 @@ class Worktrees:
         tree.files[subtask.id] = sorted({*tree.files.get(subtask.id, []), *changed})
 
     def _target(self, repository: TaskRepository) -> str:
-        wanted = self.config.merge_into
+        wanted = self.config.get(MERGE_INTO)
         if wanted in (None, ""):
             return repository.merged_branch
         if wanted == "HEAD":

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def ray_config(orc_config, ray_cluster):
-    return attrs.evolve(orc_config, executor="ray")
+    return attrs.evolve(orc_config, runtime="ray")
 
 
 def events(db_path):
@@ -242,7 +242,7 @@ async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, sc
 
 
 def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path):
-    """What a user runs: `orc execute --executor ray --ray-address ...`, a new driver joining the cluster."""
+    """What a user runs: `orc execute --runtime ray --ray-address ...`, a new driver joining the cluster."""
     import sys
     from pathlib import Path
 
@@ -251,7 +251,7 @@ def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path)
     db = tmp_path / "o.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_"))}
     done = subprocess.run(
-        [str(orc), "execute", "--scripted", "--executor", "ray", "--ray-address", cluster.address, "--mode",
+        [str(orc), "execute", "--scripted", "--runtime", "ray", "--ray-address", cluster.address, "--mode",
          "parallel", "--roles", "scout,reviewer", "--db", str(db), "-q", "look around"],
         cwd=tmp_path, env={**env, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=120,
     )

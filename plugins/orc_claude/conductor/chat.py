@@ -38,15 +38,18 @@ def chat(ctx: click.Context, cwd: Path, model: str | None, db_path: Path | None,
     import anyio
     import attrs
 
-    from orchestrator_core import Orchestrator, UsageError, load_config
+    from orchestrator_core import UsageError
+    from orchestrator_core.cli import make_orchestrator
+
+    from .plugin import SETTING
 
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
-    config = load_config(
-        default_model=model, db_path=db_path, keep_agents=keep_agents, max_parallel_agents=max_parallel,
-        max_cost_usd=max_cost, max_agents=max_agents, orchestrator="agent",
+    orc = make_orchestrator(
+        ctx, {SETTING: "agent"}, default_model=model, db_path=db_path, keep_agents=keep_agents,
+        max_parallel_agents=max_parallel, max_cost_usd=max_cost, max_agents=max_agents,
     )
-    orc = Orchestrator(config, pm=(ctx.obj or {}).get("pm"), enable_monitoring=False)
+    orc.enable_monitoring = False
     if scripted:
         from orchestrator_core.testing.scripted_run import scripted_environment
 

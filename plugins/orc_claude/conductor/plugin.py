@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
+import click
 
 from orchestrator_core import Agent, EventKind, Orchestrator, Plan, Role, Subtask, hookimpl
 
@@ -91,10 +92,29 @@ def conductor_for(orc: Orchestrator) -> Conductor:
     return found
 
 
+#: Who runs the fleet: ``plan`` (a plan made up front, run by an executor) or ``agent`` (the orchestrator agent).
+SETTING = "ORC_ORCHESTRATOR"
+
+
+def _kind(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("plan", "agent"):
+        raise ValueError("must be plan or agent")
+    return value
+
+
+@hookimpl
+def orc_addoption(parser):
+    parser.add_setting(SETTING, parse=_kind, default="plan",
+                       help="agent: an orchestrator agent creates and commands the team as it goes; plan: a plan "
+                            "made up front.")
+    parser.add_option("--orchestrator", setting=SETTING, type=click.Choice(["plan", "agent"]))
+
+
 @hookimpl(tryfirst=True)
 def orc_make_plan(prompt, roles, config, orc):
     """tryfirst: with ``--orchestrator agent`` the plan is the orchestrator agent alone; no planner is asked."""
-    if config.orchestrator != "agent":
+    if config.get(SETTING) != "agent":
         return None
     conductor_for(orc)
     instruction = INSTRUCTION + (f" Prefer these roles: {', '.join(roles)}." if roles else "")
