@@ -5,6 +5,7 @@ entry_points.txt (what pip writes) and the plugin's module beside it, on sys.pat
 """
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -418,29 +419,13 @@ def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
 
 # -- plugins declare settings and options (#18) ---------------------------------------------------------------------
 
-AUDIT_LEVEL = """
-    import click
+def contributing_block(after: str) -> str:
+    """The first Python block of CONTRIBUTING.md after the heading ``after``: the docs run as written."""
+    text = (Path(__file__).parent.parent / "CONTRIBUTING.md").read_text()
+    return re.search(r"```python\n(.*?)```", text[text.index(after):], re.DOTALL).group(1)
 
-    from orchestrator_core import hookimpl
 
-    @hookimpl
-    def orc_addoption(parser):
-        def level(text):
-            if not text.strip().isdigit():
-                raise ValueError("must be a whole number")
-            return int(text)
-
-        parser.add_setting("ORC_AUDIT_LEVEL", parse=level, default=1, help="How hard the auditor looks.")
-        parser.add_option("--audit-level", setting="ORC_AUDIT_LEVEL", commands=("audit-level", "execute"), type=int)
-
-    @hookimpl
-    def orc_register_commands(cli):
-        @cli.command("audit-level")
-        def audit_level():
-            from orchestrator_core.cli import current_config
-
-            click.echo(current_config().get("ORC_AUDIT_LEVEL"))
-    """
+AUDIT_LEVEL = contributing_block("### Settings and options")
 
 
 def test_hook_orc_addoption(orc_cli, install, tmp_path):
