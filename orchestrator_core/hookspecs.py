@@ -196,8 +196,8 @@ def orc_storage_api(name: str) -> Any | None:
     """Give the public object called ``name`` of the run store's Python API (``Database``).
 
     Called when a program imports it from :mod:`orchestrator_core.storage` (``from orchestrator_core.storage
-    import Database``): the core names no store, so the loaded store plugin answers. The call stops at the first
-    non-None result; return None to decline (a name you do not provide).
+    import Database``): the core names no store, so the loaded store plugin answers.
+    The call stops at the first non-None result; return None to decline (a name you do not provide).
 
     :param name: the attribute asked for, e.g. ``"Database"``.
     :returns: the object (a class, usually), or None.

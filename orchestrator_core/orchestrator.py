@@ -519,8 +519,8 @@ class Orchestrator:
             Subtasks), or the prompt itself with the steps' roles in ``roles``.
         :param dependencies: step index -> the indices it depends on, e.g. ``{1: [0], 2: [0, 1], 3: [2]}``. They
             replace the steps' own ``depends_on``.
-        :param prompt: the task's goal; needed unless ``task`` is a Task or a prompt, or every step is a Subtask
-            or a pair (their instructions then make the goal).
+        :param prompt: the task's goal; needed unless ``task`` is a Task, a Plan made for a prompt or the prompt
+            itself, or every step is a ``(role, instruction)`` pair (their instructions then make the goal).
         :raises PlanError: an unknown step index, a cycle, an unknown role.
         :raises UsageError: no goal to give the agents.
         """
@@ -539,10 +539,13 @@ class Orchestrator:
         if unknown:
             raise PlanError(f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
                             f"{len(steps) - 1})")
-        bare = [s for s in steps if not isinstance(s, Subtask | tuple)]
-        if bare and not (prompt and prompt.strip()):
-            raise UsageError("execute_with_dependencies: give the task's goal (prompt=...), or a Task, so the "
-                             f"{_role_name(bare[0])} knows what to work on")
+        # A (role, instruction) pair is the caller's own words; a role or a template's Subtask says nothing of
+        # the goal, so the goal must come from somewhere: a Task, a Plan made for a prompt, or prompt=.
+        vague = [s for s in steps if not isinstance(s, tuple)]
+        if vague and not (prompt and prompt.strip()):
+            role = vague[0].role if isinstance(vague[0], Subtask) else _role_name(vague[0])
+            raise UsageError("execute_with_dependencies: give the task's goal (prompt=...), or a Task or Plan "
+                             f"made for it, so the {role} knows what to work on")
         subtasks = []
         for i, step in enumerate(steps):
             after = [str(d) for d in dependencies.get(i, ())]
