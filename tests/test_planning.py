@@ -5,17 +5,14 @@ The planner agent is real (claude-agent-sdk and the Claude CLI); each test scrip
 
 import json
 import os
-import pty
-import select
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import default_store
+from fixtures import default_store, run_in_terminal
 from orc_planners import llm
 from orc_planners.templates import choose_task_type
 
@@ -248,37 +245,6 @@ def test_approve_without_a_terminal_refuses_before_spending(cli_env, scripted_mo
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert scripted_model.requests == []
     assert not (tmp_path / "orc.db").exists()
-
-
-def run_in_terminal(env, cwd, args, answer, timeout=90):
-    """Run `orc` on a pseudo-terminal; answer ``answer`` once it asks. Returns (exit code, all it wrote)."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "orc"), *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child,
-                            close_fds=True)
-    os.close(child)
-    seen, answered = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], deadline - time.monotonic())
-            if not ready:
-                break
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and b"Run this plan?" in seen:
-                os.write(main, answer.encode() + b"\n")
-                answered = True
-        return proc.wait(timeout=max(1, deadline - time.monotonic())), seen.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(main)
 
 
 @pytest.mark.parametrize("answer", ["y", "n"])
