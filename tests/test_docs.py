@@ -42,8 +42,9 @@ def quick_start() -> list[str]:
 
 def scripted(argv: list[str]) -> list[str]:
     """``argv`` with --scripted after its command's name, if the command talks to a model."""
-    words = [w for w in argv if not w.startswith("-")]
-    start = argv.index(words[0]) if words else 0
+    start = 0
+    while start < len(argv) and argv[start].startswith("-"):  # orc's own options: -p NAME
+        start += 1 if argv[start].startswith("-p") and len(argv[start]) > 2 else 2
     for command in MODEL_COMMANDS:
         if tuple(argv[start:start + len(command)]) == command:
             at = start + len(command)
@@ -81,6 +82,9 @@ def test_every_quick_start_command_runs(user, tmp_path):
             argv[-1:] = ["Add CSV export"]
         if "TASK_ID" in argv and "TASK_ID" not in names:
             names["TASK_ID"] = interrupted_task(project, env, store)
+        if "AGENT_ID" in argv and "AGENT_ID" not in names:  # before `orc agents create`: one of the task's agents
+            names["AGENT_ID"] = rows(store, "select id from agents where task_id = ? order by created_at",
+                                     [names["TASK_ID"]])[0]["id"]
         argv = scripted([names.get(a, a) for a in argv])
         ran.append(argv)
         if argv[:1] == ["browse"]:

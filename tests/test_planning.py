@@ -305,3 +305,23 @@ def test_an_unknown_planner_is_refused(orc_cli):
     assert out.exit_code == 2
     assert "no planner plugin answers --planner 'oracle'; built-in planners: llm, template" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_saved_plan_runs_with_its_own_prompt_and_refuses_what_it_would_ignore(orc_cli, scripted_model):
+    """`orc execute --plan plan.json` (the README's quick start) needs no PROMPT: the file carries it (#19)."""
+    builder = scripted_model.script([text("BUILT")], match="builder of the team")
+    env = scripted_model.env(orc_cli.cwd.parent / "claude-config")
+    plan = {"prompt": "Add CSV export", "subtasks": [{"id": "1", "role": "builder", "instruction": "Build it."}]}
+    (orc_cli.cwd / "plan.json").write_text(json.dumps(plan))
+    for extra, named in ((["--roles", "scout"], "--roles"), (["-t", "bug_fix"], "--task-type")):
+        out = orc_cli("execute", "--plan", "plan.json", *extra, env=env)
+        assert out.exit_code == 2 and f"{named} cannot change it" in out.stderr, out.output
+    assert scripted_model.requests == []
+    out = orc_cli("execute", "--plan", "plan.json", "--mode", "dag", env=env)
+    assert out.exit_code == 0, out.output
+    assert "Task: Add CSV export" in scripted_model.requests_for(builder)[0].last_user_text
+    (orc_cli.cwd / "bare.json").write_text(json.dumps({"subtasks": plan["subtasks"]}))
+    out = orc_cli("execute", "--plan", "bare.json", env=env)
+    assert out.exit_code == 2 and 'does not say what the task is (no "prompt")' in out.stderr
+    out = orc_cli("execute", env=env)
+    assert out.exit_code == 2 and "or run a saved plan with --plan plan.json" in out.stderr

@@ -267,3 +267,26 @@ async def test_hook_orc_storage_api(orc_register):
     assert make_plugin_manager(plugins=[Other()]).hook.orc_storage_api(name="Database") == "theirs"
     with pytest.raises(AttributeError):
         storage.Nothing  # noqa: B018
+
+
+async def test_orchestrator_scripted_starts_and_stops_its_own_model(orc_pm, tmp_path, monkeypatch):
+    """The public switch (#19): no credentials, no endpoint given; the Orchestrator brings the scripted model."""
+    from orchestrator_core import Config
+
+    monkeypatch.setenv("ORC_SCRIPTED_HOME", str(tmp_path / "scripted"))
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    orchestrator = Orchestrator(Config(db_path=tmp_path / "orc.db"), pm=orc_pm, scripted=True)
+    async with orchestrator:
+        url = orchestrator.config.runtime_env["ANTHROPIC_BASE_URL"]
+        assert url.startswith("http://127.0.0.1:")
+        agent = await orchestrator.create_agent(AgentRole.SCOUT)
+        assert (await agent.execute_task("Find all Python files")).startswith("Found these Python files")
+    assert "ANTHROPIC_BASE_URL" not in orchestrator.config.runtime_env
+    with pytest.raises(OSError):
+        import urllib.request
+
+        urllib.request.urlopen(url, timeout=5)  # the model stopped with the Orchestrator
+    async with orchestrator:  # and a new one serves the agents made before
+        assert (await agent.execute_task("again")).startswith("Found these Python files")
