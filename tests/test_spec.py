@@ -290,3 +290,76 @@ async def test_orchestrator_scripted_starts_and_stops_its_own_model(orc_pm, tmp_
         urllib.request.urlopen(url, timeout=5)  # the model stopped with the Orchestrator
     async with orchestrator:  # and a new one serves the agents made before
         assert (await agent.execute_task("again")).startswith("Found these Python files")
+
+
+async def test_spec_python_api_and_parallel_execution(orchestrator, builtin_scripts, capsys):
+    # --- spec: Python API (the body of its main())
+    try:
+        await orchestrator.start()
+
+        # Execute a high-level task
+        result = await orchestrator.execute(
+            prompt="Implement a feature to export data to CSV",
+            task_type="feature_implementation",
+            execution_mode="sequential"
+        )
+
+        print(f"Success: {result.success}")
+        print(f"Cost: ${result.metrics.total_cost:.4f}")
+        print(f"Output: {result.output}")
+
+    finally:
+        await orchestrator.stop()
+    # --- end
+    assert [s.role for s in result.subtasks] == ["analyst", "planner", "builder", "tester", "reviewer"]
+    async with orchestrator:
+        # --- spec: Parallel Execution
+        result = await orchestrator.execute(
+            prompt="Analyze code quality and suggest improvements",
+            execution_mode="parallel"
+        )
+        # --- end
+    assert result.success, result.error
+    assert capsys.readouterr().out.startswith("Success: True\nCost: $0.")
+
+
+#: The specification's "CLI Usage" block, as written (``<task-id>`` and ``<agent-id>`` filled in by the test).
+SPEC_CLI = """
+orchestrator init
+orchestrator execute "Find and analyze all Python files in the project"
+orchestrator execute "Fix the bug in user authentication" --task-type bug_fix
+orchestrator execute "Add comprehensive documentation" --mode parallel
+orchestrator status
+orchestrator list-agents
+orchestrator list-tasks
+orchestrator task-details <task-id>
+orchestrator agent-details <agent-id>
+"""
+
+
+def test_spec_cli_usage(tmp_path):
+    """Every command of the specification's CLI block, offline: the commands that run agents with --scripted."""
+    import shlex
+    import subprocess
+    import sys
+
+    from fixtures import clean_env, default_store, rows
+
+    project = tmp_path / "project"
+    project.mkdir()
+    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
+    store = default_store(tmp_path / "home")
+    for line in SPEC_CLI.strip().splitlines():
+        argv = shlex.split(line)
+        if argv[1] == "execute":
+            argv.insert(2, "--scripted")
+        if argv[-1] == "<task-id>":
+            argv[-1] = rows(store, "select id from tasks order by created_at")[0]["id"]
+        if argv[-1] == "<agent-id>":
+            argv[-1] = rows(store, "select id from agents order by created_at")[0]["id"]
+        out = subprocess.run([str(Path(sys.executable).parent / argv[0]), *argv[1:]], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, f"{line}: {out.stderr}"
+        assert out.stdout.strip() and "Traceback" not in out.stderr
+    assert [t["status"] for t in rows(store, "select status from tasks")] == ["succeeded"] * 3
+    assert (project / "orc.toml").exists()
