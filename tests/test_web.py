@@ -1,0 +1,283 @@
+"""Mission control (#22): a real `orc browse` process on 127.0.0.1 over stores that real runs wrote (the real
+claude-agent-sdk and CLI against the scripted model), read by a real browser: Debian's chromium driven by Playwright.
+
+Screenshots of each page go to $ORC_TEST_ARTIFACTS (else a temporary directory): home.png, task.png, agent.png,
+live-before.png, live-after.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fixtures import clean_env, rows, wait_for
+from test_browse import with_host
+
+from orchestrator_core.testing import text, tool
+
+BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
+#: Offline and quiet: no sandbox (root in CI), no GPU, nothing fetched from the network by the browser itself.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# -- servers and runs ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def browse(path: Path, *args: str, env: dict[str, str], options: tuple[str, ...] = (),
+           lines: int = 2) -> Iterator[tuple[str, list[str]]]:
+    """`orc [options] browse [args] --port 0 --db path`: yields (base URL, the first ``lines`` lines it printed: the
+    Serving line, then mission control's); stopped afterwards."""
+    out, err = path.parent / f"browse-{time.monotonic_ns()}.out", path.parent / "browse.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen([str(BIN / "orc"), *options, "browse", *args, "--port", "0", "--db", str(path)],
+                                stdout=stdout, stderr=stderr, env=env, text=True)
+
+    def started() -> list[str] | None:
+        printed = out.read_text().splitlines()
+        if len(printed) >= lines:
+            return printed
+        if proc.poll() is not None:
+            raise AssertionError(f"orc browse exited with {proc.returncode}: {err.read_text()}")
+        return None
+
+    try:
+        printed = wait_for(started)
+        assert printed[0].startswith(f"Serving {path} at http://127.0.0.1:"), printed
+        yield printed[0].split(" at ")[1].split()[0].rsplit("/", 1)[0], printed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def scripted_run(tmp_path_factory) -> dict:
+    """`orc execute --scripted "Add CSV export"`: the five agents of the feature team, recorded in a fresh store."""
+    tmp = tmp_path_factory.mktemp("run")
+    work, db = tmp / "work", tmp / "orc.db"
+    work.mkdir()
+    done = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "Add CSV export", "--cwd", str(work),
+                           "--db", str(db)], env=clean_env(tmp, ORC_DISABLE_PLUGIN_AUTOLOAD="1"),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (task,) = rows(db, "select * from tasks")
+    return {"db": db, "task": task, "agents": rows(db, "select * from agents order by created_at")}
+
+
+@pytest.fixture(scope="module")
+def server(scripted_run) -> Iterator[str]:
+    with browse(scripted_run["db"], env=clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")) \
+            as (url, _):
+        yield url
+
+
+# -- the browser --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: `apt-get install chromium` (Debian's package) to run the browser tests")
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed: pip install -e '.[web-test]'")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    where = Path(os.environ.get("ORC_TEST_ARTIFACTS") or tmp_path_factory.mktemp("screenshots"))
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page; a script error on it fails the test."""
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    yield page
+    page.close()
+    assert not errors, errors
+    # Nothing from a CDN or any other origin: every asset ships with orc.
+    assert all(u.startswith("http://127.0.0.1:") or u.startswith("data:") for u in requests), requests
+
+
+def expect():
+    from playwright.sync_api import expect
+
+    return expect
+
+
+# -- the pages of a finished run ----------------------------------------------------------------------------------
+
+
+def test_home_lists_the_scripted_run(page, server, scripted_run, artifacts):
+    task = scripted_run["task"]
+    page.goto(f"{server}/")  # `orc browse`'s root is mission control; Datasette's pages stay under /<db>
+    assert page.url == f"{server}/-/orc/"
+    row = page.locator(f"tr.task[data-task='{task['id']}']")
+    expect()(row).to_contain_text("Add CSV export")
+    cells = row.locator("td")
+    assert cells.nth(0).inner_text() == "succeeded"
+    assert cells.nth(3).inner_text() == str(len(scripted_run["agents"]))
+    assert re.fullmatch(r"\$\d+\.\d\d", cells.nth(4).inner_text())  # dollars and cents, no float noise
+    assert cells.nth(7).inner_text() == "1"  # add_csv_export.py
+    page.screenshot(path=artifacts / "home.png", full_page=True)
+    page.get_by_role("link", name="SQL & tables").click()  # the stock tables and canned queries are one click away
+    expect()(page.locator("body")).to_contain_text("A task's timeline")  # a canned query
+
+
+def test_task_page_has_one_lane_per_agent(page, server, scripted_run, artifacts):
+    task = scripted_run["task"]
+    page.goto(f"{server}/-/orc/")
+    page.get_by_role("link", name="Add CSV export").click()
+    assert page.url.endswith(f"/-/orc/task/{task['id']}")
+    lanes = page.locator("svg.timeline g.lane")
+    expect()(lanes).to_have_count(len(scripted_run["agents"]))
+    assert {lanes.nth(i).get_attribute("data-agent") for i in range(lanes.count())} == \
+        {a["id"] for a in scripted_run["agents"]}
+    assert {lanes.nth(i).get_attribute("data-status") for i in range(lanes.count())} == {"succeeded"}
+    # Tool calls as ticks: the analyst's Glob, the builder's Write, the tester's Bash, the reviewer's Read.
+    expect()(page.locator("svg.timeline line.tick")).to_have_count(len(rows(scripted_run["db"],
+                                                                             "select id from tool_calls")))
+    expect()(page.locator("svg.plan rect.box")).to_have_count(5)
+    expect()(page.locator("svg.plan line.edge")).to_have_count(4)
+    expect()(page.locator("pre.output")).to_contain_text("Approved")
+    assert page.locator(".pulse").count() == 0  # a finished task does not poll
+    page.screenshot(path=artifacts / "task.png", full_page=True)
+
+
+def test_agent_page_shows_the_tool_calls(page, server, scripted_run, artifacts):
+    builder = next(a for a in scripted_run["agents"] if a["role"] == "builder")
+    page.goto(f"{server}/-/orc/task/{scripted_run['task']['id']}")
+    page.locator(f"g.lane[data-agent='{builder['id']}'] text.lane-label").click()  # the lane's name
+    assert page.url.endswith(f"/-/orc/agent/{builder['id']}")
+    call = page.locator(".conversation .call")
+    expect()(call).to_have_count(1)
+    expect()(call.locator(".tool-name")).to_have_text("Write")
+    expect()(call).to_contain_text("file_path: add_csv_export.py")
+    expect()(call).to_contain_text("File created successfully")
+    expect()(page.locator(".conversation .msg.user")).to_contain_text("Your part (builder)")
+    expect()(page.locator(".conversation .msg.assistant")).to_contain_text("add_csv_export.py")
+    expect()(page.locator("table.files")).to_contain_text("add_csv_export.py")
+    page.screenshot(path=artifacts / "agent.png", full_page=True)
+
+
+# -- a running task -----------------------------------------------------------------------------------------------
+
+
+def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
+    """The scout's second reply waits until the test lets it go: the page, opened meanwhile, shows the run go on
+    (a second tool call, the reviewer, the end) without reloading, within 2 s of the store having it."""
+    from orc_store import open_database
+
+    db = tmp_path / "orc.db"
+    open_database(db).close()
+    (orc_workdir / "seed.txt").write_text("seed\n")
+    waiting, release = threading.Event(), threading.Event()
+
+    def held(request):
+        waiting.set()
+        assert release.wait(timeout=120), "the test never released the scout"
+        return tool("Read", {"file_path": "seed.txt"})
+
+    scripted_model.script([tool("Glob", {"pattern": "*"}), held, text("SCOUTED")], match="scout of the team")
+    scripted_model.script([text("REVIEWED")], match="reviewer of the team")
+    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "-q", "look around"],
+                            cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert waiting.wait(timeout=120), "the scout never asked for its second reply"
+        (task,) = rows(db, "select id, status from tasks")
+        assert task["status"] == "running"
+        wait_for(lambda: rows(db, "select 1 from tool_calls where name = 'Glob' and result is not null"))
+        with browse(db, env=cli_env) as (url, _):
+            page.goto(f"{url}/-/orc/task/{task['id']}")
+            expect()(page.locator(".stats .badge")).to_have_text("running")
+            expect()(page.locator(".pulse")).to_be_visible()
+            expect()(page.locator("svg.timeline g.lane")).to_have_count(2)
+            expect()(page.locator("svg.timeline line.tick")).to_have_count(1)
+            page.evaluate("window.notReloaded = true")
+            page.screenshot(path=artifacts / "live-before.png", full_page=True)
+
+            release.set()
+            # The Read the scout was waiting to make: on the page within 2 s of its row being in the store.
+            wait_for(lambda: rows(db, "select 1 from tool_calls where name = 'Read'"))
+            expect()(page.locator("svg.timeline line.tick")).to_have_count(2, timeout=2000)
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, out.decode() + err.decode()
+            expect()(page.locator(".stats .badge")).to_have_text("succeeded", timeout=2000)
+            lanes = page.locator("svg.timeline g.lane")
+            assert {lanes.nth(i).get_attribute("data-status") for i in range(2)} == {"succeeded"}
+            expect()(page.locator(".feed")).to_contain_text("REVIEWED")
+            assert page.evaluate("window.notReloaded") is True  # updated in place, never reloaded
+            expect()(page.locator(".pulse")).to_have_count(0)
+            page.screenshot(path=artifacts / "live-after.png", full_page=True)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+# -- the command and the server's guards --------------------------------------------------------------------------
+
+
+def test_a_foreign_host_is_refused_on_mission_control(scripted_run):
+    env = clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    task = scripted_run["task"]["id"]
+    with browse(scripted_run["db"], env=env) as (url, _):
+        port = int(url.rsplit(":", 1)[1])
+        for path in ("/", "/-/orc/", f"/-/orc/task/{task}", f"/-/orc/task/{task}/events.json"):
+            status, body = with_host(port, path, f"evil.example:{port}")
+            assert status == 400 and b"Add CSV" not in body, path
+            assert with_host(port, path, f"127.0.0.1:{port}")[0] in (200, 302), path
+
+
+def test_browse_task_id_starts_at_the_task(scripted_run):
+    env = clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    task = scripted_run["task"]["id"]
+    with browse(scripted_run["db"], task, env=env) as (url, lines):
+        assert lines[1] == f"Task {task}: {url}/-/orc/task/{task}"
+        with urllib.request.urlopen(f"{url}/-/orc/task/{task}", timeout=30) as response:
+            assert "Add CSV export" in response.read().decode()
+    done = subprocess.run([str(BIN / "orc"), "browse", "task-nope", "--db", str(scripted_run["db"])], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"Error: no task 'task-nope' in the run store {str(scripted_run['db'])!r}; "
+                                        "`orc list-tasks` shows the tasks"]
+
+
+def test_without_orc_web_browse_is_stock_datasette(scripted_run):
+    env = clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    with browse(scripted_run["db"], env=env, options=("-p", "no:orc_web"), lines=1) as (url, lines):
+        assert len(lines) == 1
+        with urllib.request.urlopen(f"{url}/", timeout=30) as response:
+            assert response.url == f"{url}/" and "Datasette" in response.read().decode()
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"{url}/-/orc/", timeout=30)
+        assert caught.value.code == 404
+
+
+def test_money_is_dollars_and_cents():
+    from orc_web.mission.formats import money
+
+    assert [money(v) for v in (0.1 + 0.2, 0.115, 12345.678, 0.0042, 0.00004, 0, None)] == \
+        ["$0.30", "$0.12", "$12,345.68", "$0.0042", "$0.0000", "$0.00", "-"]
