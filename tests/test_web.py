@@ -185,8 +185,9 @@ def test_agent_page_shows_the_tool_calls(page, server, scripted_run, artifacts):
 
 
 def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
-    """The scout's second reply waits until the test lets it go: the page, opened meanwhile, shows the run go on
-    (a second tool call, the reviewer, the end) without reloading, within 2 s of the store having it."""
+    """The scout's fourth reply waits until the test lets it go: the page, opened meanwhile, shows the three calls
+    so far and the loop flag they raised, then the run go on (the held call, the reviewer, the end) without
+    reloading, within 2 s of the store having each change."""
     from orc_store import open_database
 
     db = tmp_path / "orc.db"
@@ -199,7 +200,9 @@ def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, 
         assert release.wait(timeout=120), "the test never released the scout"
         return tool("Read", {"file_path": "seed.txt"})
 
-    scripted_model.script([tool("Glob", {"pattern": "*"}), held, text("SCOUTED")], match="scout of the team")
+    # The same Glob three times is a loop (ORC_LOOP_REPEATS, 3): the monitor flags it, the timeline marks it.
+    glob = tool("Glob", {"pattern": "*"})
+    scripted_model.script([glob, glob, glob, held, text("SCOUTED")], match="scout of the team")
     scripted_model.script([text("REVIEWED")], match="reviewer of the team")
     proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "-q", "look around"],
                             cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -207,20 +210,22 @@ def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, 
         assert waiting.wait(timeout=120), "the scout never asked for its second reply"
         (task,) = rows(db, "select id, status from tasks")
         assert task["status"] == "running"
-        wait_for(lambda: rows(db, "select 1 from tool_calls where name = 'Glob' and result is not null"))
+        wait_for(lambda: len(rows(db, "select 1 from tool_calls where name = 'Glob' and result is not null")) == 3)
+        wait_for(lambda: rows(db, "select 1 from agent_flags where kind = 'loop'"))
         with browse(db, env=cli_env) as (url, _):
             page.goto(f"{url}/-/orc/task/{task['id']}")
             expect()(page.locator(".stats .badge")).to_have_text("running")
             expect()(page.locator(".pulse")).to_be_visible()
             expect()(page.locator("svg.timeline g.lane")).to_have_count(2)
-            expect()(page.locator("svg.timeline line.tick")).to_have_count(1)
+            expect()(page.locator("svg.timeline line.tick")).to_have_count(3)
+            expect()(page.locator("svg.timeline path.flag")).to_have_count(1)
             page.evaluate("window.notReloaded = true")
             page.screenshot(path=artifacts / "live-before.png", full_page=True)
 
             release.set()
             # The Read the scout was waiting to make: on the page within 2 s of its row being in the store.
             wait_for(lambda: rows(db, "select 1 from tool_calls where name = 'Read'"))
-            expect()(page.locator("svg.timeline line.tick")).to_have_count(2, timeout=2000)
+            expect()(page.locator("svg.timeline line.tick")).to_have_count(4, timeout=2000)
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, out.decode() + err.decode()
             expect()(page.locator(".stats .badge")).to_have_text("succeeded", timeout=2000)
@@ -235,6 +240,34 @@ def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, 
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+def test_the_orchestrator_agents_tree(page, tmp_path, artifacts):
+    """`--orchestrator agent`: the agents it creates are its children, drawn under its lane and linked both ways."""
+    work, db = tmp_path / "work", tmp_path / "orc.db"
+    work.mkdir()
+    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
+    done = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--orchestrator", "agent", "Add CSV export",
+                           "--cwd", str(work), "--db", str(db), "-q"], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (task,) = rows(db, "select id from tasks")
+    agents = {a["role"]: a for a in rows(db, "select id, role, parent_id from agents")}
+    assert set(agents) == {"orchestrator", "builder", "reviewer"}
+    with browse(db, env=env) as (url, _):
+        page.goto(f"{url}/-/orc/task/{task['id']}")
+        labels = page.locator("svg.timeline g.lane text.lane-label")
+        expect()(labels).to_have_count(3)
+        names = [labels.nth(i).text_content() for i in range(3)]  # SVG text
+        assert [n.split()[-1] for n in names] == ["orchestrator", "builder", "reviewer"]
+        assert [n.startswith("└") for n in names] == [False, True, True]
+        page.screenshot(path=artifacts / "tree.png", full_page=True)
+        page.locator(f"g.lane[data-agent='{agents['orchestrator']['id']}'] text.lane-label").click()
+        children = page.locator("ul.children li a")
+        expect()(children).to_have_count(2)
+        children.filter(has_text="builder").click()
+        expect()(page.locator(".crumbs")).to_contain_text("orchestrator")
+        expect()(page.locator(".conversation .call .tool-name")).to_have_text("Write")
 
 
 # -- the command and the server's guards --------------------------------------------------------------------------

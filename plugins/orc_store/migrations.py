@@ -394,3 +394,4 @@ def m012_mission_control_indexes(db: Database) -> None:
     db["file_accesses"].create_index(["agent_id", "operation", "path"], if_not_exists=True)
     db["tool_calls"].create_index(["agent_id", "is_error"], if_not_exists=True)
     db["agent_flags"].create_index(["task_id"], if_not_exists=True)
+    db["subtasks"].create_index(["agent_id"], if_not_exists=True)

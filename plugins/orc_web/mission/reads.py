@@ -121,7 +121,9 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
         f"""select a.id, a.name, a.role, a.status, a.parent_id, a.cost_usd, {TOKENS} as tokens, a.messages,
         a.tool_calls, a.context_used, a.context_window, a.created_at, a.updated_at, a.deleted_at,
         (select ts from events e where e.agent_id = a.id order by seq limit 1) as first_ts,
-        (select ts from events e where e.agent_id = a.id order by seq desc limit 1) as last_ts
+        (select ts from events e where e.agent_id = a.id order by seq desc limit 1) as last_ts,
+        (select json_extract(payload, '$.is_error') from events e where e.agent_id = a.id and e.kind = 'result'
+            order by seq desc limit 1) as last_turn_failed
         from agents a where a.task_id = ? order by a.created_at, a.rowid limit ?""",
         [task_id, MAX_AGENTS],
     )
@@ -129,7 +131,7 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
     for agent in agents:
         sub = by_agent.get(agent["id"])
         # The lane's colour is the outcome of its work: an agent is 'deleted' once a task ends, whatever it did.
-        agent["outcome"] = sub["status"] if sub else agent["status"]
+        agent["outcome"] = sub["status"] if sub else _outcome(agent)
         agent["subtask_id"] = sub["subtask_id"] if sub else None
     return {
         "task": row,
@@ -172,6 +174,13 @@ def gist(e: dict[str, Any]) -> str:
     if kind == "result":
         return f"error: {e['error']}" if e["is_error"] else "turn done"
     return e["error"] or e["text"] or ""
+
+
+def _outcome(agent: dict[str, Any]) -> str:
+    """What an agent no subtask ran (one the orchestrator agent made) did: its last turn's outcome once it is done."""
+    if agent["status"] in ("idle", "deleted") and agent["last_turn_failed"] is not None:
+        return "failed" if agent["last_turn_failed"] else "succeeded"
+    return agent["status"]
 
 
 def last_event(conn: sqlite3.Connection, task_id: str) -> int:

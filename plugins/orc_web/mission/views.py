@@ -52,6 +52,12 @@ async def _task_context(datasette: Any, task_id: str) -> dict[str, Any]:
     files: dict[str, dict[str, list[str]]] = {}
     for f in data["files"]:
         files.setdefault(f["agent_id"], {}).setdefault(f["operation"], []).append(f["path"])
+    # An agent's own counter moves when its turn ends; the calls recorded so far show a running one's progress.
+    calls: dict[str, int] = {}
+    for c in data["tool_calls"]:
+        calls[c["agent_id"]] = calls.get(c["agent_id"], 0) + 1
+    for a in data["agents"]:
+        a["tool_calls"] = max(a["tool_calls"] or 0, calls.get(a["id"], 0))
     return {
         **data,
         "live": task["status"] in reads.ACTIVE,
