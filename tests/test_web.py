@@ -309,6 +309,37 @@ def test_without_orc_web_browse_is_stock_datasette(scripted_run):
         assert caught.value.code == 404
 
 
+def test_home_pages_through_any_number_of_tasks(tmp_path):
+    """Running tasks first, then newest first, 25 a page, each task once; a status filter; a task that did not
+    finish names `orc resume`. The store is the benchmark's (bench/web.py), built through the real migrations."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    from web import build
+
+    db = tmp_path / "orc.db"
+    build(db, tasks=60, per_task=2)
+    newest_first = [r["id"] for r in rows(db, "select id from tasks order by created_at desc")]
+    running = [t for t in newest_first if rows(db, "select status from tasks where id = ?", [t])[0]["status"]
+               == "running"]
+    assert len(running) == 3
+    with browse(db, env=clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")) as (url, _):
+        seen, page_url, pages = [], f"{url}/-/orc/", 0
+        while page_url:
+            with urllib.request.urlopen(page_url, timeout=30) as response:
+                html = response.read().decode()
+            seen += re.findall(r'<tr class="task" data-task="([^"]+)"', html)
+            older = re.search(r'<a class="older" href="([^"]+)"', html)
+            page_url = url + older.group(1).replace("&amp;", "&") if older else None
+            pages += 1
+        assert seen == running + [t for t in newest_first if t not in running]
+        assert pages == 3  # 3 running + 25, then 25, then 7
+        with urllib.request.urlopen(f"{url}/-/orc/?status=failed", timeout=30) as response:
+            failed = re.findall(r'<tr class="task" data-task="([^"]+)"', response.read().decode())
+        assert failed == [r["id"] for r in rows(db, "select id from tasks where status = 'failed' "
+                                                    "order by created_at desc")] and failed
+        with urllib.request.urlopen(f"{url}/-/orc/task/{failed[0]}", timeout=30) as response:
+            assert f"orc resume {failed[0]}" in response.read().decode()
+
+
 def test_money_is_dollars_and_cents():
     from orc_web.mission.formats import money
 
