@@ -345,6 +345,78 @@ def test_home_pages_through_any_number_of_tasks(tmp_path):
             assert f"orc resume {failed[0]}" in response.read().decode()
 
 
+# -- the hooks orc browse asks -------------------------------------------------------------------------------------
+
+
+def hello_datasette_plugin():
+    """A Datasette plugin of a third party's, as a module: one route, answered only where it is configured."""
+    import types
+
+    from datasette import hookimpl
+    from datasette.utils.asgi import Response
+
+    module = types.ModuleType("orc_test_hello")
+
+    @hookimpl
+    def register_routes(datasette):
+        config = datasette.plugin_config("hello")
+        return [(r"^/-/hello$", lambda: Response.text(f"hello from {config['database']}"))] if config else []
+
+    module.register_routes = register_routes
+    return module
+
+
+def test_hook_orc_browse_plugins(tmp_path):
+    import asyncio
+
+    from orc_store import open_database
+    from orc_store.browse import browse_plugins, make_datasette
+
+    from orchestrator_core import hookimpl, make_plugin_manager
+
+    hello = hello_datasette_plugin()
+
+    class Hello:
+        @hookimpl
+        def orc_browse_plugins(self, register):
+            register("hello", hello)
+
+    db = tmp_path / "store.db"
+    open_database(db).close()
+    plugins = browse_plugins(make_plugin_manager(plugins=[Hello()], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    assert [name for name, _ in plugins] == ["hello", "orc-web"]
+
+    async def get(ds, path):
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    # Each registered plugin is configured with the store's database name, and answers that Datasette only.
+    configured = make_datasette(db, plugins=plugins)
+    assert asyncio.run(get(configured, "/-/hello")).text == "hello from store"
+    assert asyncio.run(get(configured, "/-/orc/")).status_code == 200
+    plain = make_datasette(db)
+    assert asyncio.run(get(plain, "/-/hello")).status_code == 404
+    assert asyncio.run(get(plain, "/")).status_code == 200  # Datasette's own home, not mission control's
+
+
+def test_hook_orc_browse_path():
+    from orchestrator_core import hookimpl, make_plugin_manager
+
+    pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert pm.hook.orc_browse_path(database="orc", task_id=None) == "/-/orc/"
+    assert pm.hook.orc_browse_path(database="orc", task_id="task-1/2") == "/-/orc/task/task-1%2F2"
+
+    class Elsewhere:
+        @hookimpl(tryfirst=True)
+        def orc_browse_path(self, database, task_id):
+            return f"/{database}/tasks"
+
+    pm.register(Elsewhere())
+    assert pm.hook.orc_browse_path(database="orc", task_id=None) == "/orc/tasks"
+    blocked = make_plugin_manager(["no:orc_web"], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert blocked.hook.orc_browse_path(database="orc", task_id=None) is None
+
+
 def test_money_is_dollars_and_cents():
     from orc_web.mission.formats import money
 
