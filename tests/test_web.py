@@ -7,6 +7,7 @@ live-before.png, live-after.png.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -184,6 +185,21 @@ def test_agent_page_shows_the_tool_calls(page, server, scripted_run, artifacts):
     expect()(page.locator(".conversation .msg.assistant")).to_contain_text("add_csv_export.py")
     expect()(page.locator("table.files")).to_contain_text("add_csv_export.py")
     page.screenshot(path=artifacts / "agent.png", full_page=True)
+
+
+def test_datasette_pages_read_better_too(server, scripted_run):
+    """The stock tables stay for SQL, newest first, with a plan on one line and costs in dollars and cents; the
+    JSON keeps the stored values."""
+    task = scripted_run["task"]
+    with urllib.request.urlopen(f"{server}/orc/tasks", timeout=30) as response:
+        html = response.read().decode()
+    assert "5 subtasks: 1 analyst → 2 planner → 3 builder → 4 tester → 5 reviewer" in html
+    assert '"task_type": "feature_implementation"' not in html
+    assert re.search(r'class="col-cost_usd[^"]*"[^>]*>\$0\.\d\d<', html)
+    assert "sorted by created_at descending" in html and 'href="/-/orc/"' in html
+    with urllib.request.urlopen(f"{server}/orc/tasks.json?_shape=array", timeout=30) as response:
+        (row,) = __import__("json").loads(response.read())
+    assert row["cost_usd"] == task["cost_usd"] and row["plan"] == task["plan"]
 
 
 # -- a running task -----------------------------------------------------------------------------------------------
@@ -386,17 +402,22 @@ def test_hook_orc_browse_plugins(tmp_path):
     plugins = browse_plugins(make_plugin_manager(plugins=[Hello()], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     assert [name for name, _ in plugins] == ["hello", "orc-web"]
 
-    async def get(ds, path):
+    async def fetch(ds, path):
         await ds.invoke_startup()
         return await ds.client.get(path)
 
+    def get(ds, path):
+        # A loop of its own in a thread: Playwright's sync API may hold this thread's loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, fetch(ds, path)).result()
+
     # Each registered plugin is configured with the store's database name, and answers that Datasette only.
     configured = make_datasette(db, plugins=plugins)
-    assert asyncio.run(get(configured, "/-/hello")).text == "hello from store"
-    assert asyncio.run(get(configured, "/-/orc/")).status_code == 200
+    assert get(configured, "/-/hello").text == "hello from store"
+    assert get(configured, "/-/orc/").status_code == 200
     plain = make_datasette(db)
-    assert asyncio.run(get(plain, "/-/hello")).status_code == 404
-    assert asyncio.run(get(plain, "/")).status_code == 200  # Datasette's own home, not mission control's
+    assert get(plain, "/-/hello").status_code == 404
+    assert get(plain, "/").status_code == 200  # Datasette's own home, not mission control's
 
 
 def test_hook_orc_browse_path():

@@ -387,7 +387,8 @@ def m011_agent_totals_messages(db: Database) -> None:
 def m012_mission_control_indexes(db: Database) -> None:
     # Mission control (`orc browse`, #22) lists tasks newest first, by status, and reads one task's or one agent's
     # rows; on a store of 100,000 agents the per-agent views (agent_totals, files_consumed_vs_produced) took over a
-    # second a page. These indexes serve those reads (covering where they can); no row changes.
+    # second a page. These indexes serve those reads (covering where they can), and Datasette's own tables of tasks,
+    # agents and subtasks listed newest first; no row changes.
     db["tasks"].create_index(["created_at"], if_not_exists=True)
     db["tasks"].create_index(["status", "created_at"], if_not_exists=True)
     db["file_accesses"].create_index(["task_id", "agent_id", "operation", "path"], if_not_exists=True)
@@ -395,3 +396,5 @@ def m012_mission_control_indexes(db: Database) -> None:
     db["tool_calls"].create_index(["agent_id", "is_error"], if_not_exists=True)
     db["agent_flags"].create_index(["task_id"], if_not_exists=True)
     db["subtasks"].create_index(["agent_id"], if_not_exists=True)
+    db["agents"].create_index(["created_at"], if_not_exists=True)
+    db["subtasks"].create_index(["started_at"], if_not_exists=True)

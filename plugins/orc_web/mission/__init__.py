@@ -11,7 +11,7 @@ from typing import Any
 
 from datasette import hookimpl
 
-from . import formats, views
+from . import formats, stock, views
 
 NAME = "orc-web"
 
@@ -34,3 +34,32 @@ def register_routes(datasette: Any) -> list[tuple[str, Any]]:
 def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
     env.filters.update(formats.FILTERS)
     env.globals.update(formats.GLOBALS)
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    stock.note(datasette)
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str | None, datasette: Any) -> str | None:
+    return stock.cell(value, column, table, database, datasette)
+
+
+@hookimpl
+def get_metadata(datasette: Any, key: str, database: str | None, table: str | None) -> dict[str, Any]:
+    return stock.metadata(datasette, database)
+
+
+@hookimpl
+def menu_links(datasette: Any) -> list[dict[str, str]]:
+    if not datasette.plugin_config(NAME):
+        return []
+    return [{"href": datasette.urls.path("/-/orc/"), "label": "Mission control"}]
+
+
+@hookimpl
+def table_actions(datasette: Any, database: str, table: str) -> list[dict[str, str]]:
+    if database != stock.database_of(datasette) or table != "tasks":
+        return []
+    return [{"href": datasette.urls.path("/-/orc/"), "label": "Tasks in mission control"}]
