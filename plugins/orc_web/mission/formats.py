@@ -70,6 +70,13 @@ def long(text: Any, lines: int = 12, chars: int = 1200) -> bool:
     return text.count("\n") >= lines or len(text) > chars
 
 
-FILTERS = {"orc_money": money, "orc_number": number, "orc_seconds": seconds, "orc_when": when, "orc_clock": clock,
+def relative(path: str, cwd: str | None) -> str:
+    """A path inside the task's directory, relative to it; any other as it is."""
+    if cwd and path.startswith(cwd.rstrip("/") + "/"):
+        return path[len(cwd.rstrip("/")) + 1:]
+    return path
+
+
+FILTERS = {"orc_relative": relative, "orc_money": money, "orc_number": number, "orc_seconds": seconds, "orc_when": when, "orc_clock": clock,
            "orc_percent": percent, "orc_pretty": pretty, "orc_long": long}
 GLOBALS = {"orc_duration": duration}
