@@ -291,10 +291,32 @@ def test_the_orchestrator_agents_tree(page, tmp_path, artifacts):
         expect()(page.locator(".conversation .call .tool-name")).to_have_text("Write")
 
 
+def test_what_the_model_says_is_shown_never_run(page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
+    """Model output is hostile: markup in a message, a tool input or a prompt is shown as text on every page."""
+    from orc_store import open_database
+
+    db = tmp_path / "orc.db"
+    open_database(db).close()
+    hostile = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script></pre><b>bold</b>"
+    scripted_model.script([tool("Glob", {"pattern": hostile}), text(hostile)], match="scout of the team")
+    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "scout", "-q", f"look {hostile}"],
+                          cwd=orc_workdir, env=cli_env, capture_output=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (agent,) = rows(db, "select id, task_id from agents")
+    with browse(db, env=cli_env) as (url, _):
+        for path in ("/-/orc/", f"/-/orc/task/{agent['task_id']}", f"/-/orc/agent/{agent['id']}"):
+            page.goto(url + path)
+            expect()(page.locator("main")).to_contain_text("<script>window.pwned=2</script>")
+            assert page.evaluate("window.pwned") is None, path
+            assert page.locator("main b", has_text="bold").count() == 0, path
+        expect()(page.locator(".conversation .msg.assistant")).to_contain_text(hostile)
+        page.screenshot(path=artifacts / "hostile.png", full_page=True)
+
+
 # -- the command and the server's guards --------------------------------------------------------------------------
 
 
-def test_a_foreign_host_is_refused_on_mission_control(scripted_run):
+def test_a_foreign_host_is_refused_and_writes_are_refused_on_mission_control(scripted_run):
     env = clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     task = scripted_run["task"]["id"]
     with browse(scripted_run["db"], env=env) as (url, _):
@@ -303,6 +325,10 @@ def test_a_foreign_host_is_refused_on_mission_control(scripted_run):
             status, body = with_host(port, path, f"evil.example:{port}")
             assert status == 400 and b"Add CSV" not in body, path
             assert with_host(port, path, f"127.0.0.1:{port}")[0] in (200, 302), path
+            request = urllib.request.Request(f"{url}{path}", data=b"x=1", method="POST")
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(request, timeout=30)
+            assert caught.value.code == 405, path  # read-only
 
 
 def test_browse_task_id_starts_at_the_task(scripted_run):
