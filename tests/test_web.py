@@ -205,7 +205,7 @@ def test_datasette_pages_read_better_too(server, scripted_run):
 # -- a running task -----------------------------------------------------------------------------------------------
 
 
-def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
+def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
     """The scout's fourth reply waits until the test lets it go: the page, opened meanwhile, shows the three calls
     so far and the loop flag they raised, then the run go on (the held call, the reviewer, the end) without
     reloading, within 2 s of the store having each change."""
@@ -242,6 +242,10 @@ def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, 
             expect()(page.locator("svg.timeline path.flag")).to_have_count(1)
             page.evaluate("window.notReloaded = true")
             page.screenshot(path=artifacts / "live-before.png", full_page=True)
+            home = browser.new_page()
+            home.goto(f"{url}/-/orc/")
+            expect()(home.locator(f"tbody.running tr[data-task='{task['id']}']")).to_have_count(1)
+            home.evaluate("window.notReloaded = true")
 
             release.set()
             # The Read the scout was waiting to make: on the page within 2 s of its row being in the store.
@@ -254,6 +258,11 @@ def test_a_running_task_updates_without_a_reload(page, cli_env, scripted_model, 
             assert {lanes.nth(i).get_attribute("data-status") for i in range(2)} == {"succeeded"}
             expect()(page.locator(".feed")).to_contain_text("REVIEWED")
             assert page.evaluate("window.notReloaded") is True  # updated in place, never reloaded
+            # The home list too: the task leaves the running ones, succeeded (it refreshes every 2 s).
+            expect()(home.locator(f"tr[data-task='{task['id']}'] .badge")).to_have_text("succeeded", timeout=4000)
+            expect()(home.locator("tbody.running")).to_have_count(0)
+            assert home.evaluate("window.notReloaded") is True
+            home.close()
             expect()(page.locator(".pulse")).to_have_count(0)
             page.screenshot(path=artifacts / "live-after.png", full_page=True)
     finally:

@@ -1,6 +1,6 @@
-// Mission control's live task page: while the task runs, ask every second for events newer than the last one
-// shown; when there are any (or the status changed), fetch the page's live part again and swap it in. No reload,
-// no framework, nothing from another origin.
+// Mission control's live pages. A task's page, while the task runs, asks every second for events newer than the
+// last one shown; when there are any (or the status changed), it fetches the page's live part again and swaps it
+// in. The home page, while a task runs, swaps in its list every 2 s. No reload, no framework, no other origin.
 (function () {
   "use strict";
   var root = document.getElementById("live");
@@ -10,6 +10,19 @@
       navigator.clipboard.writeText(button.dataset.copy).then(function () { button.textContent = "copied"; });
     }
   });
+  var home = document.getElementById("home");
+  if (home && home.dataset.refresh === "yes") {
+    // The list while tasks run: the same page again every 2 s, its list swapped in, until none runs.
+    var refresh = function () {
+      fetch(location.href, {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("home");
+        if (fresh) { home.innerHTML = fresh.innerHTML; home.dataset.refresh = fresh.dataset.refresh; }
+      }).catch(function () {}).then(function () {
+        if (home.dataset.refresh === "yes") setTimeout(refresh, 2000);
+      });
+    };
+    setTimeout(refresh, 2000);
+  }
   if (!root || root.dataset.live !== "yes") return;
   var base = root.dataset.base;
   var last = root.dataset.last;
