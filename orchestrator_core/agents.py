@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import attrs
 import pluggy
 
@@ -20,7 +21,7 @@ from .config import Config
 from .errors import UsageError
 from .events import Event, EventKind
 from .plugins import notify
-from .records import Agent, AgentStatus, Role, TurnResult, new_id
+from .records import Agent, AgentStatus, Metrics, Role, TurnResult, new_id
 from .secrets import redactor_for
 
 #: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
@@ -75,8 +76,11 @@ class OpenAgent:
         manager = self.manager
         agent = manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.RUNNING))
         manager.emitter(self.agent_id)(EventKind.MESSAGE, {"role": "user", "text": message})
+        turn = _Turn()
+        manager._turns[self.agent_id] = turn
         try:
-            result = manager.redacted(await self.session.send(message, agent))
+            with turn.scope:
+                result = manager.redacted(await self.session.send(message, agent))
         except BaseException:
             spent = getattr(self.session, "cut_short", None)
             current = manager.agents[self.agent_id]
@@ -87,13 +91,25 @@ class OpenAgent:
                 started=True if spent is not None else current.started,
             ))
             raise
+        finally:
+            manager._turns.pop(self.agent_id, None)
+        started = True
+        if turn.scope.cancelled_caught:
+            # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why, with what
+            # it spent if the runtime could tell.
+            spent = getattr(self.session, "cut_short", None)
+            started = spent is not None or agent.started
+            manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
+            result = TurnResult(text="", is_error=True, error=turn.reason, session_id=agent.session_id,
+                                metrics=spent.metrics if spent is not None else Metrics(),
+                                retryable=turn.retryable, stalled=True)
         updated = manager._update(
             attrs.evolve(
                 manager.agents[self.agent_id],
                 status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
                 session_id=result.session_id or agent.session_id,
                 metrics=agent.metrics + result.metrics,
-                started=True,
+                started=started,
             )
         )
         threshold = manager.config.context_threshold
@@ -109,6 +125,15 @@ class OpenAgent:
         return result
 
 
+class _Turn:
+    """A turn in progress: the scope :meth:`AgentManager.interrupt` cancels, and why it did."""
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.reason = "interrupted"
+        self.retryable = False
+
+
 class AgentManager:
     """The agents of one Orchestrator: their records, their event numbering and their lifecycle hooks."""
 
@@ -120,6 +145,10 @@ class AgentManager:
         self.agents: dict[str, Agent] = {}
         self._seq: dict[str, int] = {}
         self._open: set[str] = set()
+        #: Agents an earlier (or another) process recorded: their record may change under us.
+        self._recorded: set[str] = set()
+        #: The turns running now, by agent id.
+        self._turns: dict[str, _Turn] = {}
         #: Replaces the secrets every agent's tools could see, in events and answers, before anyone else sees them.
         self.redact = redactor_for(config.runtime_env)
 
@@ -130,6 +159,7 @@ class AgentManager:
             if found is None:
                 raise UsageError(f"no agent {agent_id!r}; `orc agents list` shows the agents")
             self.agents[agent_id] = found
+            self._recorded.add(agent_id)
             # Events go on numbering where the earlier process stopped.
             self._seq.setdefault(agent_id, found.last_seq)
         return self.agents[agent_id]
@@ -211,6 +241,12 @@ class AgentManager:
             async with self.runtime.session(
                 agent, role, self.emitter(agent_id), max_budget_usd=max_budget_usd
             ) as session:
+                if agent_id in self._recorded:
+                    # Read again now that the session is ours: another process may have deleted it meanwhile (#17).
+                    latest = self.pm.hook.orc_find_agent(agent_id=agent_id)
+                    if latest is not None and latest.status is AgentStatus.DELETED:
+                        self.agents[agent_id] = latest
+                        raise UsageError(f"agent {agent_id!r} was deleted; create a new one")
                 if session.pid is not None:
                     self._update(attrs.evolve(self.agents[agent_id], pid=session.pid))
                 yield OpenAgent(self, agent_id, session)
@@ -221,6 +257,19 @@ class AgentManager:
         """Open the agent's session, send one message, wait for the answer, close it."""
         async with self.open(agent_id, max_budget_usd=max_budget_usd) as agent:
             return await agent.send(message)
+
+    def interrupt(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
+        """Stop the agent's running turn: it ends as a failed turn whose error is ``reason`` (``stalled`` set).
+        Returns False if the agent is not in a turn of this process. Call it on the event loop's thread.
+
+        :param retryable: whether the retry policy may run the subtask again.
+        """
+        turn = self._turns.get(agent_id)
+        if turn is None:
+            return False
+        turn.reason, turn.retryable = reason, retryable
+        turn.scope.cancel()
+        return True
 
     async def delete(self, agent_id: str) -> Agent:
         """Remove the agent's session and transcript; its record (and the store's rows) stay."""

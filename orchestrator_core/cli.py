@@ -370,44 +370,62 @@ def execute(
               help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).")
 @click.option("--scripted", is_flag=True, help="For a task started with --scripted.")
 @click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run a subtask again up to N times after a transient failure.")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once this run has cost this "
-              "many USD.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--retries", type=click.IntRange(min=0),
+              help="Run a subtask again up to N times after a transient failure (default: the task's own).")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents at once (default: the task's own).")
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once the task has cost this "
+              "many USD, earlier runs included (default: the task's own).")
+@click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents (default: the task's own).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds "
+              "(default: the task's own).")
+@click.option("--fail-fast/--no-fail-fast", default=None, help="Stop at the first failed subtask (default: the "
+              "task's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
 @session_safety
 @click.pass_context
 def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
-           keep_agents: bool, retries: int, max_cost: float | None, timeout: float | None, as_json: bool,
+           keep_agents: bool, retries: int | None, max_parallel: int | None, max_cost: float | None,
+           max_agents: int | None, timeout: float | None, fail_fast: bool | None, as_json: bool,
            quiet: bool, trust_project_settings: bool, no_bash_sandbox: bool) -> None:
     """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
 
-    Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist.
+    Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist. The task
+    runs under the limits it was started with, except those given here.
     """
     orc = _orchestrator(
-        ctx, db_path=db_path, keep_agents=keep_agents, retries=retries, max_cost_usd=max_cost,
-        timeout_seconds=timeout, progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
+        ctx, db_path=db_path, keep_agents=keep_agents,
+        progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
-    _run_task(orc, lambda: orc.resume(task_id, mode), scripted, as_json)
+    given = {"retries": retries, "max_parallel_agents": max_parallel, "max_cost_usd": max_cost,
+             "max_agents": max_agents, "timeout_seconds": timeout, "fail_fast": fail_fast}
+    limits = {k: v for k, v in given.items() if v is not None}
+    _run_task(orc, lambda: orc.resume(task_id, mode, limits=limits), scripted, as_json)
 
 
 def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
     """Run ``work()`` (which returns a TaskResult) with Ctrl-C handling, print the result, exit with its code."""
     import anyio
 
+    from .stop_signals import on_stop_signals
+
     async def go() -> Any:
         # work() starts the Orchestrator itself, after its input checks: bad input leaves no store behind.
+        stopped: list[str] = []
+
+        def stop(name: str) -> None:
+            stopped.append(name)
+            if not orc.cancel(f"interrupted by {name}"):
+                scope.cancel()  # no task runs yet (a planner agent may): stop that, or the signal is lost
+
         try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(_cancel_on_signals, orc)
-                result = await work()
-                group.cancel_scope.cancel()
+            with anyio.CancelScope() as scope:
+                async with on_stop_signals(stop):
+                    return await work()
+            raise Interrupted(f"interrupted by {stopped[0]}; what finished is recorded in the run store")
         finally:
             await orc.stop()
-        return result
 
     with scripted_if(orc, scripted):
         result = anyio.run(go)
@@ -443,17 +461,6 @@ def _approve(plan: Any, orc: Any) -> Any:
                 plan = candidate
             except (ValueError, OrcError) as exc:
                 click.echo(f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True)
-
-
-async def _cancel_on_signals(orc: Any) -> None:
-    """Ctrl-C or SIGTERM: stop the run (agents interrupted, agents deleted, the task recorded as cancelled)."""
-    import signal
-
-    import anyio
-
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            orc.cancel(f"interrupted by {signal.Signals(signum).name}")
 
 
 def _scrub() -> Any:
@@ -557,14 +564,22 @@ def roles(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command("task-types")
+@click.option("--json", "as_json", is_flag=True, help="Print the task types as JSON.")
 @click.pass_context
-def task_types(ctx: click.Context) -> None:
+def task_types(ctx: click.Context, as_json: bool) -> None:
     """List the task types `--task-type` takes."""
     orc = _orchestrator(ctx)
-    click.echo("auto  choose a task type from the prompt")
-    click.echo("custom  the roles given with --roles, in order")
-    for tt in orc.task_types.values():
-        click.echo(f"{tt.name}  {tt.description} ({tt.provided_by})")
+    types = [{"name": "auto", "description": "choose a task type from the prompt", "roles": [], "provided_by": "orc"},
+             {"name": "custom", "description": "the roles given with --roles, in order", "roles": [],
+              "provided_by": "orc"},
+             *({"name": tt.name, "description": tt.description, "roles": [s.role for s in tt.subtasks],
+                "provided_by": tt.provided_by} for tt in orc.task_types.values())]
+    if as_json:
+        click.echo(json.dumps(types, indent=2))
+        return
+    for tt in types:
+        suffix = f" ({tt['provided_by']})" if tt["provided_by"] != "orc" else ""
+        click.echo(f"{tt['name']}  {tt['description']}{suffix}")
 
 
 @cli.command()

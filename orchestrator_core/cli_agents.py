@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .cli_trust import safety_overrides, session_safety
-from .errors import RunFailed, UsageError
+from .errors import Interrupted, RunFailed, UsageError
 
 db_option = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -32,11 +32,25 @@ def _orchestrator(ctx: click.Context, db_path: Path | None, scripted: bool, **ov
 
 
 def _run(orc: Any, work: Any) -> Any:
+    """Run ``work(orc)``; a stop signal (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT) interrupts it and the agent's record says
+    so, instead of staying 'running' (#17)."""
     import anyio
 
+    from .stop_signals import on_stop_signals
+
     async def go() -> Any:
+        stopped: list[str] = []
+        scope = anyio.CancelScope()
+
+        def stop(name: str) -> None:
+            stopped.append(name)
+            scope.cancel()
+
         async with orc:
-            return await work(orc)
+            with scope:
+                async with on_stop_signals(stop):
+                    return await work(orc)
+        raise Interrupted(f"interrupted by {stopped[0]}; the agent keeps what it did and can be sent another message")
 
     return anyio.run(go)
 
@@ -121,24 +135,32 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
 
 @agents.command()
 @click.argument("agent_id")
+@click.option("--transcript", is_flag=True, help="Show what the agent was told and said, in order: messages, "
+              "tool calls with their input and result.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def show(ctx: click.Context, agent_id: str, db_path: Path | None, as_json: bool) -> None:
-    """Show an agent: status, session id, metrics, context use, files read and written."""
-    ctx.invoke(_store_command(ctx, "agent-details"), agent_id=agent_id, db_path=db_path, as_json=as_json)
+def show(ctx: click.Context, agent_id: str, transcript: bool, db_path: Path | None, as_json: bool) -> None:
+    """Show an agent: status, session, metrics, context use, tool calls, files; --transcript: its conversation."""
+    ctx.invoke(_store_command(ctx, "agent-details"), agent_id=agent_id, transcript=transcript, db_path=db_path,
+               as_json=as_json)
 
 
 @agents.command("list")
 @click.option("--role", help="Only agents of this role.")
-@click.option("--status", "agent_status", help="Only agents with this status.")
+@click.option("--status", help="Only agents with this status (idle, running, deleted, ...).")
+@click.option("--task", "task_id", help="Only the agents of this task.")
+@click.option("--since", help="Only those created since then: a date (2026-11-01, UTC unless it names an offset) or "
+              "a duration back from now (30m, 2h, 3d, 1w).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most this many rows, newest first.")
+@click.option("--all", "show_all", is_flag=True, help="Show every row that matches.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def list_(ctx: click.Context, role: str | None, agent_status: str | None, db_path: Path | None, as_json: bool) -> None:
-    """List agents, newest first."""
-    ctx.invoke(_store_command(ctx, "list-agents"), role=role, agent_status=agent_status, db_path=db_path,
-               as_json=as_json)
+def list_(ctx: click.Context, **options: Any) -> None:
+    """List agents, newest first (the newest 20 unless --limit or --all)."""
+    ctx.invoke(_store_command(ctx, "list-agents"), **options)
 
 
 @agents.command()

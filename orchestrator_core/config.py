@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,16 @@ def _log_level(text: str) -> str:
     if upper not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
     return upper
+
+
+STALL_ACTIONS = ("warn", "interrupt", "retry")
+
+
+def _stall_action(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in STALL_ACTIONS:
+        raise ValueError(f"must be one of {', '.join(STALL_ACTIONS)}")
+    return lowered
 
 
 def _optional_str(text: str) -> str | None:
@@ -106,6 +116,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between status checks while a task runs."),
     Setting("ORC_STALL_SECONDS", "stall_seconds", _positive_float, 120.0,
             "An agent with no event for this long is flagged as stalled."),
+    Setting("ORC_STALL_ACTION", "stall_action", _stall_action, "retry",
+            "What to do with an agent stalled for ORC_STALL_INTERVALS stall periods: warn (flag only), interrupt "
+            "(stop its turn; the subtask fails) or retry (stop its turn and run the subtask again once)."),
+    Setting("ORC_STALL_INTERVALS", "stall_intervals", _positive_int, 2,
+            "How many ORC_STALL_SECONDS of silence before ORC_STALL_ACTION acts (the first one only warns)."),
     Setting("ORC_LOOP_REPEATS", "loop_repeats", _positive_int, 3,
             "An agent making the same tool call with the same input this many times is flagged as looping."),
     Setting("ORC_CONTEXT_THRESHOLD", "context_threshold", _percentage, 80.0,
@@ -136,6 +151,9 @@ class Config:
     max_result_chars: int = 4000
     monitor_interval_seconds: float = 15.0
     stall_seconds: float = 120.0
+    #: What the default stall policy does once an agent is silent for ``stall_intervals`` x ``stall_seconds``.
+    stall_action: str = "retry"
+    stall_intervals: int = 2
     loop_repeats: int = 3
     context_threshold: float = 80.0
     enable_cost_tracking: bool = True
@@ -223,8 +241,10 @@ def load_config(
     base = Path(directory or ".")
     environ = os.environ if environ is None else environ
     sources: list[tuple[str, Mapping[str, str]]] = []
+    unknown: list[str] = []
     if (base / CONFIG_FILE).is_file():
         sources.append((str(base / CONFIG_FILE), _read_toml(base / CONFIG_FILE)))
+        unknown = unknown_settings(sources[-1][1])
     if (base / ".env").is_file():
         sources.append((str(base / ".env"), _read_dotenv(base / ".env")))
     sources.append(("the environment", environ))
@@ -250,7 +270,29 @@ def load_config(
         values["db_path"] = default_db_path(environ)
     config = Config(**values)
     logging.getLogger("orc").setLevel(config.log_level)
+    for name in unknown:
+        _warn_once(f"{base / CONFIG_FILE}: unknown setting {name!r} (ignored); `orc init` lists the settings")
     return config
+
+
+def unknown_settings(keys: Iterable[str], known: Iterable[str] = ()) -> list[str]:
+    """The keys of a settings file that name no setting: orc's own, or ``known`` (names plugins declare).
+
+    The one place that decides what a settings file may name (#20); ``.env`` files are not checked, since they
+    usually hold other programs' variables too.
+    """
+    names = {s.name for s in SETTINGS} | set(known)
+    return [key for key in keys if key not in names]
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(line: str) -> None:
+    """Log ``line`` as a warning once a process (settings are read more than once in a command)."""
+    if line not in _warned:
+        _warned.add(line)
+        logging.getLogger("orc").warning("%s", line)
 
 
 def render_config_file() -> str:

@@ -442,10 +442,13 @@ def orc_status(snapshot: StatusSnapshot) -> None:
 
 @hookspec
 def orc_agent_flagged(agent: Agent, kind: str, message: str) -> None:
-    """Something about an agent needs attention: ``kind`` is ``stall``, ``loop``, ``context`` or a plugin's own.
+    """Something about an agent needs attention: ``kind`` is ``stall``, ``stalled``, ``loop``, ``context`` or a
+    plugin's own.
 
     Called by whichever plugin or policy noticed it (the monitor's stall and loop detectors, the context
-    threshold). Observers record or show it; a policy plugin may act on it (e.g. interrupt the agent).
+    threshold). Observers record or show it; a policy plugin may act on it (e.g. interrupt the agent). ``stalled``
+    (silent for ``ORC_STALL_INTERVALS`` stall periods) is acted on by the core's default stall policy
+    (``orc-stall-policy``, trylast), which interrupts the agent's turn with ``message`` as its error.
 
     :param agent: the agent as it is now.
     :param kind: a short word for what was noticed.

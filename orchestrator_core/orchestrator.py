@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import attrs
 
+from . import stall_policy
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config
 from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
@@ -33,12 +34,16 @@ from .records import (
     utcnow,
 )
 from .run import Executor, Run, executor_problem
+from .task_lock import task_lock
 
 #: What an agent is asked before a fresh one takes over from it.
 HANDOVER_PROMPT = (
     "Your context is nearly full and a fresh agent will take over your work. Write a complete, self-contained "
     "summary: the goal, what you did, what you found (files, decisions, open questions) and what is left to do."
 )
+
+#: The Config attributes a task keeps and a resumed task runs under again, unless the resume overrides them (#17).
+RUN_LIMITS = ("max_parallel_agents", "max_cost_usd", "max_agents", "timeout_seconds", "fail_fast", "retries")
 
 #: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
 BUILTIN_TASK_TYPES = ("auto", "custom")
@@ -126,6 +131,7 @@ class Orchestrator:
         try:
             if runtime is not None:
                 self._agents = AgentManager(self.pm, runtime, self.roles, self.config)
+            self._use_stall_policy(True)
         except BaseException:
             self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
             raise
@@ -136,7 +142,22 @@ class Orchestrator:
         if not self._configured:
             return
         self._configured = False
+        self._use_stall_policy(False)
         self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+
+    def _use_stall_policy(self, use: bool) -> None:
+        """Let the default stall policy (#17) interrupt this Orchestrator's agents, or stop letting it."""
+        if self.pm.is_blocked(stall_policy.NAME) or self._agents is None:
+            return
+        policy = self.pm.get_plugin(stall_policy.NAME)
+        if policy is None and use:
+            policy = stall_policy.StallPolicy()
+            self.pm.register(policy, stall_policy.NAME)
+        if policy is not None:
+            if use and self._agents not in policy.managers:
+                policy.managers.append(self._agents)
+            elif not use and self._agents in policy.managers:
+                policy.managers.remove(self._agents)
 
     async def __aenter__(self) -> Orchestrator:
         await self.start()
@@ -263,22 +284,38 @@ class Orchestrator:
             cwd=str(workdir),
             status=TaskStatus.RUNNING,
             plan=plan,
+            limits={name: getattr(self.config, name) for name in RUN_LIMITS},
+            pid=os.getpid(),
         )
         # The planner agents that made this plan belong to the task: their cost counts, their records say so.
         planners, self._planners = self._planners, []
         run = Run(task, plan, self.agents, self.pm, self.config, inherited=planners)
-        return await self._carry_out(run, execution_mode)
+        with task_lock(task.id):
+            return await self._carry_out(run, execution_mode)
 
-    async def resume(self, task_id: str, execution_mode: str | None = None) -> TaskResult:
+    async def resume(
+        self, task_id: str, execution_mode: str | None = None, *, limits: dict[str, Any] | None = None
+    ) -> TaskResult:
         """Carry on a task that stopped before its end (orc killed, a node lost, a budget or Ctrl-C).
 
         Succeeded subtasks are not run again: their results are reused. An interrupted subtask whose agent's
         session still exists continues that session; any other starts afresh. The task keeps its id, so the store
-        shows its whole history.
+        shows its whole history. It runs under the limits it was started with (:data:`RUN_LIMITS`), except those
+        given in ``limits``.
 
+        :param limits: Config attributes of :data:`RUN_LIMITS` to change for this run, e.g. ``{"max_cost_usd": 2}``.
         :raises UsageError: unknown task id, a task that already succeeded, an unknown mode.
+        :raises TaskBusy: another process is running the task; nothing was changed.
         """
+        unknown = sorted(set(limits or {}) - set(RUN_LIMITS))
+        if unknown:
+            raise UsageError(f"not a run limit: {', '.join(unknown)}; limits are {', '.join(RUN_LIMITS)}")
         await self.start()
+        # Before anything changes (#17): a second resume of the same task leaves the first one's agents alone.
+        with task_lock(task_id):
+            return await self._resume(task_id, execution_mode, dict(limits or {}))
+
+    async def _resume(self, task_id: str, execution_mode: str | None, limits: dict[str, Any]) -> TaskResult:
         record = self.pm.hook.orc_load_task(task_id=task_id)
         if record is None:
             raise UsageError(f"no task {task_id!r}; `orc list-tasks` shows the tasks")
@@ -292,7 +329,12 @@ class Orchestrator:
         check_plan(record.task.plan, self.roles)
         if not Path(record.task.cwd).is_dir():
             raise UsageError(f"task {task_id}'s working directory {record.task.cwd!r} is gone; restore it first")
-        task = attrs.evolve(record.task, status=TaskStatus.RUNNING, mode=mode, finished_at=None)
+        recorded = {k: v for k, v in record.task.limits.items() if k in RUN_LIMITS}
+        config = attrs.evolve(self.config, **{**recorded, **limits})
+        task = attrs.evolve(
+            record.task, status=TaskStatus.RUNNING, mode=mode, finished_at=None, pid=os.getpid(),
+            limits={name: getattr(config, name) for name in RUN_LIMITS},
+        )
         kept = {sid: r for sid, r in record.results.items() if r.succeeded}
         has_session = getattr(self.agents.runtime, "has_session", None)
         resumable = {
@@ -303,7 +345,7 @@ class Orchestrator:
         for agent_id in resumable.values():
             # Its session exists, even if its first turn was cut short: the next turn resumes it.
             self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), started=True)
-        run = Run(task, task.plan, self.agents, self.pm, self.config, kept=kept, resumable=resumable,
+        run = Run(task, task.plan, self.agents, self.pm, config, kept=kept, resumable=resumable,
                   inherited=record.agents)
         return await self._carry_out(run, mode)
 
@@ -366,9 +408,9 @@ class Orchestrator:
 
     async def _run_in_scope(self, run: Run, executor: Executor) -> None:
         with run.scope:
-            if self.config.timeout_seconds is not None:
-                run.scope.deadline = anyio.current_time() + self.config.timeout_seconds
             async with anyio.create_task_group() as group:
+                if run.config.timeout_seconds is not None:
+                    group.start_soon(self._time_limit, run, run.config.timeout_seconds)
                 if self.enable_monitoring:
                     group.start_soon(self._status_checks, run)
                 async with anyio.create_task_group() as sessions:
@@ -379,19 +421,26 @@ class Orchestrator:
                         run.group = None
                         run.release_prepared()
                 group.cancel_scope.cancel()
-        if run.scope.cancelled_caught and run.stopped is None:
-            run.stopped = "timeout"
-            run.stop_message = f"stopped: the run took longer than --timeout {self.config.timeout_seconds:g}s"
         notify(self.pm, "orc_status", snapshot=run.snapshot())
+
+    @staticmethod
+    async def _time_limit(run: Run, seconds: float) -> None:
+        # Stopped through run.stop, not a deadline on its scope, so every subtask cut short records why (#17).
+        await anyio.sleep(seconds)
+        run.stop("timeout", f"stopped: timed out after {seconds:g}s (--timeout)")
 
     def run_of(self, task_id: str) -> Run | None:
         """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
         return next((run for run in self._runs if run.task.id == task_id), None)
 
-    def cancel(self, message: str = "interrupted") -> None:
-        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns."""
+    def cancel(self, message: str = "interrupted") -> bool:
+        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.
+
+        :returns: False if no task was running (it may be planning: cancel that yourself).
+        """
         for run in list(self._runs):
             run.stop("interrupted", message)
+        return bool(self._runs)
 
     async def _status_checks(self, run: Run) -> None:
         while True:
@@ -460,7 +509,7 @@ class Orchestrator:
             metrics=metrics,
             subtasks=ordered,
             status=TaskStatus.SUCCEEDED if success
-            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast") else TaskStatus.FAILED,
+            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast", "error") else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,
             elapsed_s=time.monotonic() - run.started,

@@ -250,6 +250,8 @@ class TurnResult:
     session_id: str | None = None
     #: True when trying again may well succeed (overloaded model, network, a crashed CLI).
     retryable: bool = False
+    #: True when the stall policy stopped the turn: the agent showed no sign of life for too long.
+    stalled: bool = False
 
 
 @attrs.frozen
@@ -264,6 +266,8 @@ class SubtaskResult:
     #: How many agents tried it (1 unless a retry policy ran it again).
     attempts: int = 1
     retryable: bool = False
+    #: The stall policy stopped its agent's turn (``ORC_STALL_ACTION``).
+    stalled: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -289,6 +293,10 @@ class Task:
     plan: Plan | None = None
     created_at: dt.datetime = attrs.field(factory=utcnow)
     finished_at: dt.datetime | None = None
+    #: The run-wide limits it runs under (Config attribute -> value), kept so ``orc resume`` applies them again.
+    limits: dict[str, Any] = attrs.field(factory=dict)
+    #: The process running it now (or last), so a watcher can tell a task whose process died (#17).
+    pid: int | None = None
 
 
 @attrs.frozen

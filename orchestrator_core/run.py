@@ -8,6 +8,7 @@ and reporting each subtask to the observers.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ import pluggy
 
 from .agents import AgentManager
 from .config import Config
+from .errors import OrcError
 from .plugins import notify
 from .records import (
     Agent,
@@ -93,6 +95,8 @@ class Run:
         self.config = config
         #: Results by subtask id, in the order they ended (a resumed task starts with those that succeeded).
         self.results: dict[str, SubtaskResult] = dict(kept or {})
+        #: A resumed task's subtasks that succeeded before: never run again, whatever the executor asks (#17).
+        self.kept: frozenset[str] = frozenset(kept or ())
         #: A resumed task's interrupted subtasks whose agent's session can be continued: subtask id -> agent id.
         self.resumable: dict[str, str] = dict(resumable or {})
         #: The agents earlier runs of a resumed task created (deleted with this run's; counted in its metrics).
@@ -102,7 +106,8 @@ class Run:
         #: Every agent this run created (retries make more than one per subtask), oldest first.
         self.created: list[str] = []
         #: Why the run stopped before its plan was done (``interrupted``, ``max_cost``, ``max_agents``,
-        #: ``timeout``, ``fail_fast``), and the line that says so; None while it goes on.
+        #: ``timeout``, ``fail_fast``, ``error``: an OrcError from an agent), and the line that says so; None while
+        #: it goes on.
         self.stopped: str | None = None
         self.stop_message: str | None = None
         #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
@@ -220,8 +225,10 @@ class Run:
         which runs every subtask on the task alone). At most ``max_parallel_agents`` agents work at once, whatever
         the executor asks for. A failed attempt is tried again while the ``orc_subtask_retry`` hook says so.
         ``then`` names the subtask expected next: its session is opened (:meth:`prepare`) once this one's agent
-        has started.
+        has started. A subtask a resumed task kept (it succeeded before) is not run again: its result is returned.
         """
+        if subtask.id in self.kept:
+            return self.results[subtask.id]
         if subtask.id in self.results or subtask.id in self._running:
             raise RuntimeError(f"subtask {subtask.id!r} was already run; an executor must run each subtask once")
         if self.stopped:
@@ -242,6 +249,16 @@ class Run:
                     task=self.task, subtask=subtask, result=result, attempt=attempt, config=self.config
                 ):
                     break
+        except OrcError as exc:
+            # Nothing another agent could do better (refused credentials, a session another process holds): the
+            # subtask failed, the run stops, and the error reaches the caller as itself (#17).
+            agent_id = self.agent_ids.get(subtask.id)
+            self.finish(subtask, SubtaskResult(
+                subtask.id, subtask.role, SubtaskStatus.FAILED, agent_id=agent_id, error=exc.message,
+                metrics=self.agents.get(agent_id).metrics if agent_id else Metrics(),
+            ))
+            self.stop("error", f"stopped: {exc.message}")
+            raise
         except anyio.get_cancelled_exc_class():
             agent_id = self.agent_ids.get(subtask.id)
             self.finish(
@@ -312,6 +329,7 @@ class Run:
             metrics=self.agents.get(agent.id).metrics,
             attempts=attempt,
             retryable=turn.retryable,
+            stalled=turn.stalled,
         )
 
 
@@ -321,21 +339,32 @@ class _Warm:
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
         self.inbox_send, self.inbox = anyio.create_memory_object_stream[str](1)
-        self.outbox_send, self.outbox = anyio.create_memory_object_stream[TurnResult](1)
+        self.outbox_send, self.outbox = anyio.create_memory_object_stream[TurnResult | OrcError](1)
 
     async def serve(self, agents: AgentManager) -> None:
         with self.inbox, self.outbox_send:
-            async with agents.open(self.agent_id) as agent:
-                try:
-                    message = await self.inbox.receive()
-                except anyio.EndOfStream:
-                    return
-                await self.outbox_send.send(await agent.send(message))
+            try:
+                async with agents.open(self.agent_id) as agent:
+                    try:
+                        message = await self.inbox.receive()
+                    except anyio.EndOfStream:
+                        return
+                    await self.outbox_send.send(await agent.send(message))
+            except OrcError as exc:
+                # Raised where the subtask waits for its answer, so it is recorded there.
+                with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self.outbox_send.send_nowait(exc)
 
     async def send(self, message: str) -> TurnResult:
         with self.inbox_send, self.outbox:
-            await self.inbox_send.send(message)
             try:
-                return await self.outbox.receive()
+                await self.inbox_send.send(message)
+            except anyio.BrokenResourceError:
+                pass  # the session failed to open: its error is in the outbox
+            try:
+                answer = await self.outbox.receive()
             except anyio.EndOfStream:
                 return TurnResult(text="", is_error=True, error="the prepared session closed before answering")
+            if isinstance(answer, OrcError):
+                raise answer
+            return answer

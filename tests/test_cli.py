@@ -151,3 +151,15 @@ def test_a_plugin_that_fails_to_import_is_named(home, tmp_path):
     # ... and the way out it names works.
     ok = orc(home, "-p", "no:broken", "roles", extra_env={"PYTHONPATH": str(site), "ORC_DISABLE_PLUGIN_AUTOLOAD": ""})
     assert ok.returncode == 0 and "analyst" in ok.stdout
+
+
+def test_task_types_as_json(home):
+    """#20: `orc task-types --json` lists every task type with its roles and the plugin that provides it."""
+    out = orc(home, "task-types", "--json")
+    assert out.returncode == 0, out.stderr
+    types = {t["name"]: t for t in json.loads(out.stdout)}
+    assert list(types)[:2] == ["auto", "custom"]
+    assert types["feature_implementation"]["roles"] == ["analyst", "planner", "builder", "tester", "reviewer"]
+    assert types["code_review"]["provided_by"] == "orc_planners"
+    plain = orc(home, "task-types").stdout.splitlines()
+    assert [line.split()[0] for line in plain] == list(types)

@@ -1,9 +1,11 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from orchestrator_core import ConfigError, load_config
-from orchestrator_core.config import SETTINGS, render_config_file
+from orchestrator_core.config import SETTINGS, render_config_file, unknown_settings
 
 
 def test_defaults(tmp_path):
@@ -88,3 +90,29 @@ def test_dotenv_quoting_and_export_lines(tmp_path):
     (tmp_path / ".env").write_text('export DEFAULT_MODEL="claude-x"  # a comment\nORCHESTRATOR_LOG_LEVEL=info\n')
     config = load_config(tmp_path, environ={})
     assert config.default_model == "claude-x" and config.log_level == "INFO"
+
+
+def test_an_unknown_key_in_orc_toml_is_warned_about_naming_the_key_and_file(home):
+    """#20: a misspelt setting is not silently ignored; the known ones still apply, and `orc init`'s file is clean."""
+    cwd, env = home
+    (cwd / "orc.toml").write_text('ORCHESTRATOR_MAX_PARALEL_AGENTS = 2\nORC_LOOP_REPEATS = 4\n')
+    out = subprocess.run([str(Path(sys.executable).parent / "orc"), "status"], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines() == [
+        "orc: WARNING: orc.toml: unknown setting 'ORCHESTRATOR_MAX_PARALEL_AGENTS' (ignored); `orc init` lists "
+        "the settings"]
+    assert load_config(cwd, environ={}).loop_repeats == 4
+    (cwd / "orc.toml").unlink()
+    init = subprocess.run([str(Path(sys.executable).parent / "orc"), "init"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert init.returncode == 0 and (cwd / "orc.toml").is_file()
+    again = subprocess.run([str(Path(sys.executable).parent / "orc"), "status"], cwd=cwd, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and again.stderr == ""
+
+
+def test_unknown_settings_takes_names_plugins_declare():
+    assert unknown_settings(["DEFAULT_MODEL", "ORC_BASH_SANDBOX", "MY_PLUGIN_LEVEL", "FOO"]) == ["MY_PLUGIN_LEVEL",
+                                                                                                   "FOO"]
+    assert unknown_settings(["MY_PLUGIN_LEVEL", "FOO"], known=["MY_PLUGIN_LEVEL"]) == ["FOO"]

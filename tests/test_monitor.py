@@ -138,7 +138,7 @@ async def test_a_silent_agent_is_flagged_once_per_silence(orc_config, orc_pm, sc
     orc_pm.register(recorder)
     # Progress is "off", as for any library user: the flags come all the same. A live view on a pretend terminal
     # shows them.
-    config = attrs.evolve(orc_config, stall_seconds=0.4, monitor_interval_seconds=0.1)
+    config = attrs.evolve(orc_config, stall_seconds=0.4, monitor_interval_seconds=0.1, stall_action="warn")
     assert config.progress == "off"
     terminal = Console(file=io.StringIO(), force_terminal=True, width=150, color_system=None)
     orc_pm.register(LiveView(config, console=terminal), VIEW_NAME)

@@ -344,3 +344,29 @@ async def test_database_seed_api(orchestrator, scripted_model, orc_workdir):
         assert await db.get_cost_by_role() == {"scout": pytest.approx(total), "analyst": 0.0}
     finally:
         await db.close()
+
+
+def test_the_session_event_fills_an_empty_model_and_keeps_a_given_one():
+    """#20: m012 fills the model of agents recorded before it from their session event, and from then on a session
+    event fills it as it is written; an agent given a model keeps it, and a later update does not empty it."""
+    db = sqlite_utils.Database(memory=True)
+    migrations.apply(db, stop_before="m012_list_indexes_and_session_model")
+    db["tasks"].insert({"id": "t1", "prompt": "p", "status": "running"})
+    for agent_id, model in (("old", None), ("given", "claude-given")):
+        db["agents"].insert({"id": agent_id, "task_id": "t1", "name": agent_id, "role": "scout", "status": "idle",
+                             "model": model})
+        db["events"].insert({"task_id": "t1", "agent_id": agent_id, "seq": 1, "ts": "2026-01-01T00:00:00",
+                             "kind": "session", "payload": json.dumps({"model": "claude-reported"})})
+    migrations.apply(db)
+    assert {r["id"]: r["model"] for r in db["agents"].rows} == {"old": "claude-reported", "given": "claude-given"}
+
+    from orc_store.rows import agent_row
+
+    from orchestrator_core import Agent
+
+    db["agents"].insert(agent_row(Agent(id="new", name="n", role="scout", cwd="/w", task_id="t1"), True, "now"))
+    db["events"].insert({"task_id": "t1", "agent_id": "new", "seq": 1, "ts": "2026-01-01T00:00:01",
+                         "kind": "session", "payload": json.dumps({"model": "claude-new"})})
+    db["agents"].upsert(agent_row(Agent(id="new", name="n", role="scout", cwd="/w", task_id="t1"), True, "later"),
+                        pk="id")
+    assert db["agents"].get("new")["model"] == "claude-new"

@@ -58,17 +58,21 @@ def test_status_shows_the_fleet(recorded):
 def test_list_tasks_and_task_details(recorded):
     cwd, result = recorded
     [task] = as_json(cwd, "list-tasks")
-    assert (task["task_id"], task["status"], task["succeeded"], task["subtasks"]) == (
+    assert (task["id"], task["status"], task["succeeded"], task["subtasks"]) == (
         result["task_id"], "succeeded", 5, 5)
     details = as_json(cwd, "task-details", result["task_id"])
-    assert details["task"]["plan"]["task_type"] == "feature_implementation"
+    assert details["task"] == task  # one shape for a task record in every command (#20)
+    assert details["plan"]["task_type"] == "feature_implementation"
+    assert details["output"] == result["output"]
     assert [(s["id"], s["role"], s["status"]) for s in details["subtasks"]] == [
         (s["subtask_id"], s["role"], "succeeded") for s in result["subtasks"]]
-    assert [a["agent_id"] for a in details["agents"]] == [s["agent_id"] for s in result["subtasks"]]
+    assert [a["id"] for a in details["agents"]] == [s["agent_id"] for s in result["subtasks"]]
     written = [f for f in details["files"] if "write" in f["operations"]]
     assert [Path(f["path"]).name for f in written] == ["add_csv_export.py"]
     plain = orc(cwd, "task-details", result["task_id"])
     assert "Subtasks" in plain.stdout and "add_csv_export.py" in plain.stdout
+    assert "Output:\n" + result["output"] in plain.stdout
+    assert "error:" not in plain.stdout  # a task that succeeded has no error line (#20)
 
 
 def test_list_agents_filters_and_agent_details(recorded):
@@ -78,7 +82,10 @@ def test_list_agents_filters_and_agent_details(recorded):
     [builder] = as_json(cwd, "list-agents", "--role", "builder", "--status", "deleted")
     assert as_json(cwd, "list-agents", "--status", "running") == []
     details = as_json(cwd, "agent-details", builder["id"])
+    assert details["agent"] == builder  # one shape for an agent record in every command (#20)
     assert details["agent"]["role"] == "builder" and details["agent"]["started"] is True
+    task = as_json(cwd, "task-details", result["task_id"])
+    assert next(a for a in task["agents"] if a["id"] == builder["id"]) == builder
     assert details["context_usage"]["window_tokens"] > 0
     assert [t["name"] for t in details["tool_calls"]] == ["Write"]
     expected = next(s for s in result["subtasks"] if s["role"] == "builder")["metrics"]
@@ -101,9 +108,9 @@ def test_watch_prints_a_finished_task_and_ends(recorded):
 def test_db_option_and_environment_choose_the_store(recorded, tmp_path):
     cwd, result = recorded
     db = str(cwd / "home" / ".local" / "share" / "orc" / "orchestrator.db")
-    assert as_json(tmp_path, "list-tasks", "--db", db)[0]["task_id"] == result["task_id"]
+    assert as_json(tmp_path, "list-tasks", "--db", db)[0]["id"] == result["task_id"]
     env = {**environment(tmp_path), "ORCHESTRATOR_DB_PATH": db}
-    assert as_json(tmp_path, "list-tasks", env=env)[0]["task_id"] == result["task_id"]
+    assert as_json(tmp_path, "list-tasks", env=env)[0]["id"] == result["task_id"]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +130,7 @@ def test_unknown_ids_are_a_one_line_usage_error(recorded, args, words):
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["list-tasks"], ["task-details", "x"], ["list-agents"], ["agent-details", "x"], ["watch", "x"],
+    [["list-tasks"], ["task-details", "x"], ["list-agents"], ["agent-details", "x"], ["watch", "x"],
      ["browse", "--port", "0"]],
 )
 def test_a_missing_store_is_one_line_and_is_not_created(tmp_path, args):
@@ -131,4 +138,14 @@ def test_a_missing_store_is_one_line_and_is_not_created(tmp_path, args):
     assert out.returncode == 5, out.stderr
     assert f"no run store at '{tmp_path}/home/.local/share/orc/orchestrator.db'" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_status_with_no_store_says_nothing_ran_yet(tmp_path):
+    """#20: `orc status` where nothing was recorded is an answer, exit 0, and makes no store."""
+    out = orc(tmp_path, "status")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("no runs recorded yet") and out.stderr == ""
+    fleet = as_json(tmp_path, "status")
+    assert fleet["totals"]["tasks"] == 0 and fleet["by_role_and_status"] == []
     assert list(tmp_path.iterdir()) == []

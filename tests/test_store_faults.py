@@ -345,7 +345,7 @@ def test_a_store_on_a_read_only_file_system_can_be_read(home, tmp_path):
     env = home[1]
     listed = on_mount(tmp_path, "list-tasks", "--json", "--db", "MNT/orc.db", src=src, env=env)
     assert listed.returncode == 0, listed.stderr
-    assert [t["task_id"] for t in __import__("json").loads(listed.stdout)] == ["task-ro"]
+    assert [t["id"] for t in __import__("json").loads(listed.stdout)] == ["task-ro"]
     status = on_mount(tmp_path, "status", "--db", "MNT/orc.db", src=src, env=env)
     assert status.returncode == 0, status.stderr
     server = on_mount(tmp_path, "browse", "--port", "0", "--db", "MNT/orc.db", src=src, env=env, popen=True)

@@ -129,7 +129,7 @@ def test_a_run_killed_half_way_keeps_every_event_before_the_kill(run):
     # A later process reads the killed run like any other.
     out = subprocess.run([str(BIN / "orc"), "list-tasks", "--json", "--db", str(db)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert [(t["task_id"], t["status"]) for t in json.loads(out.stdout)] == [(task["id"], "running")]
+    assert [(t["id"], t["status"]) for t in json.loads(out.stdout)] == [(task["id"], "running")]
 
 
 def test_watch_follows_a_running_task_until_it_ends(run):

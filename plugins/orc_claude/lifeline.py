@@ -1,8 +1,9 @@
 """A Claude CLI that dies with its parent: no agent process outlives an ``orc`` that was killed.
 
 The SDK starts the CLI itself, with no hook to set a parent-death signal. So orc points ``cli_path`` at a
-two-line wrapper that execs the bundled CLI under ``setpriv --pdeathsig KILL`` (util-linux). Where ``setpriv``
-is missing, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind). The wrapper
+two-line wrapper that execs the bundled CLI under :mod:`.reaper`, a small supervisor that kills the CLI and every
+process it started (its Bash commands, those left in the background too) when orc dies or the CLI exits (#17).
+Off Linux, the bundled CLI is used as it is (and a SIGKILLed orc may leave a waiting CLI behind). The wrapper
 lives in orc's private folder and is checked before every use (#16): a planted one is refused, never run.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import shutil
+import sys
 from pathlib import Path
 
 from .private import check_file, private_subdir
@@ -39,11 +40,13 @@ def cli_path() -> str | None:
 
 @functools.cache
 def _wrapper_text() -> str | None:
-    """The wrapper script, or None where it cannot be made (no setpriv, no bundled CLI)."""
+    """The wrapper script, or None where it cannot be made (not Linux, no bundled CLI)."""
     import claude_agent_sdk
 
-    setpriv = shutil.which("setpriv")
     bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    if setpriv is None or not bundled.is_file():
+    if not sys.platform.startswith("linux") or not bundled.is_file():
         return None
-    return f'#!/bin/sh\nexec "{setpriv}" --pdeathsig KILL -- "{bundled}" "$@"\n'
+    # -I -S: no environment, no site: the supervisor starts in ~20 ms and runs only the standard library, so any
+    # Python will do; the resolved one, so that every orc process (`orc`, `python -m`, a test) writes one wrapper.
+    reaper = Path(__file__).with_name("reaper.py")
+    return f'#!/bin/sh\nexec "{os.path.realpath(sys.executable)}" -I -S "{reaper}" "{bundled}" "$@"\n'

@@ -13,14 +13,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable
+from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable, UsageError
 
 from . import lifeline
 from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
 from .sandbox import bash_sandbox
-from .session import ClaudeSession
+from .session import ClaudeSession, session_lock
 from .trust import trust_options
+
+#: The longest line (one message, as JSON) the SDK may read from the CLI.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
 class ClaudeRuntime:
@@ -54,7 +57,10 @@ class ClaudeRuntime:
         stderr_lines: deque[str],
         max_budget_usd: float | None,
         extra: dict[str, Any] | None = None,
+        resume: bool | None = None,
     ) -> Any:
+        """The SDK options of the agent's session; ``resume`` (default: ``agent.started``) continues its
+        transcript, else the session opens with the id orc chose."""
         from claude_agent_sdk import ClaudeAgentOptions
 
         extra = extra or {}
@@ -75,10 +81,14 @@ class ClaudeRuntime:
             **trust_options(self.config, self.env),
             sandbox=bash_sandbox(self.config, role, self.env),
             stderr=stderr_lines.append,
+            # Each message the CLI streams is one JSON line, an answer's whole text in it: the SDK's 1 MB default
+            # failed a 10 MB answer (#17). Memory follows the message, not this bound.
+            max_buffer_size=MAX_MESSAGE_BYTES,
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),
             hooks=confinement_hook(agent.cwd, self.config.add_dirs),
-            **({"resume": agent.session_id} if agent.started else {"session_id": agent.session_id}),
+            **({"resume": agent.session_id} if (agent.started if resume is None else resume)
+               else {"session_id": agent.session_id}),
         )
 
     @contextlib.asynccontextmanager
@@ -87,6 +97,16 @@ class ClaudeRuntime:
     ) -> AsyncIterator[ClaudeSession]:
         stderr_lines: deque[str] = deque(maxlen=20)
         async with contextlib.AsyncExitStack() as stack:
+            # One process at a time per session, across processes too: a second sender gets "busy" at once.
+            stack.enter_context(session_lock(agent, "another process is talking to it; try again when it is done"))
+            # Decided under the lock, from the transcript itself (#17): a first turn cut short (Ctrl-C, SIGTERM)
+            # after the CLI created the transcript must be resumed, or the CLI says "Session ID already in use".
+            transcript = self.has_session(agent)
+            if agent.started and not transcript:
+                raise UsageError(
+                    f"agent {agent.id!r} cannot go on: its conversation (session {agent.session_id}) is gone from "
+                    f"{config_dir(self.env)}; delete it (`orc agents delete {agent.id}`) and create a new one"
+                )
             extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}}
             for provide in self.session_extras:
                 manager = provide(agent, role)
@@ -94,7 +114,7 @@ class ClaudeRuntime:
                     given = await stack.enter_async_context(manager)
                     extra["allowed_tools"] += given.get("allowed_tools", ())
                     extra["mcp_servers"].update(given.get("mcp_servers", {}))
-            options = self.options(agent, role, stderr_lines, max_budget_usd, extra)
+            options = self.options(agent, role, stderr_lines, max_budget_usd, extra, resume=transcript)
             session = ClaudeSession(agent, options, stderr_lines, emit)
             try:
                 await session.open()
@@ -103,9 +123,11 @@ class ClaudeRuntime:
                 await session.close()
 
     async def delete(self, agent: Agent) -> None:
+        """Delete the transcript; refused ("busy") while a turn of the agent runs, in any process (#17)."""
         from claude_agent_sdk import delete_session
 
-        with self._sessions_dir():
+        busy = "a message to it is being answered; wait for that to finish, then delete it"
+        with session_lock(agent, busy), self._sessions_dir():
             with contextlib.suppress(FileNotFoundError, ValueError):
                 delete_session(agent.session_id, directory=agent.cwd)
 

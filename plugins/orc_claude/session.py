@@ -11,6 +11,7 @@ import fcntl
 import logging
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,29 @@ logging.getLogger("claude_agent_sdk._internal.query").addFilter(_ReportedByOrc()
 
 #: HTTP statuses from the model worth another try.
 RETRYABLE_STATUSES = {408, 409, 429, 500, 502, 503, 504, 529}
+#: HTTP statuses that mean the credentials were refused: no retry can help (#17).
+REFUSED_STATUSES = {401, 403}
+
+
+class CredentialsRefused(RuntimeUnavailable):
+    """The model endpoint refused the credentials: the run cannot go on, whichever agent tries."""
+
+
+def refused(status: int) -> CredentialsRefused:
+    return CredentialsRefused(
+        f"the model endpoint refused the credentials (HTTP {status}): check ANTHROPIC_API_KEY (or your Claude "
+        "login) and ANTHROPIC_BASE_URL; stopped at the first refusal instead of retrying"
+    )
+
+
+def _refusal(message: Any) -> int | None:
+    """The HTTP status of a retry the CLI announces for refused credentials, else None."""
+    from claude_agent_sdk import SystemMessage
+
+    if isinstance(message, SystemMessage) and message.subtype == "api_retry":
+        status = (message.data or {}).get("error_status")
+        return status if status in REFUSED_STATUSES else None
+    return None
 
 
 def _lock_path(session_id: str) -> Path:
@@ -57,6 +81,23 @@ def _start_failure(exc: Exception, stderr_lines: deque[str]) -> RuntimeUnavailab
     return RuntimeUnavailable(f"the Claude Code CLI would not start: {detail[-400:]}{hint}")
 
 
+@contextlib.contextmanager
+def session_lock(agent: Agent, busy: str) -> Iterator[None]:
+    """Hold the agent's session for the block: one process at a time talks to it or deletes it (#17), across
+    processes too. Another holder is :class:`UsageError` at once: "agent ... is busy: <busy>".
+    """
+    lock = _lock_path(agent.session_id).open("a")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UsageError(f"agent {agent.id!r} is busy: {busy}") from None
+    try:
+        yield
+    finally:
+        lock.close()
+
+
 class ClaudeSession:
     def __init__(self, agent: Agent, options: Any, stderr_lines: deque[str], emit: Emit) -> None:
         self.agent = agent
@@ -65,24 +106,15 @@ class ClaudeSession:
         self.emit = emit
         self.client: Any = None
         self.pid: int | None = None
-        self._lock: Any = None
+        self._process: Any = None
         self._in_turn = False
         #: What a turn that orc cancelled had spent (read from the CLI's result after the interrupt), or None.
         self.cut_short: TurnResult | None = None
 
     async def open(self) -> None:
+        """Start the CLI; the caller holds :func:`session_lock`."""
         from claude_agent_sdk import ClaudeSDKClient, ClaudeSDKError, CLINotFoundError
 
-        # One process at a time per session, across processes too: a second sender gets "busy" at once.
-        self._lock = _lock_path(self.agent.session_id).open("a")
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            self._lock = None
-            raise UsageError(
-                f"agent {self.agent.id!r} is busy: another process is talking to it; try again when it is done"
-            ) from None
         self.client = ClaudeSDKClient(self.options)
         try:
             await self.client.connect()
@@ -97,6 +129,7 @@ class ClaudeSession:
         # Best effort: the SDK does not publish the CLI's pid; its transport holds the process.
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
+        self._process = process
 
     async def _interrupt(self, turn: Turn) -> None:
         """Interrupt the running turn and read its messages up to the result (a few ms; at most 3 s)."""
@@ -119,12 +152,20 @@ class ClaudeSession:
                 with contextlib.suppress(Exception), anyio.move_on_after(15):
                     await self.client.disconnect()
                 self.client = None
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
+            if self._process is not None:
+                # The SDK's disconnect leaves the CLI's stdout pipe open when its reader stopped early (a message
+                # past the buffer, a crash): closed by the garbage collector after the event loop, it printed an
+                # "Event loop is closed" traceback (#17). Close every pipe here, on the loop.
+                with contextlib.suppress(Exception), anyio.move_on_after(5):
+                    await self._process.aclose()
+                self._process = None
 
     async def send(self, message: str, agent: Agent) -> TurnResult:
-        """One turn: send ``message``, turn what streams back into events, return the result."""
+        """One turn: send ``message``, turn what streams back into events, return the result.
+
+        :raises CredentialsRefused: the model endpoint answered 401 or 403; the turn is stopped at once (the CLI
+            would retry for minutes) and recorded as failed.
+        """
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
         # The secrets of this process and of the run's environment: what the CLI's tools can print. Redacted here
@@ -134,10 +175,14 @@ class ClaudeSession:
         started = time.monotonic()
         self.cut_short = None
         self._in_turn = True
+        refusal: int | None = None
         try:
             await self.client.query(message)
             async for sdk_message in self.client.receive_response():
                 turn.handle(sdk_message)
+                refusal = _refusal(sdk_message)
+                if refusal is not None:
+                    break
         except ClaudeSDKError as exc:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -152,11 +197,18 @@ class ClaudeSession:
                 await self._interrupt(turn)
                 self.cut_short = turn.finish(time.monotonic() - started)
             raise
+        status = getattr(turn.result, "api_error_status", None)
+        if refusal is not None or status in REFUSED_STATUSES:
+            if refusal is not None:
+                await self._interrupt(turn)  # stop the CLI's retries now
+            error = refused(refusal or status)
+            turn.fail(error.message)
+            turn.finish(time.monotonic() - started)
+            raise error
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
         result = attrs.evolve(result, text=redact(result.text),
                               error=None if result.error is None else redact(result.error))
-        status = getattr(turn.result, "api_error_status", None)
         api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
         # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
         # try. A 4xx that is not about load (bad request, auth) is not.

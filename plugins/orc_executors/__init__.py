@@ -19,5 +19,8 @@ def orc_register_executors(register):
 
 @hookimpl(trylast=True)
 def orc_subtask_retry(task, subtask, result, attempt, config):
-    """trylast: the default policy; a plugin with its own answers first."""
+    """trylast: the default policy; a plugin with its own answers first. A stalled turn stopped by the stall policy
+    (ORC_STALL_ACTION=retry) gets one more try even with --retries 0."""
+    if result.stalled:
+        return config.stall_action == "retry" and attempt <= max(config.retries, 1)
     return result.retryable and attempt <= config.retries

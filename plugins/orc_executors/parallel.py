@@ -10,5 +10,6 @@ from orchestrator_core import Run
 class ParallelExecutor:
     async def run(self, run: Run) -> None:
         async with anyio.create_task_group() as group:
-            for subtask in run.plan.subtasks:
+            # A resumed task's succeeded subtasks already have their results (#17).
+            for subtask in [s for s in run.plan.subtasks if s.id not in run.results]:
                 group.start_soon(lambda s=subtask: run.run_subtask(s, independent=True))

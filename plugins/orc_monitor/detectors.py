@@ -13,34 +13,38 @@ from orchestrator_core import Agent, AgentStatus
 
 
 class StallDetector:
-    """Flags a running agent that has shown no event for ``stall_seconds``, once per silence."""
+    """Flags a running agent that has shown no event for ``stall_seconds`` (``stall``), once per silence; and, with
+    ``act_after``, once more when the silence reaches ``act_after`` times that (``stalled``: time to act, #17)."""
 
-    def __init__(self, stall_seconds: float) -> None:
+    def __init__(self, stall_seconds: float, act_after: int | None = None) -> None:
         self.stall_seconds = stall_seconds
+        self.act_after = act_after
         self._last: dict[str, float] = {}
-        self._flagged: set[str] = set()
+        self._flagged: dict[str, set[str]] = {}
 
     def activity(self, agent_id: str, now: float) -> None:
         """The agent did something (an event, or it was given a message): its silence starts again."""
         self._last[agent_id] = now
-        self._flagged.discard(agent_id)
+        self._flagged.pop(agent_id, None)
 
     def forget(self, agent_id: str) -> None:
         self._last.pop(agent_id, None)
-        self._flagged.discard(agent_id)
+        self._flagged.pop(agent_id, None)
 
-    def check(self, agents: Iterable[Agent], now: float) -> list[tuple[Agent, float]]:
-        """The running agents silent for ``stall_seconds`` or more and not yet flagged, with their silence."""
-        stalled = []
+    def check(self, agents: Iterable[Agent], now: float) -> list[tuple[Agent, float, str]]:
+        """The running agents to flag now, with their silence and the kind: ``stall`` or ``stalled``."""
+        found = []
         for agent in agents:
-            if agent.status is not AgentStatus.RUNNING or agent.id in self._flagged:
+            if agent.status is not AgentStatus.RUNNING:
                 continue
             # An agent first seen here (its events went unseen) is silent from now on.
             silent = now - self._last.setdefault(agent.id, now)
-            if silent >= self.stall_seconds:
-                self._flagged.add(agent.id)
-                stalled.append((agent, silent))
-        return stalled
+            flagged = self._flagged.setdefault(agent.id, set())
+            for kind, limit in (("stall", 1), ("stalled", self.act_after)):
+                if limit is not None and kind not in flagged and silent >= limit * self.stall_seconds:
+                    flagged.add(kind)
+                    found.append((agent, silent, kind))
+        return found
 
 
 def call_key(name: str, tool_input: object) -> str:

@@ -3,7 +3,8 @@
 Registered as ``"orc-monitor"`` whatever the ``progress`` setting, so library users (progress "off") get the flags
 too: they are hooks other plugins act on (#9). Flags are raised on the run's event loop thread only, from
 ``orc_event`` (loops) and ``orc_status`` (stalls, every ``MONITOR_INTERVAL_SECONDS``); no thread of ours calls a
-hook. The default policy only warns: the views show the flags, nothing is interrupted.
+hook. A ``stall`` flag only warns; a ``stalled`` flag (the silence went on for ``ORC_STALL_INTERVALS`` stall periods,
+unless ``ORC_STALL_ACTION`` is ``warn``) is acted on by the core's default stall policy, which interrupts the turn.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ class Monitor:
 
     def __init__(self, config: Config, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self.stalls = StallDetector(config.stall_seconds)
+        self.stalls = StallDetector(
+            config.stall_seconds, None if config.stall_action == "warn" else config.stall_intervals
+        )
+        self.stall_action = config.stall_action
         self.loops = LoopDetector(config.loop_repeats)
         self.agents: dict[str, Agent] = {}
         #: What each agent did last, for the stall message: a long tool call reads differently from a silent model.
@@ -80,7 +84,13 @@ class Monitor:
         for agent in snapshot.agents:
             self.agents.setdefault(agent.id, agent)
         now = time.monotonic()
-        for agent, silent in self.stalls.check(snapshot.agents, now):
+        for agent, silent, kind in self.stalls.check(snapshot.agents, now):
             limit = _seconds(self.stalls.stall_seconds)
             last = self.last.get(agent.id, "no event seen yet")
-            self._flag(agent, "stall", f"no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS is {limit})")
+            if kind == "stall":
+                self._flag(agent, "stall", f"no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS is {limit})")
+            else:
+                # The message is the reason the subtask records when the policy stops the turn.
+                self._flag(agent, "stalled", f"stalled: no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS "
+                                             f"is {limit}, ORC_STALL_INTERVALS {self.stalls.act_after}, "
+                                             f"ORC_STALL_ACTION {self.stall_action})")

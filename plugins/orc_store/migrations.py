@@ -384,17 +384,58 @@ def m011_agent_totals_messages(db: Database) -> None:
 
 
 @migrations()
-def m012_mission_control_indexes(db: Database) -> None:
-    # Mission control (`orc browse`, #22) lists tasks newest first, by status, and reads one task's or one agent's
-    # rows; on a store of 100,000 agents the per-agent views (agent_totals, files_consumed_vs_produced) took over a
-    # second a page. These indexes serve those reads (covering where they can), and Datasette's own tables of tasks,
-    # agents and subtasks listed newest first; no row changes.
-    db["tasks"].create_index(["created_at"], if_not_exists=True)
-    db["tasks"].create_index(["status", "created_at"], if_not_exists=True)
+def m012_list_indexes_and_session_model(db: Database) -> None:
+    # Big stores (#20): the list commands show a page of the newest rows, by status, role, task or age. These
+    # indexes let SQLite walk the newest rows in order and stop at the page instead of sorting every row; the
+    # views' per-row totals are then computed for that page only.
+    # The id ends each index: it breaks ties between rows made in the same microsecond, in the same order.
+    for table, filters in (("tasks", ((), ("status",))), ("agents", ((), ("role",), ("status",), ("task_id",)))):
+        for columns in filters:
+            db[table].create_index([*columns, "created_at", "id"], if_not_exists=True)
+    # `orc status` sums every agent's cost and tokens by role and status, and counts the distinct files read and
+    # written: these two covering indexes answer both without reading the tables' rows.
+    db["agents"].create_index(["role", "status", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
+                               "cache_creation_tokens"], if_not_exists=True)
+    db["file_accesses"].create_index(["operation", "path"], if_not_exists=True)
+    # The `model` column stayed empty for agents whose role named no model, although the session's first event
+    # says which model the CLI chose (#20). The session event now fills it when it is empty (a model the agent
+    # was given is kept); rows written before this migration are filled from their recorded session events.
+    # Stores written with ENABLE_OBSERVABILITY off record no events and keep an empty model.
+    db.execute(
+        """create trigger if not exists events_session_model after insert on events
+        when new.kind = 'session' and json_extract(new.payload, '$.model') is not null
+        begin
+            update agents set model = json_extract(new.payload, '$.model')
+            where id = new.agent_id and model is null;
+        end"""
+    )
+    db.execute(
+        "update agents set model = (select json_extract(e.payload, '$.model') from events e "
+        "where e.agent_id = agents.id and e.kind = 'session' order by e.seq limit 1) where model is null"
+    )
+
+
+@migrations()
+def m013_task_limits_and_pid(db: Database) -> None:
+    # Resuming a task must run it under the limits it was started with (#17: a task run with --max-parallel 2 was
+    # resumed with 5 agents at once), and `orc watch` must tell a task whose process died from one still running.
+    # So a task keeps its limits (JSON: Config attribute -> value) and the pid of the process running it. Older rows
+    # get NULL for both: resumed, they run under the settings of the resuming process; watched, only their status
+    # tells when they end.
+    db["tasks"].add_column("limits", str)
+    db["tasks"].add_column("pid", int)
+
+
+
+@migrations()
+def m014_mission_control_indexes(db: Database) -> None:
+    # Mission control (`orc browse`, #22) reads one task's or one agent's rows, files by agent and the tasks by
+    # status (m012's indexes list them newest first); on a store of 100,000 agents the per-agent views
+    # (agent_totals, files_consumed_vs_produced) took over a second a page. These indexes serve those reads
+    # (covering where they can), and Datasette's own table of subtasks listed newest first; no row changes.
     db["file_accesses"].create_index(["task_id", "agent_id", "operation", "path"], if_not_exists=True)
     db["file_accesses"].create_index(["agent_id", "operation", "path"], if_not_exists=True)
     db["tool_calls"].create_index(["agent_id", "is_error"], if_not_exists=True)
     db["agent_flags"].create_index(["task_id"], if_not_exists=True)
     db["subtasks"].create_index(["agent_id"], if_not_exists=True)
-    db["agents"].create_index(["created_at"], if_not_exists=True)
     db["subtasks"].create_index(["started_at"], if_not_exists=True)

@@ -9,6 +9,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import attrs
+
 from orchestrator_core import (
     Agent,
     Metrics,
@@ -27,7 +29,7 @@ def _one(db: Any, sql: str, params: list[Any]) -> dict[str, Any] | None:
     return next(iter(db.query(sql, params)), None)
 
 
-def _all(db: Any, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+def _all(db: Any, sql: str, params: Any = None) -> list[dict[str, Any]]:
     return list(db.query(sql, params or []))
 
 
@@ -57,6 +59,15 @@ def agent_rows(db: Any, role: str | None = None, status: str | None = None, *, w
     return _all(db, sql, params)
 
 
+#: What ``orc status --json`` says where nothing was recorded yet: what :func:`fleet` gives for an empty store.
+EMPTY_FLEET: dict[str, Any] = {
+    "by_role_and_status": [],
+    "totals": {"tasks": 0, "running_tasks": 0, "agents": 0, "cost_usd": None, "total_tokens": None,
+               "input_tokens": None, "output_tokens": None, "cache_read_tokens": None, "cache_creation_tokens": None},
+    "files": {"files_consumed": 0, "files_produced": 0},
+}
+
+
 def fleet(db: Any) -> dict[str, Any]:
     """Agents by status and role, totals, and files consumed vs produced: ``orc status``."""
     totals = _one(
@@ -72,23 +83,77 @@ def fleet(db: Any) -> dict[str, Any]:
     )
     files = _one(
         db,
-        """select count(distinct case when operation = 'read' then path end) as files_consumed,
-        count(distinct case when operation in ('write', 'edit') then path end) as files_produced
-        from file_accesses""",
+        # One subquery per operation, so each walks its part of the (operation, path) index.
+        """select (select count(distinct path) from file_accesses where operation = 'read') as files_consumed,
+        (select count(distinct path) from file_accesses where operation in ('write', 'edit')) as files_produced""",
         [],
     )
     return {"by_role_and_status": _all(db, "select * from fleet_status"), "totals": totals, "files": files}
 
 
-def tasks(db: Any) -> list[dict[str, Any]]:
-    return _all(db, "select * from task_totals order by created_at desc")
+#: What one task record holds (see :func:`~.output.task_record`): the task_totals view and the task's own cwd and
+#: error. ``{where}`` picks the rows; the view's per-row totals are computed for those rows only.
+_TASK_RECORDS = """select tt.*, t.cwd, t.error from tasks t join task_totals tt on tt.task_id = t.id
+where t.id in ({ids}) order by t.created_at desc, t.id desc"""
+#: The agent record: the agent_totals view and the rest of the agent's row.
+_AGENT_RECORDS = """select at.*, a.parent_id, a.session_id, a.cwd, a.pid, a.started, a.duration_s, a.updated_at
+from agents a join agent_totals at on at.agent_id = a.id where a.id in ({ids})
+order by a.created_at desc, a.id desc"""
+#: What the table of ``orc agents list`` shows: the agents row alone, no per-agent totals (``--all`` on 100,000).
+_AGENT_LINES = """select id, name, role, status, model, task_id, cost_usd,
+input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens as total_tokens, created_at
+from agents where id in ({ids}) order by created_at desc, id desc"""
+
+
+@attrs.frozen
+class Page:
+    """Which rows a list command shows: filters, then the newest ``limit`` (None: all)."""
+
+    status: str | None = None
+    role: str | None = None
+    task_id: str | None = None
+    since: str | None = None
+    limit: int | None = 20
+
+
+def _where(page: Page, columns: dict[str, str | None]) -> tuple[str, list[Any]]:
+    where, params = [], []
+    for column, value in columns.items():
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if page.since is not None:
+        where.append("created_at >= ?")
+        params.append(page.since)
+    return (" where " + " and ".join(where)) if where else "", params
+
+
+def _page(db: Any, table: str, page: Page, columns: dict[str, str | None], records: str) -> tuple[list[dict], int]:
+    """The newest ``page.limit`` rows of ``table`` that pass the filters, as records, and how many pass them."""
+    where, params = _where(page, columns)
+    total = _one(db, f"select count(*) as n from {table}{where}", params)["n"]
+    ids = f"select id from {table}{where} order by created_at desc, id desc"
+    if page.limit is not None:
+        ids += f" limit {int(page.limit)}"
+    return _all(db, records.format(ids=ids), params), total
+
+
+def task_page(db: Any, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """``orc list-tasks``: task records, newest first, and how many tasks pass the filters."""
+    return _page(db, "tasks", page, {"status": page.status}, _TASK_RECORDS)
+
+
+def agent_page(db: Any, page: Page, *, records: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """``orc agents list``: agent records (or, with ``records`` False, the columns of its table), newest first, and
+    how many agents pass the filters."""
+    return _page(db, "agents", page, {"status": page.status, "role": page.role, "task_id": page.task_id},
+                 _AGENT_RECORDS if records else _AGENT_LINES)
 
 
 def task_details(db: Any, task_id: str) -> dict[str, Any] | None:
-    task = _one(db, "select * from tasks where id = ?", [task_id])
+    task = _one(db, "select id, plan, output from tasks where id = ?", [task_id])
     if task is None:
         return None
-    task["plan"] = loads(task["plan"])
     subtasks = _all(
         db,
         """select subtask_id as id, role, status, agent_id, depends_on, error, cost_usd, started_at, finished_at
@@ -97,15 +162,12 @@ def task_details(db: Any, task_id: str) -> dict[str, Any] | None:
     )
     for subtask in subtasks:
         subtask["depends_on"] = loads(subtask["depends_on"]) or []
-    agents = _all(db, "select * from agent_totals where task_id = ? order by created_at", [task_id])
-    # The agent tree (#13): an orchestrator agent's children name it as their parent.
-    parents = {r["id"]: r["parent_id"] for r in _all(db, "select id, parent_id from agents where task_id = ?",
-                                                       [task_id])}
-    for agent in agents:
-        agent["parent_id"] = parents.get(agent["agent_id"])
+    agents = _all(db, _AGENT_RECORDS.format(ids="select id from agents where task_id = ?"), [task_id])
+    agents.sort(key=lambda a: (a["created_at"] or "", a["agent_id"]))
     return {
-        "task": task,
-        "totals": _one(db, "select * from task_totals where task_id = ?", [task_id]),
+        "task": _one(db, _TASK_RECORDS.format(ids="?"), [task_id]),
+        "plan": loads(task["plan"]),
+        "output": task["output"],
         "subtasks": subtasks,
         "agents": agents,
         "files": files(db, "task_id", task_id),
@@ -123,10 +185,9 @@ def files(db: Any, column: str, value: str) -> list[dict[str, Any]]:
 
 
 def agent_details(db: Any, agent_id: str) -> dict[str, Any] | None:
-    row = _one(db, "select * from agent_totals where agent_id = ?", [agent_id])
-    if row is None:
+    agent = _one(db, _AGENT_RECORDS.format(ids="?"), [agent_id])
+    if agent is None:
         return None
-    agent = _one(db, "select session_id, cwd, pid, started, updated_at from agents where id = ?", [agent_id])
     context = _one(
         db,
         "select used_tokens, window_tokens, usage_percentage, at from context_samples where agent_id = ? "
@@ -134,7 +195,7 @@ def agent_details(db: Any, agent_id: str) -> dict[str, Any] | None:
         [agent_id],
     )
     return {
-        "agent": {**row, **(agent or {}), "started": bool((agent or {}).get("started"))},
+        "agent": agent,
         "context_usage": context,
         "files": files(db, "agent_id", agent_id),
         "tool_calls": _all(
@@ -147,9 +208,35 @@ def agent_details(db: Any, agent_id: str) -> dict[str, Any] | None:
     }
 
 
+def agent_ids(db: Any, task_id: str) -> list[str]:
+    """The task's agents, in the order they were created."""
+    return [r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at, id", [task_id])]
+
+
+def conversation(db: Any, agent_id: str) -> list[dict[str, Any]]:
+    """What the agent was told and said, and each tool call with its input and result, in the agent's order."""
+    return _all(
+        db,
+        """select agent_id, seq, ts, 'message' as kind, role, text, null as tool_use_id, null as name,
+            null as input, null as result, null as is_error, null as duration_ms
+        from messages where agent_id = :agent
+        union all
+        select agent_id, seq, called_at, 'tool_call', null, null, id, name, input, result, is_error, duration_ms
+        from tool_calls where agent_id = :agent
+        order by seq""",
+        {"agent": agent_id},
+    )
+
+
 def task_status(db: Any, task_id: str) -> str | None:
     row = _one(db, "select status from tasks where id = ?", [task_id])
     return row["status"] if row else None
+
+
+def task_pid(db: Any, task_id: str) -> int | None:
+    """The pid of the process that runs (or last ran) the task, if recorded."""
+    row = _one(db, "select pid from tasks where id = ?", [task_id])
+    return row["pid"] if row else None
 
 
 def events_after(db: Any, task_id: str, after_id: int, limit: int = 500) -> list[dict[str, Any]]:
@@ -179,6 +266,7 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
     task = Task(
         id=row["id"], prompt=row["prompt"], task_type=row["task_type"], mode=row["mode"], cwd=row["cwd"],
         status=TaskStatus(row["status"]), plan=plan, created_at=dt.datetime.fromisoformat(row["created_at"]),
+        limits=json.loads(row["limits"]) if row.get("limits") else {}, pid=row.get("pid"),
     )
     results, agent_ids = {}, {}
     for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):

@@ -28,7 +28,9 @@ def metrics_columns(metrics: Metrics, cost: bool) -> dict[str, Any]:
 
 
 def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
-    return {
+    """The agents row for ``agent``. With no model of its own, the row's ``model`` is left as it is: the store fills
+    it from the session event with the model the CLI chose (#20), and a later update must not empty it again."""
+    row = {
         "id": agent.id,
         "task_id": agent.task_id,
         "name": agent.name,
@@ -45,6 +47,9 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
         "created_at": agent.created_at.isoformat(),
         "updated_at": now,
     }
+    if agent.model is None:
+        del row["model"]
+    return row
 
 
 def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:

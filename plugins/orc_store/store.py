@@ -149,6 +149,8 @@ class RunStore:
                 "status": task.status.value,
                 "plan": task.plan.to_dict() if task.plan else None,
                 "created_at": task.created_at.isoformat(),
+                "limits": json.dumps(task.limits),
+                "pid": task.pid,
             },
         )
         # A resumed task starts again under its own id: its succeeded subtasks keep their rows.

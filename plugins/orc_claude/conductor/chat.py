@@ -58,6 +58,26 @@ def chat(ctx: click.Context, cwd: Path, model: str | None, db_path: Path | None,
 
 
 async def _talk(orc: Any, cwd: Path) -> None:
+    """The conversation; SIGTERM, SIGHUP (terminal closed) or SIGQUIT ends it as /quit does, agents deleted (#17)."""
+    import anyio
+
+    from orchestrator_core import Interrupted
+    from orchestrator_core.stop_signals import on_stop_signals
+
+    stopped: list[str] = []
+
+    def stop(name: str) -> None:
+        stopped.append(name)
+        scope.cancel()
+
+    with anyio.CancelScope() as scope:
+        async with on_stop_signals(stop):
+            await _converse(orc, cwd)
+    if stopped:
+        raise Interrupted(f"chat ended by {stopped[0]}; its agents were stopped")
+
+
+async def _converse(orc: Any, cwd: Path) -> None:
     import anyio
 
     from orchestrator_core import AgentStatus, UsageError
