@@ -225,7 +225,8 @@ def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripte
     glob = tool("Glob", {"pattern": "*"})
     scripted_model.script([glob, glob, glob, held, text("SCOUTED")], match="scout of the team")
     scripted_model.script([text("REVIEWED")], match="reviewer of the team")
-    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "-q", "look around"],
+    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "--max-cost", "1.5", "-q",
+                             "look around"],
                             cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert waiting.wait(timeout=120), "the scout never asked for its second reply"
@@ -237,9 +238,13 @@ def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripte
             page.goto(f"{url}/-/orc/task/{task['id']}")
             expect()(page.locator(".stats .badge")).to_have_text("running")
             expect()(page.locator(".pulse")).to_be_visible()
-            expect()(page.locator("svg.timeline g.lane")).to_have_count(2)
+            # A lane per agent made so far: the scout (the reviewer's agent is made when its turn comes).
+            expect()(page.locator("svg.timeline g.lane")).to_have_count(len(rows(db, "select id from agents")))
             expect()(page.locator("svg.timeline line.tick")).to_have_count(3)
             expect()(page.locator("svg.timeline path.flag")).to_have_count(1)
+            # The run's --max-cost, recorded with the task, is the line its cost climbs towards.
+            expect()(page.locator("svg.chart line.limit")).to_have_count(1)
+            expect()(page.locator("main")).to_contain_text("against --max-cost $1.50")
             page.evaluate("window.notReloaded = true")
             page.screenshot(path=artifacts / "live-before.png", full_page=True)
             home = browser.new_page()
@@ -255,6 +260,7 @@ def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripte
             assert proc.returncode == 0, out.decode() + err.decode()
             expect()(page.locator(".stats .badge")).to_have_text("succeeded", timeout=2000)
             lanes = page.locator("svg.timeline g.lane")
+            expect()(lanes).to_have_count(2)
             assert {lanes.nth(i).get_attribute("data-status") for i in range(2)} == {"succeeded"}
             expect()(page.locator(".feed")).to_contain_text("REVIEWED")
             assert page.evaluate("window.notReloaded") is True  # updated in place, never reloaded
