@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_claude",
     "orc_conductor",
     "orc_store",
+    "orc_web",
     "orc_monitor",
     "orc_worktree",
     "orc_ray",
@@ -131,6 +132,8 @@ def _check_hook_names(pm: OrcPluginManager) -> None:
         if getattr(caller, "spec", True) is not None:
             continue
         for impl in caller.get_hookimpls():
+            if impl.optionalhook:  # pluggy's meaning: a hook of a plugin that may be absent (-p no:...)
+                continue
             close = difflib.get_close_matches(name, specs, n=1)
             hint = f"did you mean `{close[0]}`? " if close else ""
             raise PluginError(
