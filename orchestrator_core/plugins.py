@@ -24,7 +24,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import PluginError, UsageError
 
 #: Built-in plugins, by module name, registered in this order under the same name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -74,7 +74,8 @@ def _disabled_names(options: Iterable[str]) -> list[str]:
     names = []
     for option in options:
         if not option.startswith("no:") or not option[3:]:
-            raise PluginError(f"-p takes no:NAME to disable a plugin, got {option!r}")
+            # Bad usage, not a plugin's fault: exit 2 (#20).
+            raise UsageError(f"-p takes no:NAME to disable a plugin, got {option!r}; `orc plugins --all` lists names")
         names.append(option[3:])
     return names
 
