@@ -579,7 +579,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_
 
     from .plan_file import render_plan
 
-    orc = _orchestrator(ctx, db_path=db_path)
+    orc = _orchestrator(ctx, db_path=db_path, plan_only=True)
     role_names = _split_roles(roles)
 
     async def make() -> Any:

@@ -339,3 +339,17 @@ def test_an_unknown_planner_is_refused(orc_cli):
     assert out.exit_code == 2
     assert "no planner plugin answers --planner 'oracle'; built-in planners: llm, template" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_orc_plan_spends_nothing_unless_a_planner_agent_is_asked_for(cli_env, scripted_model, orc_workdir):
+    """`orc plan` under auto with no fitting template starts no agent (#20): it says which template it used and
+    how to ask for a planner agent; with --planner llm it does ask one."""
+    out = orc(cli_env, orc_workdir, "plan", "Refactor the parser")
+    assert out.returncode == 0, out.stderr
+    assert scripted_model.requests == []
+    assert "no template fits the prompt; this plan uses the feature_implementation template and spent nothing" in out.stderr
+    assert "`--planner llm` asks a planner agent" in out.stderr
+    planner = scripted_model.script([text(fenced(DIAMOND))], match=PLANNER, name="planner")
+    asked = orc(cli_env, orc_workdir, "plan", "--planner", "llm", "Refactor the parser")
+    assert asked.returncode == 0, asked.stderr
+    assert scripted_model.requests_for(planner) and "task type: llm" in asked.stdout
