@@ -519,5 +519,6 @@ OBSERVER_HOOKS = frozenset(
         "orc_event",
         "orc_status",
         "orc_agent_flagged",
+        "orc_orchestrator_started",
     }
 )
