@@ -102,7 +102,7 @@ class OpenAgent:
             manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
             result = TurnResult(text="", is_error=True, error=turn.reason, session_id=agent.session_id,
                                 metrics=spent.metrics if spent is not None else Metrics(),
-                                retryable=turn.retryable, stalled=True)
+                                retryable=turn.retryable, stalled=turn.stalled)
         updated = manager._update(
             attrs.evolve(
                 manager.agents[self.agent_id],
@@ -132,6 +132,8 @@ class _Turn:
         self.scope = anyio.CancelScope()
         self.reason = "interrupted"
         self.retryable = False
+        #: Stopped by the stall policy (the retry policy treats a stalled turn by ORC_STALL_ACTION).
+        self.stalled = True
 
 
 class AgentManager:
@@ -258,16 +260,17 @@ class AgentManager:
         async with self.open(agent_id, max_budget_usd=max_budget_usd) as agent:
             return await agent.send(message)
 
-    def interrupt(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
+    def interrupt(self, agent_id: str, reason: str, *, retryable: bool = False, stalled: bool = True) -> bool:
         """Stop the agent's running turn: it ends as a failed turn whose error is ``reason`` (``stalled`` set).
         Returns False if the agent is not in a turn of this process. Call it on the event loop's thread.
 
         :param retryable: whether the retry policy may run the subtask again.
+        :param stalled: the stall policy stops it (False: a policy plugin does, see Orchestrator.interrupt_agent).
         """
         turn = self._turns.get(agent_id)
         if turn is None:
             return False
-        turn.reason, turn.retryable = reason, retryable
+        turn.reason, turn.retryable, turn.stalled = reason, retryable, stalled
         turn.scope.cancel()
         return True
 

@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -80,11 +80,12 @@ class OrcGroup(click.Group):
 
         given = ctx.find_root().obj.setdefault("given", {})
         extra = collect_options(pm).click_options(cmd_name, given.__setitem__)
-        if not extra:
+        modes = any(p.name == "mode" for p in command.params) and _modes(pm)
+        if not extra and not modes:
             return command
         # A copy per invocation: the options of this command line's plugins, never left on the shared command.
         command = copy.copy(command)
-        command.params = [*command.params, *extra]
+        command.params = [*(_with_modes(p, modes) for p in command.params), *extra]
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -119,6 +120,28 @@ class OrcGroup(click.Group):
             raise Interrupted("interrupted; what finished before is recorded in the run store") from None
         except Exception as exc:
             raise _internal(exc, ctx) from None
+
+
+def _modes(pm: Any) -> list[str]:
+    """The execution modes the loaded plugins register (what ``--mode`` takes)."""
+    from .plugins import collect
+
+    try:
+        return sorted(collect(pm, "orc_register_executors", lambda item: item[0]))
+    except OrcError:
+        return []  # a plugin's registration error is reported when the command runs
+
+
+def _with_modes(param: click.Parameter, modes: list[str] | Literal[False]) -> click.Parameter:
+    """``--mode`` with the registered modes in its help."""
+    if not modes or param.name != "mode" or not isinstance(param, click.Option):
+        return param
+    param = copy.copy(param)
+    listed = ", ".join(modes)
+    help_text = param.help or ""
+    param.help = (help_text.replace("sequential, ...", listed) if "sequential, ..." in help_text
+                  else f"{help_text} Modes: {listed}.")
+    return param
 
 
 def _internal(exc: BaseException, ctx: click.Context) -> OrcError:
@@ -572,7 +595,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_
 
     from .plan_file import render_plan
 
-    orc = _orchestrator(ctx, db_path=db_path)
+    orc = _orchestrator(ctx, db_path=db_path, plan_only=True)
     role_names = _split_roles(roles)
 
     async def make() -> Any:
@@ -656,7 +679,7 @@ def main() -> None:
     """The console-script entry point."""
     try:
         cli()
-    except PluginError as exc:  # raised while click resolves a command, outside the group's invoke
+    except OrcError as exc:  # raised while click resolves a command, outside the group's invoke
         if os.environ.get("ORC_DEBUG") and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__)
         exc.show()

@@ -191,6 +191,9 @@ class Config:
     scripted: bool = False
     #: Keep agents (sessions and transcripts) when a task ends.
     keep_agents: bool = False
+    #: The command only shows a plan (``orc plan``): a planner plugin spends nothing unless a planner that spends
+    #: was asked for by name.
+    plan_only: bool = False
     #: How progress is shown: "off" (library default), "plain" (a line per agent start, tool call and end) or
     #: "live" (a live table on a terminal).
     progress: str = "off"

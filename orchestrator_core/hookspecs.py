@@ -475,6 +475,21 @@ def orc_status(snapshot: StatusSnapshot) -> None:
 
 
 @hookspec
+def orc_orchestrator_started(orc: Orchestrator) -> None:
+    """An Orchestrator has started (plugins configured, runtime made): keep ``orc`` to act on its fleet.
+
+    The policy API: ``orc.flag_agent(agent_id, kind, message)``, ``orc.interrupt_agent(agent_id, reason,
+    retryable=False)`` and ``orc.stop_task(task_id, reason)``, called from your hooks (``orc_event``,
+    ``orc_agent_flagged``, ``orc_status``) on the run's event loop. A plugin that keeps several Orchestrators
+    (one plugin manager may serve more than one) acts on the one running the agent or task.
+
+    :param orc: the :class:`~orchestrator_core.Orchestrator`.
+
+    **Sync or async**: sync only; an exception is reported and the Orchestrator goes on.
+    """
+
+
+@hookspec
 def orc_agent_flagged(agent: Agent, kind: str, message: str) -> None:
     """Something about an agent needs attention: ``kind`` is ``stall``, ``stalled``, ``loop``, ``context`` or a
     plugin's own.
@@ -519,5 +534,6 @@ OBSERVER_HOOKS = frozenset(
         "orc_event",
         "orc_status",
         "orc_agent_flagged",
+        "orc_orchestrator_started",
     }
 )

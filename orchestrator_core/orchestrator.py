@@ -157,6 +157,7 @@ class Orchestrator:
             self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
             raise
         self._configured = True
+        notify(self.pm, "orc_orchestrator_started", orc=self)
 
     async def stop(self) -> None:
         """Let plugins flush and close what they opened. Agents kept with ``keep_agents`` stay."""
@@ -487,6 +488,27 @@ class Orchestrator:
     def run_of(self, task_id: str) -> Run | None:
         """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
         return next((run for run in self._runs if run.task.id == task_id), None)
+
+    # -- the policy API: what a plugin may do to a running fleet (#21) ------------------------------------------
+
+    def flag_agent(self, agent_id: str, kind: str, message: str) -> None:
+        """Flag an agent (``orc_agent_flagged``): observers record and show it, policies may act on it."""
+        notify(self.pm, "orc_agent_flagged", agent=self.agents.get(agent_id), kind=kind, message=message)
+
+    def interrupt_agent(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
+        """Stop an agent's running turn: it ends as a failed turn whose error is ``reason``; with ``retryable``
+        the retry policy may run its subtask again. False if the agent is not in a turn here. Call it on the run's
+        event loop (from a hook, for example)."""
+        return self.agents.interrupt(agent_id, reason, retryable=retryable, stalled=False)
+
+    def stop_task(self, task_id: str, reason: str) -> bool:
+        """Stop a running task: no new agents, running ones interrupted, each subtask cut short records ``reason``
+        (the task's error too). False if this Orchestrator is not running that task."""
+        run = self.run_of(task_id)
+        if run is None:
+            return False
+        run.stop("policy", reason)
+        return True
 
     def cancel(self, message: str = "interrupted") -> bool:
         """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.

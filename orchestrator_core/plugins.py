@@ -24,7 +24,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
+from .errors import PluginError, UsageError
 
 #: Built-in plugins, by module name, registered in this order under the same name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_claude",
     "orc_conductor",
     "orc_store",
+    "orc_web",
     "orc_monitor",
     "orc_worktree",
     "orc_ray",
@@ -73,7 +74,8 @@ def _disabled_names(options: Iterable[str]) -> list[str]:
     names = []
     for option in options:
         if not option.startswith("no:") or not option[3:]:
-            raise PluginError(f"-p takes no:NAME to disable a plugin, got {option!r}")
+            # Bad usage, not a plugin's fault: exit 2 (#20).
+            raise UsageError(f"-p takes no:NAME to disable a plugin, got {option!r}; `orc plugins --all` lists names")
         names.append(option[3:])
     return names
 
@@ -131,6 +133,8 @@ def _check_hook_names(pm: OrcPluginManager) -> None:
         if getattr(caller, "spec", True) is not None:
             continue
         for impl in caller.get_hookimpls():
+            if impl.optionalhook:  # pluggy's meaning: a hook of a plugin that may be absent (-p no:...)
+                continue
             close = difflib.get_close_matches(name, specs, n=1)
             hint = f"did you mean `{close[0]}`? " if close else ""
             raise PluginError(

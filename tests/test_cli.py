@@ -112,7 +112,7 @@ def test_store_can_be_disabled(home):
         (["execute", "--scripted", "x", "--cwd", "nowhere"], 2, "does not exist"),
         (["execute", "--scripted", "--db", "missing/dir/o.db", "x"], 5, "directory 'missing/dir' does not exist"),
         (["-p", "no:orc_roles", "plan", "x"], 2, "unknown role"),
-        (["-p", "orc_store", "roles"], 4, "-p takes no:NAME"),
+        (["-p", "orc_store", "roles"], 2, "-p takes no:NAME"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(home, args, code, words):
@@ -163,3 +163,10 @@ def test_task_types_as_json(home):
     assert types["code_review"]["provided_by"] == "orc_planners"
     plain = orc(home, "task-types").stdout.splitlines()
     assert [line.split()[0] for line in plain] == list(types)
+
+
+def test_mode_help_lists_the_registered_modes(home):
+    out = orc(home, "execute", "--help")
+    assert "How subtasks run: dag, parallel, sequential" in " ".join(out.stdout.split())
+    without = orc(home, "-p", "no:orc_executors", "resume", "--help")
+    assert "Modes:" not in without.stdout

@@ -58,7 +58,7 @@ def user(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"),
-                    COLUMNS="200")
+                    COLUMNS="200", BROWSER="true")  # `orc browse --open`: a browser that opens nothing
     return project, env
 
 

@@ -325,3 +325,17 @@ def test_a_saved_plan_runs_with_its_own_prompt_and_refuses_what_it_would_ignore(
     assert out.exit_code == 2 and 'does not say what the task is (no "prompt")' in out.stderr
     out = orc_cli("execute", env=env)
     assert out.exit_code == 2 and "or run a saved plan with --plan plan.json" in out.stderr
+
+
+def test_orc_plan_spends_nothing_unless_a_planner_agent_is_asked_for(cli_env, scripted_model, orc_workdir):
+    """`orc plan` under auto with no fitting template starts no agent (#20): it says which template it used and
+    how to ask for a planner agent; with --planner llm it does ask one."""
+    out = orc(cli_env, orc_workdir, "plan", "Refactor the parser")
+    assert out.returncode == 0, out.stderr
+    assert scripted_model.requests == []
+    assert "no template fits the prompt; this plan uses the feature_implementation template and spent nothing" in out.stderr
+    assert "`--planner llm` asks a planner agent" in out.stderr
+    planner = scripted_model.script([text(fenced(DIAMOND))], match=PLANNER, name="planner")
+    asked = orc(cli_env, orc_workdir, "plan", "--planner", "llm", "Refactor the parser")
+    assert asked.returncode == 0, asked.stderr
+    assert scripted_model.requests_for(planner) and "task type: llm" in asked.stdout

@@ -58,7 +58,13 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
-        if task_type is None and planner is None:
+        if task_type is None and planner is None and config.plan_only and not config.scripted:
+            # `orc plan` spends nothing unless asked (#20): a template, and how to ask for the planner agent.
+            # (With --scripted the planner agent costs nothing, and the demo shows it.)
+            llm.log.warning("no template fits the prompt; this plan uses the %s template and spent nothing; "
+                            "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
+                            FALLBACK)
+        elif task_type is None and planner is None:
             reason = llm.unavailable(orc)
             if reason is None:
                 return llm.make_plan(prompt, "auto", roles, task_types, orc, cwd)

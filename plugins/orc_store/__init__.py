@@ -6,6 +6,7 @@ Disable with ``-p no:orc_store``: runs then leave no record.
 
 from orchestrator_core import hookimpl
 
+from . import hookspecs
 from .database import Database
 from .opening import open_database
 from .store import RunStore
@@ -13,6 +14,11 @@ from .store import RunStore
 __all__ = ["PLUGIN_NAME", "Database", "RunStore", "open_database"]
 
 PLUGIN_NAME = "orc-store"
+
+
+@hookimpl
+def orc_addhooks(pm):
+    pm.add_hookspecs(hookspecs)
 
 
 @hookimpl

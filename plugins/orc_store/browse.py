@@ -21,11 +21,16 @@ from typing import Any
 
 import click
 
+from orchestrator_core import UsageError
+
 HOST = "127.0.0.1"
 #: Host header names a local browser or tool sends for this server; any other is a page from elsewhere.
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 #: Datasette's own bounds, stated rather than inherited: a query runs at most a second, returns at most 1000 rows.
-SETTINGS = {"allow_download": False, "sql_time_limit_ms": 1000, "max_returned_rows": 1000}
+#: No facet suggestions: Datasette computes them with one query per column over the whole table or view on every
+#: page view; with 100,000 agents they were 2.7 s of the 2.8 s of the agents and agent_totals pages (#22). Facets
+#: asked for (``?_facet=role``) still work.
+SETTINGS = {"allow_download": False, "sql_time_limit_ms": 1000, "max_returned_rows": 1000, "suggest_facets": False}
 
 
 def metadata_for(path: Path) -> dict[str, Any]:
@@ -35,10 +40,19 @@ def metadata_for(path: Path) -> dict[str, Any]:
     return shipped
 
 
-def make_datasette(path: Path, *, immutable: bool = False) -> Any:
+def browse_plugins(pm: Any) -> list[tuple[str, Any]]:
+    """The Datasette plugins orc's plugins add (``orc_browse_plugins``), as (name, module)."""
+    found: list[tuple[str, Any]] = []
+    pm.hook.orc_browse_plugins(register=lambda name, module: found.append((name, module)))
+    return found
+
+
+def make_datasette(path: Path, *, immutable: bool = False, plugins: list[tuple[str, Any]] | tuple = ()) -> Any:
     """A Datasette on the store at ``path``, read-only, with orc's metadata (tests use it through ``.client``).
 
     :param immutable: the file cannot change (a read-only file system): read it as it is, with no -shm file.
+    :param plugins: (name, module) Datasette plugins to add (:func:`browse_plugins`); each is configured with
+        ``{"database": <the store's name>}`` under its name.
     """
     from datasette.app import Datasette
     from datasette.plugins import pm
@@ -47,10 +61,15 @@ def make_datasette(path: Path, *, immutable: bool = False) -> Any:
 
     if not pm.is_registered(query_limits):
         pm.register(query_limits, "orc-query-limits")
+    metadata = metadata_for(path)
+    for name, module in plugins:
+        if not pm.is_registered(module):
+            pm.register(module, name)
+        metadata.setdefault("plugins", {})[name] = {"database": path.stem}
     ds = Datasette(
         [] if immutable else [str(path)],
         immutables=[str(path)] if immutable else [],
-        metadata=metadata_for(path),
+        metadata=metadata,
         settings=SETTINGS,
     )
     query_limits.bounded.add(ds)
@@ -99,8 +118,14 @@ def local_only(app: Any, port: int) -> Any:
     return guarded
 
 
-def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
-    """Serve until interrupted. Prints ``Serving <file> at <url>`` once the port is listening."""
+def serve(path: Path, *, port: int = 8001, open_browser: bool = False, pm: Any = None,
+          task_id: str | None = None) -> None:
+    """Serve until interrupted. Prints ``Serving <file> at <url>`` once the port is listening, then the page to
+    open first when a plugin gives one (``orc_browse_path``: mission control).
+
+    :param pm: orc's plugin manager, asked for Datasette plugins and the first page (None: stock Datasette).
+    :param task_id: open this task's page; an unknown one is a UsageError (exit 2) before anything is served.
+    """
     import asyncio
 
     import uvicorn
@@ -109,9 +134,16 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
     from .opening import open_database, writable
 
     # Migrate first (a new process may hold an older file) and refuse a missing one: Datasette would make it.
-    open_database(path, create=False).close()
+    db = open_database(path, create=False)
+    try:
+        if task_id is not None and not db["tasks"].count_where("id = ?", [task_id]):
+            raise UsageError(f"no task {task_id!r} in the run store {str(path)!r}; `orc list-tasks` shows the tasks")
+    finally:
+        db.close()
     install()
-    ds = make_datasette(path, immutable=not writable(path))
+    plugins = browse_plugins(pm) if pm is not None else []
+    first = pm.hook.orc_browse_path(database=path.stem, task_id=task_id) if pm is not None else None
+    ds = make_datasette(path, immutable=not writable(path), plugins=plugins)
     asyncio.run(ds.invoke_startup())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -125,6 +157,12 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False) -> None:
     url = f"http://{HOST}:{bound_port}/{path.stem}"
     # The socket listens already: a client that reads this line and connects is queued until uvicorn accepts.
     click.echo(f"Serving {path} at {url} (read-only; Ctrl-C to stop)")
+    if first:
+        url = f"http://{HOST}:{bound_port}{first}"
+        click.echo(f"{'Task ' + task_id if task_id else 'Mission control'}: {url}")
+    elif task_id:
+        url = f"{url}/tasks/{task_id}"
+        click.echo(f"Task {task_id}: {url}")
     if open_browser:
         import webbrowser
 

@@ -351,11 +351,16 @@ def register(cli: click.Group) -> None:
         watch(task_id, db_path, as_json, interval)
 
     @cli.command("browse")
+    @click.argument("task_id", required=False)
     @click.option("--port", type=int, default=8001, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
     @click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
     @db_option
-    def browse_command(port: int, open_browser: bool, db_path: Path | None) -> None:
-        """Browse the run store in Datasette on 127.0.0.1, read-only, with canned queries."""
+    def browse_command(task_id: str | None, port: int, open_browser: bool, db_path: Path | None) -> None:
+        """Browse the run store on 127.0.0.1, read-only: mission control, and Datasette with canned queries.
+
+        With TASK_ID, start at that task's page.
+        """
         from .browse import serve
 
-        serve(store_path(db_path), port=port, open_browser=open_browser)
+        pm = (click.get_current_context().find_root().obj or {}).get("pm")
+        serve(store_path(db_path), port=port, open_browser=open_browser, pm=pm, task_id=task_id)

@@ -427,7 +427,21 @@ def m013_task_limits_and_pid(db: Database) -> None:
 
 
 @migrations()
-def m014_money_without_float_noise(db: Database) -> None:
+def m014_mission_control_indexes(db: Database) -> None:
+    # Mission control (`orc browse`, #22) reads one task's or one agent's rows, files by agent and the tasks by
+    # status (m012's indexes list them newest first); on a store of 100,000 agents the per-agent views
+    # (agent_totals, files_consumed_vs_produced) took over a second a page. These indexes serve those reads
+    # (covering where they can), and Datasette's own table of subtasks listed newest first; no row changes.
+    db["file_accesses"].create_index(["task_id", "agent_id", "operation", "path"], if_not_exists=True)
+    db["file_accesses"].create_index(["agent_id", "operation", "path"], if_not_exists=True)
+    db["tool_calls"].create_index(["agent_id", "is_error"], if_not_exists=True)
+    db["agent_flags"].create_index(["task_id"], if_not_exists=True)
+    db["subtasks"].create_index(["agent_id"], if_not_exists=True)
+    db["subtasks"].create_index(["started_at"], if_not_exists=True)
+
+
+@migrations()
+def m015_money_without_float_noise(db: Database) -> None:
     # Summed costs showed the noise of binary floats (49.99999999999862, 0.11499999999999999) in the views, in
     # Datasette and in what the Python API read from them (#19). The views now round each sum to 10 decimal places
     # (orchestrator_core's MONEY_DIGITS: finer than the price of one cached token, coarser than the noise). Rows keep
