@@ -130,6 +130,13 @@ class Orchestrator:
         if self._configured:
             return
         self._start_scripted_model()
+        try:
+            self._configure()
+        except BaseException:
+            self._stop_scripted_model()
+            raise
+
+    def _configure(self) -> None:
         # The runtime is checked (credentials, ...) before plugins set up: a run that cannot start leaves nothing
         # behind, no store file in particular (#17).
         runtime: AgentRuntime | None = None

@@ -363,3 +363,14 @@ def test_spec_cli_usage(tmp_path):
         assert out.stdout.strip() and "Traceback" not in out.stderr
     assert [t["status"] for t in rows(store, "select status from tasks")] == ["succeeded"] * 3
     assert (project / "orc.toml").exists()
+
+
+async def test_a_start_that_fails_leaves_no_scripted_model_running(tmp_path, monkeypatch):
+    from orchestrator_core import Config, RuntimeUnavailable, make_plugin_manager
+
+    monkeypatch.setenv("ORC_SCRIPTED_HOME", str(tmp_path / "scripted"))
+    pm = make_plugin_manager(["no:orc_claude"], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    orchestrator = Orchestrator(Config(db_path=tmp_path / "orc.db"), pm=pm, scripted=True)
+    with pytest.raises(RuntimeUnavailable, match="no agent runtime plugin is loaded"):
+        await orchestrator.start()
+    assert orchestrator.config.runtime_env == {} and orchestrator.config.scripted
