@@ -7,6 +7,7 @@ An :class:`AgentManager` owns the agents of one Orchestrator. It numbers each ag
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -176,7 +177,7 @@ class AgentManager:
         role: str,
         *,
         name: str | None = None,
-        cwd: str | Path | None = None,
+        cwd: str | os.PathLike[str] | None = None,
         model: str | None = None,
         task_id: str | None = None,
         custom_role: Role | None = None,

@@ -21,7 +21,7 @@ import click
 
 from .cli_agents import agents as agents_command
 from .cli_trust import safety_overrides, session_safety
-from .errors import ExitCode, Interrupted, OrcError, PluginError, UsageError, leaves
+from .errors import InternalError, Interrupted, OrcError, PluginError, UsageError, leaves
 from .plugin_listing import plugins as plugins_command
 from .plugins import DISTRIBUTION
 from .terminal import printable
@@ -95,7 +95,7 @@ class OrcGroup(click.Group):
             if os.environ.get("ORC_DEBUG") and isinstance(exc, PluginError) and exc.__cause__ is not None:
                 traceback.print_exception(exc.__cause__)
             # An error can quote a model's or a tool's words (a failed turn's reason): no secret, no escape codes.
-            exc.message = printable(_scrub()(exc.message))
+            exc.message = printable(_scrub()(exc.message))  # type: ignore[misc]  # click's stub says Final
             raise
 
     def _invoke(self, ctx: click.Context) -> Any:
@@ -158,12 +158,10 @@ def _internal(exc: BaseException, ctx: click.Context) -> OrcError:
     culprit = blame((ctx.find_root().obj or {}).get("pm"), first)
     if culprit is not None:
         return culprit
-    error = OrcError(
+    return InternalError(
         f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
         "run again with ORC_DEBUG=1 for the traceback and report it"
     )
-    error.exit_code = ExitCode.INTERNAL_ERROR
-    return error
 
 
 def _early_plugin_options(argv: list[str]) -> list[str]:

@@ -87,6 +87,12 @@ class LimitReached(OrcError):
     exit_code = ExitCode.LIMIT_REACHED
 
 
+class InternalError(OrcError):
+    """A bug in orc or a plugin, not the user's doing (the traceback with ORC_DEBUG=1)."""
+
+    exit_code = ExitCode.INTERNAL_ERROR
+
+
 class Interrupted(OrcError):
     """The run was stopped by Ctrl-C or SIGTERM."""
 

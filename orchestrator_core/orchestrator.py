@@ -450,8 +450,8 @@ class Orchestrator:
         agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
         for impl in reversed(self.pm.hook.orc_task_complete.get_hookimpls()):
             try:
-                answer = impl.function(**{k: {"task": task, "results": dict(run.results), "agents": agents}[k]
-                                          for k in impl.argnames})
+                answer: Any = impl.function(**{k: {"task": task, "results": dict(run.results), "agents": agents}[k]
+                                               for k in impl.argnames})
                 if inspect.isawaitable(answer):
                     answer = await answer
                 reports.update(answer or {})

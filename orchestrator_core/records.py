@@ -79,6 +79,11 @@ def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(value or ())
 
 
+def _records(value: Iterable[Any]) -> tuple[Any, ...]:
+    """``value`` as a tuple (a typed converter: attrs' mypy plugin cannot type ``converter=tuple``)."""
+    return tuple(value)
+
+
 @attrs.frozen
 class Role:
     """What kind of agent to make: its prompt, the tools it sees, and how it may use them.
@@ -140,7 +145,7 @@ class Subtask:
 class Plan:
     """The subtasks of a task, in the order a sequential run takes them."""
 
-    subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
+    subtasks: tuple[Subtask, ...] = attrs.field(converter=_records)
     task_type: str = "custom"
     #: The prompt it was made for (the task's goal), so a saved plan runs on its own (``orc execute --plan``).
     prompt: str | None = None
@@ -334,7 +339,7 @@ class TaskResult:
     success: bool
     output: str
     metrics: Metrics
-    subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=tuple)
+    subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=_records)
     status: TaskStatus = TaskStatus.SUCCEEDED
     error: str | None = None
     #: Why the run stopped before its plan was done: interrupted, max_cost, max_agents, timeout, fail_fast.
@@ -365,7 +370,7 @@ class StatusSnapshot:
 
     task_id: str
     #: Every agent of the task, as it is now.
-    agents: tuple[Agent, ...] = attrs.field(converter=tuple)
+    agents: tuple[Agent, ...] = attrs.field(converter=_records)
     #: Subtask id -> status value (pending, running, succeeded, ...).
     subtasks: dict[str, str] = attrs.field(factory=dict)
     metrics: Metrics = Metrics()
@@ -379,7 +384,6 @@ class StatusSnapshot:
             "subtasks": dict(self.subtasks),
             "metrics": self.metrics.to_dict(),
             "elapsed_s": self.elapsed_s,
-            "reports": self.reports,
             "ts": self.ts.isoformat(),
         }
 
@@ -390,7 +394,7 @@ class TaskType:
 
     name: str
     description: str
-    subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
+    subtasks: tuple[Subtask, ...] = attrs.field(converter=_records)
     provided_by: str | None = None
 
     def problem(self) -> str | None:

@@ -132,7 +132,7 @@ def _where(page: Page, columns: dict[str, str | None]) -> tuple[str, list[Any]]:
 def _page(db: Any, table: str, page: Page, columns: dict[str, str | None], records: str) -> tuple[list[dict], int]:
     """The newest ``page.limit`` rows of ``table`` that pass the filters, as records, and how many pass them."""
     where, params = _where(page, columns)
-    total = _one(db, f"select count(*) as n from {table}{where}", params)["n"]
+    total = (_one(db, f"select count(*) as n from {table}{where}", params) or {"n": 0})["n"]
     ids = f"select id from {table}{where} order by created_at desc, id desc"
     if page.limit is not None:
         ids += f" limit {int(page.limit)}"
