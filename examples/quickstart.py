@@ -1,14 +1,15 @@
 """The README's Python example: run a team, then use an agent directly.
 
-    python examples/quickstart.py
+    python examples/quickstart.py                  # agents use Claude (ANTHROPIC_API_KEY or a logged-in CLI)
+    ORC_SCRIPTED=1 python examples/quickstart.py   # offline: orc's scripted model, no credentials, no cost
 
-With ANTHROPIC_API_KEY set (or a logged-in Claude CLI) it talks to Claude; tests run it against orc's scripted
-model by pointing ANTHROPIC_BASE_URL at it.
+Tests run it both ways: with ORC_SCRIPTED=1, and with ANTHROPIC_BASE_URL pointing at a test's scripted model.
 """
 
 import asyncio
+import sys
 
-from orchestrator_core import AgentRole, Orchestrator
+from orchestrator_core import AgentRole, OrcError, Orchestrator
 
 
 async def main() -> None:
@@ -28,4 +29,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OrcError as error:  # one line that says what to do (and orc's exit code), not a traceback
+        error.show()
+        sys.exit(error.exit_code)

@@ -1,5 +1,6 @@
 """orc: run teams of Claude agents. The public API; everything else is a plugin."""
 
+from .agent_handle import AgentHandle
 from .agents import AgentManager, AgentRuntime, AgentSession, Emit, OpenAgent
 from .config import Config, load_config
 from .errors import (
@@ -38,12 +39,14 @@ from .records import (
     TaskType,
     TurnResult,
     check_plan,
+    money,
 )
 from .run import Executor, Run, bound
 
 __all__ = [
     "DEFAULT_PLUGINS",
     "Agent",
+    "AgentHandle",
     "AgentManager",
     "AgentRole",
     "AgentRuntime",
@@ -88,6 +91,7 @@ __all__ = [
     "load_config",
     "load_plan",
     "make_plugin_manager",
+    "money",
     "notify",
     "plan_from_dict",
     "render_plan",

@@ -296,7 +296,7 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 
 
 @cli.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
 @click.option("-m", "--mode", default="sequential", show_default=True, help="How subtasks run: sequential, ...")
 @click.option("--roles", help="Run these roles in order instead of a task type, e.g. scout,builder,reviewer.")
@@ -336,7 +336,7 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 @click.pass_context
 def execute(
     ctx: click.Context,
-    prompt: str,
+    prompt: str | None,
     task_type: str,
     mode: str,
     roles: str | None,
@@ -362,10 +362,22 @@ def execute(
     trust_project_settings: bool,
     no_bash_sandbox: bool,
 ) -> None:
-    """Plan PROMPT, run it with a team of agents, and print the result.
+    """Plan PROMPT, run it with a team of agents, and print the result. With --plan, PROMPT may be left out: a
+    plan file written by `orc plan --output` carries its prompt.
 
     Ctrl-C (or SIGTERM) stops the run: running agents are interrupted, what finished is kept, exit code 130.
     """
+    if plan_file is not None:
+        # A plan file decides the team: a task type or roles beside it would be ignored, so they are refused (#19).
+        clashing = [flag for flag, name in (("--task-type", "task_type"), ("--roles", "roles"))
+                    if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        if clashing:
+            raise UsageError(f"--plan runs exactly the plan in {plan_file}; {' and '.join(clashing)} cannot change "
+                             "it: drop them, or make a new plan with `orc plan ... --output`")
+    elif prompt is None:
+        raise UsageError("say what the agents should do, e.g. orc execute \"Add CSV export\"; or run a saved plan "
+                         "with --plan plan.json")
+    prompt = prompt or ""
     _utf8(prompt, "prompt")
     _utf8(cwd, "--cwd directory")
     for name, value in (("--db path", db_path), ("--roles", roles), *(("--add-dir", d) for d in add_dirs)):
@@ -403,6 +415,10 @@ def execute(
         from .records import check_plan
 
         check_plan(given, orc.roles)
+        prompt = prompt or given.prompt or ""
+        if not prompt.strip():
+            raise UsageError(f"{plan_file} does not say what the task is (no \"prompt\"); give it as PROMPT, or "
+                             "make the plan with `orc plan PROMPT --output`")
     elif not prompt.strip():
         orc.plan(prompt)  # the one-line "prompt is empty" error, before anything starts
 
@@ -481,7 +497,7 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
         finally:
             await orc.stop()
 
-    with scripted_if(orc, scripted):
+    with scripted_if(orc, scripted or orc.config.scripted):
         result = anyio.run(go)
     _print_result(result, as_json)
     if not result.success:
@@ -589,7 +605,7 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_
         finally:
             await orc.stop()
 
-    with scripted_if(orc, scripted):
+    with scripted_if(orc, scripted or orc.config.scripted):
         the_plan = anyio.run(make)
     if output:
         try:

@@ -117,6 +117,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a store write waits while another program holds the store's lock, before the run stops."),
     Setting("ORC_RUNTIME", "runtime", lambda text: text.strip() or "local", "local",
             "Where agents run: local (this machine), or the name a runtime plugin answers to (ray)."),
+    Setting("ORC_SCRIPTED", "scripted", _boolean, False,
+            "Agents talk to orc's built-in scripted model (a local server on 127.0.0.1): no credentials, no cost. "
+            "The Python API's Orchestrator(scripted=True); the commands' --scripted."),
     Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
             "Log level for orc's own log lines on stderr."),
     Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,

@@ -8,7 +8,7 @@ the plugin, its distribution and how to disable it) and the run goes on.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -186,6 +186,21 @@ def orc_scripted_model(model: ScriptedModel) -> None:
     ``model.script(replies, match=role.system_prompt)`` so the demo shows your role working with its tools.
 
     :param model: the :class:`~orchestrator_core.testing.ScriptedModel` about to serve the run.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_storage_api(name: str) -> Any | None:
+    """Give the public object called ``name`` of the run store's Python API (``Database``).
+
+    Called when a program imports it from :mod:`orchestrator_core.storage` (``from orchestrator_core.storage
+    import Database``): the core names no store, so the loaded store plugin answers.
+    The call stops at the first non-None result; return None to decline (a name you do not provide).
+
+    :param name: the attribute asked for, e.g. ``"Database"``.
+    :returns: the object (a class, usually), or None.
 
     **Sync or async**: sync only.
     """

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -13,6 +15,7 @@ import anyio
 import attrs
 
 from . import stall_policy
+from .agent_handle import AgentHandle
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config, with_declared
 from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
@@ -31,6 +34,7 @@ from .records import (
     TaskStatus,
     TaskType,
     check_plan,
+    money,
     new_id,
     utcnow,
 )
@@ -45,6 +49,11 @@ HANDOVER_PROMPT = (
 
 #: The Config attributes a task keeps and a resumed task runs under again, unless the resume overrides them (#17).
 RUN_LIMITS = ("max_parallel_agents", "max_cost_usd", "max_agents", "timeout_seconds", "fail_fast", "retries")
+
+log = logging.getLogger("orc")
+
+#: Settings of other agent APIs that a Claude Code session has no knob for: taken, warned about once, unused (#19).
+NO_EFFECT_SETTINGS = ("temperature", "top_p", "top_k")
 
 #: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
 BUILTIN_TASK_TYPES = ("auto", "custom")
@@ -63,6 +72,8 @@ class Orchestrator:
     :param enable_monitoring: run periodic status checks while tasks run.
     :param plugin_options: ``-p`` values, e.g. ``["no:orc_store"]``.
     :param plugins: extra plugin objects to register.
+    :param scripted: agents talk to orc's built-in scripted model (a local server, started with the Orchestrator
+        and stopped with it): no credentials, no cost. Default: the ``ORC_SCRIPTED`` setting.
     """
 
     def __init__(
@@ -73,10 +84,15 @@ class Orchestrator:
         plugin_options: Iterable[str] = (),
         plugins: Iterable[object] = (),
         pm: OrcPluginManager | None = None,
+        scripted: bool | None = None,
     ) -> None:
         self.pm = pm or make_plugin_manager(plugin_options, plugins=plugins)
         declared = collect_options(self.pm).settings.values()
         self.config = with_declared(config, declared) if config else load_config(declared=declared)
+        if scripted is not None:
+            self.config = attrs.evolve(self.config, scripted=scripted)
+        #: The scripted model this Orchestrator started (``scripted``), stopped by :meth:`stop`.
+        self._scripted = contextlib.ExitStack()
         self.enable_monitoring = enable_monitoring
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
@@ -113,6 +129,14 @@ class Orchestrator:
         (a plugin refused, no runtime, no credentials) the next call tries again from the start."""
         if self._configured:
             return
+        self._start_scripted_model()
+        try:
+            self._configure()
+        except BaseException:
+            self._stop_scripted_model()
+            raise
+
+    def _configure(self) -> None:
         # The runtime is checked (credentials, ...) before plugins set up: a run that cannot start leaves nothing
         # behind, no store file in particular (#17).
         runtime: AgentRuntime | None = None
@@ -148,7 +172,29 @@ class Orchestrator:
             return
         self._configured = False
         self._use_stall_policy(False)
-        self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+        try:
+            self.pm.hook.orc_unconfigure(config=self.config, pm=self.pm)
+        finally:
+            self._stop_scripted_model()
+
+    def _start_scripted_model(self) -> None:
+        """With ``scripted`` (ORC_SCRIPTED) and no model endpoint given yet: start orc's scripted model, taught
+        by every loaded plugin, and point the agents at it until :meth:`stop`. The CLI's ``--scripted`` and the
+        test fixtures give their own endpoint, so nothing is started twice."""
+        if not self.config.scripted or "ANTHROPIC_BASE_URL" in self.config.runtime_env:
+            return
+        from .testing.scripted_run import scripted_environment
+
+        env = self._scripted.enter_context(scripted_environment(self.pm))
+        self._scripted.callback(setattr, self, "config", self.config)  # the endpoint goes with the model
+        self.config = attrs.evolve(self.config, runtime_env={**self.config.runtime_env, **env})
+        if self._agents is not None:
+            # Started again after a stop: the agents made before talk to the new model (their sessions stay).
+            self._agents.config = self.config
+            self._agents.runtime = self.pm.hook.orc_make_runtime(config=self.config)
+
+    def _stop_scripted_model(self) -> None:
+        self._scripted.close()
 
     def _use_stall_policy(self, use: bool) -> None:
         """Let the default stall policy (#17) interrupt this Orchestrator's agents, or stop letting it."""
@@ -172,6 +218,18 @@ class Orchestrator:
         await self.stop()
 
     @property
+    def agent_manager(self) -> Orchestrator:
+        """The seed API's agent manager (``await agent_manager.create_agent(...)``): the Orchestrator itself, whose
+        :meth:`create_agent`, :meth:`send_to_agent`, :meth:`list_agents` and :meth:`delete_agent` it had."""
+        return self
+
+    @property
+    def executor(self) -> Orchestrator:
+        """The seed API's workflow executor (``await executor.execute_with_dependencies(...)``): the Orchestrator
+        itself. The executors that order subtasks (sequential, parallel, dag) are plugins: :attr:`executors`."""
+        return self
+
+    @property
     def agents(self) -> AgentManager:
         if self._agents is None:
             raise UsageError("the Orchestrator is not started; call `await orc.start()` or use `async with`")
@@ -191,7 +249,7 @@ class Orchestrator:
             if inspect.iscoroutine(answer):
                 answer.close()
             raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
-        return self._checked(answer, task_type)
+        return self._checked(answer, task_type, prompt)
 
     async def make_plan(
         self,
@@ -216,13 +274,13 @@ class Orchestrator:
                 answer = await answer
         finally:
             self._planners = [a for a in (self._agents.agents if self._agents else ()) if a not in before]
-        return self._checked(answer, task_type)
+        return self._checked(answer, task_type, prompt)
 
-    def _checked(self, plan: Plan | None, task_type: str) -> Plan:
+    def _checked(self, plan: Plan | None, task_type: str, prompt: str) -> Plan:
         if plan is None:
             raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
         check_plan(plan, self.roles)
-        return plan
+        return plan if plan.prompt else attrs.evolve(plan, prompt=prompt)
 
     def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Any:
         if not prompt or not prompt.strip():
@@ -475,7 +533,7 @@ class Orchestrator:
 
     async def execute_with_dependencies(
         self,
-        task: str | Sequence[Any],
+        task: Task | Plan | str | Sequence[Any],
         dependencies: dict[int, Sequence[int]],
         *,
         roles: Sequence[Any] = (),
@@ -483,17 +541,40 @@ class Orchestrator:
         cwd: str | os.PathLike[str] | None = None,
     ) -> TaskResult:
         """Run steps as a dependency graph (the dag mode): a step starts once the steps it depends on succeeded,
-        and receives exactly their results.
+        and receives exactly their results. Every agent is given the task's goal (the prompt) with its step.
 
-        :param task: the steps, in order: role names (or ``AgentRole``), ``(role, instruction)`` pairs or
-            Subtasks; or the prompt, with the steps' roles in ``roles``.
-        :param dependencies: step index -> the indices it depends on, e.g. ``{1: [0], 2: [0, 1], 3: [2]}``.
+        :param task: a :class:`Task` (its prompt, and its plan's subtasks as the steps), a :class:`Plan` (its
+            subtasks), the steps as a list (role names or ``AgentRole``, ``(role, instruction)`` pairs, or
+            Subtasks), or the prompt itself with the steps' roles in ``roles``.
+        :param dependencies: step index -> the indices it depends on, e.g. ``{1: [0], 2: [0, 1], 3: [2]}``. They
+            replace the steps' own ``depends_on``.
+        :param prompt: the task's goal; needed unless ``task`` is a Task, a Plan made for a prompt or the prompt
+            itself, or every step is a ``(role, instruction)`` pair (their instructions then make the goal).
         :raises PlanError: an unknown step index, a cycle, an unknown role.
+        :raises UsageError: no goal to give the agents.
         """
-        if isinstance(task, str):
-            prompt, steps = task, list(roles)
+        if isinstance(task, Task):
+            prompt = prompt or task.prompt
+            steps: list[Any] = list(task.plan.subtasks if task.plan else roles)
+            cwd = cwd or task.cwd
+        elif isinstance(task, Plan):
+            prompt = prompt or task.prompt
+            steps = list(task.subtasks)
+        elif isinstance(task, str):
+            prompt, steps = prompt or task, list(roles)
         else:
             steps = list(task)
+        unknown = sorted(set(dependencies) - set(range(len(steps))))
+        if unknown:
+            raise PlanError(f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
+                            f"{len(steps) - 1})")
+        # A (role, instruction) pair is the caller's own words; a role or a template's Subtask says nothing of
+        # the goal, so the goal must come from somewhere: a Task, a Plan made for a prompt, or prompt=.
+        vague = [s for s in steps if not isinstance(s, tuple)]
+        if vague and not (prompt and prompt.strip()):
+            role = vague[0].role if isinstance(vague[0], Subtask) else _role_name(vague[0])
+            raise UsageError("execute_with_dependencies: give the task's goal (prompt=...), or a Task or Plan "
+                             f"made for it, so the {role} knows what to work on")
         subtasks = []
         for i, step in enumerate(steps):
             after = [str(d) for d in dependencies.get(i, ())]
@@ -502,12 +583,7 @@ class Orchestrator:
             elif isinstance(step, tuple):
                 subtasks.append(Subtask(str(i), _role_name(step[0]), str(step[1]), after))
             else:
-                subtasks.append(Subtask(str(i), _role_name(step), f"Do the {_role_name(step)}'s part of the task.",
-                                        after))
-        unknown = sorted(set(dependencies) - set(range(len(steps))))
-        if unknown:
-            raise PlanError(f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
-                            f"{len(steps) - 1})")
+                subtasks.append(Subtask(str(i), _role_name(step), f"As the {_role_name(step)}: {prompt}", after))
         plan = Plan(subtasks, task_type="custom")
         text = prompt or "; ".join(s.instruction for s in subtasks)
         return await self.execute(text, "custom", "dag", plan=plan, cwd=cwd)
@@ -554,21 +630,34 @@ class Orchestrator:
         tools: Sequence[str] | None = None,
         permission_mode: str | None = None,
         max_turns: int | None = None,
+        max_tokens: int | None = None,
         **settings: Any,
-    ) -> Agent:
+    ) -> AgentHandle:
         """Make an agent of ``role``; its session opens with the first :meth:`send_to_agent`.
 
-        With ``AgentRole.CUSTOM`` (or ``"custom"``), ``system_prompt`` and ``tools`` make the role. Settings a
-        Claude Code session cannot take (``temperature``, ...) are refused, never silently dropped.
+        With ``AgentRole.CUSTOM`` (or ``"custom"``), ``system_prompt`` and ``tools`` make the role.
+        ``max_tokens`` is the most tokens one response may have (the Claude Code CLI's output limit).
+        ``temperature`` (and ``top_p``, ``top_k``) are taken with a warning: a Claude Code session has no such
+        setting, so they change nothing. Any other setting is refused, never silently dropped.
 
+        :returns: the agent's id, as an :class:`AgentHandle`: a ``str`` that works wherever an id is taken, and
+            also ``.name``, ``.status``, ``await .execute_task(message)``, ``.get_context_window_usage()``.
         :raises UsageError: unknown role, a setting the SDK has no knob for, a custom role without a prompt.
         """
-        if settings:
-            names = ", ".join(sorted(settings))
+        unknown = sorted(set(settings) - set(NO_EFFECT_SETTINGS))
+        if unknown:
             raise UsageError(
-                f"{names}: not a setting a Claude Code session takes (claude-agent-sdk has no such option); "
-                "remove it. Agents take model, system_prompt, tools, permission_mode and max_turns"
+                f"{', '.join(unknown)}: not a setting a Claude Code session takes (claude-agent-sdk has no such "
+                "option); remove it. Agents take model, system_prompt, tools, permission_mode, max_turns and "
+                "max_tokens"
             )
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                       or max_tokens < 1):
+            raise UsageError(f"max_tokens={max_tokens!r}: give a whole number of tokens, 1 or more")
+        if settings:
+            given = ", ".join(f"{k}={v!r}" for k, v in sorted(settings.items()))
+            log.warning("%s: no effect on Claude Code agents (a Claude Code session has no such setting); the agent "
+                        "is created without it", given)
         await self.start()
         role_name = _role_name(role)
         if role_name == "custom":
@@ -576,13 +665,17 @@ class Orchestrator:
                 raise UsageError("a custom agent needs a system_prompt (and usually tools)")
             custom = Role(
                 "custom", name or "Custom agent", system_prompt, tuple(tools or ()), model=model,
-                max_turns=max_turns, permission_mode=permission_mode or "default",
+                max_turns=max_turns, permission_mode=permission_mode or "default", max_output_tokens=max_tokens,
             )
-            return self.agents.create("custom", name=name, cwd=cwd, model=model, custom_role=custom)
+            agent = self.agents.create("custom", name=name, cwd=cwd, model=model, custom_role=custom)
+            return AgentHandle(self, agent.id)
         if system_prompt is not None or tools is not None or permission_mode is not None or max_turns is not None:
             raise UsageError(f"system_prompt, tools, permission_mode and max_turns are the {role_name} role's; "
                              "use role=AgentRole.CUSTOM to give your own")
-        return self.agents.create(role_name, name=name, cwd=cwd, model=model)
+        registered = self.roles.get(role_name)
+        own = attrs.evolve(registered, max_output_tokens=max_tokens) if registered and max_tokens else None
+        agent = self.agents.create(role_name, name=name, cwd=cwd, model=model, custom_role=own)
+        return AgentHandle(self, agent.id)
 
     async def send_to_agent(self, agent_id: str, message: str) -> str:
         """Send a message to an agent and return its answer.
@@ -594,6 +687,7 @@ class Orchestrator:
         :raises RunFailed: the turn failed (the model or the CLI gave an error); the agent stays usable.
         """
         await self.start()
+        agent_id = str(agent_id)
         agent = self.agents.get(agent_id)
         if agent.context_usage["usage_percentage"] >= self.config.context_threshold:
             agent_id = (await self.hand_over(agent_id)).id
@@ -626,10 +720,15 @@ class Orchestrator:
 
     def get_agent_details(self, agent_id: str) -> dict[str, Any]:
         """An agent as a dict: status, session id, cwd, ``metrics`` and ``context_usage``."""
-        return self.agents.get(agent_id).to_dict()
+        return self.agents.get(str(agent_id)).to_dict()
 
     def get_status(self) -> dict[str, Any]:
-        """The fleet: agents by status and by role, summed cost and tokens, files consumed vs produced."""
+        """The fleet and what is being watched.
+
+        ``fleet``: agents by status and by role, summed cost and tokens. ``monitoring``: the tasks running now,
+        the status-check interval, and ``files`` (files consumed vs produced). The flat keys (``agents``,
+        ``by_status``, ``by_role``, ``metrics``, ``files_consumed``, ``files_produced``) are kept as they were.
+        """
         agents = self.list_agents()
         totals = sum((a.metrics for a in agents), Metrics())
         by_status: dict[str, int] = {}
@@ -637,19 +736,38 @@ class Orchestrator:
         for agent in agents:
             by_status[agent.status.value] = by_status.get(agent.status.value, 0) + 1
             by_role[agent.role] = by_role.get(agent.role, 0) + 1
+        files = {"files_consumed": totals.files_read, "files_produced": totals.files_written}
+        fleet = {
+            "total_agents": len(agents),
+            "by_status": by_status,
+            "by_role": by_role,
+            "total_cost_usd": money(totals.cost_usd),
+            "total_tokens": totals.total_tokens,
+            "input_tokens": totals.input_tokens,
+            "output_tokens": totals.output_tokens,
+            "messages": totals.messages,
+            "tool_calls": totals.tool_calls,
+        }
+        monitoring = {
+            "enabled": self.enable_monitoring,
+            "interval_seconds": self.config.monitor_interval_seconds,
+            "running_tasks": sorted(run.task.id for run in self._runs),
+            "files": files,
+        }
         return {
+            "fleet": fleet,
+            "monitoring": monitoring,
             "agents": len(agents),
             "by_status": by_status,
             "by_role": by_role,
             "metrics": totals.to_dict(),
-            "files_consumed": totals.files_read,
-            "files_produced": totals.files_written,
+            **files,
         }
 
     async def delete_agent(self, agent_id: str) -> None:
         """Delete an agent's session and transcript; its records stay."""
         await self.start()
-        await self.agents.delete(agent_id)
+        await self.agents.delete(str(agent_id))
 
     def list_agents(self, role: Any = None, status: Any = None) -> list[Agent]:
         """Agents of this process and, through the store, earlier ones; newest first."""

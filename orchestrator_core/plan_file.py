@@ -26,7 +26,10 @@ def plan_from_dict(data: Any, origin: str = "the plan") -> Plan:
         if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
             raise PlanError(f"{origin}: subtask {item['id']!r}: depends_on must be a list of subtask ids")
         subtasks.append(Subtask(item["id"], item["role"], item["instruction"], depends_on))
-    return Plan(subtasks, task_type=str(data.get("task_type") or "custom"))
+    prompt = data.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise PlanError(f"{origin}: prompt must be a string (the task's goal)")
+    return Plan(subtasks, task_type=str(data.get("task_type") or "custom"), prompt=prompt or None)
 
 
 def load_plan(path: Path) -> Plan:

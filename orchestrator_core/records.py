@@ -26,6 +26,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: Decimal places money is kept to (USD). Fine enough for a cache-read token (a fraction of a micro-dollar),
+#: coarse enough that a sum of floats never shows its binary noise (0.1 + 0.2 is 0.3, not 0.30000000000000004).
+MONEY_DIGITS = 10
+
+
+def money(usd: float | None) -> float:
+    """``usd`` rounded to :data:`MONEY_DIGITS`: what every sum of costs goes through before anyone sees it (#19)."""
+    return round(usd or 0.0, MONEY_DIGITS) + 0.0
+
+
 class AgentRole(enum.StrEnum):
     """The roles of the seed API. Any registered role name works wherever a role is taken; these are names only."""
 
@@ -86,6 +96,8 @@ class Role:
     max_turns: int | None = None
     permission_mode: str = "default"
     provided_by: str | None = None
+    #: The most tokens one model response may have (the Claude Code CLI's output-token limit); None: the CLI's.
+    max_output_tokens: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -130,6 +142,8 @@ class Plan:
 
     subtasks: tuple[Subtask, ...] = attrs.field(converter=tuple)
     task_type: str = "custom"
+    #: The prompt it was made for (the task's goal), so a saved plan runs on its own (``orc execute --plan``).
+    prompt: str | None = None
 
     def get(self, subtask_id: str) -> Subtask:
         for subtask in self.subtasks:
@@ -148,7 +162,10 @@ class Plan:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task_type": self.task_type, "subtasks": [s.to_dict() for s in self.subtasks]}
+        data: dict[str, Any] = {"task_type": self.task_type, "subtasks": [s.to_dict() for s in self.subtasks]}
+        if self.prompt is not None:
+            data["prompt"] = self.prompt
+        return data
 
 
 @attrs.frozen
@@ -184,6 +201,7 @@ class Metrics:
             for f in attrs.fields(Metrics)
             if f.name not in ("context_used", "context_window")
         }
+        summed["cost_usd"] = money(summed["cost_usd"])
         # Context is a level, not a flow: the latest non-empty reading wins.
         return Metrics(
             **summed,
@@ -228,6 +246,15 @@ class Agent:
             "window_tokens": window,
             "usage_percentage": round(100 * used / window, 2) if window else 0.0,
         }
+
+    @property
+    def agent_id(self) -> str:
+        """The seed API's name for :attr:`id`."""
+        return self.id
+
+    def __getitem__(self, key: str) -> Any:
+        """``agent["metrics"]``: the seed API read agents as dicts; this is :meth:`to_dict`'s value."""
+        return self.to_dict()[key]
 
     def to_dict(self) -> dict[str, Any]:
         data = attrs.asdict(self, recurse=False)

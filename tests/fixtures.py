@@ -1,7 +1,11 @@
 """What several test modules need: a clean process environment, waiting for a condition, telling a live pid."""
 
 import os
+import pty
+import select
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -65,3 +69,34 @@ def together(barrier, reply, timeout: float = 30):
         return reply
 
     return answer
+
+
+def run_in_terminal(env, cwd, args, answer, timeout=90):
+    """Run `orc` on a pseudo-terminal; answer ``answer`` once it asks. Returns (exit code, all it wrote)."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "orc"), *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child,
+                            close_fds=True)
+    os.close(child)
+    seen, answered = b"", False
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"Run this plan?" in seen:
+                os.write(main, answer.encode() + b"\n")
+                answered = True
+        return proc.wait(timeout=max(1, deadline - time.monotonic())), seen.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main)

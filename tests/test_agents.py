@@ -60,8 +60,8 @@ async def test_create_send_twice_read_and_delete(orchestrator, scripted_model, o
 async def test_custom_agent_and_refused_settings(orchestrator, scripted_model, orc_workdir):
     custom = scripted_model.script([text("custom says hi")], match="You are a haiku poet.")
     async with orchestrator as orc:
-        with pytest.raises(UsageError, match="temperature: not a setting a Claude Code session takes"):
-            await orc.create_agent(role=AgentRole.CUSTOM, name="poet", system_prompt="x", temperature=0.2)
+        with pytest.raises(UsageError, match="seed: not a setting a Claude Code session takes"):
+            await orc.create_agent(role=AgentRole.CUSTOM, name="poet", system_prompt="x", seed=7)
         with pytest.raises(UsageError, match="needs a system_prompt"):
             await orc.create_agent(role=AgentRole.CUSTOM, name="poet")
         agent = await orc.create_agent(

@@ -5,17 +5,14 @@ The planner agent is real (claude-agent-sdk and the Claude CLI); each test scrip
 
 import json
 import os
-import pty
-import select
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import default_store
+from fixtures import default_store, run_in_terminal
 from orc_planners import llm
 from orc_planners.templates import choose_task_type
 
@@ -250,37 +247,6 @@ def test_approve_without_a_terminal_refuses_before_spending(cli_env, scripted_mo
     assert not (tmp_path / "orc.db").exists()
 
 
-def run_in_terminal(env, cwd, args, answer, timeout=90):
-    """Run `orc` on a pseudo-terminal; answer ``answer`` once it asks. Returns (exit code, all it wrote)."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "orc"), *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child,
-                            close_fds=True)
-    os.close(child)
-    seen, answered = b"", False
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], deadline - time.monotonic())
-            if not ready:
-                break
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and b"Run this plan?" in seen:
-                os.write(main, answer.encode() + b"\n")
-                answered = True
-        return proc.wait(timeout=max(1, deadline - time.monotonic())), seen.decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(main)
-
-
 @pytest.mark.parametrize("answer", ["y", "n"])
 def test_approve_on_a_terminal(cli_env, scripted_model, orc_workdir, tmp_path, answer):
     team = team_says(scripted_model, "scout", "builder")
@@ -339,6 +305,26 @@ def test_an_unknown_planner_is_refused(orc_cli):
     assert out.exit_code == 2
     assert "no planner plugin answers --planner 'oracle'; built-in planners: llm, template" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_saved_plan_runs_with_its_own_prompt_and_refuses_what_it_would_ignore(orc_cli, scripted_model):
+    """`orc execute --plan plan.json` (the README's quick start) needs no PROMPT: the file carries it (#19)."""
+    builder = scripted_model.script([text("BUILT")], match="builder of the team")
+    env = scripted_model.env(orc_cli.cwd.parent / "claude-config")
+    plan = {"prompt": "Add CSV export", "subtasks": [{"id": "1", "role": "builder", "instruction": "Build it."}]}
+    (orc_cli.cwd / "plan.json").write_text(json.dumps(plan))
+    for extra, named in ((["--roles", "scout"], "--roles"), (["-t", "bug_fix"], "--task-type")):
+        out = orc_cli("execute", "--plan", "plan.json", *extra, env=env)
+        assert out.exit_code == 2 and f"{named} cannot change it" in out.stderr, out.output
+    assert scripted_model.requests == []
+    out = orc_cli("execute", "--plan", "plan.json", "--mode", "dag", env=env)
+    assert out.exit_code == 0, out.output
+    assert "Task: Add CSV export" in scripted_model.requests_for(builder)[0].last_user_text
+    (orc_cli.cwd / "bare.json").write_text(json.dumps({"subtasks": plan["subtasks"]}))
+    out = orc_cli("execute", "--plan", "bare.json", env=env)
+    assert out.exit_code == 2 and 'does not say what the task is (no "prompt")' in out.stderr
+    out = orc_cli("execute", env=env)
+    assert out.exit_code == 2 and "or run a saved plan with --plan plan.json" in out.stderr
 
 
 def test_orc_plan_spends_nothing_unless_a_planner_agent_is_asked_for(cli_env, scripted_model, orc_workdir):

@@ -14,8 +14,14 @@ def test_the_readme_python_example_is_examples_quickstart():
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"```python\n(.*?)```", readme, re.DOTALL).group(1)
     script = (ROOT / "examples" / "quickstart.py").read_text()
-    body = script[script.index("async def main"):script.index('if __name__')].strip()
-    assert body in block
+    assert block == script[script.index("import asyncio"):]  # the whole program, past its docstring
+
+
+def test_examples_use_only_the_public_api():
+    """No example reaches into orc's testing package: offline is the public switch, ORC_SCRIPTED=1 (#19)."""
+    for example in sorted((ROOT / "examples").glob("*.py")):
+        source = example.read_text()
+        assert "orchestrator_core.testing" not in source and "ORC_SCRIPTED=1" in source, example.name
 
 
 def test_examples_quickstart_runs(tmp_path, scripted_model, orc_pm):

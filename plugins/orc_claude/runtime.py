@@ -61,7 +61,8 @@ class ClaudeRuntime:
         if not has_credentials(self.env):
             raise RuntimeUnavailable(
                 "no Claude credentials: set ANTHROPIC_API_KEY or log in with the Claude CLI (`claude` then /login); "
-                "or try `orc execute --scripted ...` to see orc work offline"
+                "or see orc work offline with orc's scripted model: `orc execute --scripted ...`, or ORC_SCRIPTED=1 "
+                "(Orchestrator(scripted=True) in Python)"
             )
 
     def options(
@@ -91,7 +92,7 @@ class ClaudeRuntime:
             model=agent.model,
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
-            env=dict(self.config.runtime_env),
+            env={**self.config.runtime_env, **_output_limit(role)},
             # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
             **trust_options(self.config, self.env),
             sandbox=bash_sandbox(self.config, role, self.env),
@@ -175,3 +176,11 @@ class ClaudeRuntime:
                 os.environ.pop("CLAUDE_CONFIG_DIR", None)
             else:
                 os.environ["CLAUDE_CONFIG_DIR"] = saved
+
+
+def _output_limit(role: Role) -> dict[str, str]:
+    """A role's ``max_output_tokens`` as the Claude Code CLI takes it: the CLI has no option for it, only this
+    variable (the seed API's ``max_tokens``, #19)."""
+    if role.max_output_tokens is None:
+        return {}
+    return {"CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(role.max_output_tokens)}

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator_core import Agent, Emit, EventKind, Metrics, TurnResult, bound
+from orchestrator_core import Agent, Emit, EventKind, Metrics, TurnResult, bound, money
 from orchestrator_core.secrets import Redactor, redactor_for
 
 #: How much of a tool's output an event carries; the full output stays in the session transcript.
@@ -157,9 +157,10 @@ class Turn:
     def finish(self, wall_seconds: float) -> TurnResult:
         result = self.result
         usage = (result.usage if result is not None else None) or {}
-        cumulative = float(result.total_cost_usd or 0.0) if result is not None else 0.0
+        # Money enters orc here, rounded (#19): the CLI's own total already shows float noise (0.026139999999999997).
+        cumulative = money(float(result.total_cost_usd or 0.0)) if result is not None else 0.0
         # total_cost_usd is the session's running total (FACTS §3): this turn cost the difference.
-        cost = max(cumulative - self.agent.metrics.cost_usd, 0.0) if result is not None else 0.0
+        cost = money(max(cumulative - self.agent.metrics.cost_usd, 0.0)) if result is not None else 0.0
         window = 0
         for model_usage in ((result.model_usage or {}).values() if result is not None else ()):
             window = max(window, int(model_usage.get("contextWindow") or 0))

@@ -60,10 +60,13 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         task_type = choose_task_type(prompt)
         if task_type is None and planner is None and config.plan_only and not config.scripted:
             # `orc plan` spends nothing unless asked (#20): a template, and how to ask for the planner agent.
-            # (With --scripted the planner agent costs nothing, and the demo shows it.)
-            llm.log.warning("no template fits the prompt; this plan uses the %s template and spent nothing; "
-                            "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
-                            FALLBACK)
+            # (With --scripted the planner agent costs nothing, and the demo shows it.) Said only where the
+            # template can run: otherwise the plan's own one-line error is all the user needs.
+            fallback = task_types.get(FALLBACK)
+            if fallback is not None and all(s.role in orc.roles for s in fallback.subtasks):
+                llm.log.warning("no template fits the prompt; this plan uses the %s template and spent nothing; "
+                                "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
+                                FALLBACK)
         elif task_type is None and planner is None:
             reason = llm.unavailable(orc)
             if reason is None:

@@ -37,6 +37,12 @@ def orc_unconfigure(config, pm):
 
 
 @hookimpl
+def orc_storage_api(name):
+    """``from orchestrator_core.storage import Database`` (#19)."""
+    return {"Database": Database}.get(name)
+
+
+@hookimpl
 def orc_register_commands(cli):
     from .commands import register
 

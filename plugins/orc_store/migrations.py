@@ -426,7 +426,6 @@ def m013_task_limits_and_pid(db: Database) -> None:
     db.table("tasks").add_column("pid", int)
 
 
-
 @migrations()
 def m014_mission_control_indexes(db: Database) -> None:
     # Mission control (`orc browse`, #22) reads one task's or one agent's rows, files by agent and the tasks by
@@ -439,3 +438,44 @@ def m014_mission_control_indexes(db: Database) -> None:
     db.table("agent_flags").create_index(["task_id"], if_not_exists=True)
     db.table("subtasks").create_index(["agent_id"], if_not_exists=True)
     db.table("subtasks").create_index(["started_at"], if_not_exists=True)
+
+
+@migrations()
+def m015_money_without_float_noise(db: Database) -> None:
+    # Summed costs showed the noise of binary floats (49.99999999999862, 0.11499999999999999) in the views, in
+    # Datasette and in what the Python API read from them (#19). The views now round each sum to 10 decimal places
+    # (orchestrator_core's MONEY_DIGITS: finer than the price of one cached token, coarser than the noise). Rows keep
+    # the cost each agent's turns added up to; the rest of each view is m008's.
+    tokens = "input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens"
+    db.create_view(
+        "cost_by_role",
+        f"""select role, count(*) as agents, round(sum(cost_usd), 10) as cost_usd, sum(input_tokens) as input_tokens,
+        sum(output_tokens) as output_tokens, sum(cache_read_tokens) as cache_read_tokens,
+        sum(cache_creation_tokens) as cache_creation_tokens, sum({tokens}) as total_tokens
+        from agents group by role order by cost_usd desc, role""",
+        replace=True,
+    )
+    db.create_view(
+        "task_totals",
+        f"""select t.id as task_id, t.status, t.task_type, t.mode, t.prompt,
+        (select count(*) from subtasks s where s.task_id = t.id) as subtasks,
+        (select count(*) from subtasks s where s.task_id = t.id and s.status = 'succeeded') as succeeded,
+        (select count(*) from subtasks s where s.task_id = t.id and s.status in ('failed', 'skipped', 'cancelled'))
+            as not_succeeded,
+        (select count(*) from agents a where a.task_id = t.id) as agents,
+        (select round(sum(a.cost_usd), 10) from agents a where a.task_id = t.id) as cost_usd,
+        (select sum({tokens}) from agents a where a.task_id = t.id) as total_tokens,
+        (select count(distinct path) from file_accesses f where f.task_id = t.id and f.operation = 'read')
+            as files_read,
+        (select count(distinct path) from file_accesses f where f.task_id = t.id
+            and f.operation in ('write', 'edit')) as files_written,
+        t.created_at, t.finished_at
+        from tasks t""",
+        replace=True,
+    )
+    db.create_view(
+        "fleet_status",
+        f"""select role, status, count(*) as agents, round(sum(cost_usd), 10) as cost_usd,
+        sum({tokens}) as total_tokens from agents group by role, status order by role, status""",
+        replace=True,
+    )

@@ -19,6 +19,7 @@ from orchestrator_core import (
     Task,
     TaskRecord,
     TaskStatus,
+    money,
     plan_from_dict,
 )
 
@@ -74,7 +75,7 @@ def fleet(db: Any) -> dict[str, Any]:
         db,
         """select (select count(*) from tasks) as tasks,
         (select count(*) from tasks where status = 'running') as running_tasks,
-        count(*) as agents, sum(cost_usd) as cost_usd,
+        count(*) as agents, round(sum(cost_usd), 10) as cost_usd,
         sum(input_tokens + output_tokens + cache_read_tokens + cache_creation_tokens) as total_tokens,
         sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens,
         sum(cache_read_tokens) as cache_read_tokens, sum(cache_creation_tokens) as cache_creation_tokens
@@ -250,11 +251,12 @@ def events_after(db: Any, task_id: str, after_id: int, limit: int = 500) -> list
 
 
 def total_cost(db: Any) -> float:
-    return (_one(db, "select sum(cost_usd) as cost from agents", []) or {}).get("cost") or 0.0
+    """Every recorded agent's cost, summed in SQL and rounded like every sum of money (``money``, #19)."""
+    return money((_one(db, "select sum(cost_usd) as cost from agents", []) or {}).get("cost"))
 
 
 def cost_by_role(db: Any) -> dict[str, float]:
-    return {row["role"]: row["cost_usd"] or 0.0 for row in db.query("select role, cost_usd from cost_by_role")}
+    return {row["role"]: money(row["cost_usd"]) for row in db.query("select role, cost_usd from cost_by_role")}
 
 
 def load_task(db: Any, task_id: str) -> TaskRecord | None:
