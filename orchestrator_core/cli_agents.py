@@ -56,7 +56,8 @@ def _run(orc: Any, work: Any) -> Any:
 
 
 def _store_command(ctx: click.Context, name: str) -> click.Command:
-    command = ctx.find_root().command.get_command(ctx, name)
+    root = ctx.find_root().command  # `orc` itself, an OrcGroup
+    command = root.get_command(ctx, name) if isinstance(root, click.Group) else None
     if command is None:
         raise UsageError(f"`orc agents {ctx.info_name}` reads the run store, and no loaded plugin provides "
                          f"`orc {name}`; do not disable the store plugin (`orc plugins --all` lists them)")

@@ -341,7 +341,7 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
     level. Returns one line per failed implementation.
     """
     failures = []
-    reported = getattr(pm, "reported", set())
+    reported: set[tuple[str, str]] = getattr(pm, "reported", set())
     for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         began = time.perf_counter()
         try:

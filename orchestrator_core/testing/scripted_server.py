@@ -35,7 +35,7 @@ import secrets
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -88,6 +88,11 @@ class ToolUse:
 Block = Text | ToolUse
 
 
+def _blocks(blocks: Iterable[Block]) -> tuple[Block, ...]:
+    # A typed converter: with ``converter=tuple`` mypy types the ``blocks`` argument as ``Iterable[_T_co]``.
+    return tuple(blocks)
+
+
 @attrs.frozen
 class Reply:
     """One scripted answer: either a message (``status`` 200) or an HTTP error.
@@ -102,7 +107,7 @@ class Reply:
     :ivar latency: seconds to wait before answering.
     """
 
-    blocks: tuple[Block, ...] = attrs.field(default=(), converter=tuple)
+    blocks: tuple[Block, ...] = attrs.field(default=(), converter=_blocks)
     usage: Usage = Usage()
     stop_reason: str | None = None
     status: int = 200
@@ -458,6 +463,8 @@ class ScriptedModel:
         if self._server is None:
             raise RuntimeError("ScriptedModel is not started")
         host, port = self._server.server_address[:2]
+        if not isinstance(host, str):  # typeshed allows bytes; a server started with a str host reports a str
+            host = host.decode()
         return f"http://{host}:{port}"
 
     def env(self, config_dir: str | os.PathLike[str]) -> dict[str, str]:

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from claude_agent_sdk.types import (
+        HookContext,
+        HookEvent,
+        HookInput,
+        HookJSONOutput,
+        HookMatcher,
+        PreToolUseHookInput,
+    )
 
 #: Tool name -> the input keys that name a path.
 PATH_KEYS = {
@@ -68,14 +78,17 @@ def outside(tool_name: str, tool_input: dict[str, Any], cwd: str, roots: Sequenc
     return None
 
 
-def confinement_hook(cwd: str, add_dirs: Sequence[str]) -> Any:
+def confinement_hook(cwd: str, add_dirs: Sequence[str]) -> dict[HookEvent, list[HookMatcher]]:
     """A ``hooks=`` entry for ClaudeAgentOptions that denies file tool calls outside ``cwd`` and ``add_dirs``."""
     from claude_agent_sdk import HookMatcher
 
     roots = [os.path.realpath(d) for d in (cwd, *add_dirs)]
 
-    async def check(hook_input: dict[str, Any], tool_use_id: str | None, context: Any) -> dict[str, Any]:
-        path = outside(hook_input.get("tool_name", ""), hook_input.get("tool_input") or {}, cwd, roots)
+    async def check(hook_input: HookInput, tool_use_id: str | None, context: HookContext) -> HookJSONOutput:
+        # Registered under PreToolUse only (below), so every input is a PreToolUse one (no check at run time: a
+        # check that could fail would let the tool call through).
+        tool_call = cast("PreToolUseHookInput", hook_input)
+        path = outside(tool_call.get("tool_name", ""), tool_call.get("tool_input") or {}, cwd, roots)
         if path is None:
             return {}
         return {

@@ -11,7 +11,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable, UsageError
 
@@ -21,6 +21,20 @@ from .credentials import config_dir, has_credentials
 from .sandbox import bash_sandbox
 from .session import ClaudeSession, session_lock
 from .trust import trust_options
+
+if TYPE_CHECKING:
+    from claude_agent_sdk.types import PermissionMode
+
+
+def permission_mode(role: Role) -> PermissionMode:
+    """The role's permission mode as the SDK's type (``Role.problem`` refused any other when it was registered)."""
+    from claude_agent_sdk.types import PermissionMode
+
+    for mode in get_args(PermissionMode):
+        if mode == role.permission_mode:
+            return mode
+    raise UsageError(f"role {role.name!r} has permission mode {role.permission_mode!r}, which the Claude SDK "
+                     f"does not know; use one of {', '.join(get_args(PermissionMode))}")
 
 #: The longest line (one message, as JSON) the SDK may read from the CLI.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -65,6 +79,7 @@ class ClaudeRuntime:
         from claude_agent_sdk import ClaudeAgentOptions
 
         extra = extra or {}
+        resumes = agent.started if resume is None else resume
         return ClaudeAgentOptions(
             cwd=agent.cwd,
             system_prompt=role.system_prompt,
@@ -73,7 +88,7 @@ class ClaudeRuntime:
             # approves, tools= decides what the model sees).
             allowed_tools=[*role.tools, *extra.get("allowed_tools", ())],
             mcp_servers=dict(extra.get("mcp_servers", {})),
-            permission_mode=role.permission_mode,
+            permission_mode=permission_mode(role),
             model=agent.model,
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
@@ -88,8 +103,9 @@ class ClaudeRuntime:
             cli_path=lifeline.cli_path(),
             add_dirs=list(self.config.add_dirs),
             hooks=confinement_hook(agent.cwd, self.config.add_dirs),
-            **({"resume": agent.session_id} if (agent.started if resume is None else resume)
-               else {"session_id": agent.session_id}),
+            # Resumed by its id, else opened with the id orc chose (either one, never both).
+            resume=agent.session_id if resumes else None,
+            session_id=None if resumes else agent.session_id,
         )
 
     @contextlib.asynccontextmanager
@@ -129,8 +145,10 @@ class ClaudeRuntime:
 
         busy = "a message to it is being answered; wait for that to finish, then delete it"
         with session_lock(agent, busy), self._sessions_dir():
+            # No session id: no transcript to delete (delete_session(None) raised TypeError).
             with contextlib.suppress(FileNotFoundError, ValueError):
-                delete_session(agent.session_id, directory=agent.cwd)
+                if agent.session_id:
+                    delete_session(agent.session_id, directory=agent.cwd)
 
     def has_session(self, agent: Agent) -> bool:
         """True if the agent's session transcript exists (even from a first turn cut short), so a later turn can

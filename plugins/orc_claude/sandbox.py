@@ -13,9 +13,18 @@ import logging
 import shutil
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from orchestrator_core import Config, Role
+
+if TYPE_CHECKING:
+    from claude_agent_sdk.types import SandboxSettings
+
+    class OrcSandboxSettings(SandboxSettings, total=False):
+        """The SDK's ``SandboxSettings`` plus ``failIfUnavailable``, a Claude Code sandbox setting the SDK does not
+        list yet; the SDK passes the dict to the CLI's ``--settings`` as it is."""
+
+        failIfUnavailable: bool
 
 log = logging.getLogger("orc.sandbox")
 #: What the sandbox needs on Linux (Debian packages bubblewrap and socat).
@@ -30,7 +39,7 @@ def missing(env: Mapping[str, str]) -> list[str]:
     return [name for name in LINUX_NEEDS if shutil.which(name, path=env.get("PATH")) is None]
 
 
-def bash_sandbox(config: Config, role: Role, env: Mapping[str, str]) -> dict[str, Any] | None:
+def bash_sandbox(config: Config, role: Role, env: Mapping[str, str]) -> OrcSandboxSettings | None:
     """The ``sandbox`` option for a session of ``role``: None if the role has no Bash or the user turned it off.
 
     A real run without the sandbox's programs is refused by the CLI (``failIfUnavailable``). A ``--scripted`` run

@@ -86,7 +86,9 @@ def session_lock(agent: Agent, busy: str) -> Iterator[None]:
     """Hold the agent's session for the block: one process at a time talks to it or deletes it (#17), across
     processes too. Another holder is :class:`UsageError` at once: "agent ... is busy: <busy>".
     """
-    lock = _lock_path(agent.session_id).open("a")
+    # An agent always has a session id once created (AgentManager gives it one); a record without one still
+    # gets a lock of its own rather than a shared "None.lock".
+    lock = _lock_path(agent.session_id or agent.id).open("a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -198,10 +200,11 @@ class ClaudeSession:
                 self.cut_short = turn.finish(time.monotonic() - started)
             raise
         status = getattr(turn.result, "api_error_status", None)
-        if refusal is not None or status in REFUSED_STATUSES:
+        code = refusal if refusal is not None else status if status in REFUSED_STATUSES else None
+        if code is not None:
             if refusal is not None:
                 await self._interrupt(turn)  # stop the CLI's retries now
-            error = refused(refusal or status)
+            error = refused(code)
             turn.fail(error.message)
             turn.finish(time.monotonic() - started)
             raise error

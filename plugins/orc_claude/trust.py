@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from orchestrator_core import Config
+
+if TYPE_CHECKING:
+    from claude_agent_sdk.types import SettingSource
+
+
+class TrustOptions(TypedDict, total=False):
+    """The ``ClaudeAgentOptions`` fields :func:`trust_options` sets (so ``**trust_options(...)`` is type-checked)."""
+
+    setting_sources: list[SettingSource]
+    strict_mcp_config: bool
+    settings: str
 
 #: Where the Claude CLI sends model requests when ANTHROPIC_BASE_URL is not set.
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 
 
-def trust_options(config: Config, env: Mapping[str, str]) -> dict[str, Any]:
+def trust_options(config: Config, env: Mapping[str, str]) -> TrustOptions:
     """``ClaudeAgentOptions`` fields deciding what the working directory may configure."""
     if not config.trust_project_settings:
         return {"setting_sources": [], "strict_mcp_config": True}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import anyio
 
 from orchestrator_core import Run
@@ -12,4 +14,4 @@ class ParallelExecutor:
         async with anyio.create_task_group() as group:
             # A resumed task's succeeded subtasks already have their results (#17).
             for subtask in [s for s in run.plan.subtasks if s.id not in run.results]:
-                group.start_soon(lambda s=subtask: run.run_subtask(s, independent=True))
+                group.start_soon(functools.partial(run.run_subtask, subtask, independent=True))

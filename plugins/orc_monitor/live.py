@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -82,9 +82,10 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
 
 
 #: Columns: (name, justify); those in NARROW_DROP go first on a terminal narrower than NARROW_WIDTH.
-COLUMNS = (("#", "right"), ("role", "left"), ("agent", "left"), ("status", "left"), ("turns", "right"),
-           ("tools", "right"), ("last tool", "left"), ("tokens", "right"), ("cost", "right"), ("ctx", "right"),
-           ("time", "right"))
+COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("#", "right"), ("role", "left"), ("agent", "left"), ("status", "left"), ("turns", "right"), ("tools", "right"),
+    ("last tool", "left"), ("tokens", "right"), ("cost", "right"), ("ctx", "right"), ("time", "right"),
+)
 NARROW_WIDTH = 120
 NARROW_DROP = {"agent", "ctx"}
 

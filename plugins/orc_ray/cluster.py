@@ -104,6 +104,7 @@ class Placement:
                 raise RuntimeUnavailable("the Ray cluster has no live node; start one with `ray start`")
             healthy = [n for n in nodes if n not in self.lost] or list(nodes)
             free = {n: nodes[n]["slots"] - self.used.get(n, 0) for n in healthy}
+            choice: str | None
             if prefer in free and free[prefer] > 0:
                 choice = prefer
             else:

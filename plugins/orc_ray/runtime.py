@@ -134,8 +134,8 @@ class RayRuntime:
         self.placement = Placement()
         #: Where each agent's last session ran, so a later session of the agent (resume) goes back there.
         self.nodes: dict[str, str] = {}
-        self.node_cwds: dict[str, str] = {}
-        self.roots: dict[str, str] = {}
+        self.node_cwds: dict[str, str | None] = {}
+        self.roots: dict[str, str | None] = {}
         #: Seconds from an event on its node to its hand-over to the observers here (the store), per event.
         self.latencies: list[float] = []
 

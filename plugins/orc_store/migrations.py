@@ -19,7 +19,7 @@ _METRICS = {
 def m001_initial(db: Database) -> None:
     # The walking skeleton's store (#3): a task, its plan's subtasks, the agents that ran them and every event
     # they emitted, written as it happens so a run killed half-way keeps what came before the kill.
-    db["tasks"].create(
+    db.table("tasks").create(
         {
             "id": str,
             "prompt": str,
@@ -37,7 +37,7 @@ def m001_initial(db: Database) -> None:
         },
         pk="id",
     )
-    db["subtasks"].create(
+    db.table("subtasks").create(
         {
             "id": str,
             "task_id": str,
@@ -56,7 +56,7 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["agents"].create(
+    db.table("agents").create(
         {
             "id": str,
             "task_id": str,
@@ -82,17 +82,17 @@ def m001_initial(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["events"].create(
+    db.table("events").create(
         {"id": int, "task_id": str, "agent_id": str, "seq": int, "ts": str, "kind": str, "payload": str},
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["subtasks"].create_index(["task_id"])
-    db["agents"].create_index(["task_id"])
-    db["agents"].create_index(["role"])
-    db["events"].create_index(["agent_id", "seq"], unique=True)
-    db["events"].create_index(["task_id"])
-    db["events"].create_index(["kind"])
+    db.table("subtasks").create_index(["task_id"])
+    db.table("agents").create_index(["task_id"])
+    db.table("agents").create_index(["role"])
+    db.table("events").create_index(["agent_id", "seq"], unique=True)
+    db.table("events").create_index(["task_id"])
+    db.table("events").create_index(["kind"])
 
 
 @migrations()
@@ -100,7 +100,7 @@ def m002_agent_started(db: Database) -> None:
     # An agent can be resumed from a later `orc` process (#5): that process must know whether the session has
     # already taken a turn (resume it) or not (open it with the id orc chose). Rows written before this migration
     # get started = 1 when the agent has a recorded turn result, else 0.
-    db["agents"].add_column("started", int)
+    db.table("agents").add_column("started", int)
     db.execute(
         "update agents set started = exists(select 1 from events where events.agent_id = agents.id "
         "and events.kind = 'result')"
@@ -112,14 +112,14 @@ def m003_messages(db: Database) -> None:
     # Every message to and from an agent, searchable (#6). The raw `events` table keeps them too, as JSON; this
     # table holds the text as a column so FTS5 can index it and Datasette can show it. Messages already recorded
     # as events are copied in, so old runs are searchable as well.
-    db["messages"].create(
+    db.table("messages").create(
         {"id": int, "task_id": str, "agent_id": str, "seq": int, "role": str, "text": str, "ts": str},
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["messages"].create_index(["agent_id", "seq"])
-    db["messages"].create_index(["task_id"])
-    db["messages"].enable_fts(["text"], create_triggers=True)
+    db.table("messages").create_index(["agent_id", "seq"])
+    db.table("messages").create_index(["task_id"])
+    db.table("messages").enable_fts(["text"], create_triggers=True)
     db.execute(
         "insert into messages (task_id, agent_id, seq, role, text, ts) "
         "select task_id, agent_id, seq, json_extract(payload, '$.role'), json_extract(payload, '$.text'), ts "
@@ -132,7 +132,7 @@ def m004_tool_calls(db: Database) -> None:
     # One row per tool call (#6), keyed by the model's tool_use_id: the call event fills name and input, the
     # result event (paired by the same id) fills the result summary, the error flag and the duration. Calls
     # recorded before this migration are paired from the events table.
-    db["tool_calls"].create(
+    db.table("tool_calls").create(
         {
             "id": str,
             "task_id": str,
@@ -149,9 +149,9 @@ def m004_tool_calls(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["tool_calls"].create_index(["agent_id", "seq"])
-    db["tool_calls"].create_index(["task_id"])
-    db["tool_calls"].create_index(["name"])
+    db.table("tool_calls").create_index(["agent_id", "seq"])
+    db.table("tool_calls").create_index(["task_id"])
+    db.table("tool_calls").create_index(["name"])
     db.execute(
         "insert or ignore into tool_calls (id, task_id, agent_id, seq, name, input, called_at) "
         "select json_extract(payload, '$.tool_use_id'), task_id, agent_id, seq, json_extract(payload, '$.name'), "
@@ -170,7 +170,7 @@ def m005_file_accesses(db: Database) -> None:
     # Which files each agent read, wrote, edited or searched (#6): the facts behind "files consumed vs
     # produced". `operation` is read, write, edit or search; `tool_call_id` points at the call that did it.
     # Accesses recorded as events before this migration are copied in.
-    db["file_accesses"].create(
+    db.table("file_accesses").create(
         {
             "id": int,
             "task_id": str,
@@ -184,9 +184,9 @@ def m005_file_accesses(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["file_accesses"].create_index(["agent_id"])
-    db["file_accesses"].create_index(["task_id"])
-    db["file_accesses"].create_index(["path"])
+    db.table("file_accesses").create_index(["agent_id"])
+    db.table("file_accesses").create_index(["task_id"])
+    db.table("file_accesses").create_index(["path"])
     db.execute(
         "insert into file_accesses (task_id, agent_id, tool_call_id, path, operation, tool, at) "
         "select task_id, agent_id, json_extract(payload, '$.tool_use_id'), json_extract(payload, '$.path'), "
@@ -200,7 +200,7 @@ def m006_usage_and_context(db: Database) -> None:
     # Accounting per turn (#6): `usage` holds each turn's tokens and cost exactly as the SDK reported them (the
     # agents row holds their running sum), and `context_samples` the context size after each turn, a time series
     # per agent (#5). Turns recorded as events before this migration are copied in.
-    db["usage"].create(
+    db.table("usage").create(
         {
             "id": int,
             "task_id": str,
@@ -217,7 +217,7 @@ def m006_usage_and_context(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["context_samples"].create(
+    db.table("context_samples").create(
         {
             "id": int,
             "task_id": str,
@@ -232,8 +232,8 @@ def m006_usage_and_context(db: Database) -> None:
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
     for table in ("usage", "context_samples"):
-        db[table].create_index(["agent_id", "seq"])
-        db[table].create_index(["task_id"])
+        db.table(table).create_index(["agent_id", "seq"])
+        db.table(table).create_index(["task_id"])
     fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
               "session_cost_usd")
     db.execute(
@@ -253,7 +253,7 @@ def m006_usage_and_context(db: Database) -> None:
 def m007_status_snapshots_and_flags(db: Database) -> None:
     # The periodic status checks of a running task (`orc_status`) and what the monitor or a policy flagged about an
     # agent (`orc_agent_flagged`: stall, loop, context, ...), both new hooks (#6). No earlier rows exist for them.
-    db["status_snapshots"].create(
+    db.table("status_snapshots").create(
         {
             "id": int,
             "task_id": str,
@@ -267,14 +267,14 @@ def m007_status_snapshots_and_flags(db: Database) -> None:
         pk="id",
         foreign_keys=[("task_id", "tasks", "id")],
     )
-    db["status_snapshots"].create_index(["task_id", "ts"])
-    db["agent_flags"].create(
+    db.table("status_snapshots").create_index(["task_id", "ts"])
+    db.table("agent_flags").create(
         {"id": int, "task_id": str, "agent_id": str, "kind": str, "message": str, "at": str},
         pk="id",
         foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
     )
-    db["agent_flags"].create_index(["agent_id"])
-    db["agent_flags"].create_index(["kind"])
+    db.table("agent_flags").create_index(["agent_id"])
+    db.table("agent_flags").create_index(["kind"])
 
 
 @migrations()
@@ -347,15 +347,15 @@ def m009_agent_custom_role(db: Database) -> None:
     # A custom agent (AgentRole.CUSTOM) carries its own role: prompt, tools, permission mode (#5). A later process
     # resuming it has no plugin that registered that role, so the store keeps it as JSON. Older rows get NULL:
     # they were all agents of registered roles.
-    db["agents"].add_column("custom_role", str)
+    db.table("agents").add_column("custom_role", str)
 
 
 @migrations()
 def m010_agent_parent(db: Database) -> None:
     # The orchestrator agent creates agents of its own (#13): each records its parent, so the store holds the agent
     # tree. Older rows get NULL (no parent); the notice events that named children before this stay as they are.
-    db["agents"].add_column("parent_id", str)
-    db["agents"].create_index(["parent_id"])
+    db.table("agents").add_column("parent_id", str)
+    db.table("agents").create_index(["parent_id"])
 
 
 @migrations()
@@ -391,12 +391,12 @@ def m012_list_indexes_and_session_model(db: Database) -> None:
     # The id ends each index: it breaks ties between rows made in the same microsecond, in the same order.
     for table, filters in (("tasks", ((), ("status",))), ("agents", ((), ("role",), ("status",), ("task_id",)))):
         for columns in filters:
-            db[table].create_index([*columns, "created_at", "id"], if_not_exists=True)
+            db.table(table).create_index([*columns, "created_at", "id"], if_not_exists=True)
     # `orc status` sums every agent's cost and tokens by role and status, and counts the distinct files read and
     # written: these two covering indexes answer both without reading the tables' rows.
-    db["agents"].create_index(["role", "status", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
+    db.table("agents").create_index(["role", "status", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
                                "cache_creation_tokens"], if_not_exists=True)
-    db["file_accesses"].create_index(["operation", "path"], if_not_exists=True)
+    db.table("file_accesses").create_index(["operation", "path"], if_not_exists=True)
     # The `model` column stayed empty for agents whose role named no model, although the session's first event
     # says which model the CLI chose (#20). The session event now fills it when it is empty (a model the agent
     # was given is kept); rows written before this migration are filled from their recorded session events.
@@ -422,8 +422,8 @@ def m013_task_limits_and_pid(db: Database) -> None:
     # So a task keeps its limits (JSON: Config attribute -> value) and the pid of the process running it. Older rows
     # get NULL for both: resumed, they run under the settings of the resuming process; watched, only their status
     # tells when they end.
-    db["tasks"].add_column("limits", str)
-    db["tasks"].add_column("pid", int)
+    db.table("tasks").add_column("limits", str)
+    db.table("tasks").add_column("pid", int)
 
 
 @migrations()
@@ -432,12 +432,12 @@ def m014_mission_control_indexes(db: Database) -> None:
     # status (m012's indexes list them newest first); on a store of 100,000 agents the per-agent views
     # (agent_totals, files_consumed_vs_produced) took over a second a page. These indexes serve those reads
     # (covering where they can), and Datasette's own table of subtasks listed newest first; no row changes.
-    db["file_accesses"].create_index(["task_id", "agent_id", "operation", "path"], if_not_exists=True)
-    db["file_accesses"].create_index(["agent_id", "operation", "path"], if_not_exists=True)
-    db["tool_calls"].create_index(["agent_id", "is_error"], if_not_exists=True)
-    db["agent_flags"].create_index(["task_id"], if_not_exists=True)
-    db["subtasks"].create_index(["agent_id"], if_not_exists=True)
-    db["subtasks"].create_index(["started_at"], if_not_exists=True)
+    db.table("file_accesses").create_index(["task_id", "agent_id", "operation", "path"], if_not_exists=True)
+    db.table("file_accesses").create_index(["agent_id", "operation", "path"], if_not_exists=True)
+    db.table("tool_calls").create_index(["agent_id", "is_error"], if_not_exists=True)
+    db.table("agent_flags").create_index(["task_id"], if_not_exists=True)
+    db.table("subtasks").create_index(["agent_id"], if_not_exists=True)
+    db.table("subtasks").create_index(["started_at"], if_not_exists=True)
 
 
 @migrations()

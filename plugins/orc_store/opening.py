@@ -127,7 +127,7 @@ def _expected() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
 
 
 def _columns(db: Any) -> frozenset[tuple[str, str]]:
-    found = set()
+    found: set[tuple[str, str]] = set()
     objects = db.execute("select name from sqlite_master where type in ('table', 'view') "
                          "and name not like 'sqlite_%'").fetchall()
     for (name,) in objects:

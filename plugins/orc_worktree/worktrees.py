@@ -128,7 +128,9 @@ class Worktrees:
     def orc_subtask_finished(self, task: Task, subtask: Subtask, result: SubtaskResult) -> None:
         """Commit what the subtask's agent changed, so the report can say which agent changed which files."""
         repository = self.tasks.get(task.id)
-        tree = repository.placed.get(subtask.id) if isinstance(repository, TaskRepository) else None
+        if not isinstance(repository, TaskRepository):
+            return
+        tree = repository.placed.get(subtask.id)
         if tree is not None:
             with self.lock:
                 self._commit(repository, tree, subtask, task)
@@ -156,14 +158,15 @@ class Worktrees:
     @hookimpl
     def orc_agent_deleted(self, agent: Agent) -> None:
         """Remove the agent's worktree with it (and its branch, when nothing in it needs keeping)."""
-        repository = self.tasks.get(agent.task_id or "")
+        key = agent.task_id or ""
+        repository = self.tasks.get(key)
         tree = repository.tree_at(agent.cwd) if isinstance(repository, TaskRepository) else None
         with self.lock:
-            if tree is not None:
+            if isinstance(repository, TaskRepository) and tree is not None:
                 repository.remove(tree)
                 del repository.trees[tree.subtask.id]
                 if not repository.trees:
-                    del self.tasks[agent.task_id]
+                    del self.tasks[key]
             else:
                 found = worktree_of(agent.cwd)  # an agent kept by an earlier process
                 if found is not None:
@@ -172,9 +175,11 @@ class Worktrees:
     # -- the work -------------------------------------------------------------------------------------------
 
     def _open(self, task: Task) -> TaskRepository | UsageError:
+        repository: TaskRepository | UsageError
         try:
-            repository: TaskRepository | UsageError = TaskRepository.open(task)
-            repository.worktrees = self.config.get(DIR_VARIABLE)
+            opened = TaskRepository.open(task)
+            opened.worktrees = self.config.get(DIR_VARIABLE)
+            repository = opened
         except UsageError as exc:
             repository = exc
         self.tasks[task.id] = repository

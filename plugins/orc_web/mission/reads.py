@@ -114,8 +114,8 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
     row["limits"] = _loads(row.get("limits")) or {} if "limits" in row else {}
     subtasks = rows(conn, "select subtask_id, role, status, agent_id, depends_on, instruction, error, started_at, "
                           "finished_at from subtasks where task_id = ? order by rowid limit ?", [task_id, MAX_AGENTS])
-    for sub in subtasks:
-        sub["depends_on"] = _loads(sub["depends_on"]) or []
+    for subtask in subtasks:
+        subtask["depends_on"] = _loads(subtask["depends_on"]) or []
     agents = rows(
         conn,
         f"""select a.id, a.name, a.role, a.status, a.parent_id, a.cost_usd, {TOKENS} as tokens, a.messages,
