@@ -50,27 +50,89 @@ def build(path: Path, tasks: int, agents_per_task: int, now: dt.datetime | None 
         created = now - step * (tasks - t)
         task_id = f"task-{t:08d}"
         status = "failed" if t % 10 == 3 else "running" if t == tasks - 1 else "succeeded"
-        plan = {"task_type": "feature_implementation",
-                "subtasks": [{"id": str(i + 1), "role": ROLES[i % len(ROLES)], "instruction": "do it",
-                              "depends_on": [str(i)] if i else []} for i in range(agents_per_task)]}
-        task_rows.append((task_id, f"Prompt number {t}: add feature {t}", "feature_implementation", "sequential",
-                          "/w", status, json.dumps(plan), int(status == "succeeded"),
-                          f"Output of task {t}" if status == "succeeded" else None,
-                          f"subtask {agents_per_task} ({ROLES[(agents_per_task - 1) % len(ROLES)]}) failed: tests "
-                          "fail" if status == "failed" else None,
-                          0.01 * agents_per_task, _iso(created), _iso(created + dt.timedelta(minutes=3))))
+        plan = {
+            "task_type": "feature_implementation",
+            "subtasks": [
+                {
+                    "id": str(i + 1),
+                    "role": ROLES[i % len(ROLES)],
+                    "instruction": "do it",
+                    "depends_on": [str(i)] if i else [],
+                }
+                for i in range(agents_per_task)
+            ],
+        }
+        task_rows.append(
+            (
+                task_id,
+                f"Prompt number {t}: add feature {t}",
+                "feature_implementation",
+                "sequential",
+                "/w",
+                status,
+                json.dumps(plan),
+                int(status == "succeeded"),
+                f"Output of task {t}" if status == "succeeded" else None,
+                f"subtask {agents_per_task} ({ROLES[(agents_per_task - 1) % len(ROLES)]}) failed: tests fail"
+                if status == "failed"
+                else None,
+                0.01 * agents_per_task,
+                _iso(created),
+                _iso(created + dt.timedelta(minutes=3)),
+            )
+        )
         for a in range(agents_per_task):
             role = ROLES[a % len(ROLES)]
             agent_id = f"{role}-{t:08d}{a:02d}"
             at = created + dt.timedelta(seconds=10 * a)
             ts = _iso(at)
-            agent_status = ("idle" if t % 50 == 7 else "failed" if status == "failed" and a == agents_per_task - 1
-                            else "deleted")
-            subtask_rows.append((f"{task_id}:{a + 1}", task_id, str(a + 1), role, "do it", "[]",
-                                 "failed" if agent_status == "failed" else "succeeded", agent_id, ts, ts))
-            agent_rows.append((agent_id, task_id, f"{role} ({a + 1})", role, agent_status, f"s-{t}-{a}", "/w",
-                               0.01, 2000, 100, 0, 0, 2, 1, 1 if a % 2 else 0, 0 if a % 2 else 1, 0.5, 2100,
-                               1_000_000, 1, ts, ts))
+            agent_status = (
+                "idle"
+                if t % 50 == 7
+                else "failed"
+                if status == "failed" and a == agents_per_task - 1
+                else "deleted"
+            )
+            subtask_rows.append(
+                (
+                    f"{task_id}:{a + 1}",
+                    task_id,
+                    str(a + 1),
+                    role,
+                    "do it",
+                    "[]",
+                    "failed" if agent_status == "failed" else "succeeded",
+                    agent_id,
+                    ts,
+                    ts,
+                )
+            )
+            agent_rows.append(
+                (
+                    agent_id,
+                    task_id,
+                    f"{role} ({a + 1})",
+                    role,
+                    agent_status,
+                    f"s-{t}-{a}",
+                    "/w",
+                    0.01,
+                    2000,
+                    100,
+                    0,
+                    0,
+                    2,
+                    1,
+                    1 if a % 2 else 0,
+                    0 if a % 2 else 1,
+                    0.5,
+                    2100,
+                    1_000_000,
+                    1,
+                    ts,
+                    ts,
+                )
+            )
             tool = f"toolu_{t:08d}{a:02d}"
             file_path = f"/w/src/module_{t % 500}_{a}.py"
             operation = "read" if a % 2 else "write"
@@ -79,56 +141,130 @@ def build(path: Path, tasks: int, agents_per_task: int, now: dt.datetime | None 
             result = "File created successfully" if operation == "write" else "line\n" * 40
             payloads = [
                 ("message", {"role": "user", "text": prompt}),
-                ("session", {"session_id": f"s-{t}-{a}", "model": "claude-sonnet-4-5", "cwd": "/w",
-                             "tools": ["Read", "Write"]}),
-                ("tool_call", {"tool_use_id": tool, "name": "Write" if operation == "write" else "Read",
-                               "input": {"file_path": file_path}}),
-                ("tool_result", {"tool_use_id": tool, "name": "Write", "is_error": False, "content": result,
-                                 "duration_ms": 40}),
-                ("file_access", {"path": file_path, "operation": operation, "tool": "Write",
-                                 "tool_use_id": tool}),
+                (
+                    "session",
+                    {
+                        "session_id": f"s-{t}-{a}",
+                        "model": "claude-sonnet-4-5",
+                        "cwd": "/w",
+                        "tools": ["Read", "Write"],
+                    },
+                ),
+                (
+                    "tool_call",
+                    {
+                        "tool_use_id": tool,
+                        "name": "Write" if operation == "write" else "Read",
+                        "input": {"file_path": file_path},
+                    },
+                ),
+                (
+                    "tool_result",
+                    {
+                        "tool_use_id": tool,
+                        "name": "Write",
+                        "is_error": False,
+                        "content": result,
+                        "duration_ms": 40,
+                    },
+                ),
+                (
+                    "file_access",
+                    {"path": file_path, "operation": operation, "tool": "Write", "tool_use_id": tool},
+                ),
                 ("message", {"role": "assistant", "text": answer}),
                 ("usage", {"input_tokens": 2000, "output_tokens": 100, "cost_usd": 0.01}),
                 ("context", {"used_tokens": 2100, "window_tokens": 1_000_000, "usage_percentage": 0.21}),
             ]
             for seq, (kind, payload) in enumerate(payloads, 1):
                 events.append((task_id, agent_id, seq, ts, kind, json.dumps(payload)))
-            messages += [(task_id, agent_id, 1, "user", prompt, ts), (task_id, agent_id, 6, "assistant", answer, ts)]
-            tool_calls.append((tool, task_id, agent_id, 3, payloads[2][1]["name"],
-                               json.dumps(payloads[2][1]["input"]), result, 0, 40, ts, ts))
+            messages += [
+                (task_id, agent_id, 1, "user", prompt, ts),
+                (task_id, agent_id, 6, "assistant", answer, ts),
+            ]
+            tool_calls.append(
+                (
+                    tool,
+                    task_id,
+                    agent_id,
+                    3,
+                    payloads[2][1]["name"],
+                    json.dumps(payloads[2][1]["input"]),
+                    result,
+                    0,
+                    40,
+                    ts,
+                    ts,
+                )
+            )
             accesses.append((task_id, agent_id, tool, file_path, operation, "Write", ts))
             usage.append((task_id, agent_id, 7, 2000, 100, 0, 0, 0.01, 0.01, ts))
             context.append((task_id, agent_id, 8, 2100, 1_000_000, 0.21, ts))
     with db:
-        db.executemany("insert into tasks (id, prompt, task_type, mode, cwd, status, plan, success, output, error, "
-                       "cost_usd, created_at, finished_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?)", task_rows)
-        db.executemany("insert into subtasks (id, task_id, subtask_id, role, instruction, depends_on, status, "
-                       "agent_id, started_at, finished_at) values (?,?,?,?,?,?,?,?,?,?)", subtask_rows)
-        db.executemany("insert into agents (id, task_id, name, role, status, session_id, cwd, cost_usd, input_tokens, "
-                       "output_tokens, cache_read_tokens, cache_creation_tokens, messages, tool_calls, files_read, "
-                       "files_written, duration_s, context_used, context_window, started, created_at, updated_at) "
-                       "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", agent_rows)
-        db.executemany("insert into events (task_id, agent_id, seq, ts, kind, payload) values (?,?,?,?,?,?)", events)
-        db.executemany("insert into messages (task_id, agent_id, seq, role, text, ts) values (?,?,?,?,?,?)", messages)
-        db.executemany("insert into tool_calls (id, task_id, agent_id, seq, name, input, result, is_error, "
-                       "duration_ms, called_at, finished_at) values (?,?,?,?,?,?,?,?,?,?,?)", tool_calls)
-        db.executemany("insert into file_accesses (task_id, agent_id, tool_call_id, path, operation, tool, at) "
-                       "values (?,?,?,?,?,?,?)", accesses)
-        db.executemany("insert into usage (task_id, agent_id, seq, input_tokens, output_tokens, cache_read_tokens, "
-                       "cache_creation_tokens, cost_usd, session_cost_usd, at) values (?,?,?,?,?,?,?,?,?,?)", usage)
-        db.executemany("insert into context_samples (task_id, agent_id, seq, used_tokens, window_tokens, "
-                       "usage_percentage, at) values (?,?,?,?,?,?,?)", context)
+        db.executemany(
+            "insert into tasks (id, prompt, task_type, mode, cwd, status, plan, success, output, error, "
+            "cost_usd, created_at, finished_at) values (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            task_rows,
+        )
+        db.executemany(
+            "insert into subtasks (id, task_id, subtask_id, role, instruction, depends_on, status, "
+            "agent_id, started_at, finished_at) values (?,?,?,?,?,?,?,?,?,?)",
+            subtask_rows,
+        )
+        db.executemany(
+            "insert into agents (id, task_id, name, role, status, session_id, cwd, cost_usd, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_creation_tokens, messages, tool_calls, files_read, "
+            "files_written, duration_s, context_used, context_window, started, created_at, updated_at) "
+            "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            agent_rows,
+        )
+        db.executemany(
+            "insert into events (task_id, agent_id, seq, ts, kind, payload) values (?,?,?,?,?,?)", events
+        )
+        db.executemany(
+            "insert into messages (task_id, agent_id, seq, role, text, ts) values (?,?,?,?,?,?)", messages
+        )
+        db.executemany(
+            "insert into tool_calls (id, task_id, agent_id, seq, name, input, result, is_error, "
+            "duration_ms, called_at, finished_at) values (?,?,?,?,?,?,?,?,?,?,?)",
+            tool_calls,
+        )
+        db.executemany(
+            "insert into file_accesses (task_id, agent_id, tool_call_id, path, operation, tool, at) "
+            "values (?,?,?,?,?,?,?)",
+            accesses,
+        )
+        db.executemany(
+            "insert into usage (task_id, agent_id, seq, input_tokens, output_tokens, cache_read_tokens, "
+            "cache_creation_tokens, cost_usd, session_cost_usd, at) values (?,?,?,?,?,?,?,?,?,?)",
+            usage,
+        )
+        db.executemany(
+            "insert into context_samples (task_id, agent_id, seq, used_tokens, window_tokens, "
+            "usage_percentage, at) values (?,?,?,?,?,?,?)",
+            context,
+        )
     db.close()
     last = task_rows[-1][0]
-    return {"tasks": tasks, "agents": len(agent_rows), "events": len(events), "newest_task": last,
-            "an_agent": agent_rows[-1][0], "a_failed_task": next(r[0] for r in task_rows if r[5] == "failed")}
+    return {
+        "tasks": tasks,
+        "agents": len(agent_rows),
+        "events": len(events),
+        "newest_task": last,
+        "an_agent": agent_rows[-1][0],
+        "a_failed_task": next(r[0] for r in task_rows if r[5] == "failed"),
+    }
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """Run ``orc`` with ``argv``: (seconds, peak memory in MB, exit code)."""
     start = time.perf_counter()
-    process = subprocess.Popen([str(Path(sys.executable).parent / "orc"), *argv], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "orc"), *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -143,8 +279,11 @@ def measure(argv: list[str], env: dict[str, str], repeat: int) -> dict:
             raise SystemExit(f"orc {' '.join(argv)} exited {code}")
         times.append(seconds)
         memory.append(mb)
-    return {"best_s": round(min(times), 3), "median_s": round(statistics.median(times), 3),
-            "peak_mb": round(max(memory), 1)}
+    return {
+        "best_s": round(min(times), 3),
+        "median_s": round(statistics.median(times), 3),
+        "peak_mb": round(max(memory), 1),
+    }
 
 
 def in_process(argv: list[str], repeat: int) -> float:
@@ -202,13 +341,23 @@ def main() -> None:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         start = time.perf_counter()
         # Built in a child: the rows it holds in memory would count in the peak memory of every orc started here.
-        built = json.loads(in_a_child("--build-only", str(big), "--tasks", str(args.tasks),
-                                      "--agents-per-task", str(args.agents_per_task)))
+        built = json.loads(
+            in_a_child(
+                "--build-only",
+                str(big),
+                "--tasks",
+                str(args.tasks),
+                "--agents-per-task",
+                str(args.agents_per_task),
+            )
+        )
         build_s = time.perf_counter() - start
         from orc_store import open_database
 
         open_database(empty).close()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ORC_", "ORCHESTRATOR_", "ANTHROPIC_"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ORC_", "ORCHESTRATOR_", "ANTHROPIC_"))
+        }
         env.update(ORC_DISABLE_PLUGIN_AUTOLOAD="1", HOME=str(where))
         # An installed orc runs from compiled bytecode; a shell that forbids writing it would time the compiler.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -220,7 +369,13 @@ def main() -> None:
             "list-tasks --status failed": ["list-tasks", "--status", "failed"],
             "list-tasks --since 3d --json": ["list-tasks", "--since", "3d", "--json"],
             "list-agents": ["list-agents"],
-            "list-agents --role builder --status idle": ["list-agents", "--role", "builder", "--status", "idle"],
+            "list-agents --role builder --status idle": [
+                "list-agents",
+                "--role",
+                "builder",
+                "--status",
+                "idle",
+            ],
             "list-agents --task ID": ["list-agents", "--task", failed],
             "agents list --since 2h --json": ["agents", "list", "--since", "2h", "--json"],
             "task-details ID": ["task-details", task],
@@ -230,28 +385,38 @@ def main() -> None:
             "agents show ID --transcript --json": ["agents", "show", agent, "--transcript", "--json"],
         }
         # What --all costs: every row, no goal (the default page is the answer to "what is going on").
-        unbounded = {"list-tasks --all": ["list-tasks", "--all"], "list-agents --all": ["list-agents", "--all"]}
+        unbounded = {
+            "list-tasks --all": ["list-tasks", "--all"],
+            "list-agents --all": ["list-agents", "--all"],
+        }
         version = measure(["--version"], env, args.repeat)
         startup = measure(["list-tasks", "--db", str(empty)], env, args.repeat)
         results = {}
         for name, argv in {**commands, **unbounded}.items():
             on_empty = [a if a not in (task, agent, failed) else "x" for a in argv]
-            baseline = (measure([*on_empty, "--db", str(empty)], env, args.repeat)
-                        if "ID" not in name else None)
+            baseline = (
+                measure([*on_empty, "--db", str(empty)], env, args.repeat) if "ID" not in name else None
+            )
             measured = measure([*argv, "--db", str(big)], env, args.repeat)
-            own = float(in_a_child("--in-process", json.dumps([*argv, "--db", str(big)]), "--repeat",
-                                   str(args.repeat)))
-            results[name] = {**measured, "in_process_best_s": round(own, 4),
-                             "baseline_empty_store_s": baseline["best_s"] if baseline else None,
-                             "ratio_to_baseline": round(measured["best_s"] / baseline["best_s"], 2)
-                             if baseline else None,
-                             "ratio_to_startup": round(measured["best_s"] / startup["best_s"], 2)}
-        size_mb = round(sum(Path(f"{big}{s}").stat().st_size for s in ("", "-wal") if Path(f"{big}{s}").exists())
-                        / 1e6, 1)
+            own = float(
+                in_a_child(
+                    "--in-process", json.dumps([*argv, "--db", str(big)]), "--repeat", str(args.repeat)
+                )
+            )
+            results[name] = {
+                **measured,
+                "in_process_best_s": round(own, 4),
+                "baseline_empty_store_s": baseline["best_s"] if baseline else None,
+                "ratio_to_baseline": round(measured["best_s"] / baseline["best_s"], 2) if baseline else None,
+                "ratio_to_startup": round(measured["best_s"] / startup["best_s"], 2),
+            }
+        size_mb = round(
+            sum(Path(f"{big}{s}").stat().st_size for s in ("", "-wal") if Path(f"{big}{s}").exists()) / 1e6, 1
+        )
     worst = max(results[name]["best_s"] for name in commands)
     data = {
         "command": f"python bench/big_store.py --tasks {args.tasks} --agents-per-task {args.agents_per_task} "
-                   f"--repeat {args.repeat}",
+        f"--repeat {args.repeat}",
         "sqlite": sqlite3.sqlite_version,
         "store": {**built, "build_s": round(build_s, 1), "size_mb": size_mb},
         "best_of": args.repeat,
@@ -266,8 +431,10 @@ def main() -> None:
     print(f"store: {data['store']}")
     print(f"baseline: {data['baseline']}")
     for name, row in results.items():
-        print(f"{name:42} best {row['best_s']:.3f}s  median {row['median_s']:.3f}s  own {row['in_process_best_s']:.4f}s"
-              f"  peak {row['peak_mb']:.0f} MB  x start-up {row['ratio_to_startup']}")
+        print(
+            f"{name:42} best {row['best_s']:.3f}s  median {row['median_s']:.3f}s  own {row['in_process_best_s']:.4f}s"
+            f"  peak {row['peak_mb']:.0f} MB  x start-up {row['ratio_to_startup']}"
+        )
     print(f"worst {worst:.3f}s; goal met: {data['goal_met']}")
 
 

@@ -29,7 +29,12 @@ async def raw_query(prompt: str, system_prompt: str, tools: list[str], cwd: Path
     from claude_agent_sdk import ClaudeAgentOptions, ResultMessage, query
 
     options = ClaudeAgentOptions(
-        cwd=str(cwd), system_prompt=system_prompt, tools=tools, allowed_tools=tools, env=env, setting_sources=[]
+        cwd=str(cwd),
+        system_prompt=system_prompt,
+        tools=tools,
+        allowed_tools=tools,
+        env=env,
+        setting_sources=[],
     )
     text = ""
     async for message in query(prompt=prompt, options=options):

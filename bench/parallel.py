@@ -26,18 +26,25 @@ from orchestrator_core.testing import Reply, ScriptedModel, Text  # noqa: E402
 async def raw(n: int, model: ScriptedModel, base: Path) -> float:
     env = model.env(base / "raw-config")
     with Timer() as timer:
-        await asyncio.gather(*(raw_query(f"job {i}", "You are a scout.", ["Read"], base, env) for i in range(n)))
+        await asyncio.gather(
+            *(raw_query(f"job {i}", "You are a scout.", ["Read"], base, env) for i in range(n))
+        )
     return timer.seconds
 
 
 async def orc(n: int, model: ScriptedModel, base: Path) -> float:
     config = Config(
-        db_path=base / "orc.db", runtime_env=model.env(base / "orc-config"), scripted=True, max_parallel_agents=n
+        db_path=base / "orc.db",
+        runtime_env=model.env(base / "orc-config"),
+        scripted=True,
+        max_parallel_agents=n,
     )
     orchestrator = Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     async with orchestrator:
         with Timer() as timer:
-            result = await orchestrator.execute("job", execution_mode="parallel", roles=["scout"] * n, cwd=base)
+            result = await orchestrator.execute(
+                "job", execution_mode="parallel", roles=["scout"] * n, cwd=base
+            )
     assert result.success, result.error
     return timer.seconds
 
@@ -70,8 +77,12 @@ async def main() -> None:
         }
         row["ratio"] = round(row["orc_s"] / row["raw_s"], 3)
         rows.append(row)
-        print(f"N={n:<3} raw {row['raw_s']:.2f}s  orc {row['orc_s']:.2f}s  ratio {row['ratio']:.3f}", flush=True)
-    path = write("parallel", {"latency_s": args.latency, "repeat": args.repeat, "goal": "ratio <= 1.03", "rows": rows})
+        print(
+            f"N={n:<3} raw {row['raw_s']:.2f}s  orc {row['orc_s']:.2f}s  ratio {row['ratio']:.3f}", flush=True
+        )
+    path = write(
+        "parallel", {"latency_s": args.latency, "repeat": args.repeat, "goal": "ratio <= 1.03", "rows": rows}
+    )
     print(f"wrote {path}")
 
 

@@ -31,7 +31,9 @@ async def raw(model: ScriptedModel, base: Path, roles: dict) -> float:
         previous = ""
         for name in ROLES:
             role = roles[name]
-            previous = await raw_query(f"Task: x\n{previous}", role.system_prompt, list(role.tools), base, env)
+            previous = await raw_query(
+                f"Task: x\n{previous}", role.system_prompt, list(role.tools), base, env
+            )
     return timer.seconds
 
 
@@ -64,12 +66,18 @@ async def main() -> None:
             else:
                 orcs.append(await orc(model, Path(tmp), orchestrator))
                 raws.append(await raw(model, Path(tmp), orchestrator.roles))
-    row = {"raw_s": round(statistics.median(raws), 3), "orc_s": round(statistics.median(orcs), 3),
-           "raw_runs": [round(x, 3) for x in raws], "orc_runs": [round(x, 3) for x in orcs]}
+    row = {
+        "raw_s": round(statistics.median(raws), 3),
+        "orc_s": round(statistics.median(orcs), 3),
+        "raw_runs": [round(x, 3) for x in raws],
+        "orc_runs": [round(x, 3) for x in orcs],
+    }
     row["ratio"] = round(row["orc_s"] / row["raw_s"], 3)
     print(f"5-role pipeline: raw {row['raw_s']:.2f}s  orc {row['orc_s']:.2f}s  ratio {row['ratio']:.3f}")
-    path = write("pipeline", {"latency_s": args.latency, "repeat": args.repeat, "roles": ROLES, "goal": "ratio < 1.0",
-                              **row})
+    path = write(
+        "pipeline",
+        {"latency_s": args.latency, "repeat": args.repeat, "roles": ROLES, "goal": "ratio < 1.0", **row},
+    )
     print(f"wrote {path}")
 
 

@@ -37,13 +37,18 @@ INSIDE = "ORC_RAY_BENCH_INSIDE"
 
 async def run(executor: str, n: int, model: ScriptedModel, base: Path) -> tuple[float, list[float]]:
     config = Config(
-        db_path=base / f"{executor}.db", runtime_env=model.env(base / f"{executor}-config"), scripted=True,
-        max_parallel_agents=n, runtime=executor,
+        db_path=base / f"{executor}.db",
+        runtime_env=model.env(base / f"{executor}-config"),
+        scripted=True,
+        max_parallel_agents=n,
+        runtime=executor,
     )
     orchestrator = Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     async with orchestrator:
         with Timer() as timer:
-            result = await orchestrator.execute("job", execution_mode="parallel", roles=["scout"] * n, cwd=base)
+            result = await orchestrator.execute(
+                "job", execution_mode="parallel", roles=["scout"] * n, cwd=base
+            )
         latencies = list(getattr(orchestrator.agents.runtime, "latencies", []))
     assert result.success, result.error
     return timer.seconds, latencies
@@ -91,8 +96,10 @@ def inside(args: argparse.Namespace) -> None:
     from ray.cluster_utils import Cluster
 
     os.environ["ANTHROPIC_API_KEY"] = "sk-ant-node-dummy"  # the nodes' own key (the head sends names only)
-    cluster = Cluster(initialize_head=True,
-                      head_node_args={"num_cpus": 1, "resources": {"node_a": 1}, "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "resources": {"node_a": 1}, "include_dashboard": False},
+    )
     cluster.add_node(num_cpus=1, resources={"node_b": 1})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
@@ -101,9 +108,12 @@ def inside(args: argparse.Namespace) -> None:
     finally:
         ray.shutdown()
         cluster.shutdown()
-    print(f"N={row['agents']} local {row['local_s']:.2f}s  ray {row['ray_s']:.2f}s  ratio {row['ratio']:.3f}  "
-          f"(first ray run {row['ray_cold_s']:.2f}s)  event latency median {row['event_latency_ms']['median']} ms, "
-          f"p95 {row['event_latency_ms']['p95']} ms", flush=True)
+    print(
+        f"N={row['agents']} local {row['local_s']:.2f}s  ray {row['ray_s']:.2f}s  ratio {row['ratio']:.3f}  "
+        f"(first ray run {row['ray_cold_s']:.2f}s)  event latency median {row['event_latency_ms']['median']} ms, "
+        f"p95 {row['event_latency_ms']['p95']} ms",
+        flush=True,
+    )
     path = write("ray", row)
     print(f"wrote {path}")
 
@@ -119,7 +129,9 @@ def main() -> None:
         return
     # Ray binds every interface: run the cluster in a network namespace with only loopback (FACTS §10).
     env = {**os.environ, INSIDE: "1", "RAY_USAGE_STATS_ENABLED": "0"}
-    command = f"ip link set lo up && exec {sys.executable} {Path(__file__).resolve()} {' '.join(sys.argv[1:])}"
+    command = (
+        f"ip link set lo up && exec {sys.executable} {Path(__file__).resolve()} {' '.join(sys.argv[1:])}"
+    )
     sys.exit(subprocess.run(["unshare", "-n", "bash", "-c", command], env=env).returncode)
 
 

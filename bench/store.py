@@ -39,19 +39,56 @@ def turn(i: int) -> list[tuple[EventKind, dict]]:
     """The events of one agent turn, shaped like a real run's (see a scripted run's events table)."""
     tool_id = f"toolu_{i:012d}"
     return [
-        (EventKind.MESSAGE, {"role": "user", "text": f"Task: step {i}\n\nYour part (builder): implement it. " * 3}),
-        (EventKind.SESSION, {"session_id": f"s-{i}", "model": "claude-x", "cwd": "/w", "tools": ["Read", "Write"]}),
-        (EventKind.TOOL_CALL, {"tool_use_id": tool_id, "name": "Write",
-                               "input": {"file_path": f"m{i}.py", "content": "print('x')\n" * 10}}),
-        (EventKind.TOOL_RESULT, {"tool_use_id": tool_id, "name": "Write", "is_error": False,
-                                 "content": f"File created successfully at: m{i}.py", "duration_ms": 40}),
-        (EventKind.FILE_ACCESS, {"path": f"/w/m{i}.py", "operation": "write", "tool": "Write",
-                                 "tool_use_id": tool_id}),
-        (EventKind.MESSAGE, {"role": "assistant", "text": f"Wrote m{i}.py with the change the plan asked for."}),
-        (EventKind.USAGE, {"input_tokens": 2000, "output_tokens": 100, "cache_read_tokens": 0,
-                           "cache_creation_tokens": 0, "cost_usd": 0.01, "session_cost_usd": 0.01}),
+        (
+            EventKind.MESSAGE,
+            {"role": "user", "text": f"Task: step {i}\n\nYour part (builder): implement it. " * 3},
+        ),
+        (
+            EventKind.SESSION,
+            {"session_id": f"s-{i}", "model": "claude-x", "cwd": "/w", "tools": ["Read", "Write"]},
+        ),
+        (
+            EventKind.TOOL_CALL,
+            {
+                "tool_use_id": tool_id,
+                "name": "Write",
+                "input": {"file_path": f"m{i}.py", "content": "print('x')\n" * 10},
+            },
+        ),
+        (
+            EventKind.TOOL_RESULT,
+            {
+                "tool_use_id": tool_id,
+                "name": "Write",
+                "is_error": False,
+                "content": f"File created successfully at: m{i}.py",
+                "duration_ms": 40,
+            },
+        ),
+        (
+            EventKind.FILE_ACCESS,
+            {"path": f"/w/m{i}.py", "operation": "write", "tool": "Write", "tool_use_id": tool_id},
+        ),
+        (
+            EventKind.MESSAGE,
+            {"role": "assistant", "text": f"Wrote m{i}.py with the change the plan asked for."},
+        ),
+        (
+            EventKind.USAGE,
+            {
+                "input_tokens": 2000,
+                "output_tokens": 100,
+                "cache_read_tokens": 0,
+                "cache_creation_tokens": 0,
+                "cost_usd": 0.01,
+                "session_cost_usd": 0.01,
+            },
+        ),
         (EventKind.CONTEXT, {"used_tokens": 2100, "window_tokens": 1000000, "usage_percentage": 0.21}),
-        (EventKind.RESULT, {"is_error": False, "subtype": "success", "num_turns": 2, "text": "done", "error": None}),
+        (
+            EventKind.RESULT,
+            {"is_error": False, "subtype": "success", "num_turns": 2, "text": "done", "error": None},
+        ),
     ]
 
 
@@ -74,15 +111,19 @@ def fresh(path: Path) -> Path:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     db = open_database(path)
     db["tasks"].insert({"id": "task-bench", "prompt": "bench", "status": "running"})
-    db["agents"].insert_all({"id": f"agent-{a}", "task_id": "task-bench", "name": "a", "role": "builder",
-                             "status": "running"} for a in range(AGENTS))
+    db["agents"].insert_all(
+        {"id": f"agent-{a}", "task_id": "task-bench", "name": "a", "role": "builder", "status": "running"}
+        for a in range(AGENTS)
+    )
     db.close()
     return path
 
 
 def through_orc(events: list[Event], path: Path) -> float:
     # A real run always has a key to keep out of the store: redaction is part of the price.
-    store = RunStore(Config(db_path=fresh(path), runtime_env={"ANTHROPIC_API_KEY": "sk-ant-bench-not-a-real-key"}))
+    store = RunStore(
+        Config(db_path=fresh(path), runtime_env={"ANTHROPIC_API_KEY": "sk-ant-bench-not-a-real-key"})
+    )
     gc.collect()
     start = time.perf_counter()
     for event in events:
@@ -108,8 +149,14 @@ def raw(events: list[Event], path: Path, all_rows: bool) -> float:
                 (updates if mode == "update" else tables.setdefault(table, [])).append(row)
     else:
         tables["events"] = [
-            {"task_id": e.task_id, "agent_id": e.agent_id, "seq": e.seq, "ts": e.ts.isoformat(),
-             "kind": e.kind.value, "payload": e.payload}
+            {
+                "task_id": e.task_id,
+                "agent_id": e.agent_id,
+                "seq": e.seq,
+                "ts": e.ts.isoformat(),
+                "kind": e.kind.value,
+                "payload": e.payload,
+            }
             for e in events
         ]
     with db.atomic():
@@ -129,7 +176,9 @@ def scripted_run_share() -> dict:
         work.mkdir()
         pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
         pm.hook.orc_scripted_model(model=model)
-        config = Config(db_path=Path(tmp) / "orc.db", runtime_env=model.env(Path(tmp) / "claude"), scripted=True)
+        config = Config(
+            db_path=Path(tmp) / "orc.db", runtime_env=model.env(Path(tmp) / "claude"), scripted=True
+        )
         orc = Orchestrator(config, pm=pm)
         spent = {"hooks": 0.0, "calls": 0}
 
@@ -184,10 +233,14 @@ def main() -> None:
         for _ in range(args.repeat):
             best["raw_events"] = min(best["raw_events"], raw(events, Path(tmp) / "raw.db", all_rows=False))
             best["orc"] = min(best["orc"], through_orc(events, Path(tmp) / "orc.db"))
-            best["raw_all_rows"] = min(best["raw_all_rows"], raw(events, Path(tmp) / "raw_all.db", all_rows=True))
+            best["raw_all_rows"] = min(
+                best["raw_all_rows"], raw(events, Path(tmp) / "raw_all.db", all_rows=True)
+            )
     with Timer() as run_timer:
-        shares = sorted((scripted_run_share() for _ in range(args.repeat)),
-                        key=lambda r: r["share_including_writer_thread"])
+        shares = sorted(
+            (scripted_run_share() for _ in range(args.repeat)),
+            key=lambda r: r["share_including_writer_thread"],
+        )
     share = shares[len(shares) // 2]  # the median run: one run on a busy 2-core machine is noisy
     n = args.events
     data = {
@@ -201,8 +254,12 @@ def main() -> None:
         "orc_vs_raw_events": round(best["raw_events"] / best["orc"], 3),
         "orc_vs_raw_all_rows": round(best["raw_all_rows"] / best["orc"], 3),
         "goal": "orc_vs_raw_events >= 0.5 and share_including_writer_thread < 0.01",
-        "scripted_run": {**share, "runs": args.repeat, "bench_s": round(run_timer.seconds, 2),
-                         "share_including_writer_thread_all_runs": [r["share_including_writer_thread"] for r in shares]},
+        "scripted_run": {
+            **share,
+            "runs": args.repeat,
+            "bench_s": round(run_timer.seconds, 2),
+            "share_including_writer_thread_all_runs": [r["share_including_writer_thread"] for r in shares],
+        },
     }
     path = write("store", data)
     print(f"wrote {path}")

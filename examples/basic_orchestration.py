@@ -18,8 +18,7 @@ async def main() -> None:
         await orchestrator.start()
 
         result = await orchestrator.execute(
-            prompt="Find all Python files and analyze their structure",
-            task_type="auto"
+            prompt="Find all Python files and analyze their structure", task_type="auto"
         )
 
         print(f"Success: {result.success}")

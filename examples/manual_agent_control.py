@@ -16,10 +16,7 @@ from orchestrator_core import AgentRole, OrcError, Orchestrator
 async def main() -> None:
     async with Orchestrator() as orchestrator:
         # CREATE
-        scout_id = await orchestrator.create_agent(
-            role=AgentRole.SCOUT,
-            name="My Planner"
-        )
+        scout_id = await orchestrator.create_agent(role=AgentRole.SCOUT, name="My Planner")
         print(f"created {scout_id}")
 
         # READ
@@ -27,10 +24,7 @@ async def main() -> None:
         print(f"{details['name']}: {details['role']}, {details['status']}")
 
         # UPDATE (send messages)
-        response = await orchestrator.send_to_agent(
-            scout_id,
-            "Find all Python files"
-        )
+        response = await orchestrator.send_to_agent(scout_id, "Find all Python files")
         print(response)
 
         # DELETE
@@ -41,7 +35,9 @@ async def main() -> None:
             agent = await orchestrator.create_agent(role=AgentRole.SCOUT, name="Second scout")
             result = await agent.execute_task("Find all Python files")
             usage = agent.get_context_window_usage()
-            print(f"{agent.name} answered {len(result)} characters; context {usage['usage_percentage']}% used")
+            print(
+                f"{agent.name} answered {len(result)} characters; context {usage['usage_percentage']}% used"
+            )
         finally:
             await orchestrator.delete_agent(agent.agent_id)
         print(f"{agent.agent_id} is {agent.status.value}")

@@ -23,15 +23,15 @@ async def main() -> None:
         status = orchestrator.get_status()
 
         # Fleet metrics
-        print(status['fleet'])
+        print(status["fleet"])
 
         # Files consumed vs produced
-        print(status['monitoring']['files'])
+        print(status["monitoring"]["files"])
 
         # Per-agent breakdown
         agents = orchestrator.list_agents()
         for agent in agents:
-            print(agent['metrics'])
+            print(agent["metrics"])
 
         # Everything recorded, in every process so far
         async with Database(orchestrator.config.db_path) as db:

@@ -17,11 +17,13 @@ async def main() -> None:
         result = await orchestrator.execute_custom_workflow(
             prompt="Analyze code quality",
             roles=[AgentRole.REVIEWER, AgentRole.ANALYST, AgentRole.TESTER],
-            parallel=True  # 3x faster!
+            parallel=True,  # 3x faster!
         )
         busy = sum(s.metrics.duration_s for s in result.subtasks)
-        print(f"Success: {result.success}: {len(result.subtasks)} agents, {busy:.1f}s of agent time "
-              f"in {result.elapsed_s:.1f}s")
+        print(
+            f"Success: {result.success}: {len(result.subtasks)} agents, {busy:.1f}s of agent time "
+            f"in {result.elapsed_s:.1f}s"
+        )
         for subtask in result.subtasks:
             print(f"--- {subtask.role}\n{subtask.output}")
 

@@ -14,8 +14,9 @@ from orchestrator_core import AgentRole, OrcError, Orchestrator
 
 async def main() -> None:
     async with Orchestrator(enable_monitoring=True) as orc:
-        result = await orc.execute(prompt="Add CSV export", task_type="feature_implementation",
-                                   execution_mode="sequential")
+        result = await orc.execute(
+            prompt="Add CSV export", task_type="feature_implementation", execution_mode="sequential"
+        )
         print(result.success, result.metrics.total_cost, result.metrics.total_tokens)
         print(result.output)
 
@@ -24,8 +25,9 @@ async def main() -> None:
         print(orc.get_agent_details(scout.id)["context_usage"])
         await orc.delete_agent(scout.id)
 
-        await orc.execute_custom_workflow("Add CSV export", roles=[AgentRole.SCOUT, AgentRole.BUILDER],
-                                          parallel=False)
+        await orc.execute_custom_workflow(
+            "Add CSV export", roles=[AgentRole.SCOUT, AgentRole.BUILDER], parallel=False
+        )
 
 
 if __name__ == "__main__":

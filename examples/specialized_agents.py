@@ -17,12 +17,12 @@ async def main() -> None:
         result = await orchestrator.execute_custom_workflow(
             prompt="Add factorial calculation feature",
             roles=[
-                AgentRole.SCOUT,      # Find relevant files
-                AgentRole.BUILDER,    # Implement feature
-                AgentRole.TESTER,     # Write tests
-                AgentRole.REVIEWER,   # Review code
+                AgentRole.SCOUT,  # Find relevant files
+                AgentRole.BUILDER,  # Implement feature
+                AgentRole.TESTER,  # Write tests
+                AgentRole.REVIEWER,  # Review code
             ],
-            parallel=False
+            parallel=False,
         )
         for subtask in result.subtasks:
             print(f"{subtask.role:<9} {subtask.status.value:<9} ${subtask.metrics.total_cost:.4f}")

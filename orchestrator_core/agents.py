@@ -85,12 +85,14 @@ class OpenAgent:
         except BaseException:
             spent = getattr(self.session, "cut_short", None)
             current = manager.agents[self.agent_id]
-            manager._update(attrs.evolve(
-                current,
-                status=AgentStatus.FAILED,
-                metrics=current.metrics + spent.metrics if spent is not None else current.metrics,
-                started=True if spent is not None else current.started,
-            ))
+            manager._update(
+                attrs.evolve(
+                    current,
+                    status=AgentStatus.FAILED,
+                    metrics=current.metrics + spent.metrics if spent is not None else current.metrics,
+                    started=True if spent is not None else current.started,
+                )
+            )
             raise
         finally:
             manager._turns.pop(self.agent_id, None)
@@ -101,9 +103,15 @@ class OpenAgent:
             spent = getattr(self.session, "cut_short", None)
             started = spent is not None or agent.started
             manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
-            result = TurnResult(text="", is_error=True, error=turn.reason, session_id=agent.session_id,
-                                metrics=spent.metrics if spent is not None else Metrics(),
-                                retryable=turn.retryable, stalled=turn.stalled)
+            result = TurnResult(
+                text="",
+                is_error=True,
+                error=turn.reason,
+                session_id=agent.session_id,
+                metrics=spent.metrics if spent is not None else Metrics(),
+                retryable=turn.retryable,
+                stalled=turn.stalled,
+            )
         updated = manager._update(
             attrs.evolve(
                 manager.agents[self.agent_id],
@@ -140,7 +148,9 @@ class _Turn:
 class AgentManager:
     """The agents of one Orchestrator: their records, their event numbering and their lifecycle hooks."""
 
-    def __init__(self, pm: pluggy.PluginManager, runtime: AgentRuntime, roles: dict[str, Role], config: Config):
+    def __init__(
+        self, pm: pluggy.PluginManager, runtime: AgentRuntime, roles: dict[str, Role], config: Config
+    ):
         self.pm = pm
         self.runtime = runtime
         self.roles = roles
@@ -187,7 +197,9 @@ class AgentManager:
         if custom_role is not None:
             role = custom_role.name
         elif role not in self.roles:
-            raise UsageError(f"unknown role {role!r}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)")
+            raise UsageError(
+                f"unknown role {role!r}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)"
+            )
         agent_id = new_id(role)
         agent = Agent(
             id=agent_id,
@@ -210,7 +222,9 @@ class AgentManager:
         redact = self.redact
         if not redact.active:
             return result
-        return attrs.evolve(result, text=redact(result.text), error=None if result.error is None else redact(result.error))
+        return attrs.evolve(
+            result, text=redact(result.text), error=None if result.error is None else redact(result.error)
+        )
 
     def emitter(self, agent_id: str) -> Emit:
         """The ``emit`` callback for one agent: redacts secrets in the payload, numbers the event and hands it to
@@ -223,7 +237,9 @@ class AgentManager:
             payload = redact.value(payload)
             self._seq[agent_id] = self._seq.get(agent_id, 0) + 1
             agent = self.agents[agent_id]
-            event = Event(task_id=agent.task_id, agent_id=agent_id, seq=self._seq[agent_id], kind=kind, payload=payload)
+            event = Event(
+                task_id=agent.task_id, agent_id=agent_id, seq=self._seq[agent_id], kind=kind, payload=payload
+            )
             notify(self.pm, "orc_event", event=event)
 
         return emit

@@ -139,8 +139,11 @@ def _with_modes(param: click.Parameter, modes: list[str] | Literal[False]) -> cl
     param = copy.copy(param)
     listed = ", ".join(modes)
     help_text = param.help or ""
-    param.help = (help_text.replace("sequential, ...", listed) if "sequential, ..." in help_text
-                  else f"{help_text} Modes: {listed}.")
+    param.help = (
+        help_text.replace("sequential, ...", listed)
+        if "sequential, ..." in help_text
+        else f"{help_text} Modes: {listed}."
+    )
     return param
 
 
@@ -235,8 +238,9 @@ def make_orchestrator(ctx: click.Context, settings: Mapping[str, Any] | None = N
     return Orchestrator(current_config(ctx, settings, **overrides), pm=_pm(ctx))
 
 
-def current_config(ctx: click.Context | None = None, settings: Mapping[str, Any] | None = None,
-                   **overrides: Any) -> Any:
+def current_config(
+    ctx: click.Context | None = None, settings: Mapping[str, Any] | None = None, **overrides: Any
+) -> Any:
     """The settings a command runs with: every source, this command line's plugins' settings and options, then
     ``settings`` (plugin settings by name) and ``overrides`` (Config attributes). Outside a command: every
     source, without plugin settings. Plugin commands use it too.
@@ -274,9 +278,10 @@ def _utf8(value: Any, what: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raw = text[exc.start:exc.end].encode("utf-8", "surrogateescape")
-        raise UsageError(f"the {what} is not UTF-8 text (byte {raw[:1].hex()} at character {exc.start}); "
-                         "pass it as UTF-8") from None
+        raw = text[exc.start : exc.end].encode("utf-8", "surrogateescape")
+        raise UsageError(
+            f"the {what} is not UTF-8 text (byte {raw[:1].hex()} at character {exc.start}); pass it as UTF-8"
+        ) from None
 
 
 def _runtime(runtime: str | None, old_executor: str | None) -> str | None:
@@ -284,7 +289,9 @@ def _runtime(runtime: str | None, old_executor: str | None) -> str | None:
     if old_executor is not None:
         log.warning("--executor is deprecated: it is --runtime now (--runtime %s)", old_executor)
         if runtime is not None and runtime != old_executor:
-            raise UsageError(f"--runtime {runtime} and --executor {old_executor} disagree; give --runtime alone")
+            raise UsageError(
+                f"--runtime {runtime} and --executor {old_executor} disagree; give --runtime alone"
+            )
         return runtime or old_executor
     return runtime
 
@@ -295,8 +302,12 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
 
 @cli.command()
 @click.argument("prompt", required=False)
-@click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
-@click.option("-m", "--mode", default="sequential", show_default=True, help="How subtasks run: sequential, ...")
+@click.option(
+    "-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`)."
+)
+@click.option(
+    "-m", "--mode", default="sequential", show_default=True, help="How subtasks run: sequential, ..."
+)
 @click.option("--roles", help="Run these roles in order instead of a task type, e.g. scout,builder,reviewer.")
 @click.option(
     "--cwd",
@@ -306,30 +317,62 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
     help="The agents' working directory.",
 )
 @click.option("--model", help="Model for agents whose role names none (overrides DEFAULT_MODEL).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Record the run here "
-              "(overrides ORCHESTRATOR_DB_PATH).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record the run here (overrides ORCHESTRATOR_DB_PATH).",
+)
 @click.option("--scripted", is_flag=True, help="Use orc's built-in scripted model: no credentials, no cost.")
-@click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
+@click.option(
+    "--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show what the agents say as they work.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents at once "
-              "(overrides ORCHESTRATOR_MAX_PARALLEL_AGENTS).")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop the run once it has cost "
-              "this many USD.")
+@click.option(
+    "--max-parallel",
+    type=click.IntRange(min=1),
+    help="At most N agents at once (overrides ORCHESTRATOR_MAX_PARALLEL_AGENTS).",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop the run once it has cost this many USD.",
+)
 @click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents in this run.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after this many seconds.")
+@click.option(
+    "--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after this many seconds."
+)
 @click.option("--fail-fast", is_flag=True, help="Stop everything at the first failed subtask.")
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Run a subtask again up to N times after a transient failure (overloaded model, crash).")
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Run exactly this plan (written by `orc plan --output`, maybe edited).")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Run a subtask again up to N times after a transient failure (overloaded model, crash).",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run exactly this plan (written by `orc plan --output`, maybe edited).",
+)
 @click.option("--approve", type=click.Choice(["plan"]), help="Show the plan and ask before running it.")
-@click.option("--runtime", help="Where agents run: local (default; ORC_RUNTIME), or the name a runtime plugin "
-              "answers to, e.g. ray.")
+@click.option(
+    "--runtime",
+    help="Where agents run: local (default; ORC_RUNTIME), or the name a runtime plugin answers to, e.g. ray.",
+)
 @click.option("--executor", "old_executor", hidden=True, help="Deprecated: --runtime.")
-@click.option("--add-dir", "add_dirs", multiple=True, type=click.Path(file_okay=False, exists=True),
-              help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).")
+@click.option(
+    "--add-dir",
+    "add_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Let the agents' file tools use this directory too (they are confined to --cwd otherwise).",
+)
 @session_safety
 @click.pass_context
 def execute(
@@ -367,14 +410,21 @@ def execute(
     """
     if plan_file is not None:
         # A plan file decides the team: a task type or roles beside it would be ignored, so they are refused (#19).
-        clashing = [flag for flag, name in (("--task-type", "task_type"), ("--roles", "roles"))
-                    if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+        clashing = [
+            flag
+            for flag, name in (("--task-type", "task_type"), ("--roles", "roles"))
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
         if clashing:
-            raise UsageError(f"--plan runs exactly the plan in {plan_file}; {' and '.join(clashing)} cannot change "
-                             "it: drop them, or make a new plan with `orc plan ... --output`")
+            raise UsageError(
+                f"--plan runs exactly the plan in {plan_file}; {' and '.join(clashing)} cannot change "
+                "it: drop them, or make a new plan with `orc plan ... --output`"
+            )
     elif prompt is None:
-        raise UsageError("say what the agents should do, e.g. orc execute \"Add CSV export\"; or run a saved plan "
-                         "with --plan plan.json")
+        raise UsageError(
+            'say what the agents should do, e.g. orc execute "Add CSV export"; or run a saved plan '
+            "with --plan plan.json"
+        )
     prompt = prompt or ""
     _utf8(prompt, "prompt")
     _utf8(cwd, "--cwd directory")
@@ -402,10 +452,14 @@ def execute(
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
     role_names = _split_roles(roles)
     if mode not in orc.executors:
-        raise UsageError(f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(orc.executors))}")
+        raise UsageError(
+            f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(orc.executors))}"
+        )
     if approve and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("--approve plan needs a terminal to ask on; review it with `orc plan ... --output plan.json`, "
-                         "then run `orc execute --plan plan.json`")
+        raise UsageError(
+            "--approve plan needs a terminal to ask on; review it with `orc plan ... --output plan.json`, "
+            "then run `orc execute --plan plan.json`"
+        )
     from .plan_file import load_plan
 
     given = load_plan(plan_file) if plan_file else None
@@ -415,8 +469,10 @@ def execute(
         check_plan(given, orc.roles)
         prompt = prompt or given.prompt or ""
         if not prompt.strip():
-            raise UsageError(f"{plan_file} does not say what the task is (no \"prompt\"); give it as PROMPT, or "
-                             "make the plan with `orc plan PROMPT --output`")
+            raise UsageError(
+                f'{plan_file} does not say what the task is (no "prompt"); give it as PROMPT, or '
+                "make the plan with `orc plan PROMPT --output`"
+            )
     elif not prompt.strip():
         orc.plan(prompt)  # the one-line "prompt is empty" error, before anything starts
 
@@ -434,40 +490,86 @@ def execute(
 @cli.command()
 @click.argument("task_id")
 @click.option("-m", "--mode", help="Run the rest in this mode (default: the task's own).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).",
+)
 @click.option("--scripted", is_flag=True, help="For a task started with --scripted.")
-@click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends.")
-@click.option("--retries", type=click.IntRange(min=0),
-              help="Run a subtask again up to N times after a transient failure (default: the task's own).")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents at once (default: the task's own).")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Stop once the task has cost this "
-              "many USD, earlier runs included (default: the task's own).")
-@click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents (default: the task's own).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds "
-              "(default: the task's own).")
-@click.option("--fail-fast/--no-fail-fast", default=None, help="Stop at the first failed subtask (default: the "
-              "task's own).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines.")
+@click.option(
+    "--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends."
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="Run a subtask again up to N times after a transient failure (default: the task's own).",
+)
+@click.option(
+    "--max-parallel", type=click.IntRange(min=1), help="At most N agents at once (default: the task's own)."
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop once the task has cost this many USD, earlier runs included (default: the task's own).",
+)
+@click.option(
+    "--max-agents", type=click.IntRange(min=1), help="Create at most N agents (default: the task's own)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds (default: the task's own).",
+)
+@click.option(
+    "--fail-fast/--no-fail-fast",
+    default=None,
+    help="Stop at the first failed subtask (default: the task's own).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress lines."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result.")
 @session_safety
 @click.pass_context
-def resume(ctx: click.Context, task_id: str, mode: str | None, db_path: Path | None, scripted: bool,
-           keep_agents: bool, retries: int | None, max_parallel: int | None, max_cost: float | None,
-           max_agents: int | None, timeout: float | None, fail_fast: bool | None, as_json: bool,
-           quiet: bool, trust_project_settings: bool, no_bash_sandbox: bool) -> None:
+def resume(
+    ctx: click.Context,
+    task_id: str,
+    mode: str | None,
+    db_path: Path | None,
+    scripted: bool,
+    keep_agents: bool,
+    retries: int | None,
+    max_parallel: int | None,
+    max_cost: float | None,
+    max_agents: int | None,
+    timeout: float | None,
+    fail_fast: bool | None,
+    as_json: bool,
+    quiet: bool,
+    trust_project_settings: bool,
+    no_bash_sandbox: bool,
+) -> None:
     """Carry on TASK_ID after orc was killed, a node was lost, a budget or Ctrl-C stopped it.
 
     Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist. The task
     runs under the limits it was started with, except those given here.
     """
     orc = _orchestrator(
-        ctx, db_path=db_path, keep_agents=keep_agents,
+        ctx,
+        db_path=db_path,
+        keep_agents=keep_agents,
         progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
-    given = {"retries": retries, "max_parallel_agents": max_parallel, "max_cost_usd": max_cost,
-             "max_agents": max_agents, "timeout_seconds": timeout, "fail_fast": fail_fast}
+    given = {
+        "retries": retries,
+        "max_parallel_agents": max_parallel,
+        "max_cost_usd": max_cost,
+        "max_agents": max_agents,
+        "timeout_seconds": timeout,
+        "fail_fast": fail_fast,
+    }
     limits = {k: v for k, v in given.items() if v is not None}
     _run_task(orc, lambda: orc.resume(task_id, mode, limits=limits), scripted, as_json)
 
@@ -516,7 +618,9 @@ def _approve(plan: Any, orc: Any) -> Any:
 
     while True:
         click.echo(printable(render_plan(plan)), err=True)
-        answer = click.prompt("Run this plan? [y]es, [n]o, [e]dit", type=click.Choice(["y", "n", "e"]), err=True)
+        answer = click.prompt(
+            "Run this plan? [y]es, [n]o, [e]dit", type=click.Choice(["y", "n", "e"]), err=True
+        )
         if answer == "y":
             return plan
         if answer == "n":
@@ -528,7 +632,9 @@ def _approve(plan: Any, orc: Any) -> Any:
                 check_plan(candidate, orc.roles)
                 plan = candidate
             except (ValueError, OrcError) as exc:
-                click.echo(f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True)
+                click.echo(
+                    f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True
+                )
 
 
 def _scrub() -> Any:
@@ -547,7 +653,9 @@ def _print_result(result: Any, as_json: bool) -> None:
         return
     m = result.metrics
     done = sum(1 for s in result.subtasks if s.succeeded)
-    click.echo(f"{'Success' if result.success else 'Failed'}: {done}/{len(result.subtasks)} subtasks, task {result.task_id}")
+    click.echo(
+        f"{'Success' if result.success else 'Failed'}: {done}/{len(result.subtasks)} subtasks, task {result.task_id}"
+    )
     click.echo(
         f"Cost: ${m.cost_usd:.4f}   Tokens: {m.total_tokens:,} (input {m.input_tokens:,}, output {m.output_tokens:,}, "
         f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   "
@@ -566,25 +674,50 @@ def _one_line(report: Any) -> str:
         summary = report.get("summary") or report.get("message")
         if summary:
             return str(summary)
-        return ", ".join(f"{k}={v}" for k, v in report.items() if isinstance(v, str | int | float | bool))[:300]
+        return ", ".join(f"{k}={v}" for k, v in report.items() if isinstance(v, str | int | float | bool))[
+            :300
+        ]
     return str(report)[:300]
 
 
 @cli.command()
 @click.argument("prompt")
-@click.option("-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`).")
+@click.option(
+    "-t", "--task-type", default="auto", show_default=True, help="A task type (see `orc task-types`)."
+)
 @click.option("--roles", help="Plan these roles in order instead of a task type.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the plan as JSON here, to edit and run with `orc execute --plan`.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan as JSON here, to edit and run with `orc execute --plan`.",
+)
 @click.option("--scripted", is_flag=True, help="A planner agent talks to orc's scripted model.")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Record a planner agent here (overrides ORCHESTRATOR_DB_PATH).")
-@click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
-              show_default=True, help="The directory the task will work in (a planner agent looks there).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record a planner agent here (overrides ORCHESTRATOR_DB_PATH).",
+)
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The directory the task will work in (a planner agent looks there).",
+)
 @click.pass_context
-def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_json: bool,
-         output: Path | None, scripted: bool, db_path: Path | None, cwd: Path) -> None:
+def plan(
+    ctx: click.Context,
+    prompt: str,
+    task_type: str,
+    roles: str | None,
+    as_json: bool,
+    output: Path | None,
+    scripted: bool,
+    db_path: Path | None,
+    cwd: Path,
+) -> None:
     """Show the plan orc would run for PROMPT and how many agents it takes, without running it."""
     import anyio
 
@@ -598,8 +731,9 @@ def plan(ctx: click.Context, prompt: str, task_type: str, roles: str | None, as_
 
     async def make() -> Any:
         try:
-            return await orc.make_plan(prompt, "custom" if role_names and task_type == "auto" else task_type,
-                                       role_names, cwd=cwd)
+            return await orc.make_plan(
+                prompt, "custom" if role_names and task_type == "auto" else task_type, role_names, cwd=cwd
+            )
         finally:
             await orc.stop()
 
@@ -626,8 +760,10 @@ def roles(ctx: click.Context, as_json: bool) -> None:
     width = max(len(n) for n in orc.roles) if orc.roles else 4
     for role in orc.roles.values():
         click.echo(f"{role.name:<{width}}  {role.provided_by:<12}  {role.description}")
-        click.echo(f"{'':<{width}}  {'':<12}  tools: {', '.join(role.tools) or '(none)'}; "
-                   f"permission mode: {role.permission_mode}")
+        click.echo(
+            f"{'':<{width}}  {'':<12}  tools: {', '.join(role.tools) or '(none)'}; "
+            f"permission mode: {role.permission_mode}"
+        )
 
 
 @cli.command("task-types")
@@ -636,11 +772,29 @@ def roles(ctx: click.Context, as_json: bool) -> None:
 def task_types(ctx: click.Context, as_json: bool) -> None:
     """List the task types `--task-type` takes."""
     orc = _orchestrator(ctx)
-    types = [{"name": "auto", "description": "choose a task type from the prompt", "roles": [], "provided_by": "orc"},
-             {"name": "custom", "description": "the roles given with --roles, in order", "roles": [],
-              "provided_by": "orc"},
-             *({"name": tt.name, "description": tt.description, "roles": [s.role for s in tt.subtasks],
-                "provided_by": tt.provided_by} for tt in orc.task_types.values())]
+    types = [
+        {
+            "name": "auto",
+            "description": "choose a task type from the prompt",
+            "roles": [],
+            "provided_by": "orc",
+        },
+        {
+            "name": "custom",
+            "description": "the roles given with --roles, in order",
+            "roles": [],
+            "provided_by": "orc",
+        },
+        *(
+            {
+                "name": tt.name,
+                "description": tt.description,
+                "roles": [s.role for s in tt.subtasks],
+                "provided_by": tt.provided_by,
+            }
+            for tt in orc.task_types.values()
+        ),
+    ]
     if as_json:
         click.echo(json.dumps(types, indent=2))
         return
@@ -650,8 +804,12 @@ def task_types(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write it (default: ./orc.toml).")
+@click.option(
+    "--path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it (default: ./orc.toml).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @click.pass_context
 def init(ctx: click.Context, path: Path | None, force: bool) -> None:

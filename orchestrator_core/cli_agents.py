@@ -13,7 +13,9 @@ from .cli_trust import safety_overrides, session_safety
 from .errors import Interrupted, RunFailed, UsageError
 
 db_option = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The run store (overrides ORCHESTRATOR_DB_PATH).",
 )
 scripted_option = click.option(
@@ -22,7 +24,9 @@ scripted_option = click.option(
 
 
 @contextlib.contextmanager
-def _orchestrator(ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any) -> Iterator[Any]:
+def _orchestrator(
+    ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any
+) -> Iterator[Any]:
     from .cli import _orchestrator as make
     from .cli import scripted_if
 
@@ -50,7 +54,9 @@ def _run(orc: Any, work: Any) -> Any:
             with scope:
                 async with on_stop_signals(stop):
                     return await work(orc)
-        raise Interrupted(f"interrupted by {stopped[0]}; the agent keeps what it did and can be sent another message")
+        raise Interrupted(
+            f"interrupted by {stopped[0]}; the agent keeps what it did and can be sent another message"
+        )
 
     return anyio.run(go)
 
@@ -59,8 +65,10 @@ def _store_command(ctx: click.Context, name: str) -> click.Command:
     root = ctx.find_root().command  # `orc` itself, an OrcGroup
     command = root.get_command(ctx, name) if isinstance(root, click.Group) else None
     if command is None:
-        raise UsageError(f"`orc agents {ctx.info_name}` reads the run store, and no loaded plugin provides "
-                         f"`orc {name}`; do not disable the store plugin (`orc plugins --all` lists them)")
+        raise UsageError(
+            f"`orc agents {ctx.info_name}` reads the run store, and no loaded plugin provides "
+            f"`orc {name}`; do not disable the store plugin (`orc plugins --all` lists them)"
+        )
     return command
 
 
@@ -72,14 +80,26 @@ def agents() -> None:
 @agents.command()
 @click.option("--role", required=True, help="The agent's role (see `orc roles`).")
 @click.option("--name", help="A name for people; the id is printed.")
-@click.option("--cwd", type=click.Path(file_okay=False, exists=True, path_type=Path), default=".",
-              show_default=True, help="The agent's working directory.")
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The agent's working directory.",
+)
 @click.option("--model", help="The model (default: the role's, DEFAULT_MODEL, or the CLI's).")
 @db_option
 @scripted_option
 @click.pass_context
-def create(ctx: click.Context, role: str, name: str | None, cwd: Path, model: str | None, db_path: Path | None,
-           scripted: bool) -> None:
+def create(
+    ctx: click.Context,
+    role: str,
+    name: str | None,
+    cwd: Path,
+    model: str | None,
+    db_path: Path | None,
+    scripted: bool,
+) -> None:
     """Create an agent and print its id. Its session opens with the first message."""
     with _orchestrator(ctx, db_path, scripted) as orc:
         agent = _run(orc, lambda o: o.create_agent(role, name, cwd=cwd, model=model))
@@ -93,8 +113,15 @@ def create(ctx: click.Context, role: str, name: str | None, cwd: Path, model: st
 @scripted_option
 @session_safety
 @click.pass_context
-def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, scripted: bool,
-         trust_project_settings: bool, no_bash_sandbox: bool) -> None:
+def send(
+    ctx: click.Context,
+    agent_id: str,
+    message: str,
+    db_path: Path | None,
+    scripted: bool,
+    trust_project_settings: bool,
+    no_bash_sandbox: bool,
+) -> None:
     """Send MESSAGE to AGENT_ID and print the reply as it comes."""
     from .events import EventKind
     from .hookspecs import hookimpl
@@ -113,13 +140,18 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
 
         @hookimpl
         def orc_event(self, event: Any) -> None:
-            if (event.agent_id == self.target and event.kind is EventKind.MESSAGE
-                    and event.payload.get("role") == "assistant"):
+            if (
+                event.agent_id == self.target
+                and event.kind is EventKind.MESSAGE
+                and event.payload.get("role") == "assistant"
+            ):
                 # The emitter redacted the text already; a model's escape codes are shown, not sent (#16).
                 click.echo(printable(scrub(str(event.payload.get("text", "")))))
 
     printer = Printer()
-    with _orchestrator(ctx, db_path, scripted, **safety_overrides(trust_project_settings, no_bash_sandbox)) as orc:
+    with _orchestrator(
+        ctx, db_path, scripted, **safety_overrides(trust_project_settings, no_bash_sandbox)
+    ) as orc:
         orc.pm.register(printer, "orc-agents-send-printer")
 
         async def talk(o: Any) -> Any:
@@ -137,25 +169,41 @@ def send(ctx: click.Context, agent_id: str, message: str, db_path: Path | None, 
 
 @agents.command()
 @click.argument("agent_id")
-@click.option("--transcript", is_flag=True, help="Show what the agent was told and said, in order: messages, "
-              "tool calls with their input and result.")
+@click.option(
+    "--transcript",
+    is_flag=True,
+    help="Show what the agent was told and said, in order: messages, tool calls with their input and result.",
+)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, agent_id: str, transcript: bool, db_path: Path | None, as_json: bool) -> None:
     """Show an agent: status, session, metrics, context use, tool calls, files; --transcript: its conversation."""
-    ctx.invoke(_store_command(ctx, "agent-details"), agent_id=agent_id, transcript=transcript, db_path=db_path,
-               as_json=as_json)
+    ctx.invoke(
+        _store_command(ctx, "agent-details"),
+        agent_id=agent_id,
+        transcript=transcript,
+        db_path=db_path,
+        as_json=as_json,
+    )
 
 
 @agents.command("list")
 @click.option("--role", help="Only agents of this role.")
 @click.option("--status", help="Only agents with this status (idle, running, deleted, ...).")
 @click.option("--task", "task_id", help="Only the agents of this task.")
-@click.option("--since", help="Only those created since then: a date (2026-11-01, UTC unless it names an offset) or "
-              "a duration back from now (30m, 2h, 3d, 1w).")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Show at most this many rows, newest first.")
+@click.option(
+    "--since",
+    help="Only those created since then: a date (2026-11-01, UTC unless it names an offset) or "
+    "a duration back from now (30m, 2h, 3d, 1w).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most this many rows, newest first.",
+)
 @click.option("--all", "show_all", is_flag=True, help="Show every row that matches.")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

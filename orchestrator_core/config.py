@@ -108,49 +108,134 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DEFAULT_MODEL", "default_model", _optional_str, None,
-            "Model for agents whose role names none; empty means the Claude CLI's default."),
-    Setting("ORCHESTRATOR_DB_PATH", "db_path", _optional_path, None,
-            "The SQLite file every run is recorded in; empty: $XDG_DATA_HOME/orc/orchestrator.db "
-            "(~/.local/share/orc/orchestrator.db), out of the agents' reach."),
-    Setting("ORC_STORE_LOCK_TIMEOUT", "store_lock_timeout", _positive_float, 300.0,
-            "Seconds a store write waits while another program holds the store's lock, before the run stops."),
-    Setting("ORC_RUNTIME", "runtime", lambda text: text.strip() or "local", "local",
-            "Where agents run: local (this machine), or the name a runtime plugin answers to (ray)."),
-    Setting("ORC_SCRIPTED", "scripted", _boolean, False,
-            "Agents talk to orc's built-in scripted model (a local server on 127.0.0.1): no credentials, no cost. "
-            "The Python API's Orchestrator(scripted=True); the commands' --scripted."),
-    Setting("ORCHESTRATOR_LOG_LEVEL", "log_level", _log_level, "WARNING",
-            "Log level for orc's own log lines on stderr."),
-    Setting("ORCHESTRATOR_MAX_PARALLEL_AGENTS", "max_parallel_agents", _positive_int, 5,
-            "At most this many agents work at once."),
-    Setting("ORCHESTRATOR_MAX_RESULT_CHARS", "max_result_chars", _positive_int, 4000,
-            "At most this many characters of upstream results reach a downstream agent."),
-    Setting("MONITOR_INTERVAL_SECONDS", "monitor_interval_seconds", _positive_float, 15.0,
-            "Seconds between status checks while a task runs."),
-    Setting("ORC_STALL_SECONDS", "stall_seconds", _positive_float, 120.0,
-            "An agent with no event for this long is flagged as stalled."),
-    Setting("ORC_STALL_ACTION", "stall_action", _stall_action, "retry",
-            "What to do with an agent stalled for ORC_STALL_INTERVALS stall periods: warn (flag only), interrupt "
-            "(stop its turn; the subtask fails) or retry (stop its turn and run the subtask again once)."),
-    Setting("ORC_STALL_INTERVALS", "stall_intervals", _positive_int, 2,
-            "How many ORC_STALL_SECONDS of silence before ORC_STALL_ACTION acts (the first one only warns)."),
-    Setting("ORC_LOOP_REPEATS", "loop_repeats", _positive_int, 3,
-            "An agent making the same tool call with the same input this many times is flagged as looping."),
-    Setting("ORC_CONTEXT_THRESHOLD", "context_threshold", _percentage, 80.0,
-            "Context use (percent of the window) past which an agent is flagged and handed over to a fresh one."),
-    Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True,
-            "Record cost and token usage."),
-    Setting("ENABLE_OBSERVABILITY", "enable_observability", _boolean, True,
-            "Record every agent event (messages, tool calls, file accesses)."),
-    Setting("ORC_TRUST_PROJECT_SETTINGS", "trust_project_settings", _boolean, False,
-            "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
-            "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
-            "repository's orc.toml or .env may not set it.", from_files=False),
-    Setting("ORC_BASH_SANDBOX", "bash_sandbox", _boolean, True,
-            "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
-            "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
-            from_files=False),
+    Setting(
+        "DEFAULT_MODEL",
+        "default_model",
+        _optional_str,
+        None,
+        "Model for agents whose role names none; empty means the Claude CLI's default.",
+    ),
+    Setting(
+        "ORCHESTRATOR_DB_PATH",
+        "db_path",
+        _optional_path,
+        None,
+        "The SQLite file every run is recorded in; empty: $XDG_DATA_HOME/orc/orchestrator.db "
+        "(~/.local/share/orc/orchestrator.db), out of the agents' reach.",
+    ),
+    Setting(
+        "ORC_STORE_LOCK_TIMEOUT",
+        "store_lock_timeout",
+        _positive_float,
+        300.0,
+        "Seconds a store write waits while another program holds the store's lock, before the run stops.",
+    ),
+    Setting(
+        "ORC_RUNTIME",
+        "runtime",
+        lambda text: text.strip() or "local",
+        "local",
+        "Where agents run: local (this machine), or the name a runtime plugin answers to (ray).",
+    ),
+    Setting(
+        "ORC_SCRIPTED",
+        "scripted",
+        _boolean,
+        False,
+        "Agents talk to orc's built-in scripted model (a local server on 127.0.0.1): no credentials, no cost. "
+        "The Python API's Orchestrator(scripted=True); the commands' --scripted.",
+    ),
+    Setting(
+        "ORCHESTRATOR_LOG_LEVEL",
+        "log_level",
+        _log_level,
+        "WARNING",
+        "Log level for orc's own log lines on stderr.",
+    ),
+    Setting(
+        "ORCHESTRATOR_MAX_PARALLEL_AGENTS",
+        "max_parallel_agents",
+        _positive_int,
+        5,
+        "At most this many agents work at once.",
+    ),
+    Setting(
+        "ORCHESTRATOR_MAX_RESULT_CHARS",
+        "max_result_chars",
+        _positive_int,
+        4000,
+        "At most this many characters of upstream results reach a downstream agent.",
+    ),
+    Setting(
+        "MONITOR_INTERVAL_SECONDS",
+        "monitor_interval_seconds",
+        _positive_float,
+        15.0,
+        "Seconds between status checks while a task runs.",
+    ),
+    Setting(
+        "ORC_STALL_SECONDS",
+        "stall_seconds",
+        _positive_float,
+        120.0,
+        "An agent with no event for this long is flagged as stalled.",
+    ),
+    Setting(
+        "ORC_STALL_ACTION",
+        "stall_action",
+        _stall_action,
+        "retry",
+        "What to do with an agent stalled for ORC_STALL_INTERVALS stall periods: warn (flag only), interrupt "
+        "(stop its turn; the subtask fails) or retry (stop its turn and run the subtask again once).",
+    ),
+    Setting(
+        "ORC_STALL_INTERVALS",
+        "stall_intervals",
+        _positive_int,
+        2,
+        "How many ORC_STALL_SECONDS of silence before ORC_STALL_ACTION acts (the first one only warns).",
+    ),
+    Setting(
+        "ORC_LOOP_REPEATS",
+        "loop_repeats",
+        _positive_int,
+        3,
+        "An agent making the same tool call with the same input this many times is flagged as looping.",
+    ),
+    Setting(
+        "ORC_CONTEXT_THRESHOLD",
+        "context_threshold",
+        _percentage,
+        80.0,
+        "Context use (percent of the window) past which an agent is flagged and handed over to a fresh one.",
+    ),
+    Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True, "Record cost and token usage."),
+    Setting(
+        "ENABLE_OBSERVABILITY",
+        "enable_observability",
+        _boolean,
+        True,
+        "Record every agent event (messages, tool calls, file accesses).",
+    ),
+    Setting(
+        "ORC_TRUST_PROJECT_SETTINGS",
+        "trust_project_settings",
+        _boolean,
+        False,
+        "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
+        "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
+        "repository's orc.toml or .env may not set it.",
+        from_files=False,
+    ),
+    Setting(
+        "ORC_BASH_SANDBOX",
+        "bash_sandbox",
+        _boolean,
+        True,
+        "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
+        "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
+        from_files=False,
+    ),
 )
 
 
@@ -217,8 +302,13 @@ def _read_toml(path: Path) -> dict[str, str]:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix it or delete it and run `orc init`") from None
-    return {str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in data.items()}
+        raise ConfigError(
+            f"{path} is not valid TOML ({exc}); fix it or delete it and run `orc init`"
+        ) from None
+    return {
+        str(k): "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in data.items()
+    }
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -293,7 +383,9 @@ def load_config(
                     values[setting.attribute] = setting.parse(raw)
             except ValueError as exc:
                 reason = str(exc) if "must" in str(exc) else "is not valid"
-                raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
+                raise ConfigError(
+                    f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it"
+                ) from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     plugin_settings.update({k: v for k, v in (given or {}).items() if v is not None})
     values["plugin_settings"] = plugin_settings
@@ -326,7 +418,9 @@ def _warn_once(line: str) -> None:
         logging.getLogger("orc").warning("%s", line)
 
 
-def with_declared(config: Config, declared: Iterable[Setting], environ: Mapping[str, str] | None = None) -> Config:
+def with_declared(
+    config: Config, declared: Iterable[Setting], environ: Mapping[str, str] | None = None
+) -> Config:
     """``config`` (built by hand) with the plugin settings it does not have yet: from the environment, else
     their defaults.
 
@@ -345,7 +439,9 @@ def with_declared(config: Config, declared: Iterable[Setting], environ: Mapping[
                 values[setting.name] = setting.parse(raw)
             except ValueError as exc:
                 reason = str(exc) if "must" in str(exc) else "is not valid"
-                raise ConfigError(f"{setting.name}={raw!r} (from the environment) {reason}; fix or unset it") from None
+                raise ConfigError(
+                    f"{setting.name}={raw!r} (from the environment) {reason}; fix or unset it"
+                ) from None
             if setting.secret:
                 remember(setting.name, raw)
     return attrs.evolve(config, plugin_settings={**values, **config.plugin_settings})

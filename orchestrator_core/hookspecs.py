@@ -363,7 +363,9 @@ def orc_subtask_veto(task: Task, subtask: Subtask) -> str | None:
 
 
 @hookspec(firstresult=True)
-def orc_subtask_retry(task: Task, subtask: Subtask, result: SubtaskResult, attempt: int, config: Config) -> bool | None:
+def orc_subtask_retry(
+    task: Task, subtask: Subtask, result: SubtaskResult, attempt: int, config: Config
+) -> bool | None:
     """Decide whether a failed subtask runs again, with a fresh agent.
 
     Called by the run after each failed attempt (not after a cancelled one).

@@ -62,12 +62,16 @@ class Parser:
         """
         if name in self._owners or any(s.name == name for s in SETTINGS):
             owner = self._owners.get(name, "orc's core")
-            raise PluginError(f"plugin {self.plugin!r} declares the setting {name} that {owner} declares already; "
-                              "choose another name")
+            raise PluginError(
+                f"plugin {self.plugin!r} declares the setting {name} that {owner} declares already; "
+                "choose another name"
+            )
         self._owners[name] = repr(self.plugin)
         self.settings[name] = Setting(name, None, parse, default, help, from_files=from_files, secret=secret)
 
-    def add_option(self, *decls: str, setting: str, commands: tuple[str, ...] = ("execute",), **attrs: Any) -> None:
+    def add_option(
+        self, *decls: str, setting: str, commands: tuple[str, ...] = ("execute",), **attrs: Any
+    ) -> None:
         """Add ``click.option(*decls, **attrs)`` to ``commands``; its value, when given, sets ``setting``.
 
         ``setting`` must be declared (by this plugin or another) with :meth:`add_setting`. The option's help
@@ -79,8 +83,10 @@ class Parser:
         """Every option sets a declared setting."""
         for option in self.options:
             if option.setting not in self.settings:
-                raise PluginError(f"plugin {option.plugin!r} adds the option {option.decls[0]} for the setting "
-                                  f"{option.setting}, which no plugin declares; declare it with parser.add_setting")
+                raise PluginError(
+                    f"plugin {option.plugin!r} adds the option {option.decls[0]} for the setting "
+                    f"{option.setting}, which no plugin declares; declare it with parser.add_setting"
+                )
 
     def click_options(self, command: str, store: Callable[[str, Any], None]) -> list[click.Option]:
         """The click options plugins add to ``command``; parsing one calls ``store(setting, value)``."""
@@ -93,8 +99,13 @@ class Parser:
             extra.setdefault("help", setting.help)
             flag = extra.get("is_flag", False)
 
-            def callback(ctx: click.Context, param: click.Parameter, value: Any, _name: str = setting.name,
-                         _flag: bool = flag) -> Any:
+            def callback(
+                ctx: click.Context,
+                param: click.Parameter,
+                value: Any,
+                _name: str = setting.name,
+                _flag: bool = flag,
+            ) -> Any:
                 if value is not None and not (_flag and value is False):
                     store(_name, value)
                 return value

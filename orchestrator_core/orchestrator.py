@@ -96,7 +96,9 @@ class Orchestrator:
         self.enable_monitoring = enable_monitoring
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
-            for name, (role, plugin) in collect(self.pm, "orc_register_roles", lambda r: r.name, Role.problem).items()
+            for name, (role, plugin) in collect(
+                self.pm, "orc_register_roles", lambda r: r.name, Role.problem
+            ).items()
         }
         self.task_types: dict[str, TaskType] = {
             name: attrs.evolve(tt, provided_by=plugin)
@@ -278,13 +280,17 @@ class Orchestrator:
 
     def _checked(self, plan: Plan | None, task_type: str, prompt: str) -> Plan:
         if plan is None:
-            raise PlanError(f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?")
+            raise PlanError(
+                f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?"
+            )
         check_plan(plan, self.roles)
         return plan if plan.prompt else attrs.evolve(plan, prompt=prompt)
 
     def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Any:
         if not prompt or not prompt.strip():
-            raise UsageError("the prompt is empty; say what the agents should do, e.g. orc execute \"Add CSV export\"")
+            raise UsageError(
+                'the prompt is empty; say what the agents should do, e.g. orc execute "Add CSV export"'
+            )
         role_names = tuple(_role_name(r) for r in roles)
         unknown = [r for r in role_names if r not in self.roles]
         if unknown:
@@ -297,8 +303,13 @@ class Orchestrator:
         if task_type == "custom" and not role_names:
             raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
         return self.pm.hook.orc_make_plan(
-            prompt=prompt, task_type=task_type, roles=role_names, task_types=self.task_types, config=self.config,
-            orc=self, cwd=str(Path(cwd or ".").resolve()),
+            prompt=prompt,
+            task_type=task_type,
+            roles=role_names,
+            task_types=self.task_types,
+            config=self.config,
+            orc=self,
+            cwd=str(Path(cwd or ".").resolve()),
         )
 
     # -- running ----------------------------------------------------------------------------------------------
@@ -334,7 +345,9 @@ class Orchestrator:
             check_plan(plan, self.roles)
         workdir = Path(cwd or ".").resolve()
         if not workdir.is_dir():
-            raise UsageError(f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd")
+            raise UsageError(
+                f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd"
+            )
         refusal = self.pm.hook.orc_plan_gate(plan=plan, prompt=prompt, cwd=str(workdir), config=self.config)
         if refusal:
             raise PlanError(refusal)
@@ -388,14 +401,22 @@ class Orchestrator:
             raise UsageError(f"task {task_id} has no recorded plan; run it again with `orc execute`")
         mode = execution_mode or record.task.mode
         if mode not in self.executors:
-            raise UsageError(f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(self.executors))}")
+            raise UsageError(
+                f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(self.executors))}"
+            )
         check_plan(record.task.plan, self.roles)
         if not Path(record.task.cwd).is_dir():
-            raise UsageError(f"task {task_id}'s working directory {record.task.cwd!r} is gone; restore it first")
+            raise UsageError(
+                f"task {task_id}'s working directory {record.task.cwd!r} is gone; restore it first"
+            )
         recorded = {k: v for k, v in record.task.limits.items() if k in RUN_LIMITS}
         config = attrs.evolve(self.config, **{**recorded, **limits})
         task = attrs.evolve(
-            record.task, status=TaskStatus.RUNNING, mode=mode, finished_at=None, pid=os.getpid(),
+            record.task,
+            status=TaskStatus.RUNNING,
+            mode=mode,
+            finished_at=None,
+            pid=os.getpid(),
             limits={name: getattr(config, name) for name in RUN_LIMITS},
         )
         kept = {sid: r for sid, r in record.results.items() if r.succeeded}
@@ -408,8 +429,16 @@ class Orchestrator:
         for agent_id in resumable.values():
             # Its session exists, even if its first turn was cut short: the next turn resumes it.
             self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), started=True)
-        run = Run(task, task.plan, self.agents, self.pm, config, kept=kept, resumable=resumable,
-                  inherited=record.agents)
+        run = Run(
+            task,
+            task.plan,
+            self.agents,
+            self.pm,
+            config,
+            kept=kept,
+            resumable=resumable,
+            inherited=record.agents,
+        )
         return await self._carry_out(run, mode)
 
     async def _carry_out(self, run: Run, execution_mode: str) -> TaskResult:
@@ -450,8 +479,12 @@ class Orchestrator:
         agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
         for impl in reversed(self.pm.hook.orc_task_complete.get_hookimpls()):
             try:
-                answer: Any = impl.function(**{k: {"task": task, "results": dict(run.results), "agents": agents}[k]
-                                               for k in impl.argnames})
+                answer: Any = impl.function(
+                    **{
+                        k: {"task": task, "results": dict(run.results), "agents": agents}[k]
+                        for k in impl.argnames
+                    }
+                )
                 if inspect.isawaitable(answer):
                     answer = await answer
                 reports.update(answer or {})
@@ -566,15 +599,19 @@ class Orchestrator:
             steps = list(task)
         unknown = sorted(set(dependencies) - set(range(len(steps))))
         if unknown:
-            raise PlanError(f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
-                            f"{len(steps) - 1})")
+            raise PlanError(
+                f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
+                f"{len(steps) - 1})"
+            )
         # A (role, instruction) pair is the caller's own words; a role or a template's Subtask says nothing of
         # the goal, so the goal must come from somewhere: a Task, a Plan made for a prompt, or prompt=.
         vague = [s for s in steps if not isinstance(s, tuple)]
         if vague and not (prompt and prompt.strip()):
             role = vague[0].role if isinstance(vague[0], Subtask) else _role_name(vague[0])
-            raise UsageError("execute_with_dependencies: give the task's goal (prompt=...), or a Task or Plan "
-                             f"made for it, so the {role} knows what to work on")
+            raise UsageError(
+                "execute_with_dependencies: give the task's goal (prompt=...), or a Task or Plan "
+                f"made for it, so the {role} knows what to work on"
+            )
         subtasks = []
         for i, step in enumerate(steps):
             after = [str(d) for d in dependencies.get(i, ())]
@@ -583,26 +620,34 @@ class Orchestrator:
             elif isinstance(step, tuple):
                 subtasks.append(Subtask(str(i), _role_name(step[0]), str(step[1]), after))
             else:
-                subtasks.append(Subtask(str(i), _role_name(step), f"As the {_role_name(step)}: {prompt}", after))
+                subtasks.append(
+                    Subtask(str(i), _role_name(step), f"As the {_role_name(step)}: {prompt}", after)
+                )
         plan = Plan(subtasks, task_type="custom")
         text = prompt or "; ".join(s.instruction for s in subtasks)
         return await self.execute(text, "custom", "dag", plan=plan, cwd=cwd)
 
-    async def execute_custom_workflow(self, prompt: str, roles: Sequence[Any], parallel: bool = False) -> TaskResult:
+    async def execute_custom_workflow(
+        self, prompt: str, roles: Sequence[Any], parallel: bool = False
+    ) -> TaskResult:
         """Run ``roles`` in order (or side by side with ``parallel``) on ``prompt``: the seed API's custom team."""
         return await self.execute(prompt, "custom", "parallel" if parallel else "sequential", roles=roles)
 
     def _result(self, task: Task, run: Run) -> TaskResult:
         ordered = tuple(run.results[s.id] for s in run.plan.subtasks if s.id in run.results)
         # Every agent counts: retried attempts, and those of earlier runs of a resumed task.
-        metrics = sum((self.agents.get(a).metrics for a in dict.fromkeys([*run.inherited, *run.created])), Metrics())
+        metrics = sum(
+            (self.agents.get(a).metrics for a in dict.fromkeys([*run.inherited, *run.created])), Metrics()
+        )
         failed = [r for r in ordered if not r.succeeded]
         success = not failed and len(ordered) == len(run.plan.subtasks) and run.stopped is None
         output = next((r.output for r in reversed(ordered) if r.succeeded and r.output), "")
         # Say why it stopped, then each subtask that failed itself (skipped and cancelled ones follow from those).
         culprits = [r for r in failed if r.status is SubtaskStatus.FAILED] or ([] if run.stopped else failed)
         lines = [run.stop_message] if run.stop_message else []
-        lines += [f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in culprits]
+        lines += [
+            f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in culprits
+        ]
         error = "; ".join(lines)
         return TaskResult(
             task_id=task.id,
@@ -610,8 +655,11 @@ class Orchestrator:
             output=output,
             metrics=metrics,
             subtasks=ordered,
-            status=TaskStatus.SUCCEEDED if success
-            else TaskStatus.CANCELLED if run.stopped not in (None, "fail_fast", "error") else TaskStatus.FAILED,
+            status=TaskStatus.SUCCEEDED
+            if success
+            else TaskStatus.CANCELLED
+            if run.stopped not in (None, "fail_fast", "error")
+            else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,
             elapsed_s=time.monotonic() - run.started,
@@ -651,27 +699,44 @@ class Orchestrator:
                 "option); remove it. Agents take model, system_prompt, tools, permission_mode, max_turns and "
                 "max_tokens"
             )
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-                                       or max_tokens < 1):
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+        ):
             raise UsageError(f"max_tokens={max_tokens!r}: give a whole number of tokens, 1 or more")
         if settings:
             given = ", ".join(f"{k}={v!r}" for k, v in sorted(settings.items()))
-            log.warning("%s: no effect on Claude Code agents (a Claude Code session has no such setting); the agent "
-                        "is created without it", given)
+            log.warning(
+                "%s: no effect on Claude Code agents (a Claude Code session has no such setting); the agent "
+                "is created without it",
+                given,
+            )
         await self.start()
         role_name = _role_name(role)
         if role_name == "custom":
             if not system_prompt:
                 raise UsageError("a custom agent needs a system_prompt (and usually tools)")
             custom = Role(
-                "custom", name or "Custom agent", system_prompt, tuple(tools or ()), model=model,
-                max_turns=max_turns, permission_mode=permission_mode or "default", max_output_tokens=max_tokens,
+                "custom",
+                name or "Custom agent",
+                system_prompt,
+                tuple(tools or ()),
+                model=model,
+                max_turns=max_turns,
+                permission_mode=permission_mode or "default",
+                max_output_tokens=max_tokens,
             )
             agent = self.agents.create("custom", name=name, cwd=cwd, model=model, custom_role=custom)
             return AgentHandle(self, agent.id)
-        if system_prompt is not None or tools is not None or permission_mode is not None or max_turns is not None:
-            raise UsageError(f"system_prompt, tools, permission_mode and max_turns are the {role_name} role's; "
-                             "use role=AgentRole.CUSTOM to give your own")
+        if (
+            system_prompt is not None
+            or tools is not None
+            or permission_mode is not None
+            or max_turns is not None
+        ):
+            raise UsageError(
+                f"system_prompt, tools, permission_mode and max_turns are the {role_name} role's; "
+                "use role=AgentRole.CUSTOM to give your own"
+            )
         registered = self.roles.get(role_name)
         own = attrs.evolve(registered, max_output_tokens=max_tokens) if registered and max_tokens else None
         agent = self.agents.create(role_name, name=name, cwd=cwd, model=model, custom_role=own)
@@ -706,16 +771,27 @@ class Orchestrator:
         if summary.is_error:
             raise RunFailed(f"agent {agent_id} could not summarise itself for a hand-over: {summary.error}")
         new = self.agents.create(
-            old.role, name=f"{old.name} (continued)", cwd=old.cwd, model=old.model, task_id=old.task_id,
+            old.role,
+            name=f"{old.name} (continued)",
+            cwd=old.cwd,
+            model=old.model,
+            task_id=old.task_id,
             custom_role=old.custom_role,
         )
         async with self.agents.open(new.id) as fresh:
-            await fresh.send(f"You continue the work of an earlier agent whose context was full. Its summary:\n\n"
-                             f"{summary.text}\n\nReply only with: ready.")
+            await fresh.send(
+                f"You continue the work of an earlier agent whose context was full. Its summary:\n\n"
+                f"{summary.text}\n\nReply only with: ready."
+            )
         await self.agents.delete(agent_id)
         self.last_handover = {agent_id: new.id}
-        notify(self.pm, "orc_agent_flagged", agent=self.agents.get(new.id), kind="handover",
-               message=f"took over from {agent_id}, whose context was full")
+        notify(
+            self.pm,
+            "orc_agent_flagged",
+            agent=self.agents.get(new.id),
+            kind="handover",
+            message=f"took over from {agent_id}, whose context was full",
+        )
         return self.agents.get(new.id)
 
     def get_agent_details(self, agent_id: str) -> dict[str, Any]:
@@ -774,8 +850,10 @@ class Orchestrator:
         role_name = _role_name(role) if role is not None else None
         status_name = str(getattr(status, "value", status)) if status is not None else None
         local = [
-            a for a in (self._agents.agents.values() if self._agents else ())
-            if (role_name is None or a.role == role_name) and (status_name is None or a.status.value == status_name)
+            a
+            for a in (self._agents.agents.values() if self._agents else ())
+            if (role_name is None or a.role == role_name)
+            and (status_name is None or a.status.value == status_name)
         ]
         recorded = self.pm.hook.orc_query_agents(role=role_name, status=status_name) or []
         merged = {a.id: a for a in recorded}

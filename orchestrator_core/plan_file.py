@@ -19,7 +19,9 @@ def plan_from_dict(data: Any, origin: str = "the plan") -> Plan:
     for i, item in enumerate(data["subtasks"], start=1):
         if not isinstance(item, dict):
             raise PlanError(f"{origin}: subtask {i} is not an object")
-        missing = [k for k in ("id", "role", "instruction") if not isinstance(item.get(k), str) or not item.get(k)]
+        missing = [
+            k for k in ("id", "role", "instruction") if not isinstance(item.get(k), str) or not item.get(k)
+        ]
         if missing:
             raise PlanError(f"{origin}: subtask {i} needs a non-empty string {', '.join(missing)}")
         depends_on = item.get("depends_on", [])
@@ -39,8 +41,10 @@ def load_plan(path: Path) -> Plan:
     except OSError as exc:
         raise PlanError(f"cannot read plan file {str(path)!r}: {exc.strerror}") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PlanError(f"plan file {str(path)!r} is not valid JSON ({exc}); fix it or make a new one with "
-                        "`orc plan --output`") from None
+        raise PlanError(
+            f"plan file {str(path)!r} is not valid JSON ({exc}); fix it or make a new one with "
+            "`orc plan --output`"
+        ) from None
     return plan_from_dict(data, f"plan file {str(path)!r}")
 
 

@@ -47,7 +47,13 @@ def describe_plugins(pm: Any, *, include_builtins: bool = False) -> list[dict[st
             distribution, version = pm.distributions.get(name, (None, None))
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or ())
         rows.append(
-            {"name": name, "distribution": distribution, "version": version, "builtin": builtin, "hooks": hooks}
+            {
+                "name": name,
+                "distribution": distribution,
+                "version": version,
+                "builtin": builtin,
+                "hooks": hooks,
+            }
         )
     return rows
 
@@ -69,6 +75,8 @@ def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
-        source = row["distribution"] if row["builtin"] else f"{row['distribution'] or '-'} {row['version'] or ''}"
+        source = (
+            row["distribution"] if row["builtin"] else f"{row['distribution'] or '-'} {row['version'] or ''}"
+        )
         click.echo(f"{row['name']:<{width}}  {source.strip()}")
         click.echo(f"{'':<{width}}  hooks: {', '.join(row['hooks']) or '(none)'}")

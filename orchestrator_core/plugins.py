@@ -75,7 +75,9 @@ def _disabled_names(options: Iterable[str]) -> list[str]:
     for option in options:
         if not option.startswith("no:") or not option[3:]:
             # Bad usage, not a plugin's fault: exit 2 (#20).
-            raise UsageError(f"-p takes no:NAME to disable a plugin, got {option!r}; `orc plugins --all` lists names")
+            raise UsageError(
+                f"-p takes no:NAME to disable a plugin, got {option!r}; `orc plugins --all` lists names"
+            )
         names.append(option[3:])
     return names
 
@@ -149,7 +151,9 @@ def _check_hook_names(pm: OrcPluginManager) -> None:
             if attribute.startswith("orc_") and callable(value) and not hasattr(value, "orc_impl"):
                 log.warning(
                     "plugin %s defines %s without @hookimpl, so orc never calls it; mark it "
-                    "`@orchestrator_core.hookimpl`", pm.describe(plugin_name), attribute,
+                    "`@orchestrator_core.hookimpl`",
+                    pm.describe(plugin_name),
+                    attribute,
                 )
 
 
@@ -161,7 +165,9 @@ def blame(pm: Any, exc: BaseException) -> PluginError | None:
     roots: dict[str, str] = {}
     for name in pm.distributions:
         plugin = pm.get_plugin(name)
-        origin = getattr(plugin, "__file__", None) or getattr(inspect.getmodule(type(plugin)), "__file__", None)
+        origin = getattr(plugin, "__file__", None) or getattr(
+            inspect.getmodule(type(plugin)), "__file__", None
+        )
         if origin:
             path = Path(origin).resolve()
             roots[name] = str(path.parent if path.name == "__init__.py" else path)
@@ -210,8 +216,12 @@ class InstalledPlugin:
 
     def spellings(self) -> set[str]:
         """The names ``ORC_LOAD_PLUGINS`` accepts for it: entry point, distribution or module, however spelt."""
-        return {_canonical(self.name), _canonical(self.distribution), _canonical(self.module),
-                _canonical(self.module.split(".")[0])}
+        return {
+            _canonical(self.name),
+            _canonical(self.distribution),
+            _canonical(self.module),
+            _canonical(self.module.split(".")[0]),
+        }
 
 
 def _canonical(name: str) -> str:
@@ -256,10 +266,14 @@ def _check_disabled(pm: OrcPluginManager, names: list[str], installed: list[Inst
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean -p no:{close[0]}? " if close else ""
-            raise PluginError(f"-p no:{name}: no plugin is named {name!r}; {hint}`orc plugins --all` lists them")
+            raise PluginError(
+                f"-p no:{name}: no plugin is named {name!r}; {hint}`orc plugins --all` lists them"
+            )
 
 
-def _load_entrypoints(pm: OrcPluginManager, installed: list[InstalledPlugin], allow: list[str] | None) -> None:
+def _load_entrypoints(
+    pm: OrcPluginManager, installed: list[InstalledPlugin], allow: list[str] | None
+) -> None:
     wanted = {_canonical(a): a for a in allow or ()}
     matched: set[str] = set()
     for plugin in installed:
@@ -279,7 +293,9 @@ def _load_entrypoints(pm: OrcPluginManager, installed: list[InstalledPlugin], al
                 f"plugin {pm.describe(plugin.name)} failed to load: {type(exc).__name__}: {exc}; "
                 f"disable it with -p no:{plugin.name} or uninstall {plugin.distribution}"
             ) from exc
-    missing = [wanted[w] for w in wanted if w not in matched and not any(w in p.spellings() for p in installed)]
+    missing = [
+        wanted[w] for w in wanted if w not in matched and not any(w in p.spellings() for p in installed)
+    ]
     if missing:
         names = ", ".join(f"{p.name} ({p.distribution})" for p in installed) or "none"
         raise PluginError(
@@ -311,8 +327,10 @@ def collect(
             except Exception as exc:  # not the record the hook takes at all
                 problem = f"{hook_name} takes its documented record, got {value!r} ({type(exc).__name__})"
             if problem:
-                raise PluginError(f"plugin {pm.describe(_plugin)} registered something unusable: {problem}; "
-                                  f"fix it or disable the plugin with -p no:{_plugin}")
+                raise PluginError(
+                    f"plugin {pm.describe(_plugin)} registered something unusable: {problem}; "
+                    f"fix it or disable the plugin with -p no:{_plugin}"
+                )
             name = key(value)
             if name in found:
                 raise PluginError(
@@ -330,7 +348,9 @@ def is_builtin(plugin: object) -> bool:
     orc's packages. A built-in's slowness is orc's to fix, not a plugin author's to be told about."""
     module = plugin.__name__ if isinstance(plugin, types.ModuleType) else type(plugin).__module__
     top = module.split(".")[0]
-    return top == "orchestrator_core" or top in {BUILTIN_MODULES.get(n, n).split(".")[0] for n in DEFAULT_PLUGINS}
+    return top == "orchestrator_core" or top in {
+        BUILTIN_MODULES.get(n, n).split(".")[0] for n in DEFAULT_PLUGINS
+    }
 
 
 def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]:
@@ -347,13 +367,23 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]
         try:
             outcome = call_one(pm, hook_name, impl, kwargs)
             took = time.perf_counter() - began
-            if (took > SLOW_OBSERVER_S and (impl.plugin_name, f"slow {hook_name}") not in reported
-                    and not is_builtin(impl.plugin)):
+            if (
+                took > SLOW_OBSERVER_S
+                and (impl.plugin_name, f"slow {hook_name}") not in reported
+                and not is_builtin(impl.plugin)
+            ):
                 reported.add((impl.plugin_name, f"slow {hook_name}"))
-                who = pm.describe(impl.plugin_name) if isinstance(pm, OrcPluginManager) else f'"{impl.plugin_name}"'
+                who = (
+                    pm.describe(impl.plugin_name)
+                    if isinstance(pm, OrcPluginManager)
+                    else f'"{impl.plugin_name}"'
+                )
                 log.warning(
                     "plugin %s took %.2f s in %s; observers run on the run's event loop and must return at once "
-                    "(hand slow work to a thread); said once", who, took, hook_name,
+                    "(hand slow work to a thread); said once",
+                    who,
+                    took,
+                    hook_name,
                 )
             if getattr(pm, "tracing", False):
                 os.write(2, f"  {hook_name}: {impl.plugin_name} took {took * 1000:.1f} ms\n".encode())

@@ -112,8 +112,10 @@ class Role:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
             return f"role name {self.name!r} must be letters, digits, '-', '_' or '.', starting with a letter"
         if self.permission_mode not in PERMISSION_MODES:
-            return (f"role {self.name!r} has permission mode {self.permission_mode!r}; "
-                    f"use one of {', '.join(PERMISSION_MODES)}")
+            return (
+                f"role {self.name!r} has permission mode {self.permission_mode!r}; "
+                f"use one of {', '.join(PERMISSION_MODES)}"
+            )
         bad = [t for t in self.tools if not isinstance(t, str) or not TOOL_NAME.fullmatch(t)]
         if bad:
             return f"role {self.name!r} lists tools that are not tool names: {', '.join(map(repr, bad))}"
@@ -405,12 +407,16 @@ class TaskType:
             try:
                 fields = [f for _, f, _, _ in string.Formatter().parse(subtask.instruction) if f is not None]
             except ValueError as exc:
-                return (f"task type {self.name!r}, subtask {subtask.id}: {exc} in its instruction "
-                        "(write {{ and }} for literal braces)")
+                return (
+                    f"task type {self.name!r}, subtask {subtask.id}: {exc} in its instruction "
+                    "(write {{ and }} for literal braces)"
+                )
             unknown = [f for f in fields if f != "prompt"]
             if unknown:
-                return (f"task type {self.name!r}, subtask {subtask.id}: its instruction uses {{{unknown[0]}}}; "
-                        "only {prompt} is filled in (write {{ and }} for literal braces)")
+                return (
+                    f"task type {self.name!r}, subtask {subtask.id}: its instruction uses {{{unknown[0]}}}; "
+                    "only {prompt} is filled in (write {{ and }} for literal braces)"
+                )
         return None
 
 

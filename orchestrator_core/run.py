@@ -53,7 +53,9 @@ def executor_problem(item: Any) -> str | None:
     if not isinstance(name, str) or not name:
         return f"an executor's name must be a non-empty string, got {name!r}"
     if inspect.isclass(executor):
-        return f"executor {name!r} is the class {executor.__name__}; register an instance: {executor.__name__}()"
+        return (
+            f"executor {name!r} is the class {executor.__name__}; register an instance: {executor.__name__}()"
+        )
     if not inspect.iscoroutinefunction(getattr(executor, "run", None)):
         return f"executor {name!r} has no `async def run(self, run)`"
     return None
@@ -125,21 +127,29 @@ class Run:
     def ready(self) -> list[Subtask]:
         """Subtasks not started whose dependencies have all ended, in plan order."""
         return [
-            s for s in self.plan.subtasks
-            if s.id not in self.results and s.id not in self._running and all(d in self.results for d in s.depends_on)
+            s
+            for s in self.plan.subtasks
+            if s.id not in self.results
+            and s.id not in self._running
+            and all(d in self.results for d in s.depends_on)
         ]
 
     @property
     def cost(self) -> float:
         """What the task's agents have cost so far (finished turns), planners and earlier runs included."""
-        return sum(self.agents.get(a).metrics.cost_usd for a in dict.fromkeys([*self.inherited, *self.created]))
+        return sum(
+            self.agents.get(a).metrics.cost_usd for a in dict.fromkeys([*self.inherited, *self.created])
+        )
 
     def snapshot(self) -> StatusSnapshot:
         """The task's state now: every agent it made, each subtask's status, the summed metrics."""
         agents = tuple(self.agents.get(a) for a in self.created)
         statuses = {
-            s.id: self.results[s.id].status.value if s.id in self.results
-            else SubtaskStatus.RUNNING.value if s.id in self._running else SubtaskStatus.PENDING.value
+            s.id: self.results[s.id].status.value
+            if s.id in self.results
+            else SubtaskStatus.RUNNING.value
+            if s.id in self._running
+            else SubtaskStatus.PENDING.value
             for s in self.plan.subtasks
         }
         return StatusSnapshot(
@@ -158,7 +168,10 @@ class Run:
             share = self.config.max_result_chars // len(upstream)
             parts += ["", "Results from the agents before you:"]
             for result in upstream:
-                parts += [f"## {result.subtask_id} ({result.role})", bound(result.output, share, self.agents.redact)]
+                parts += [
+                    f"## {result.subtask_id} ({result.role})",
+                    bound(result.output, share, self.agents.redact),
+                ]
         return "\n".join(parts)
 
     def prepare(self, subtask: Subtask) -> None:
@@ -212,7 +225,9 @@ class Run:
         notify(self.pm, "orc_subtask_finished", task=self.task, subtask=subtask, result=result)
         return result
 
-    def skip(self, subtask: Subtask, reason: str, status: SubtaskStatus = SubtaskStatus.SKIPPED) -> SubtaskResult:
+    def skip(
+        self, subtask: Subtask, reason: str, status: SubtaskStatus = SubtaskStatus.SKIPPED
+    ) -> SubtaskResult:
         """Record that ``subtask`` will not run (a dependency failed, the run was stopped)."""
         return self.finish(subtask, SubtaskResult(subtask.id, subtask.role, status, error=reason))
 
@@ -230,7 +245,9 @@ class Run:
         if subtask.id in self.kept:
             return self.results[subtask.id]
         if subtask.id in self.results or subtask.id in self._running:
-            raise RuntimeError(f"subtask {subtask.id!r} was already run; an executor must run each subtask once")
+            raise RuntimeError(
+                f"subtask {subtask.id!r} was already run; an executor must run each subtask once"
+            )
         if self.stopped:
             return self.skip(subtask, self.stop_message or "stopped", SubtaskStatus.CANCELLED)
         failed = [d for d in subtask.depends_on if d in self.results and not self.results[d].succeeded]
@@ -253,10 +270,17 @@ class Run:
             # Nothing another agent could do better (refused credentials, a session another process holds): the
             # subtask failed, the run stops, and the error reaches the caller as itself (#17).
             agent_id = self.agent_ids.get(subtask.id)
-            self.finish(subtask, SubtaskResult(
-                subtask.id, subtask.role, SubtaskStatus.FAILED, agent_id=agent_id, error=exc.message,
-                metrics=self.agents.get(agent_id).metrics if agent_id else Metrics(),
-            ))
+            self.finish(
+                subtask,
+                SubtaskResult(
+                    subtask.id,
+                    subtask.role,
+                    SubtaskStatus.FAILED,
+                    agent_id=agent_id,
+                    error=exc.message,
+                    metrics=self.agents.get(agent_id).metrics if agent_id else Metrics(),
+                ),
+            )
             self.stop("error", f"stopped: {exc.message}")
             raise
         except anyio.get_cancelled_exc_class():
@@ -275,28 +299,39 @@ class Run:
             raise
         self.finish(subtask, result)
         if not result.succeeded and self.config.fail_fast:
-            self.stop("fail_fast", f"stopped at the first failure (--fail-fast): {subtask.id} ({subtask.role})")
+            self.stop(
+                "fail_fast", f"stopped at the first failure (--fail-fast): {subtask.id} ({subtask.role})"
+            )
         self._check_budget()
         return result
 
     def _create_agent(self, subtask: Subtask) -> Agent:
         workdir = self.pm.hook.orc_agent_workdir(task=self.task, subtask=subtask, config=self.config)
         agent = self.agents.create(
-            subtask.role, name=f"{subtask.role} ({subtask.id})", cwd=workdir or self.task.cwd, task_id=self.task.id
+            subtask.role,
+            name=f"{subtask.role} ({subtask.id})",
+            cwd=workdir or self.task.cwd,
+            task_id=self.task.id,
         )
         self.created.append(agent.id)
         return agent
 
-    async def _attempt(self, subtask: Subtask, message: str, attempt: int, then: Subtask | None) -> SubtaskResult:
+    async def _attempt(
+        self, subtask: Subtask, message: str, attempt: int, then: Subtask | None
+    ) -> SubtaskResult:
         async with self._limiter:
             warm = self._warm.get(subtask.id)
             resumed = self.resumable.get(subtask.id) if attempt == 1 and not warm else None
             limit = self.config.max_agents
             # Only a new agent counts against the limit: a prepared one was counted when it was made.
             if limit is not None and not (warm or resumed) and len(self.created) >= limit:
-                self.stop("max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}")
+                self.stop(
+                    "max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}"
+                )
             if self.stopped:
-                return SubtaskResult(subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message)
+                return SubtaskResult(
+                    subtask.id, subtask.role, SubtaskStatus.CANCELLED, error=self.stop_message
+                )
             # Asked once the agent holds its slot, right before it starts: a store that failed while this subtask
             # waited for a slot stops it here, in every executor (#17).
             veto = self.pm.hook.orc_subtask_veto(task=self.task, subtask=subtask)
@@ -317,7 +352,11 @@ class Run:
             if warm:
                 turn = await warm.send(message)
             else:
-                budget = None if self.config.max_cost_usd is None else max(self.config.max_cost_usd - self.cost, 0.0)
+                budget = (
+                    None
+                    if self.config.max_cost_usd is None
+                    else max(self.config.max_cost_usd - self.cost, 0.0)
+                )
                 turn = await self.agents.send(agent.id, message, max_budget_usd=budget)
         return SubtaskResult(
             subtask.id,
@@ -364,7 +403,9 @@ class _Warm:
             try:
                 answer = await self.outbox.receive()
             except anyio.EndOfStream:
-                return TurnResult(text="", is_error=True, error="the prepared session closed before answering")
+                return TurnResult(
+                    text="", is_error=True, error="the prepared session closed before answering"
+                )
             if isinstance(answer, OrcError):
                 raise answer
             return answer

@@ -91,9 +91,11 @@ class Redactor:
             labels = dict(sorted(labels.items(), key=lambda item: -len(item[0])))
             # A path's first directories ("/home/me/") are no secret and start many texts' last words: a socket
             # path in SSH_AUTH_SOCK or XAUTHORITY is replaced whole, never piecewise.
-            pieces = tuple((form, label, form[:MIN_PIECE_CHARS], form[-MIN_PIECE_CHARS:])
-                           for form, label in labels.items()
-                           if len(form) > MIN_PIECE_CHARS and not form.startswith(("/", "~")))
+            pieces = tuple(
+                (form, label, form[:MIN_PIECE_CHARS], form[-MIN_PIECE_CHARS:])
+                for form, label in labels.items()
+                if len(form) > MIN_PIECE_CHARS and not form.startswith(("/", "~"))
+            )
             gate = {form[:MIN_PIECE_CHARS] for form in labels} | {tail for _, _, _, tail in pieces}
             # Replaced, never changed in place: a reader on another thread uses a whole old or a whole new value.
             self._labels, self._pieces, self._gate, self._secrets = labels, pieces, tuple(gate), merged

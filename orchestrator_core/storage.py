@@ -22,6 +22,8 @@ def __getattr__(name: str) -> Any:
     if found is not None:
         return found
     if name in __all__:
-        raise PluginError(f"no loaded plugin provides the run store's {name}; do not disable the store plugin "
-                          "(`orc plugins --all` lists what is loaded)")
+        raise PluginError(
+            f"no loaded plugin provides the run store's {name}; do not disable the store plugin "
+            "(`orc plugins --all` lists what is loaded)"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

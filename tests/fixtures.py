@@ -74,8 +74,15 @@ def together(barrier, reply, timeout: float = 30):
 def run_in_terminal(env, cwd, args, answer, timeout=90):
     """Run `orc` on a pseudo-terminal; answer ``answer`` once it asks. Returns (exit code, all it wrote)."""
     main, child = pty.openpty()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "orc"), *args], cwd=cwd, env=env, stdin=child, stdout=child, stderr=child,
-                            close_fds=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "orc"), *args],
+        cwd=cwd,
+        env=env,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        close_fds=True,
+    )
     os.close(child)
     seen, answered = b"", False
     deadline = time.monotonic() + timeout

@@ -28,13 +28,15 @@ def test_a_turn_cut_short_records_what_it_spent(cli_env, scripted_model, orc_wor
         release.wait(timeout=60)
         return text("never seen")
 
-    reviewer = scripted_model.script([tool("Glob", {"pattern": "*"}, usage=FIRST_CALL), hangs],
-                                     match="reviewer of the team")
+    reviewer = scripted_model.script(
+        [tool("Glob", {"pattern": "*"}, usage=FIRST_CALL), hangs], match="reviewer of the team"
+    )
     command = [str(BIN / "orc"), "execute", "--roles", "reviewer", "-q", "review it"]
     if how == "timeout":
         command[2:2] = ["--timeout", "8"]
-    proc = subprocess.Popen(command, cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        command, cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for(lambda: len(scripted_model.requests_for(reviewer)) >= 2)
         if how == "SIGINT":
@@ -53,14 +55,22 @@ def test_a_turn_cut_short_records_what_it_spent(cli_env, scripted_model, orc_wor
     assert task == [{"cost_usd": pytest.approx(FIRST_CALL_COST)}]
 
 
-def test_tokens_come_from_the_same_source_as_the_cost_at_a_budget_stop(cli_env, scripted_model, orc_workdir,
-                                                                      tmp_path):
+def test_tokens_come_from_the_same_source_as_the_cost_at_a_budget_stop(
+    cli_env, scripted_model, orc_workdir, tmp_path
+):
     """The CLI stops at its own budget after the first call; its result's ``usage`` leaves that call out while
     its cost includes it (FACTS §11). orc stores the call's tokens next to its cost."""
-    scripted_model.script([tool("Glob", {"pattern": "*"}, usage=FIRST_CALL), text("never asked")],
-                          match="reviewer of the team")
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "reviewer", "--max-cost", "0.001", "-q",
-                           "review it"], cwd=orc_workdir, env=cli_env, capture_output=True, text=True, timeout=120)
+    scripted_model.script(
+        [tool("Glob", {"pattern": "*"}, usage=FIRST_CALL), text("never asked")], match="reviewer of the team"
+    )
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "reviewer", "--max-cost", "0.001", "-q", "review it"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0, done.stdout
     agent = rows(tmp_path / "orc.db", "select input_tokens, output_tokens, cost_usd from agents")
     assert agent == [{"input_tokens": 1000, "output_tokens": 500, "cost_usd": pytest.approx(FIRST_CALL_COST)}]
@@ -73,8 +83,14 @@ def test_messages_count_model_responses(cli_env, scripted_model, orc_workdir, tm
         [Reply(blocks=(Text("Looking around."), ToolUse("Glob", {"pattern": "*"}))), text("REVIEWED")],
         match="reviewer of the team",
     )
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "reviewer", "-q", "review it"],
-                          cwd=orc_workdir, env=cli_env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "reviewer", "-q", "review it"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     db = tmp_path / "orc.db"
     assert rows(db, "select messages from agents") == [{"messages": 2}]

@@ -23,7 +23,8 @@ def transcript(config, agent):
 
 async def test_create_send_twice_read_and_delete(orchestrator, scripted_model, orc_workdir):
     scout = scripted_model.script(
-        [tool("Glob", {"pattern": "*.py"}), text("FIRST-ANSWER"), text("SECOND-ANSWER")], match="scout of the team"
+        [tool("Glob", {"pattern": "*.py"}), text("FIRST-ANSWER"), text("SECOND-ANSWER")],
+        match="scout of the team",
     )
     (orc_workdir / "a.py").write_text("x = 1\n")
     async with orchestrator as orc:
@@ -65,12 +66,18 @@ async def test_custom_agent_and_refused_settings(orchestrator, scripted_model, o
         with pytest.raises(UsageError, match="needs a system_prompt"):
             await orc.create_agent(role=AgentRole.CUSTOM, name="poet")
         agent = await orc.create_agent(
-            role=AgentRole.CUSTOM, name="poet", system_prompt="You are a haiku poet.", tools=["Read"], cwd=orc_workdir
+            role=AgentRole.CUSTOM,
+            name="poet",
+            system_prompt="You are a haiku poet.",
+            tools=["Read"],
+            cwd=orc_workdir,
         )
         assert await orc.send_to_agent(agent.id, "a poem") == "custom says hi"
     request = scripted_model.requests_for(custom)[0]
     assert "You are a haiku poet." in request.system_text
-    assert sorted(t["name"] for t in request.body["tools"] if t["name"] != "DeferredToolPlaceholder") == ["Read"]
+    assert sorted(t["name"] for t in request.body["tools"] if t["name"] != "DeferredToolPlaceholder") == [
+        "Read"
+    ]
 
 
 async def test_failed_turn_is_an_error_and_the_agent_stays_usable(orchestrator, scripted_model, orc_workdir):
@@ -127,8 +134,9 @@ async def test_context_threshold_flags_then_hands_over(orchestrator, scripted_mo
 
 
 def orc(env, cwd, *args, **kwargs):
-    return subprocess.run([str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-                          **kwargs)
+    return subprocess.run(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, **kwargs
+    )
 
 
 def test_later_processes_continue_the_conversation(cli_env, scripted_model, orc_workdir, tmp_path):
@@ -168,8 +176,14 @@ def test_later_processes_continue_the_conversation(cli_env, scripted_model, orc_
 def test_a_second_sender_is_told_the_agent_is_busy(cli_env, scripted_model, orc_workdir, tmp_path):
     scripted_model.script([Reply(blocks=(Text("slow"),), latency=30)], match="scout of the team")
     agent_id = orc(cli_env, orc_workdir, "agents", "create", "--role", "scout").stdout.strip()
-    first = subprocess.Popen([str(BIN / "orc"), "agents", "send", agent_id, "one"], cwd=orc_workdir, env=cli_env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [str(BIN / "orc"), "agents", "send", agent_id, "one"],
+        cwd=orc_workdir,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not scripted_model.requests and time.monotonic() < deadline:  # the first turn reached the model

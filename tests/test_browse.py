@@ -22,8 +22,9 @@ BIN = Path(sys.executable).parent
 @pytest.fixture
 def store(orchestrator, scripted_model, orc_workdir):
     """A store with a run that succeeded and one whose tester failed; returns (path, results)."""
-    scripted_model.script([tool("Write", {"file_path": "out.txt", "content": "x"}), text("built")],
-                          match="builder of the team")
+    scripted_model.script(
+        [tool("Write", {"file_path": "out.txt", "content": "x"}), text("built")], match="builder of the team"
+    )
     refused = scripted_model.script([error(400, "scripted refusal")] * 10, match="tester of the team")
 
     async def runs():
@@ -41,8 +42,12 @@ def store(orchestrator, scripted_model, orc_workdir):
 def server(store):
     """`orc browse --port 0` on the store: yields its base URL; stopped afterwards."""
     path = store[0]
-    proc = subprocess.Popen([str(BIN / "orc"), "browse", "--port", "0", "--db", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "browse", "--port", "0", "--db", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()  # printed once the port listens
         assert line.startswith(f"Serving {path} at http://127.0.0.1:"), line + proc.stderr.read()
@@ -53,7 +58,9 @@ def server(store):
 
 
 def get(url: str, **params: str):
-    with urllib.request.urlopen(f"{url}?{urllib.parse.urlencode({**params, '_shape': 'array'})}", timeout=30) as r:
+    with urllib.request.urlopen(
+        f"{url}?{urllib.parse.urlencode({**params, '_shape': 'array'})}", timeout=30
+    ) as r:
         return json.loads(r.read())
 
 
@@ -70,19 +77,28 @@ def test_canned_queries_return_the_rows_of_real_runs(server, store):
     assert by_role["builder"]["cost_usd"] == pytest.approx(ok.metrics.cost_usd)
 
     [produced] = get(f"{server}/files_produced_per_task.json")
-    assert (produced["task_id"], Path(produced["path"]).name, produced["roles"]) == (ok.task_id, "out.txt", "builder")
+    assert (produced["task_id"], Path(produced["path"]).name, produced["roles"]) == (
+        ok.task_id,
+        "out.txt",
+        "builder",
+    )
 
     why = {r["subtask_id"]: r for r in get(f"{server}/failed_subtasks.json")}
     assert set(why) == {"1", "2"}
-    assert (why["1"]["role"], why["1"]["status"]) == ("tester", "failed") and "scripted refusal" in why["1"]["error"]
+    assert (why["1"]["role"], why["1"]["status"]) == ("tester", "failed") and "scripted refusal" in why["1"][
+        "error"
+    ]
     assert why["2"]["status"] == "skipped" and why["2"]["task_id"] == failed.task_id
 
     expensive = get(f"{server}/most_expensive_agents.json")
     assert expensive[0]["agent_id"] == ok.subtasks[0].agent_id
 
     timeline = get(f"{server}/task_timeline.json", task_id=ok.task_id)
-    events = list(sqlite_utils.Database(path).query("select kind from events where task_id = ? order by id",
-                                                    [ok.task_id]))
+    events = list(
+        sqlite_utils.Database(path).query(
+            "select kind from events where task_id = ? order by id", [ok.task_id]
+        )
+    )
     assert [e["kind"] for e in timeline] == [e["kind"] for e in events]
     assert timeline[0]["role"] == "builder" and timeline[0]["detail"].startswith("Task: Build it")
 
@@ -91,8 +107,17 @@ def test_writes_are_refused(server, store):
     path = store[0]
     before = path.stat().st_mtime_ns, sqlite_utils.Database(path)["tasks"].count
     body = json.dumps({"row": {"id": "task-evil", "prompt": "x"}}).encode()
-    assert refused(urllib.request.Request(f"{server}/tasks/-/insert", data=body, method="POST",
-                                          headers={"Content-Type": "application/json"})) == 405
+    assert (
+        refused(
+            urllib.request.Request(
+                f"{server}/tasks/-/insert",
+                data=body,
+                method="POST",
+                headers={"Content-Type": "application/json"},
+            )
+        )
+        == 405
+    )
     assert refused(urllib.request.Request(f"{server}/cost_by_role", data=b"x=1", method="POST")) == 405
     assert refused(urllib.request.Request(f"{server}/tasks", method="DELETE")) == 405
     # Datasette's own SQL box only runs SELECT, on a read-only connection.
@@ -115,10 +140,14 @@ def test_every_table_view_and_column_is_described(store):
         columns = {c.name for c in db[name].columns}
         assert set(described["columns"]) == columns, name
         assert all(described["columns"].values()), name
-    assert set(meta["queries"]) == {"cost_by_role", "most_expensive_agents", "files_produced_per_task",
-                                    "failed_subtasks", "task_timeline"}
+    assert set(meta["queries"]) == {
+        "cost_by_role",
+        "most_expensive_agents",
+        "files_produced_per_task",
+        "failed_subtasks",
+        "task_timeline",
+    }
     assert not any(q.get("write") for q in meta["queries"].values())
-
 
 
 @pytest.fixture
@@ -132,8 +161,12 @@ def bare_server(tmp_path):
     # ever blocks the server.
     out, err = tmp_path / "browse.stdout", tmp_path / "browse.stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([str(BIN / "orc"), "browse", "--port", "0", "--db", str(path)],
-                                stdout=stdout, stderr=stderr, text=True)
+        proc = subprocess.Popen(
+            [str(BIN / "orc"), "browse", "--port", "0", "--db", str(path)],
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
 
     def first_line() -> str | None:  # printed once the port listens
         text = out.read_text()
@@ -169,8 +202,14 @@ def test_foreign_host_headers_are_refused(bare_server):
     """A page whose name was rebound to 127.0.0.1 sends its own Host: refused, so it cannot read the store through
     the user's browser. The names of this machine, on the served port, are answered."""
     url, port, _ = bare_server
-    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", f"127.0.0.1:{port + 1}",
-                 f"localhost.:{port}", None):
+    for host in (
+        "evil.example",
+        f"evil.example:{port}",
+        f"127.0.0.1.evil.example:{port}",
+        f"127.0.0.1:{port + 1}",
+        f"localhost.:{port}",
+        None,
+    ):
         status, body = with_host(port, "/orc/tasks.json", host)
         assert status == 400, host
         assert b"prompt" not in body, host  # nothing of the store: a table's columns would name it
@@ -186,12 +225,17 @@ def peak_rss_kib(pid: int) -> int:
 
 def test_one_query_cannot_allocate_a_gigabyte_or_run_for_ever(bare_server):
     url, port, pid = bare_server
-    status, body = with_host(port, "/orc.json?" + urllib.parse.urlencode(
-        {"sql": "select length(randomblob(1000000000)) as n"}), f"127.0.0.1:{port}")
+    status, body = with_host(
+        port,
+        "/orc.json?" + urllib.parse.urlencode({"sql": "select length(randomblob(1000000000)) as n"}),
+        f"127.0.0.1:{port}",
+    )
     assert status == 400 and b"string or blob too big" in body
     assert peak_rss_kib(pid) < 512 * 1024  # the gigabyte was never allocated
     forever = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
-    status, body = with_host(port, "/orc.json?" + urllib.parse.urlencode({"sql": forever}), f"127.0.0.1:{port}")
+    status, body = with_host(
+        port, "/orc.json?" + urllib.parse.urlencode({"sql": forever}), f"127.0.0.1:{port}"
+    )
     assert status == 400 and b"took too long" in body
     # The server goes on answering.
     assert get(f"{url}.json", sql="select 1 as one") == [{"one": 1}]

@@ -28,7 +28,9 @@ def orc(home, *args, program="orc", extra_env=None):
 def test_help_version_and_both_names(home):
     short = orc(home, "--help")
     assert short.returncode == 0 and "execute" in short.stdout and "roles" in short.stdout
-    assert orc(home, "-h", program="orchestrator").stdout == short.stdout.replace("Usage: orc ", "Usage: orchestrator ")
+    assert orc(home, "-h", program="orchestrator").stdout == short.stdout.replace(
+        "Usage: orc ", "Usage: orchestrator "
+    )
     version = orc(home, "--version")
     assert version.returncode == 0 and version.stdout.startswith("orc, version ")
 
@@ -54,7 +56,13 @@ def test_roles_lists_the_seven_with_their_plugin(home):
     out = orc(home, "roles", "--json")
     roles = json.loads(out.stdout)
     assert [r["name"] for r in roles] == [
-        "analyst", "planner", "builder", "tester", "reviewer", "documenter", "scout"
+        "analyst",
+        "planner",
+        "builder",
+        "tester",
+        "reviewer",
+        "documenter",
+        "scout",
     ]
     assert {r["provided_by"] for r in roles} == {"orc_roles"}
     readers = {r["name"]: r["tools"] for r in roles if r["name"] in ("reviewer", "analyst", "scout")}
@@ -110,7 +118,11 @@ def test_store_can_be_disabled(home):
         (["execute", "--scripted", "-m", "sideways", "x"], 2, "unknown execution mode 'sideways'"),
         (["execute", "--scripted", "--roles", "scout,wizard", "x"], 2, "unknown role(s) wizard"),
         (["execute", "--scripted", "x", "--cwd", "nowhere"], 2, "does not exist"),
-        (["execute", "--scripted", "--db", "missing/dir/o.db", "x"], 5, "directory 'missing/dir' does not exist"),
+        (
+            ["execute", "--scripted", "--db", "missing/dir/o.db", "x"],
+            5,
+            "directory 'missing/dir' does not exist",
+        ),
         (["-p", "no:orc_roles", "plan", "x"], 2, "unknown role"),
         (["-p", "orc_store", "roles"], 2, "-p takes no:NAME"),
     ],
@@ -140,7 +152,9 @@ def test_no_credentials_says_how_to_fix(home):
 def test_a_plugin_that_fails_to_import_is_named(home, tmp_path):
     site = tmp_path / "site"
     (site / "orc_broken-1.0.dist-info").mkdir(parents=True)
-    (site / "orc_broken-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: orc-broken\nVersion: 1.0\n")
+    (site / "orc_broken-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: orc-broken\nVersion: 1.0\n"
+    )
     (site / "orc_broken-1.0.dist-info" / "entry_points.txt").write_text("[orc]\nbroken = orc_broken_plugin\n")
     (site / "orc_broken_plugin.py").write_text("raise ImportError('needs a module that is not installed')\n")
     out = orc(home, "roles", extra_env={"PYTHONPATH": str(site), "ORC_DISABLE_PLUGIN_AUTOLOAD": ""})
@@ -149,7 +163,13 @@ def test_a_plugin_that_fails_to_import_is_named(home, tmp_path):
     assert "-p no:broken" in out.stderr
     assert "Traceback" not in out.stderr
     # ... and the way out it names works.
-    ok = orc(home, "-p", "no:broken", "roles", extra_env={"PYTHONPATH": str(site), "ORC_DISABLE_PLUGIN_AUTOLOAD": ""})
+    ok = orc(
+        home,
+        "-p",
+        "no:broken",
+        "roles",
+        extra_env={"PYTHONPATH": str(site), "ORC_DISABLE_PLUGIN_AUTOLOAD": ""},
+    )
     assert ok.returncode == 0 and "analyst" in ok.stdout
 
 

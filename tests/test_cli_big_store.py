@@ -18,7 +18,9 @@ TASKS, AGENTS_PER_TASK = 30, 3
 
 
 def _builder():
-    spec = importlib.util.spec_from_file_location("big_store", Path(__file__).parents[1] / "bench" / "big_store.py")
+    spec = importlib.util.spec_from_file_location(
+        "big_store", Path(__file__).parents[1] / "bench" / "big_store.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -35,8 +37,9 @@ def big(tmp_path_factory):
 
 def orc(store: Path, *args: str) -> subprocess.CompletedProcess:
     env = clean_env(store.parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORCHESTRATOR_DB_PATH=str(store))
-    return subprocess.run([str(BIN / "orc"), *args], cwd=store.parent, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [str(BIN / "orc"), *args], cwd=store.parent, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def listed(store: Path, *args: str) -> list[dict]:
@@ -64,14 +67,21 @@ def test_list_tasks_shows_the_newest_20_and_says_how_to_see_more(big):
 
 def test_list_tasks_by_status_and_since(big):
     store, _, now = big
-    assert [t["id"] for t in listed(store, "list-tasks", "--status", "failed")] == [task(23), task(13), task(3)]
+    assert [t["id"] for t in listed(store, "list-tasks", "--status", "failed")] == [
+        task(23),
+        task(13),
+        task(3),
+    ]
     assert [t["id"] for t in listed(store, "list-tasks", "--status", "running")] == [task(29)]
     # One task every 4 minutes back from `now`: 30 minutes back reaches task 23 (28 minutes old), not 22 (32).
     assert [t["id"] for t in listed(store, "list-tasks", "--since", "30m", "--all")] == [
-        task(n) for n in range(29, 22, -1)]
+        task(n) for n in range(29, 22, -1)
+    ]
     # A moment given as a date and time (here with its UTC offset) counts from that moment, inclusive.
     moment = listed(store, "list-tasks", "--all")[4]["created_at"]
-    assert [t["id"] for t in listed(store, "list-tasks", "--since", moment)] == [task(n) for n in range(29, 24, -1)]
+    assert [t["id"] for t in listed(store, "list-tasks", "--since", moment)] == [
+        task(n) for n in range(29, 24, -1)
+    ]
     assert len(listed(store, "list-tasks", "--since", "1d", "--all")) == TASKS
     assert listed(store, "list-tasks", "--since", (now + dt.timedelta(days=1)).date().isoformat()) == []
 
@@ -84,9 +94,12 @@ def test_list_agents_pages_and_filters_by_role_status_task_and_since(big):
     builders = listed(store, "list-agents", "--role", "planner", "--all")
     assert len(builders) == TASKS and {a["role"] for a in builders} == {"planner"}
     assert {(a["task_id"], a["status"]) for a in listed(store, "list-agents", "--status", "idle")} == {
-        (task(7), "idle")}
+        (task(7), "idle")
+    }
     [failed] = listed(store, "list-agents", "--task", task(13), "--status", "failed")
-    assert failed["role"] == "builder" and failed["task_id"] == task(13)  # the last of the failed task's three
+    assert failed["role"] == "builder" and failed["task_id"] == task(
+        13
+    )  # the last of the failed task's three
     assert len(listed(store, "list-agents", "--task", task(13))) == AGENTS_PER_TASK
     # The newest task was made 4 minutes before `now`, its agents 10 seconds apart.
     assert {a["task_id"] for a in listed(store, "list-agents", "--since", "5m")} == {task(29)}
@@ -127,7 +140,8 @@ def test_a_since_that_is_neither_a_date_nor_a_duration_is_one_line(big, value):
         assert out.returncode == 2 and out.stdout == ""
         assert out.stderr.strip().splitlines() == [
             f"Error: --since {value!r} is neither a date (2026-11-01, 2026-11-01T09:30) nor a duration "
-            "(30m, 2h, 3d, 1w)"]
+            "(30m, 2h, 3d, 1w)"
+        ]
 
 
 def test_one_record_shape_per_task_and_agent_in_every_command(big):
@@ -135,7 +149,9 @@ def test_one_record_shape_per_task_and_agent_in_every_command(big):
     failed = task(13)
     [from_list] = [t for t in listed(store, "list-tasks", "--all") if t["id"] == failed]
     details = listed(store, "task-details", failed)
-    assert details["task"] == from_list and details["task"]["error"] == "subtask 3 (builder) failed: tests fail"
+    assert (
+        details["task"] == from_list and details["task"]["error"] == "subtask 3 (builder) failed: tests fail"
+    )
     agents = {a["id"]: a for a in listed(store, "list-agents", "--task", failed)}
     assert {a["id"]: a for a in details["agents"]} == agents
     for agent_id, record in agents.items():

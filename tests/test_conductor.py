@@ -74,18 +74,20 @@ def conductor(request):
     return text("TEAM-DONE: alpha and beta wrote their files")
 
 
-
-
 def agent_config(orc_config, **limits):
-    return attrs.evolve(orc_config, plugin_settings={"ORC_ORCHESTRATOR": "agent"}, max_result_chars=2000, **limits)
+    return attrs.evolve(
+        orc_config, plugin_settings={"ORC_ORCHESTRATOR": "agent"}, max_result_chars=2000, **limits
+    )
 
 
 async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model, orc_workdir):
     boss = scripted_model.script([conductor] * 30, match=ORCHESTRATOR)
-    scripted_model.script([tool("Write", {"file_path": "alpha.txt", "content": "A\n"}), text(LONG)],
-                          match="WRITE-ALPHA")
-    scripted_model.script([tool("Write", {"file_path": "beta.txt", "content": "B\n"}), text("BETA-DONE")],
-                          match="WRITE-BETA")
+    scripted_model.script(
+        [tool("Write", {"file_path": "alpha.txt", "content": "A\n"}), text(LONG)], match="WRITE-ALPHA"
+    )
+    scripted_model.script(
+        [tool("Write", {"file_path": "beta.txt", "content": "B\n"}), text("BETA-DONE")], match="WRITE-BETA"
+    )
     config = agent_config(orc_config)
     async with Orchestrator(config, pm=orc_pm, enable_monitoring=False) as orc:
         result = await orc.execute("Write two files", cwd=orc_workdir)
@@ -95,7 +97,9 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     assert result.output == "TEAM-DONE: alpha and beta wrote their files"
     assert [s.role for s in result.subtasks] == ["orchestrator"]
     # The two agents really ran: their scripted Write calls happened on disk.
-    assert (orc_workdir / "alpha.txt").read_text() == "A\n" and (orc_workdir / "beta.txt").read_text() == "B\n"
+    assert (orc_workdir / "alpha.txt").read_text() == "A\n" and (
+        orc_workdir / "beta.txt"
+    ).read_text() == "B\n"
 
     last = scripted_model.requests_for(boss)[-1]
     h = history(last)
@@ -119,7 +123,9 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     stored = rows(config.db_path, "select id, role, status from agents where task_id = ?", (result.task_id,))
     assert sorted(r["id"] for r in stored) == sorted([parent.id, *children])
     assert {r["status"] for r in stored} == {"deleted"}
-    notices = rows(config.db_path, "select payload from events where agent_id = ? and kind = 'notice'", (parent.id,))
+    notices = rows(
+        config.db_path, "select payload from events where agent_id = ? and kind = 'notice'", (parent.id,)
+    )
     tree = [json.loads(n["payload"]) for n in notices]
     assert sorted(t["child_agent_id"] for t in tree) == children
     assert {t["parent_agent_id"] for t in tree} == {parent.id}
@@ -129,7 +135,9 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
 
     details = queries.task_details(store.open_database(config.db_path, create=False), result.task_id)
     assert {a["agent_id"]: a["parent_id"] for a in details["agents"]} == {
-        parent.id: None, **{c: parent.id for c in children}}
+        parent.id: None,
+        **{c: parent.id for c in children},
+    }
     # The run's metrics count the orchestrator and its team; the orchestrator's own context use is tracked.
     team = sum(agents[c].metrics.cost_usd for c in children)
     assert result.metrics.cost_usd == pytest.approx(parent.metrics.cost_usd + team)
@@ -138,8 +146,9 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     assert context and context[-1]["used_tokens"] == parent.metrics.context_used
 
 
-async def test_a_call_over_budget_is_refused_and_the_run_ends_cleanly(orc_config, orc_pm, scripted_model,
-                                                                       orc_workdir):
+async def test_a_call_over_budget_is_refused_and_the_run_ends_cleanly(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
     boss = scripted_model.script(
         [
             call("create_agent", {"role": "scout", "name": "one", "instructions": "look"}),
@@ -148,7 +157,9 @@ async def test_a_call_over_budget_is_refused_and_the_run_ends_cleanly(orc_config
         ],
         match=ORCHESTRATOR,
     )
-    async with Orchestrator(agent_config(orc_config, max_agents=1), pm=orc_pm, enable_monitoring=False) as orc:
+    async with Orchestrator(
+        agent_config(orc_config, max_agents=1), pm=orc_pm, enable_monitoring=False
+    ) as orc:
         result = await orc.execute("Look around", cwd=orc_workdir)
         agents = orc.list_agents()
     assert result.success, result.error
@@ -191,7 +202,8 @@ async def test_parallel_and_cost_limits_bind_the_tool_calls(orc_config, orc_pm, 
     answers = [r.tool_results[0] for r in scripted_model.requests_for(boss)[1:]]
     parallel, waited, costly = answers[3], answers[4], answers[5]
     assert parallel["is_error"] and "1 agents are working, the run's limit (max parallel agents 1)" in str(
-        parallel["content"])
+        parallel["content"]
+    )
     assert not waited.get("is_error") and "ONE-DONE" in str(waited["content"])
     assert costly["is_error"] and "reaching its limit of $0.5000 (max cost)" in str(costly["content"])
     # The orchestrator finished; the run then reports the budget it reached, as any run does.
@@ -239,8 +251,14 @@ def test_the_orchestrator_role_exists_in_agent_mode_only(orc_config, orc_pm):
 
 @pytest.fixture
 def env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "sh"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))
+    }
+    env.update(
+        HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "sh")
+    )
     return env
 
 
@@ -248,9 +266,23 @@ def test_execute_scripted_orchestrator_agent_end_to_end(tmp_path, env):
     work = tmp_path / "work"
     work.mkdir()
     out = subprocess.run(
-        [str(BIN / "orc"), "execute", "--scripted", "--orchestrator", "agent", "Add CSV export", "--cwd", str(work),
-         "--db", str(tmp_path / "o.db"), "-q"],
-        env=env, capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "orc"),
+            "execute",
+            "--scripted",
+            "--orchestrator",
+            "agent",
+            "Add CSV export",
+            "--cwd",
+            str(work),
+            "--db",
+            str(tmp_path / "o.db"),
+            "-q",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Success: 1/1 subtasks") and "Approved" in out.stdout
@@ -264,7 +296,11 @@ def test_chat_answers_slash_commands_without_the_model(tmp_path, env):
     work.mkdir()
     out = subprocess.run(
         [str(BIN / "orc"), "chat", "--scripted", "--cwd", str(work), "--db", str(tmp_path / "c.db")],
-        input="/agents\n/cost\n/quit\nnever read\n", env=env, capture_output=True, text=True, timeout=60,
+        input="/agents\n/cost\n/quit\nnever read\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

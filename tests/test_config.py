@@ -11,7 +11,9 @@ from orchestrator_core.config import SETTINGS, render_config_file, unknown_setti
 def test_defaults(tmp_path):
     config = load_config(tmp_path, environ={"HOME": str(tmp_path)})
     assert config.db_path == tmp_path / ".local" / "share" / "orc" / "orchestrator.db"
-    assert load_config(tmp_path, environ={"XDG_DATA_HOME": "/data"}).db_path == Path("/data/orc/orchestrator.db")
+    assert load_config(tmp_path, environ={"XDG_DATA_HOME": "/data"}).db_path == Path(
+        "/data/orc/orchestrator.db"
+    )
     assert config.max_parallel_agents == 5
     assert config.monitor_interval_seconds == 15.0
     assert config.enable_cost_tracking is True and config.enable_observability is True
@@ -21,7 +23,7 @@ def test_defaults(tmp_path):
 def test_environment_beats_dotenv_beats_init_file(tmp_path):
     (tmp_path / "orc.toml").write_text(
         'ORCHESTRATOR_MAX_PARALLEL_AGENTS = 2\nDEFAULT_MODEL = "from-toml"\nENABLE_COST_TRACKING = false\n'
-        'MONITOR_INTERVAL_SECONDS = 3\n'
+        "MONITOR_INTERVAL_SECONDS = 3\n"
     )
     (tmp_path / ".env").write_text('ORCHESTRATOR_MAX_PARALLEL_AGENTS=3\nDEFAULT_MODEL="from-dotenv"\n')
     config = load_config(tmp_path, environ={"ORCHESTRATOR_MAX_PARALLEL_AGENTS": "4"})
@@ -87,7 +89,9 @@ def test_a_dotenv_with_garbage_names_the_line(tmp_path, content, words):
 
 
 def test_dotenv_quoting_and_export_lines(tmp_path):
-    (tmp_path / ".env").write_text('export DEFAULT_MODEL="claude-x"  # a comment\nORCHESTRATOR_LOG_LEVEL=info\n')
+    (tmp_path / ".env").write_text(
+        'export DEFAULT_MODEL="claude-x"  # a comment\nORCHESTRATOR_LOG_LEVEL=info\n'
+    )
     config = load_config(tmp_path, environ={})
     assert config.default_model == "claude-x" and config.log_level == "INFO"
 
@@ -95,24 +99,45 @@ def test_dotenv_quoting_and_export_lines(tmp_path):
 def test_an_unknown_key_in_orc_toml_is_warned_about_naming_the_key_and_file(home):
     """#20: a misspelt setting is not silently ignored; the known ones still apply, and `orc init`'s file is clean."""
     cwd, env = home
-    (cwd / "orc.toml").write_text('ORCHESTRATOR_MAX_PARALEL_AGENTS = 2\nORC_LOOP_REPEATS = 4\n')
-    out = subprocess.run([str(Path(sys.executable).parent / "orc"), "status"], cwd=cwd, env=env, capture_output=True,
-                         text=True, timeout=60)
+    (cwd / "orc.toml").write_text("ORCHESTRATOR_MAX_PARALEL_AGENTS = 2\nORC_LOOP_REPEATS = 4\n")
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "orc"), "status"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr.splitlines() == [
         "orc: WARNING: orc.toml: unknown setting 'ORCHESTRATOR_MAX_PARALEL_AGENTS' (ignored); `orc init` lists "
-        "the settings"]
+        "the settings"
+    ]
     assert load_config(cwd, environ={}).loop_repeats == 4
     (cwd / "orc.toml").unlink()
-    init = subprocess.run([str(Path(sys.executable).parent / "orc"), "init"], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=60)
+    init = subprocess.run(
+        [str(Path(sys.executable).parent / "orc"), "init"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert init.returncode == 0 and (cwd / "orc.toml").is_file()
-    again = subprocess.run([str(Path(sys.executable).parent / "orc"), "status"], cwd=cwd, env=env,
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [str(Path(sys.executable).parent / "orc"), "status"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0 and again.stderr == ""
 
 
 def test_unknown_settings_takes_names_plugins_declare():
-    assert unknown_settings(["DEFAULT_MODEL", "ORC_BASH_SANDBOX", "MY_PLUGIN_LEVEL", "FOO"]) == ["MY_PLUGIN_LEVEL",
-                                                                                                   "FOO"]
+    assert unknown_settings(["DEFAULT_MODEL", "ORC_BASH_SANDBOX", "MY_PLUGIN_LEVEL", "FOO"]) == [
+        "MY_PLUGIN_LEVEL",
+        "FOO",
+    ]
     assert unknown_settings(["MY_PLUGIN_LEVEL", "FOO"], known=["MY_PLUGIN_LEVEL"]) == ["FOO"]

@@ -19,11 +19,22 @@ ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
 README = (ROOT / "README.md").read_text()
 CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text()
-SPEC_EXAMPLES = ("basic_orchestration", "specialized_agents", "parallel_execution", "manual_agent_control",
-                 "observability_demo")
+SPEC_EXAMPLES = (
+    "basic_orchestration",
+    "specialized_agents",
+    "parallel_execution",
+    "manual_agent_control",
+    "observability_demo",
+)
 #: Commands (as their leading words) that talk to a model, so they take --scripted.
-MODEL_COMMANDS = (("execute",), ("plan",), ("resume",), ("agents", "create"), ("agents", "send"),
-                  ("agents", "delete"))
+MODEL_COMMANDS = (
+    ("execute",),
+    ("plan",),
+    ("resume",),
+    ("agents", "create"),
+    ("agents", "send"),
+    ("agents", "delete"),
+)
 
 
 def blocks(markdown: str, language: str) -> list[str]:
@@ -46,7 +57,7 @@ def scripted(argv: list[str]) -> list[str]:
     while start < len(argv) and argv[start].startswith("-"):  # orc's own options: -p NAME
         start += 1 if argv[start].startswith("-p") and len(argv[start]) > 2 else 2
     for command in MODEL_COMMANDS:
-        if tuple(argv[start:start + len(command)]) == command:
+        if tuple(argv[start : start + len(command)]) == command:
             at = start + len(command)
             return [*argv[:at], "--scripted", *argv[at:]]
     return argv
@@ -57,8 +68,13 @@ def user(tmp_path):
     """A new user's machine: no credentials, a home, an empty project directory, no third-party plugins."""
     project = tmp_path / "project"
     project.mkdir()
-    env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"),
-                    COLUMNS="200", BROWSER="true")  # `orc browse --open`: a browser that opens nothing
+    env = clean_env(
+        tmp_path,
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+        ORC_SCRIPTED_HOME=str(tmp_path / "scripted"),
+        COLUMNS="200",
+        BROWSER="true",
+    )  # `orc browse --open`: a browser that opens nothing
     return project, env
 
 
@@ -71,8 +87,9 @@ def test_every_quick_start_command_runs(user, tmp_path):
     ran = []
 
     def orc(argv: list[str]) -> subprocess.CompletedProcess:
-        out = subprocess.run([str(BIN / "orc"), *argv], cwd=project, env=env, capture_output=True, text=True,
-                             timeout=180)
+        out = subprocess.run(
+            [str(BIN / "orc"), *argv], cwd=project, env=env, capture_output=True, text=True, timeout=180
+        )
         assert "Traceback" not in out.stderr, out.stderr
         return out
 
@@ -82,9 +99,12 @@ def test_every_quick_start_command_runs(user, tmp_path):
             argv[-1:] = ["Add CSV export"]
         if "TASK_ID" in argv and "TASK_ID" not in names:
             names["TASK_ID"] = interrupted_task(project, env, store)
-        if "AGENT_ID" in argv and "AGENT_ID" not in names:  # before `orc agents create`: one of the task's agents
-            names["AGENT_ID"] = rows(store, "select id from agents where task_id = ? order by created_at",
-                                     [names["TASK_ID"]])[0]["id"]
+        if (
+            "AGENT_ID" in argv and "AGENT_ID" not in names
+        ):  # before `orc agents create`: one of the task's agents
+            names["AGENT_ID"] = rows(
+                store, "select id from agents where task_id = ? order by created_at", [names["TASK_ID"]]
+            )[0]["id"]
         argv = scripted([names.get(a, a) for a in argv])
         ran.append(argv)
         if argv[:1] == ["browse"]:
@@ -101,7 +121,9 @@ def test_every_quick_start_command_runs(user, tmp_path):
         if argv[:1] == ["plan"] and "--output" in argv:
             assert json.loads((project / "plan.json").read_text())["prompt"] == "Refactor the parser"
         if argv[:2] == ["execute", "--scripted"] and "--plan" in argv:
-            assert "Success: 4/4 subtasks" in out.stdout and "--mode" in argv  # the plan file's own prompt ran
+            assert (
+                "Success: 4/4 subtasks" in out.stdout and "--mode" in argv
+            )  # the plan file's own prompt ran
         if argv[:1] == ["resume"]:
             assert "Success" in out.stdout
     assert len(ran) == len(quick_start()) >= 25
@@ -111,8 +133,14 @@ def test_every_quick_start_command_runs(user, tmp_path):
 
 def interrupted_task(project: Path, env: dict, store: Path) -> str:
     """A task stopped by Ctrl-C after its first subtask: what `orc resume TASK_ID` carries on."""
-    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: _first_subtask_done(store))
         proc.send_signal(signal.SIGINT)
@@ -128,16 +156,27 @@ def interrupted_task(project: Path, env: dict, store: Path) -> str:
 
 def _first_subtask_done(store: Path) -> bool:
     try:
-        return bool(rows(store, "select 1 from subtasks s join tasks t on t.id = s.task_id "
-                                "where t.status = 'running' and s.status = 'succeeded'"))
+        return bool(
+            rows(
+                store,
+                "select 1 from subtasks s join tasks t on t.id = s.task_id "
+                "where t.status = 'running' and s.status = 'succeeded'",
+            )
+        )
     except sqlite3.Error:  # not made yet, or its schema is being written
         return False
 
 
 def browse(project: Path, env: dict, argv: list[str]) -> None:
     """`orc browse` serves the store on 127.0.0.1 until stopped: ask it for a page, then stop it."""
-    proc = subprocess.Popen([str(BIN / "orc"), *argv], cwd=project, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), *argv],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         url = re.search(r"at (http://127\.0\.0\.1:\d+/?\S*)", line).group(1)
@@ -169,8 +208,14 @@ def test_every_readme_python_block_runs(user, number):
     project, env = user
     script = project.parent / "block.py"
     script.write_text(blocks(README, "python")[number])
-    out = subprocess.run([sys.executable, str(script)], cwd=project, env={**env, "ORC_SCRIPTED": "1"},
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=project,
+        env={**env, "ORC_SCRIPTED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
 
@@ -185,28 +230,45 @@ def test_every_contributing_python_block_runs(user):
     package.mkdir()
     hooks = next(b for b in python if b.startswith("# orc_role_security/__init__.py"))
     (package / "__init__.py").write_text(hooks)
-    (package / "checklist.py").write_text("import click\n\n@click.command('security-checklist')\n"
-                                          "def security_checklist():\n    click.echo('checked')\n")
+    (package / "checklist.py").write_text(
+        "import click\n\n@click.command('security-checklist')\n"
+        "def security_checklist():\n    click.echo('checked')\n"
+    )
     tests = [b for b in python if "def test_" in b]
     assert len(tests) == 2
     for i, block in enumerate(tests):
         (project / f"test_block_{i}.py").write_text(block)
     settings = next(b for b in python if "orc_addoption" in b)
     (project / "audit_plugin.py").write_text(settings)
-    (project / "conftest.py").write_text("import pytest\n\n@pytest.fixture\ndef anyio_backend():\n"
-                                         "    return 'asyncio'\n")
+    (project / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef anyio_backend():\n    return 'asyncio'\n"
+    )
     env = {**env, "PYTHONPATH": str(project)}
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
-                         cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 passed" in out.stdout, out.stdout
-    check = ("import audit_plugin, orc_role_security\n"
-             "from orchestrator_core import make_plugin_manager, Orchestrator\n"
-             "pm = make_plugin_manager(plugins=[audit_plugin, orc_role_security])\n"
-             "orc = Orchestrator(pm=pm)\n"
-             "print(orc.config.get('ORC_AUDIT_LEVEL'), orc.roles['security'].provided_by is not None)\n")
-    out = subprocess.run([sys.executable, "-c", check], cwd=project, env={**env, "ORC_AUDIT_LEVEL": "3"},
-                         capture_output=True, text=True, timeout=120)
+    check = (
+        "import audit_plugin, orc_role_security\n"
+        "from orchestrator_core import make_plugin_manager, Orchestrator\n"
+        "pm = make_plugin_manager(plugins=[audit_plugin, orc_role_security])\n"
+        "orc = Orchestrator(pm=pm)\n"
+        "print(orc.config.get('ORC_AUDIT_LEVEL'), orc.roles['security'].provided_by is not None)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", check],
+        cwd=project,
+        env={**env, "ORC_AUDIT_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3", "True"]
 
@@ -214,8 +276,14 @@ def test_every_contributing_python_block_runs(user):
 @pytest.mark.parametrize("name", SPEC_EXAMPLES)
 def test_spec_example_runs_offline(user, name):
     project, env = user
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py")], cwd=project,
-                         env={**env, "ORC_SCRIPTED": "1"}, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py")],
+        cwd=project,
+        env={**env, "ORC_SCRIPTED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr and out.stdout.strip()
     if name == "manual_agent_control":
@@ -229,8 +297,14 @@ def test_spec_example_runs_offline(user, name):
 @pytest.mark.parametrize("name", ("quickstart", "manual_agent_control"))
 def test_an_example_without_credentials_ends_in_one_line(user, name):
     project, env = user
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / f"{name}.py")], cwd=project, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py")],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 6, out.stderr
     assert out.stderr.startswith("Error: no Claude credentials") and "ORC_SCRIPTED=1" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""

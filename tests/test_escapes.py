@@ -21,7 +21,13 @@ SHOWN = "before␛[2Jclip␛]52;c;SGVsbG8=␇title␛]0;pwned␇csi\\x9b31mafter
 
 def raw_controls(data: bytes) -> list[str]:
     """The control characters in ``data`` a terminal would act on (newline and tab are fine)."""
-    return sorted({f"U+{ord(c):04X}" for c in data.decode() if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0})
+    return sorted(
+        {
+            f"U+{ord(c):04X}"
+            for c in data.decode()
+            if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0
+        }
+    )
 
 
 def test_printable_shows_control_characters_and_keeps_the_text():
@@ -33,7 +39,10 @@ def test_printable_shows_control_characters_and_keeps_the_text():
 @pytest.fixture
 def hostile_model(scripted_model):
     scripted_model.script(
-        [tool("Bash", {"command": f"echo building # {TITLE}{CLEAR}"}), text(f"{HOSTILE}\nsecond line {CLIPBOARD}")],
+        [
+            tool("Bash", {"command": f"echo building # {TITLE}{CLEAR}"}),
+            text(f"{HOSTILE}\nsecond line {CLIPBOARD}"),
+        ],
         match="builder of the team",
     )
     scripted_model.script([error(400, f"refused {TITLE}{CLIPBOARD}")] * 10, match="reviewer of the team")
@@ -43,8 +52,13 @@ def hostile_model(scripted_model):
 def test_no_raw_escape_reaches_the_terminal(cli_env, hostile_model, orc_workdir):
     outputs = {}
     for flag in ("-q", "--json", "-v", "--max-parallel=1"):  # the last: default progress lines, no -v
-        out = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", flag, "build it"],
-                             cwd=orc_workdir, env=cli_env, capture_output=True, timeout=180)
+        out = subprocess.run(
+            [str(BIN / "orc"), "execute", "--roles", "builder,reviewer", flag, "build it"],
+            cwd=orc_workdir,
+            env=cli_env,
+            capture_output=True,
+            timeout=180,
+        )
         outputs[flag] = out
         # A clear result: the run failed on the reviewer's refusal, said so, and printed no traceback.
         assert out.returncode == 1 and b"Traceback" not in out.stderr, out.stderr
@@ -63,25 +77,48 @@ def test_no_raw_escape_reaches_the_terminal(cli_env, hostile_model, orc_workdir)
 
     task_id, agent_id = result["task_id"], result["subtasks"][0]["agent_id"]
     for args in (["watch", task_id], ["task-details", task_id], ["agent-details", agent_id], ["list-tasks"]):
-        shown = subprocess.run([str(BIN / "orc"), *args], cwd=orc_workdir, env=cli_env, capture_output=True,
-                               timeout=60)
+        shown = subprocess.run(
+            [str(BIN / "orc"), *args], cwd=orc_workdir, env=cli_env, capture_output=True, timeout=60
+        )
         assert shown.returncode == 0, shown.stderr
         assert raw_controls(shown.stdout) == [] and raw_controls(shown.stderr) == [], args
-    watched = subprocess.run([str(BIN / "orc"), "watch", task_id], cwd=orc_workdir, env=cli_env,
-                             capture_output=True, text=True, timeout=60).stdout
+    watched = subprocess.run(
+        [str(BIN / "orc"), "watch", task_id],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "before␛[2Jclip" in watched and f"task {task_id} failed" in watched
 
 
 def test_orc_agents_send_shows_escapes(cli_env, scripted_model, orc_workdir):
     scripted_model.script([text(HOSTILE)] + [error(400, f"no {TITLE}")] * 10, match="scout of the team")
-    agent_id = subprocess.run([str(BIN / "orc"), "agents", "create", "--role", "scout"], cwd=orc_workdir,
-                              env=cli_env, capture_output=True, text=True, timeout=60).stdout.strip()
-    sent = subprocess.run([str(BIN / "orc"), "agents", "send", agent_id, "hello"], cwd=orc_workdir, env=cli_env,
-                          capture_output=True, timeout=120)
+    agent_id = subprocess.run(
+        [str(BIN / "orc"), "agents", "create", "--role", "scout"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    sent = subprocess.run(
+        [str(BIN / "orc"), "agents", "send", agent_id, "hello"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        timeout=120,
+    )
     assert sent.returncode == 0, sent.stderr
     assert sent.stdout.decode().strip() == SHOWN
-    failed = subprocess.run([str(BIN / "orc"), "agents", "send", agent_id, "again"], cwd=orc_workdir, env=cli_env,
-                            capture_output=True, timeout=120)
+    failed = subprocess.run(
+        [str(BIN / "orc"), "agents", "send", agent_id, "again"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        timeout=120,
+    )
     assert failed.returncode == 1 and "could not answer: API Error: 400 no" in failed.stderr.decode()
     for out in (sent, failed):
         assert raw_controls(out.stdout) == [] and raw_controls(out.stderr) == []
@@ -99,18 +136,29 @@ def test_the_live_view_shows_escapes_from_names_targets_words_and_flags():
 
     plan = Plan([Subtask("1", "builder", "build")])
     task = Task(id="task-1", prompt="p", task_type="custom", mode="sequential", cwd="/tmp", plan=plan)
-    agent = Agent(id="builder-1", name=f"named{TITLE}", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
-                  task_id="task-1")
+    agent = Agent(
+        id="builder-1",
+        name=f"named{TITLE}",
+        role="builder",
+        cwd="/tmp",
+        status=AgentStatus.RUNNING,
+        task_id="task-1",
+    )
     board = Board()
     board.task_started(task)
     board.subtask_started(plan.subtasks[0], agent)
-    for seq, (kind, payload) in enumerate([
-        (EventKind.TOOL_CALL, {"name": "Bash", "input": {"command": f"echo {CLEAR}{CSI}"}}),
-        (EventKind.MESSAGE, {"role": "assistant", "text": HOSTILE}),
-    ], start=1):
+    for seq, (kind, payload) in enumerate(
+        [
+            (EventKind.TOOL_CALL, {"name": "Bash", "input": {"command": f"echo {CLEAR}{CSI}"}}),
+            (EventKind.MESSAGE, {"role": "assistant", "text": HOSTILE}),
+        ],
+        start=1,
+    ):
         board.event(Event(task_id="task-1", agent_id=agent.id, seq=seq, kind=kind, payload=payload))
     board.flagged(agent, "loop", f"made the same call 3 times: {CLIPBOARD}")
-    console = Console(file=io.StringIO(), width=200, color_system=None)  # no styles: every ESC would be the model's
+    console = Console(
+        file=io.StringIO(), width=200, color_system=None
+    )  # no styles: every ESC would be the model's
     console.print(render(board.view(), verbose=True))
     screen = console.file.getvalue()
     assert raw_controls(screen.encode()) == []

@@ -60,7 +60,11 @@ def venv(tmp_path_factory):
     run(*pip, "--python", python, "install", "--no-deps", *wheels.glob("orc_agents-*.whl"))
     run(*pip, "--python", python, "install", "--no-index", "--find-links", wheels, "orc-role-security")
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_", "ORCHESTRATOR_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_", "ORCHESTRATOR_"))
+    }
     env.pop("PYTHONPATH", None)
     env.update(HOME=str(tmp / "home"), PATH=f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     work = tmp / "work"
@@ -84,7 +88,9 @@ def test_orc_and_the_plugin_come_from_the_wheels(venv):
 
 def test_roles_lists_security_from_the_plugin(venv):
     bin_dir, env, work, _ = venv
-    roles = {r["name"]: r for r in json.loads(run(bin_dir / "orc", "roles", "--json", env=env, cwd=work).stdout)}
+    roles = {
+        r["name"]: r for r in json.loads(run(bin_dir / "orc", "roles", "--json", env=env, cwd=work).stdout)
+    }
     assert roles["security"]["provided_by"] == "security"
     assert roles["security"]["tools"] == ["Read", "Glob", "Grep"]
     assert roles["reviewer"]["provided_by"] == "orc_roles"
@@ -103,13 +109,20 @@ def test_scripted_execute_runs_the_security_agent(venv):
     db = Path(env["HOME"]) / ".local" / "share" / "orc" / "orchestrator.db"
     import sqlite3
 
-    rows = sqlite3.connect(db).execute(
-        "select a.role, e.payload from events e join agents a on a.id = e.agent_id where e.kind = 'tool_call'"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(db)
+        .execute(
+            "select a.role, e.payload from events e join agents a on a.id = e.agent_id where e.kind = 'tool_call'"
+        )
+        .fetchall()
+    )
     calls = [(role, json.loads(payload)["name"]) for role, payload in rows]
     assert ("security", "Grep") in calls
     outputs = dict(sqlite3.connect(db).execute("select role, output from subtasks").fetchall())
-    assert outputs["security"].startswith("Security review: 1 finding(s).") and "settings.py" in outputs["security"]
+    assert (
+        outputs["security"].startswith("Security review: 1 finding(s).")
+        and "settings.py" in outputs["security"]
+    )
 
 
 def test_the_plugin_adds_its_command(venv):
@@ -121,5 +134,15 @@ def test_the_plugin_adds_its_command(venv):
 
 def test_the_plugins_own_tests_pass_with_orcs_pytest_plugin(venv):
     bin_dir, env, work, example = venv
-    out = run(bin_dir / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", example / "tests", env=env, cwd=work)
+    out = run(
+        bin_dir / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        example / "tests",
+        env=env,
+        cwd=work,
+    )
     assert "4 passed" in out.stdout, out.stdout

@@ -16,7 +16,9 @@ def transcripts(config_dir: Path) -> list[Path]:
     return sorted((config_dir / "projects").rglob("*.jsonl")) if (config_dir / "projects").exists() else []
 
 
-async def test_feature_team_runs_passes_results_on_records_and_cleans_up(orchestrator, scripted_model, orc_workdir):
+async def test_feature_team_runs_passes_results_on_records_and_cleans_up(
+    orchestrator, scripted_model, orc_workdir
+):
     orchestrator.pm.hook.orc_scripted_model(model=scripted_model)
     config_dir = Path(orchestrator.config.runtime_env["CLAUDE_CONFIG_DIR"])
 
@@ -53,12 +55,21 @@ async def test_feature_team_runs_passes_results_on_records_and_cleans_up(orchest
     task = db.execute("select * from tasks").fetchone()
     assert (task["id"], task["status"], task["success"]) == (result.task_id, "succeeded", 1)
     assert task["cost_usd"] == pytest.approx(expected_cost)
-    agents = db.execute("select role, status, session_id, cost_usd from agents order by created_at").fetchall()
+    agents = db.execute(
+        "select role, status, session_id, cost_usd from agents order by created_at"
+    ).fetchall()
     assert [a["role"] for a in agents] == ["analyst", "planner", "builder", "tester", "reviewer"]
     assert {a["status"] for a in agents} == {"deleted"}
-    assert [a["session_id"] for a in agents] == [r.session_id for r in (
-        scripted_model.requests_for(role)[0] for role in ("analyst", "planner", "builder", "tester", "reviewer"))]
-    subtasks = db.execute("select subtask_id, status, depends_on from subtasks order by subtask_id").fetchall()
+    assert [a["session_id"] for a in agents] == [
+        r.session_id
+        for r in (
+            scripted_model.requests_for(role)[0]
+            for role in ("analyst", "planner", "builder", "tester", "reviewer")
+        )
+    ]
+    subtasks = db.execute(
+        "select subtask_id, status, depends_on from subtasks order by subtask_id"
+    ).fetchall()
     assert [(s["subtask_id"], s["status"]) for s in subtasks] == [(str(i), "succeeded") for i in range(1, 6)]
     assert json.loads(subtasks[4]["depends_on"]) == ["4"]
     writes = [
@@ -69,7 +80,9 @@ async def test_feature_team_runs_passes_results_on_records_and_cleans_up(orchest
     assert [w["path"] for w in writes] == [str(module)]
     # Every agent's events are numbered 1..n without gaps.
     for (agent_id,) in db.execute("select id from agents"):
-        seqs = [s for (s,) in db.execute("select seq from events where agent_id = ? order by seq", [agent_id])]
+        seqs = [
+            s for (s,) in db.execute("select seq from events where agent_id = ? order by seq", [agent_id])
+        ]
         assert seqs == list(range(1, len(seqs) + 1))
 
 
@@ -153,12 +166,19 @@ async def test_a_raising_observer_does_not_break_the_run(orchestrator, scripted_
 
 
 async def test_usage_with_cache_tokens_is_exact(orchestrator, scripted_model, orc_workdir):
-    usage = Usage(input_tokens=1000, output_tokens=100, cache_read_input_tokens=5000, cache_creation_input_tokens=200)
+    usage = Usage(
+        input_tokens=1000, output_tokens=100, cache_read_input_tokens=5000, cache_creation_input_tokens=200
+    )
     scripted_model.script([text("cached", usage=usage)], match="scout of the team")
     async with orchestrator as orc:
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
     m = result.metrics
-    assert (m.input_tokens, m.output_tokens, m.cache_read_tokens, m.cache_creation_tokens) == (1000, 100, 5000, 200)
+    assert (m.input_tokens, m.output_tokens, m.cache_read_tokens, m.cache_creation_tokens) == (
+        1000,
+        100,
+        5000,
+        200,
+    )
     assert m.context_used == 6200
     assert m.context_window > 0
 
@@ -172,14 +192,20 @@ def test_custom_task_type_needs_roles(orchestrator):
 
 def test_plan_for_custom_roles_is_a_chain(orchestrator):
     plan = orchestrator.plan("x", "custom", ["scout", AgentRole.BUILDER])
-    assert plan.subtasks == (Subtask("1", "scout", plan.subtasks[0].instruction),
-                             Subtask("2", "builder", plan.subtasks[1].instruction, ["1"]))
+    assert plan.subtasks == (
+        Subtask("1", "scout", plan.subtasks[0].instruction),
+        Subtask("2", "builder", plan.subtasks[1].instruction, ["1"]),
+    )
 
 
 @pytest.mark.parametrize(
     "prompt, task_type",
-    [("Fix the crash on empty input", "bug_fix"), ("Review the parser", "code_review"),
-     ("Document the API", "documentation"), ("Add CSV export", "feature_implementation")],
+    [
+        ("Fix the crash on empty input", "bug_fix"),
+        ("Review the parser", "code_review"),
+        ("Document the API", "documentation"),
+        ("Add CSV export", "feature_implementation"),
+    ],
 )
 def test_auto_chooses_a_template(orchestrator, prompt, task_type):
     assert orchestrator.plan(prompt).task_type == task_type
@@ -187,10 +213,12 @@ def test_auto_chooses_a_template(orchestrator, prompt, task_type):
 
 @pytest.mark.parametrize(
     "task_type, roles",
-    [("feature_implementation", ["analyst", "planner", "builder", "tester", "reviewer"]),
-     ("bug_fix", ["analyst", "planner", "builder", "tester", "reviewer"]),
-     ("code_review", ["analyst", "planner", "reviewer", "tester"]),
-     ("documentation", ["analyst", "planner", "documenter", "reviewer"])],
+    [
+        ("feature_implementation", ["analyst", "planner", "builder", "tester", "reviewer"]),
+        ("bug_fix", ["analyst", "planner", "builder", "tester", "reviewer"]),
+        ("code_review", ["analyst", "planner", "reviewer", "tester"]),
+        ("documentation", ["analyst", "planner", "documenter", "reviewer"]),
+    ],
 )
 def test_the_teams_are_the_specifications(orchestrator, task_type, roles):
     """The specification's teams (#19 item 8), each a chain in that order."""

@@ -45,8 +45,9 @@ def diamond():
     )
 
 
-async def test_dag_runs_independent_branches_together_and_joins_their_results(orchestrator, scripted_model,
-                                                                             orc_workdir):
+async def test_dag_runs_independent_branches_together_and_joins_their_results(
+    orchestrator, scripted_model, orc_workdir
+):
     both = threading.Barrier(2)
     scripted_model.script([text("A-RESULT")], match="analyst of the team")
     scripted_model.script([together(both, text("B-RESULT"))], match="builder of the team")
@@ -77,20 +78,28 @@ async def test_parallel_gives_no_upstream_results(orchestrator, scripted_model, 
     scripted_model.script([together(both, text("FIRST"))], match="scout of the team")
     second = scripted_model.script([together(both, text("SECOND"))], match="reviewer of the team")
     async with orchestrator as orc:
-        result = await orc.execute("x", execution_mode="parallel", roles=["scout", "reviewer"], cwd=orc_workdir)
+        result = await orc.execute(
+            "x", execution_mode="parallel", roles=["scout", "reviewer"], cwd=orc_workdir
+        )
     assert result.success
     assert "FIRST" not in scripted_model.requests_for(second)[0].search_text
 
 
-async def test_failure_skips_dependents_and_independent_branches_go_on(orchestrator, scripted_model, orc_workdir):
+async def test_failure_skips_dependents_and_independent_branches_go_on(
+    orchestrator, scripted_model, orc_workdir
+):
     scripted_model.script([text("A")], match="analyst of the team")
     scripted_model.script([error(400, "no")] * 10, match="builder of the team")
     scripted_model.script([text("C")], match="tester of the team")
     async with orchestrator as orc:
         result = await orc.execute("x", execution_mode="dag", plan=diamond(), cwd=orc_workdir)
     status = {s.subtask_id: s.status for s in result.subtasks}
-    assert status == {"a": SubtaskStatus.SUCCEEDED, "b": SubtaskStatus.FAILED, "c": SubtaskStatus.SUCCEEDED,
-                      "d": SubtaskStatus.SKIPPED}
+    assert status == {
+        "a": SubtaskStatus.SUCCEEDED,
+        "b": SubtaskStatus.FAILED,
+        "c": SubtaskStatus.SUCCEEDED,
+        "d": SubtaskStatus.SKIPPED,
+    }
     assert result.status is TaskStatus.FAILED and result.stopped is None
     assert result.error.startswith("b (builder) failed")
 
@@ -100,7 +109,9 @@ async def test_fail_fast_interrupts_running_agents(orc_config, orc_pm, scripted_
     scripted_model.script([Reply(blocks=(Text("never"),), latency=60)], match="scout of the team")
     orc = Orchestrator(attrs.evolve(orc_config, fail_fast=True), pm=orc_pm)
     async with orc:
-        result = await orc.execute("x", execution_mode="parallel", roles=["builder", "scout"], cwd=orc_workdir)
+        result = await orc.execute(
+            "x", execution_mode="parallel", roles=["builder", "scout"], cwd=orc_workdir
+        )
     assert result.stopped == "fail_fast" and result.status is TaskStatus.FAILED
     status = {s.role: s.status for s in result.subtasks}
     assert status == {"builder": SubtaskStatus.FAILED, "scout": SubtaskStatus.CANCELLED}
@@ -110,15 +121,19 @@ async def test_fail_fast_interrupts_running_agents(orc_config, orc_pm, scripted_
 
 
 async def test_max_cost_stops_starting_agents(orc_config, orc_pm, scripted_model, orc_workdir):
-    scripted_model.script([text("pricey", usage=Usage(input_tokens=10_000, output_tokens=1_000))],
-                          match="scout of the team")
+    scripted_model.script(
+        [text("pricey", usage=Usage(input_tokens=10_000, output_tokens=1_000))], match="scout of the team"
+    )
     orc = Orchestrator(attrs.evolve(orc_config, max_cost_usd=0.01), pm=orc_pm)
     async with orc:
         result = await orc.execute("x", roles=["scout", "scout", "scout"], cwd=orc_workdir)
     assert result.stopped == "max_cost" and result.status is TaskStatus.CANCELLED
     # The CLI itself cut the first agent off at the run's remaining budget (max_budget_usd), then orc stopped.
-    assert [s.status for s in result.subtasks] == [SubtaskStatus.FAILED, SubtaskStatus.CANCELLED,
-                                                   SubtaskStatus.CANCELLED]
+    assert [s.status for s in result.subtasks] == [
+        SubtaskStatus.FAILED,
+        SubtaskStatus.CANCELLED,
+        SubtaskStatus.CANCELLED,
+    ]
     assert "budget" in result.subtasks[0].error.lower(), result.subtasks[0].error
     assert "--max-cost" in result.error
     assert result.metrics.cost_usd == pytest.approx(0.06)
@@ -134,7 +149,9 @@ async def test_max_agents(orc_config, orc_pm, scripted_model, orc_workdir):
     assert [s.status for s in result.subtasks][-1] is SubtaskStatus.CANCELLED
 
 
-async def test_max_agents_equal_to_the_team_runs_the_whole_team(orc_config, orc_pm, scripted_model, orc_workdir):
+async def test_max_agents_equal_to_the_team_runs_the_whole_team(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
     """Sequential mode prepares the next agent while one works; that agent is counted once, when it is made, so a
     team of N runs under --max-agents N (#19: it stopped at N-1)."""
     scripted_model.script([text("ok")], match="scout of the team")
@@ -216,8 +233,9 @@ async def test_cancel_from_outside_records_a_cancelled_task(orchestrator, script
     assert result.error == "interrupted by test"
 
 
-async def test_sequential_opens_the_next_session_while_the_current_agent_works(orchestrator, scripted_model,
-                                                                             orc_workdir):
+async def test_sequential_opens_the_next_session_while_the_current_agent_works(
+    orchestrator, scripted_model, orc_workdir
+):
     seen = {}
 
     def first(request):

@@ -37,11 +37,18 @@ def test_orc_killed_mid_run_then_resumed(cli_env, scripted_model, orc_workdir, t
         release.wait(timeout=60)
         return text("BUILT after the interruption")
 
-    scout = scripted_model.script([tool("Glob", {"pattern": "*"}), text("SCOUTED")], match="scout of the team")
+    scout = scripted_model.script(
+        [tool("Glob", {"pattern": "*"}), text("SCOUTED")], match="scout of the team"
+    )
     builder = scripted_model.script([slow_first_turn, text("BUILT on resume")], match="builder of the team")
     reviewer = scripted_model.script([text("REVIEWED")], match="reviewer of the team")
-    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,builder,reviewer", "-q", "make it"],
-                            cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "execute", "--roles", "scout,builder,reviewer", "-q", "make it"],
+        cwd=orc_workdir,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         session = wait_for(lambda: scripted_model.requests_for(builder))[0].session_id
         # The CLI writes the turn's first lines to the transcript shortly after it asks the model: once they are
@@ -57,16 +64,28 @@ def test_orc_killed_mid_run_then_resumed(cli_env, scripted_model, orc_workdir, t
     assert pids and wait_for(lambda: not any(alive(p) for p in pids), timeout=10)
     # What happened before the kill is in the store.
     assert query(db, "select status from subtasks where subtask_id = '1'") == [("succeeded",)]
-    assert query(db, "select count(*) from events e join agents a on a.id = e.agent_id where a.role = 'scout'")[0][0] > 3
+    assert (
+        query(db, "select count(*) from events e join agents a on a.id = e.agent_id where a.role = 'scout'")[
+            0
+        ][0]
+        > 3
+    )
     builder_session = scripted_model.requests_for(builder)[0].session_id
     scout_requests = len(scripted_model.requests_for(scout))
 
-    listed = subprocess.run([str(BIN / "orc"), "list-tasks"], cwd=orc_workdir, env=cli_env, capture_output=True,
-                            text=True)
+    listed = subprocess.run(
+        [str(BIN / "orc"), "list-tasks"], cwd=orc_workdir, env=cli_env, capture_output=True, text=True
+    )
     assert task_id in listed.stdout
 
-    resumed = subprocess.run([str(BIN / "orc"), "resume", task_id, "-q"], cwd=orc_workdir, env=cli_env,
-                             capture_output=True, text=True, timeout=120)
+    resumed = subprocess.run(
+        [str(BIN / "orc"), "resume", task_id, "-q"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("Success: 3/3 subtasks") and "REVIEWED" in resumed.stdout
     assert len(scripted_model.requests_for(scout)) == scout_requests  # not run again
@@ -76,8 +95,9 @@ def test_orc_killed_mid_run_then_resumed(cli_env, scripted_model, orc_workdir, t
     assert "BUILT on resume" in scripted_model.requests_for(reviewer)[0].search_text
     assert query(db, "select id, status from tasks") == [(task_id, "succeeded")]
     assert {s for (s,) in query(db, "select status from agents")} == {"deleted"}
-    again = subprocess.run([str(BIN / "orc"), "resume", task_id], cwd=orc_workdir, env=cli_env, capture_output=True,
-                           text=True)
+    again = subprocess.run(
+        [str(BIN / "orc"), "resume", task_id], cwd=orc_workdir, env=cli_env, capture_output=True, text=True
+    )
     assert again.returncode == 2 and "already succeeded" in again.stderr
 
 
@@ -137,7 +157,9 @@ async def test_model_server_down_fails_fast_and_clearly(orchestrator, scripted_m
 
 
 @pytest.mark.anyio
-async def test_overloaded_bursts_are_retried_by_the_cli_and_recorded(orchestrator, scripted_model, orc_workdir):
+async def test_overloaded_bursts_are_retried_by_the_cli_and_recorded(
+    orchestrator, scripted_model, orc_workdir
+):
     scripted_model.script([error(529), error(529), text("made it")], match="scout of the team")
     async with orchestrator as orc:
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
@@ -152,21 +174,33 @@ async def test_a_long_reader_does_not_block_the_run(orchestrator, scripted_model
     async with orchestrator as orc:
         reader = sqlite3.connect(orc.config.db_path, isolation_level=None)
         reader.execute("begin")
-        reader.execute("select count(*) from events").fetchone()  # a read transaction held open (Datasette-like)
+        reader.execute(
+            "select count(*) from events"
+        ).fetchone()  # a read transaction held open (Datasette-like)
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
         reader.execute("commit")
     assert result.success
-    assert sqlite3.connect(orc.config.db_path).execute("select status from tasks").fetchall() == [("succeeded",)]
+    assert sqlite3.connect(orc.config.db_path).execute("select status from tasks").fetchall() == [
+        ("succeeded",)
+    ]
 
 
-@pytest.mark.parametrize("content", [b"this is not a database, just text\n" * 40, b"SQLite format 3\x00" + b"\xff" * 2000])
+@pytest.mark.parametrize(
+    "content", [b"this is not a database, just text\n" * 40, b"SQLite format 3\x00" + b"\xff" * 2000]
+)
 def test_a_corrupt_or_foreign_database_is_refused_untouched(tmp_path, content):
     db = default_store(tmp_path / "home")
     db.parent.mkdir(parents=True)
     db.write_bytes(content)
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
-    out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "x"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 5, out.stderr
     assert "not a usable SQLite database" in out.stderr and "Traceback" not in out.stderr
     assert db.read_bytes() == content
@@ -175,8 +209,10 @@ def test_a_corrupt_or_foreign_database_is_refused_untouched(tmp_path, content):
 
 @pytest.mark.anyio
 async def test_a_reader_role_cannot_write(orchestrator, scripted_model, orc_workdir):
-    scripted_model.script([tool("Write", {"file_path": "sneaky.txt", "content": "x"}), text("tried")],
-                          match="reviewer of the team")
+    scripted_model.script(
+        [tool("Write", {"file_path": "sneaky.txt", "content": "x"}), text("tried")],
+        match="reviewer of the team",
+    )
     async with orchestrator as orc:
         result = await orc.execute("x", roles=["reviewer"], cwd=orc_workdir)
     assert not (orc_workdir / "sneaky.txt").exists()
@@ -188,8 +224,10 @@ async def test_a_reader_role_cannot_write(orchestrator, scripted_model, orc_work
 @pytest.mark.anyio
 async def test_writers_are_confined_to_their_directory(orchestrator, scripted_model, orc_workdir, tmp_path):
     outside = tmp_path / "outside.txt"
-    scripted_model.script([tool("Write", {"file_path": str(outside), "content": "x"}), text("tried")],
-                          match="builder of the team")
+    scripted_model.script(
+        [tool("Write", {"file_path": str(outside), "content": "x"}), text("tried")],
+        match="builder of the team",
+    )
     async with orchestrator as orc:
         await orc.execute("x", roles=["builder"], cwd=orc_workdir)
     assert not outside.exists()
@@ -199,8 +237,9 @@ async def test_writers_are_confined_to_their_directory(orchestrator, scripted_mo
 
 @pytest.mark.anyio
 async def test_non_utf8_tool_output_and_a_large_prompt(orchestrator, scripted_model, orc_workdir):
-    scripted_model.script([tool("Bash", {"command": "printf 'ok \\377\\376 bytes'"}), text("done")],
-                          match="builder of the team")
+    scripted_model.script(
+        [tool("Bash", {"command": "printf 'ok \\377\\376 bytes'"}), text("done")], match="builder of the team"
+    )
     prompt = "Make it so. " + "x" * (1024 * 1024)
     async with orchestrator as orc:
         result = await orc.execute(prompt, roles=["builder"], cwd=orc_workdir)
@@ -217,9 +256,25 @@ def test_three_processes_sixteen_agents_one_database(tmp_path, scripted_model, c
     env = {**cli_env, "ORCHESTRATOR_DB_PATH": str(tmp_path / "shared.db")}
     sizes = [6, 5, 5]
     procs = [
-        subprocess.Popen([str(BIN / "orc"), "execute", "--mode", "parallel", "--max-parallel", str(n), "-q",
-                          "--roles", ",".join(["scout"] * n), f"job {i}"], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [
+                str(BIN / "orc"),
+                "execute",
+                "--mode",
+                "parallel",
+                "--max-parallel",
+                str(n),
+                "-q",
+                "--roles",
+                ",".join(["scout"] * n),
+                f"job {i}",
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for i, n in enumerate(sizes)
     ]
     outs = [p.communicate(timeout=240) for p in procs]
@@ -229,7 +284,9 @@ def test_three_processes_sixteen_agents_one_database(tmp_path, scripted_model, c
     assert db.execute("select count(*) from agents").fetchone()[0] == 16
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone()[0] == 16
     # Every agent's events are numbered 1..n exactly once; every agent made exactly one tool call.
-    for agent_id, count, top in db.execute("select agent_id, count(*), max(seq) from events group by agent_id"):
+    for agent_id, count, top in db.execute(
+        "select agent_id, count(*), max(seq) from events group by agent_id"
+    ):
         assert count == top, agent_id
     assert db.execute("select count(*) from tool_calls").fetchone()[0] == 16
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)
@@ -239,37 +296,63 @@ def test_disk_full_stops_the_run_with_a_clear_error_and_keeps_earlier_rows(tmp_p
     import resource
 
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
-    first = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "-q", "first"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    first = subprocess.run(
+        [str(BIN / "orc"), "execute", "--scripted", "--roles", "scout", "-q", "first"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert first.returncode == 0, first.stderr
     db = default_store(tmp_path / "home")
     size = db.stat().st_size
 
     def small_disk():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+        signal.signal(
+            signal.SIGXFSZ, signal.SIG_IGN
+        )  # a write past the limit fails with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (size + 4096, size + 4096))
 
-    out = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120, preexec_fn=small_disk)
+    out = subprocess.run(
+        [str(BIN / "orc"), "execute", "--scripted", "-q", "Add CSV export"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
+    )
     assert out.returncode == 5
     assert "cannot write any more" in out.stderr and out.stderr.count("cannot write any more") == 1
     assert "free space, then `orc resume" in out.stderr and "Traceback" not in out.stderr
     conn = sqlite3.connect(db)
     assert conn.execute("pragma integrity_check").fetchone() == ("ok",)
-    assert conn.execute("select prompt, status from tasks where prompt = 'first'").fetchall() == [("first", "succeeded")]
+    assert conn.execute("select prompt, status from tasks where prompt = 'first'").fetchall() == [
+        ("first", "succeeded")
+    ]
 
 
 def test_no_secret_in_what_orc_prints_or_stores(cli_env, scripted_model, orc_workdir, tmp_path):
     secret = "sk-live-very-secret-value-42"
     env = {**cli_env, "FOO_SECRET": secret}
     scripted_model.script(
-        [tool("Bash", {"command": "echo leaked: $FOO_SECRET"}), lambda r: text(f"found {r.last_tool_output}")],
+        [
+            tool("Bash", {"command": "echo leaked: $FOO_SECRET"}),
+            lambda r: text(f"found {r.last_tool_output}"),
+        ],
         match="builder of the team",
     )
     scripted_model.script([error(400, f"bad request near {secret}")] * 10, match="reviewer of the team")
     for args in (["-q"], ["--json"], ["-v"]):
-        out = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", *args, "x"],
-                             cwd=orc_workdir, env=env, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [str(BIN / "orc"), "execute", "--roles", "builder,reviewer", *args, "x"],
+            cwd=orc_workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 1, out.stderr
         assert secret not in out.stdout and secret not in out.stderr
         assert "[redacted FOO_SECRET]" in out.stdout + out.stderr

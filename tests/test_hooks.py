@@ -55,19 +55,17 @@ def test_every_hook_has_a_test():
     defined = set()
     for path in TESTS.rglob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_hook_"):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+                "test_hook_"
+            ):
                 defined.add(node.name.removeprefix("test_hook_"))
     missing = [name for name in hook_names() if name not in defined]
     assert missing == [], f"write a test_hook_<name> test for: {', '.join(missing)}"
 
 
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        n for n in hook_names()
-    ],
+    [n for n in hook_names()],
 )
 def test_hookspec_docstring(name):
     pm = make_plugin_manager(environ=NO_AUTOLOAD)
@@ -76,7 +74,9 @@ def test_hookspec_docstring(name):
     summary = doc.splitlines()[0] if doc else ""
     assert summary.strip() and not summary.startswith(":"), f"{name}: no one-line summary"
     documented = re.findall(r"^:param (\w+):", doc, re.MULTILINE)
-    assert documented == list(spec.argnames), f"{name}: :param lines {documented} for arguments {spec.argnames}"
+    assert documented == list(spec.argnames), (
+        f"{name}: :param lines {documented} for arguments {spec.argnames}"
+    )
     assert "**Sync or async**" in doc, f"{name}: no **Sync or async** section"
     if spec.opts.get("firstresult"):
         assert "first non-None result" in doc, f"{name}: a firstresult hook must say where the call stops"
@@ -139,9 +139,7 @@ def team_run():
 
 @pytest.fixture
 def orc(orc_config, orc_pm):
-    return lambda *plugins, **kw: Orchestrator(
-        attrs.evolve(orc_config, **kw), pm=_with(orc_pm, plugins)
-    )
+    return lambda *plugins, **kw: Orchestrator(attrs.evolve(orc_config, **kw), pm=_with(orc_pm, plugins))
 
 
 def _with(pm, plugins):
@@ -201,7 +199,9 @@ def test_hook_orc_register_roles(orc, orc_config):
         def orc_register_roles(self, register):
             register(Role("scout", "Not the real one.", "x"))
 
-    with pytest.raises(PluginError, match=r"""role 'scout' is registered by both "orc_roles" and "impostor\""""):
+    with pytest.raises(
+        PluginError, match=r"""role 'scout' is registered by both "orc_roles" and "impostor\""""
+    ):
         Orchestrator(orc_config, pm=_named(Impostor(), "impostor"))
 
 
@@ -231,7 +231,11 @@ def test_a_plugin_task_type_is_planned(orc):
     class Audit:
         @hookimpl
         def orc_register_task_types(self, register):
-            register(TaskType("audit", "Scout, then review.", [Subtask("1", "scout", "Find the code for: {prompt}")]))
+            register(
+                TaskType(
+                    "audit", "Scout, then review.", [Subtask("1", "scout", "Find the code for: {prompt}")]
+                )
+            )
 
     plan = orc(Audit()).plan("the parser", "audit")
     assert plan.task_type == "audit" and plan.subtasks[0].instruction == "Find the code for: the parser"
@@ -327,8 +331,11 @@ async def test_hook_orc_scripted_model(orc_config, orc_pm, orc_workdir):
 
         @hookimpl
         def orc_scripted_model(self, model):
-            model.script([tool("Grep", {"pattern": "password"}), text("No secrets found.")],
-                         match="You are the security auditor", name="security")
+            model.script(
+                [tool("Grep", {"pattern": "password"}), text("No secrets found.")],
+                match="You are the security auditor",
+                name="security",
+            )
 
     orc_pm.register(Security())
     with scripted_environment(orc_pm) as env:
@@ -339,7 +346,9 @@ async def test_hook_orc_scripted_model(orc_config, orc_pm, orc_workdir):
 
 
 async def test_hook_orc_find_agent(orc, orc_workdir):
-    elsewhere = Agent(id="agent-elsewhere", name="kept", role="scout", cwd=str(orc_workdir), status=AgentStatus.IDLE)
+    elsewhere = Agent(
+        id="agent-elsewhere", name="kept", role="scout", cwd=str(orc_workdir), status=AgentStatus.IDLE
+    )
 
     class Registry:
         @hookimpl
@@ -353,7 +362,9 @@ async def test_hook_orc_find_agent(orc, orc_workdir):
 
 
 async def test_hook_orc_query_agents(orc, orc_workdir):
-    recorded = Agent(id="agent-old", name="old", role="builder", cwd=str(orc_workdir), status=AgentStatus.DELETED)
+    recorded = Agent(
+        id="agent-old", name="old", role="builder", cwd=str(orc_workdir), status=AgentStatus.DELETED
+    )
     asked = []
 
     class Registry:
@@ -377,7 +388,9 @@ def test_hook_orc_make_plan(orc):
         def orc_make_plan(self, prompt, task_type, roles, config):
             if not prompt.startswith("pair:"):
                 return None  # decline: the built-in templates answer
-            return Plan([Subtask("a", "scout", prompt), Subtask("b", roles[0] if roles else "wizard", "x", ["a"])])
+            return Plan(
+                [Subtask("a", "scout", prompt), Subtask("b", roles[0] if roles else "wizard", "x", ["a"])]
+            )
 
     orchestrator = orc(Planner())
     plan = orchestrator.plan("pair: the parser", "custom", ["reviewer"])
@@ -400,7 +413,9 @@ async def test_hook_orc_subtask_veto(orc, scripted_model, orc_workdir):
     async with orc(NoReviews()) as orchestrator:
         result = await orchestrator.execute("x", roles=["reviewer", "scout"], cwd=orc_workdir)
     assert [(s.role, s.status, s.error) for s in result.subtasks][0] == (
-        "reviewer", SubtaskStatus.FAILED, "reviews are frozen"
+        "reviewer",
+        SubtaskStatus.FAILED,
+        "reviews are frozen",
     )
     assert result.subtasks[1].status is SubtaskStatus.SKIPPED
     assert vetoed == ["1"]  # the skipped subtask is not offered for a veto
@@ -414,7 +429,9 @@ async def test_hook_orc_subtask_retry(orc, scripted_model, orc_workdir):
         if request.session_id not in sessions:
             sessions.append(request.session_id)
         # One turn allowed: a tool call makes the first agent's turn an error; the second agent just answers.
-        return tool("Glob", {"pattern": "*"}) if sessions.index(request.session_id) == 0 else text("second try")
+        return (
+            tool("Glob", {"pattern": "*"}) if sessions.index(request.session_id) == 0 else text("second try")
+        )
 
     class Flaky:
         @hookimpl
@@ -461,7 +478,10 @@ def test_hook_orc_task_finished(team_run):
 def test_hook_orc_subtask_started(team_run):
     _, recorder = team_run
     calls = recorder.of("orc_subtask_started")
-    assert [(c["subtask"].role, c["agent"].role) for c in calls] == [("scout", "scout"), ("reviewer", "reviewer")]
+    assert [(c["subtask"].role, c["agent"].role) for c in calls] == [
+        ("scout", "scout"),
+        ("reviewer", "reviewer"),
+    ]
 
 
 def test_hook_orc_subtask_finished(team_run):
@@ -541,8 +561,10 @@ async def test_hook_orc_agent_workdir(orc, scripted_model, orc_workdir):
         def orc_agent_workdir(self, task, subtask, config):
             return str(own) if subtask.role == "builder" else None
 
-    scripted_model.script([tool("Write", {"file_path": "out.txt", "content": "hi\n"}), text("wrote")],
-                          match="builder of the team")
+    scripted_model.script(
+        [tool("Write", {"file_path": "out.txt", "content": "hi\n"}), text("wrote")],
+        match="builder of the team",
+    )
     scripted_model.script([text("looked")], match="scout of the team")
     async with orc(OwnDirectory()) as orchestrator:
         result = await orchestrator.execute("x", roles=["scout", "builder"], cwd=orc_workdir)
@@ -556,7 +578,10 @@ async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
     class Counter:
         @hookimpl
         def orc_task_complete(self, task, results, agents):
-            return {"counter.subtasks": len(results), "counter.agents": sorted(a.role for a in agents.values())}
+            return {
+                "counter.subtasks": len(results),
+                "counter.agents": sorted(a.role for a in agents.values()),
+            }
 
     class Broken:
         @hookimpl
@@ -569,8 +594,11 @@ async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
     async with orchestrator:
         result = await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
     assert result.success
-    assert result.reports == {"counter.subtasks": 1, "counter.agents": ["scout"],
-                              "broken.error": "RuntimeError: merge exploded"}
+    assert result.reports == {
+        "counter.subtasks": 1,
+        "counter.agents": ["scout"],
+        "broken.error": "RuntimeError: merge exploded",
+    }
 
 
 async def test_hook_orc_load_task(orc, scripted_model, orc_workdir):

@@ -12,7 +12,7 @@ from fixtures import alive, clean_env, wait_for
 
 BIN = Path(sys.executable).parent
 
-SLOW_ROLE_PLUGIN = '''
+SLOW_ROLE_PLUGIN = """
 from orchestrator_core import Role, hookimpl
 from orchestrator_core.testing import Reply, Text
 
@@ -25,7 +25,7 @@ def orc_register_roles(register):
 @hookimpl
 def orc_scripted_model(model):
     model.script([Reply(blocks=(Text("finally"),), latency=60)], match=PROMPT)
-'''
+"""
 
 
 @pytest.fixture
@@ -44,9 +44,11 @@ def running_agent_pid(db_path):
     if not db_path.exists():
         return None
     try:
-        row = sqlite3.connect(db_path).execute(
-            "select pid from agents where status = 'running' and pid is not null"
-        ).fetchone()
+        row = (
+            sqlite3.connect(db_path)
+            .execute("select pid from agents where status = 'running' and pid is not null")
+            .fetchone()
+        )
     except sqlite3.OperationalError:
         return None
     return row[0] if row else None
@@ -56,8 +58,22 @@ def running_agent_pid(db_path):
 def test_signal_stops_the_run_cleanly(tmp_path, slow_env, signum):
     db = tmp_path / "o.db"
     proc = subprocess.Popen(
-        [str(BIN / "orc"), "execute", "--scripted", "--roles", "sleeper,reviewer", "--db", str(db), "-q", "wait"],
-        cwd=tmp_path, env=slow_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(BIN / "orc"),
+            "execute",
+            "--scripted",
+            "--roles",
+            "sleeper,reviewer",
+            "--db",
+            str(db),
+            "-q",
+            "wait",
+        ],
+        cwd=tmp_path,
+        env=slow_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         cli_pid = wait_for(lambda: running_agent_pid(db))
@@ -74,7 +90,9 @@ def test_signal_stops_the_run_cleanly(tmp_path, slow_env, signum):
     assert not alive(cli_pid)
     conn = sqlite3.connect(db)
     assert conn.execute("select status from tasks").fetchall() == [("cancelled",)]
-    assert conn.execute("select status from subtasks order by subtask_id").fetchall() == [("cancelled",),
-                                                                                          ("cancelled",)]
+    assert conn.execute("select status from subtasks order by subtask_id").fetchall() == [
+        ("cancelled",),
+        ("cancelled",),
+    ]
     # The sleeper and the reviewer prepared while it worked: both deleted.
     assert {s for (s,) in conn.execute("select status from agents")} == {"deleted"}

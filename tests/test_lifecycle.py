@@ -23,13 +23,15 @@ BIN = Path(sys.executable).parent
 
 
 def orc(env, cwd, *args, timeout=120):
-    return subprocess.run([str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start(env, cwd, *args):
-    return subprocess.Popen([str(BIN / "orc"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def query(db, sql, params=()):
@@ -98,11 +100,24 @@ def test_a_killed_parallel_run_resumes_under_its_own_limits(cli_env, scripted_mo
     builder = scripted_model.script([by_phase("builder")] * 3, match="builder of the team")
     reviewer = scripted_model.script([by_phase("reviewer")] * 3, match="reviewer of the team")
     scripted_model.script([by_phase("tester")] * 3, match="tester of the team")
-    proc = start(cli_env, orc_workdir, "execute", "--mode", "parallel", "--max-parallel", "2", "-q",
-                 "--roles", "scout,builder,reviewer,tester", "make it")
+    proc = start(
+        cli_env,
+        orc_workdir,
+        "execute",
+        "--mode",
+        "parallel",
+        "--max-parallel",
+        "2",
+        "-q",
+        "--roles",
+        "scout,builder,reviewer,tester",
+        "make it",
+    )
     try:
         # The scout is done and the reviewer took its place: builder and reviewer are mid-turn, the tester waits.
-        wait_for(lambda: query(db, "select status from subtasks where subtask_id = '1'") == [("succeeded",)], 60)
+        wait_for(
+            lambda: query(db, "select status from subtasks where subtask_id = '1'") == [("succeeded",)], 60
+        )
         wait_for(lambda: scripted_model.requests_for(reviewer), timeout=60)
         kill_mid_turn(proc, scripted_model, builder, tmp_path)
     finally:
@@ -117,7 +132,9 @@ def test_a_killed_parallel_run_resumes_under_its_own_limits(cli_env, scripted_mo
     try:
         wait_for(lambda: len(resumed) >= 2, timeout=60)
         # Two agents at work and the third subtask waiting for a place: the task's own --max-parallel 2.
-        running = wait_for(lambda: query(db, "select count(*) from subtasks where status = 'running'")[0][0] == 2)
+        running = wait_for(
+            lambda: query(db, "select count(*) from subtasks where status = 'running'")[0][0] == 2
+        )
         assert running
         after.opened.set()
         out, err = proc.communicate(timeout=120)
@@ -136,21 +153,38 @@ def test_a_killed_parallel_run_resumes_under_its_own_limits(cli_env, scripted_mo
 
 
 @pytest.mark.parametrize("mode", ["sequential", "dag"])
-def test_a_stopped_run_resumes_in_every_mode_and_flags_override_its_limits(cli_env, scripted_model, orc_workdir,
-                                                                           tmp_path, mode):
+def test_a_stopped_run_resumes_in_every_mode_and_flags_override_its_limits(
+    cli_env, scripted_model, orc_workdir, tmp_path, mode
+):
     """A run stopped by its --max-agents resumes (same mode, same limits unless a flag says otherwise)."""
     db = tmp_path / "orc.db"
     scripted_model.script([text("SCOUTED")], match="scout of the team")
     scripted_model.script([text("BUILT")], match="builder of the team")
-    first = orc(cli_env, orc_workdir, "execute", "--mode", mode, "--max-agents", "1", "--max-cost", "9",
-                "--roles", "scout,builder", "-q", "make it")
+    first = orc(
+        cli_env,
+        orc_workdir,
+        "execute",
+        "--mode",
+        mode,
+        "--max-agents",
+        "1",
+        "--max-cost",
+        "9",
+        "--roles",
+        "scout,builder",
+        "-q",
+        "make it",
+    )
     assert first.returncode == 7, first.stderr
     (task_id,) = [t for (t,) in query(db, "select id from tasks")]
     again = orc(cli_env, orc_workdir, "resume", task_id, "-q", "--max-agents", "3")
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Success: 2/2"), again.stdout
     limits = json.loads(query(db, "select limits from tasks")[0][0])
-    assert (limits["max_agents"], limits["max_cost_usd"]) == (3, 9)  # the flag wins, the rest is the task's own
+    assert (limits["max_agents"], limits["max_cost_usd"]) == (
+        3,
+        9,
+    )  # the flag wins, the rest is the task's own
     assert query(db, "select mode, status from tasks") == [(mode, "succeeded")]
 
 
@@ -210,8 +244,9 @@ def test_a_second_resume_is_refused_and_changes_nothing(cli_env, scripted_model,
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
-def test_an_agent_interrupted_in_its_first_send_answers_the_next(cli_env, scripted_model, orc_workdir, tmp_path,
-                                                                 signum):
+def test_an_agent_interrupted_in_its_first_send_answers_the_next(
+    cli_env, scripted_model, orc_workdir, tmp_path, signum
+):
     db = tmp_path / "orc.db"
     gate = Gate()
     scout = scripted_model.script([gate.hold("never seen"), text("SECOND ANSWER")], match="scout of the team")
@@ -239,8 +274,9 @@ def test_an_agent_interrupted_in_its_first_send_answers_the_next(cli_env, script
     assert query(db, "select status from agents where id = ?", [agent_id]) == [("idle",)]
 
 
-def test_delete_while_a_send_runs_is_refused_and_state_stays_consistent(cli_env, scripted_model, orc_workdir,
-                                                                         tmp_path):
+def test_delete_while_a_send_runs_is_refused_and_state_stays_consistent(
+    cli_env, scripted_model, orc_workdir, tmp_path
+):
     db = tmp_path / "orc.db"
     gate = Gate()
     scout = scripted_model.script([gate.hold("ANSWERED")], match="scout of the team")
@@ -359,8 +395,9 @@ def test_watch_ends_when_the_task_process_is_gone(cli_env, scripted_model, orc_w
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_refused_credentials_stop_the_run_at_the_first_refusal(cli_env, scripted_model, orc_workdir, tmp_path,
-                                                               status):
+def test_refused_credentials_stop_the_run_at_the_first_refusal(
+    cli_env, scripted_model, orc_workdir, tmp_path, status
+):
     db = tmp_path / "orc.db"
     scout = scripted_model.script([error(status)] * 20, match="scout of the team")
     env = {**cli_env, "CLAUDE_CODE_MAX_RETRIES": "10"}  # the CLI's own default: about 3 minutes of retries
@@ -381,8 +418,9 @@ def test_refused_credentials_stop_the_run_at_the_first_refusal(cli_env, scripted
 def test_refused_credentials_end_an_agents_send_in_one_line(cli_env, scripted_model, orc_workdir, tmp_path):
     db = tmp_path / "orc.db"
     refusals = [error(401)] * 20
-    scripted_model.script([lambda r: refusals.pop() if refusals else text("WORKS NOW")] * 30,
-                          match="scout of the team")
+    scripted_model.script(
+        [lambda r: refusals.pop() if refusals else text("WORKS NOW")] * 30, match="scout of the team"
+    )
     agent_id = orc(cli_env, orc_workdir, "agents", "create", "--role", "scout").stdout.strip()
     env = {**cli_env, "CLAUDE_CODE_MAX_RETRIES": "10"}
     out = orc(env, orc_workdir, "agents", "send", agent_id, "hello", timeout=60)
@@ -410,13 +448,19 @@ def test_a_ten_megabyte_answer_ends_cleanly(cli_env, scripted_model, orc_workdir
 
 
 def stall_env(cli_env, action):
-    return {**cli_env, "ORC_STALL_SECONDS": "0.5", "ORC_STALL_INTERVALS": "2", "MONITOR_INTERVAL_SECONDS": "0.1",
-            "ORC_STALL_ACTION": action}
+    return {
+        **cli_env,
+        "ORC_STALL_SECONDS": "0.5",
+        "ORC_STALL_INTERVALS": "2",
+        "MONITOR_INTERVAL_SECONDS": "0.1",
+        "ORC_STALL_ACTION": action,
+    }
 
 
 @pytest.mark.parametrize("action", ["retry", "interrupt"])
-def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripted_model, orc_workdir, tmp_path,
-                                                                action):
+def test_a_stalled_stream_is_interrupted_by_default_and_retried(
+    cli_env, scripted_model, orc_workdir, tmp_path, action
+):
     db = tmp_path / "orc.db"
     gate = Gate()
     sessions = []
@@ -429,13 +473,18 @@ def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripte
 
     scripted_model.script([reply] * 3, match="scout of the team")
     try:
-        out = orc(stall_env(cli_env, action), orc_workdir, "execute", "--roles", "scout", "-q", "x", timeout=90)
+        out = orc(
+            stall_env(cli_env, action), orc_workdir, "execute", "--roles", "scout", "-q", "x", timeout=90
+        )
     finally:
         gate.opened.set()
     flags = query(db, "select kind, message from agent_flags order by id")
     assert [k for k, _ in flags][:2] == ["stall", "stalled"], flags
-    assert re.match(r"stalled: no event for \d+\.\ds, its last event was \w+ \(ORC_STALL_SECONDS is 0\.5s, "
-                    rf"ORC_STALL_INTERVALS 2, ORC_STALL_ACTION {action}\)", flags[1][1]), flags[1][1]
+    assert re.match(
+        r"stalled: no event for \d+\.\ds, its last event was \w+ \(ORC_STALL_SECONDS is 0\.5s, "
+        rf"ORC_STALL_INTERVALS 2, ORC_STALL_ACTION {action}\)",
+        flags[1][1],
+    ), flags[1][1]
     errors = query(db, "select payload from events where kind = 'error'")
     assert errors and "stalled: no event for" in json.loads(errors[0][0])["error"]
     pids = [p for (p,) in query(db, "select pid from agents")]
@@ -448,7 +497,9 @@ def test_a_stalled_stream_is_interrupted_by_default_and_retried(cli_env, scripte
     else:
         assert out.returncode == 1, out.stderr
         assert "1 (scout) failed: stalled: no event for" in out.stderr
-        assert query(db, "select status, error like 'stalled: no event for %' from subtasks") == [("failed", 1)]
+        assert query(db, "select status, error like 'stalled: no event for %' from subtasks") == [
+            ("failed", 1)
+        ]
         assert query(db, "select count(*) from agents")[0][0] == 1
 
 
@@ -461,10 +512,17 @@ def test_the_stall_detector_warns_then_acts_once_per_silence():
     acting, warning = StallDetector(10, act_after=2), StallDetector(10)
     for detector in (acting, warning):
         detector.activity(agent.id, 0.0)
-    seen = [(now, [k for _, _, k in acting.check([agent], now)], [k for _, _, k in warning.check([agent], now)])
-            for now in (9.0, 10.0, 15.0, 20.0, 500.0)]
-    assert seen == [(9.0, [], []), (10.0, ["stall"], ["stall"]), (15.0, [], []), (20.0, ["stalled"], []),
-                    (500.0, [], [])]
+    seen = [
+        (now, [k for _, _, k in acting.check([agent], now)], [k for _, _, k in warning.check([agent], now)])
+        for now in (9.0, 10.0, 15.0, 20.0, 500.0)
+    ]
+    assert seen == [
+        (9.0, [], []),
+        (10.0, ["stall"], ["stall"]),
+        (15.0, [], []),
+        (20.0, ["stalled"], []),
+        (500.0, [], []),
+    ]
     acting.activity(agent.id, 501.0)  # it moved: a new silence is warned about, then acted on, again
     assert [k for _, _, k in acting.check([agent], 530.0)] == ["stall", "stalled"]
 
@@ -474,15 +532,29 @@ def test_a_timed_out_subtask_records_the_timeout(cli_env, scripted_model, orc_wo
     gate = Gate()
     scripted_model.script([gate.hold("late")], match="scout of the team")
     try:
-        out = orc(stall_env(cli_env, "warn"), orc_workdir, "execute", "--roles", "scout,reviewer", "--timeout", "2",
-                  "-q", "x", timeout=60)
+        out = orc(
+            stall_env(cli_env, "warn"),
+            orc_workdir,
+            "execute",
+            "--roles",
+            "scout,reviewer",
+            "--timeout",
+            "2",
+            "-q",
+            "x",
+            timeout=60,
+        )
     finally:
         gate.opened.set()
     assert out.returncode == 7, out.stderr
     assert "timed out after 2s (--timeout)" in out.stderr
     assert query(db, "select status, error from subtasks order by subtask_id") == [
-        ("cancelled", "stopped: timed out after 2s (--timeout)"), ("cancelled", "stopped: timed out after 2s (--timeout)")]
-    assert query(db, "select status, error from tasks") == [("cancelled", "stopped: timed out after 2s (--timeout)")]
+        ("cancelled", "stopped: timed out after 2s (--timeout)"),
+        ("cancelled", "stopped: timed out after 2s (--timeout)"),
+    ]
+    assert query(db, "select status, error from tasks") == [
+        ("cancelled", "stopped: timed out after 2s (--timeout)")
+    ]
 
 
 # -- 11: nothing started for an agent outlives orc ------------------------------------------------------------------
@@ -497,7 +569,10 @@ def waiter(tmp_path):
         found = []
         for entry in Path("/proc").iterdir():
             try:
-                if entry.name.isdigit() and f"tail\0-s\0{token}\0".encode() in (entry / "cmdline").read_bytes():
+                if (
+                    entry.name.isdigit()
+                    and f"tail\0-s\0{token}\0".encode() in (entry / "cmdline").read_bytes()
+                ):
                     found.append(int(entry.name))
             except OSError:
                 pass
@@ -513,11 +588,17 @@ def kill_all(pids):
 
 
 @pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
-def test_what_an_agent_left_running_ends_with_its_session(cli_env, scripted_model, orc_workdir, tmp_path, sandbox):
+def test_what_an_agent_left_running_ends_with_its_session(
+    cli_env, scripted_model, orc_workdir, tmp_path, sandbox
+):
     command, running = waiter(tmp_path)
-    scripted_model.script([tool("Bash", {"command": f"{command} > /dev/null 2>&1 &"}), text("started a server")],
-                          match="tester of the team")
-    out = orc({**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    scripted_model.script(
+        [tool("Bash", {"command": f"{command} > /dev/null 2>&1 &"}), text("started a server")],
+        match="tester of the team",
+    )
+    out = orc(
+        {**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x"
+    )
     try:
         assert out.returncode == 0, out.stderr
         assert "Bash" in query(tmp_path / "orc.db", "select name from tool_calls where is_error = 0")[0]
@@ -528,18 +609,25 @@ def test_what_an_agent_left_running_ends_with_its_session(cli_env, scripted_mode
 
 @pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("how", ["background", "foreground"])
-def test_an_agents_commands_die_with_a_killed_orc(cli_env, scripted_model, orc_workdir, tmp_path, how, sandbox):
+def test_an_agents_commands_die_with_a_killed_orc(
+    cli_env, scripted_model, orc_workdir, tmp_path, how, sandbox
+):
     """SIGKILL orc while a tester's Bash command runs (left in the background, or still in the foreground): the
     command dies too, not reparented to init."""
     gate = Gate()
     command, running = waiter(tmp_path)
     command = f"{command} > /dev/null 2>&1 & echo started" if how == "background" else command
-    tester = scripted_model.script([tool("Bash", {"command": command, "timeout": 600000}), gate.hold("done")],
-                                   match="tester of the team")
-    proc = start({**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x")
+    tester = scripted_model.script(
+        [tool("Bash", {"command": command, "timeout": 600000}), gate.hold("done")], match="tester of the team"
+    )
+    proc = start(
+        {**cli_env, "ORC_BASH_SANDBOX": sandbox}, orc_workdir, "execute", "--roles", "tester", "-q", "x"
+    )
     try:
         if how == "background":
-            wait_for(lambda: len(scripted_model.requests_for(tester)) >= 2, timeout=60)  # the command returned
+            wait_for(
+                lambda: len(scripted_model.requests_for(tester)) >= 2, timeout=60
+            )  # the command returned
             assert "started" in scripted_model.requests_for(tester)[1].last_tool_output
             if sandbox == "true":
                 # The sandbox (bubblewrap, a PID namespace) already ends what a command leaves behind.
@@ -563,10 +651,18 @@ def test_a_chat_ends_cleanly_when_its_terminal_closes(tmp_path, signum):
     db = tmp_path / "c.db"
     work = tmp_path / "work"
     work.mkdir()
-    proc = subprocess.Popen([str(BIN / "orc"), "chat", "--scripted", "--cwd", str(work), "--db", str(db)], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "chat", "--scripted", "--cwd", str(work), "--db", str(db)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        assert proc.stdout.readline().startswith("orc chat with the orchestrator agent")  # its session is open
+        assert proc.stdout.readline().startswith(
+            "orc chat with the orchestrator agent"
+        )  # its session is open
         (pid,) = wait_for(lambda: [p for (p,) in query(db, "select pid from agents where pid is not null")])
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)

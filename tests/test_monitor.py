@@ -31,7 +31,9 @@ BIN = Path(sys.executable).parent
 
 def orc(home, *args):
     cwd, env = home
-    return subprocess.run([str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 class Recorder:
@@ -64,15 +66,19 @@ def test_live_view_in_a_terminal(home, tmp_path):
     command = shlex.join([str(BIN / "orc"), "execute", "--scripted", "Add CSV export", "--cwd", "work"])
     # `exec cat` keeps the pane (and its screen) after orc exits; kill-server below ends it.
     script = f"cd {shlex.quote(str(cwd))} && {command}; echo EXIT=$?; exec cat"
-    subprocess.run(["tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d", "-x", "150", "-y", "45", script],
-                   env={**env, "TERM": "xterm-256color"}, check=True)
+    subprocess.run(
+        ["tmux", "-S", socket, "-f", "/dev/null", "new-session", "-d", "-x", "150", "-y", "45", script],
+        env={**env, "TERM": "xterm-256color"},
+        check=True,
+    )
     try:
         screen = ""
         deadline = time.monotonic() + 90
         while "EXIT=" not in screen and time.monotonic() < deadline:
             time.sleep(0.1)
-            screen = subprocess.run(["tmux", "-S", socket, "capture-pane", "-p", "-S", "-"],
-                                    capture_output=True, text=True).stdout
+            screen = subprocess.run(
+                ["tmux", "-S", socket, "capture-pane", "-p", "-S", "-"], capture_output=True, text=True
+            ).stdout
     finally:
         subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
     assert "EXIT=0" in screen, screen
@@ -81,7 +87,10 @@ def test_live_view_in_a_terminal(home, tmp_path):
     headers = [i for i, line in enumerate(lines) if line.startswith("plan ")]
     assert len(headers) == 1, screen
     assert "5/5 done · 0 running · 0 waiting · 0 failed" in lines[headers[0]]
-    assert "succeeded" in lines[headers[0] - 1] and "feature_implementation · sequential" in lines[headers[0] - 1]
+    assert (
+        "succeeded" in lines[headers[0] - 1]
+        and "feature_implementation · sequential" in lines[headers[0] - 1]
+    )
     rows = {line.split()[1]: line for line in lines if line.split()[0] in "12345" and len(line.split()) > 5}
     assert list(rows) == ["analyst", "planner", "builder", "tester", "reviewer"]
     assert all(" done " in row for row in rows.values())
@@ -126,6 +135,7 @@ def test_a_run_works_without_the_monitor(home):
 
 # -- stall and loop detection, through the real SDK -------------------------------------------------------------
 
+
 @pytest.mark.anyio
 async def test_a_silent_agent_is_flagged_once_per_silence(orc_config, orc_pm, scripted_model, orc_workdir):
     from orc_monitor import VIEW_NAME
@@ -152,8 +162,10 @@ async def test_a_silent_agent_is_flagged_once_per_silence(orc_config, orc_pm, sc
     assert stalls, recorder.seen
     for agent, message in stalls:
         assert (agent.role, agent.status) == ("scout", AgentStatus.RUNNING)
-        assert re.fullmatch(r"no event for \d\.\ds, its last event was (message|session) \(ORC_STALL_SECONDS is 0\.4s\)",
-                            message), message
+        assert re.fullmatch(
+            r"no event for \d\.\ds, its last event was (message|session) \(ORC_STALL_SECONDS is 0\.4s\)",
+            message,
+        ), message
     # Once per silence: between two stall flags the agent did something.
     kinds = [entry[0] for entry in recorder.seen]
     assert all(not (a == b == "flag") for a, b in zip(kinds, kinds[1:], strict=False)), kinds
@@ -177,8 +189,11 @@ async def test_a_repeated_tool_call_is_flagged_once_and_the_plain_view_warns(
     assert agent.role == "scout"
     assert message == 'made the same call 3 times: Glob {"pattern": "*.py"}'
     # Flagged at the third call, after the views saw it.
-    calls_before = [e for e in recorder.seen[: recorder.seen.index(("flag", agent, "loop", message))]
-                    if e[0] == "event" and e[2] == "tool_call"]
+    calls_before = [
+        e
+        for e in recorder.seen[: recorder.seen.index(("flag", agent, "loop", message))]
+        if e[0] == "event" and e[2] == "tool_call"
+    ]
     assert len(calls_before) == 3
     assert recorder.flags("stall") == []
     err = capsys.readouterr().err.splitlines()
@@ -194,20 +209,32 @@ def _board_with_a_flagged_builder():
 
     plan = Plan([Subtask("1", "scout", "look"), Subtask("2", "builder", "build", ["1"])])
     task = Task(id="task-1", prompt="p", task_type="custom", mode="sequential", cwd="/tmp", plan=plan)
-    agent = Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
-                  task_id="task-1")
+    agent = Agent(
+        id="builder-1",
+        name="builder (2)",
+        role="builder",
+        cwd="/tmp",
+        status=AgentStatus.RUNNING,
+        task_id="task-1",
+    )
     board = Board()
     board.task_started(task)
     board.agent_created(agent)
     board.subtask_started(plan.subtasks[1], agent)
-    for seq, (kind, payload) in enumerate([
-        (EventKind.MESSAGE, {"role": "user", "text": "go"}),
-        (EventKind.TOOL_CALL, {"name": "Read", "input": {"file_path": "/tmp/src/app.py"}}),
-        (EventKind.TOOL_RESULT, {"name": "Read"}),
-        (EventKind.MESSAGE, {"role": "assistant", "text": "Now I will\nwrite it."}),
-        (EventKind.TOOL_CALL, {"name": "Write", "input": {"file_path": "/tmp/src/out.py", "content": "x"}}),
-        (EventKind.USAGE, {"input_tokens": 1000, "output_tokens": 200, "cost_usd": 0.5}),
-    ], start=1):
+    for seq, (kind, payload) in enumerate(
+        [
+            (EventKind.MESSAGE, {"role": "user", "text": "go"}),
+            (EventKind.TOOL_CALL, {"name": "Read", "input": {"file_path": "/tmp/src/app.py"}}),
+            (EventKind.TOOL_RESULT, {"name": "Read"}),
+            (EventKind.MESSAGE, {"role": "assistant", "text": "Now I will\nwrite it."}),
+            (
+                EventKind.TOOL_CALL,
+                {"name": "Write", "input": {"file_path": "/tmp/src/out.py", "content": "x"}},
+            ),
+            (EventKind.USAGE, {"input_tokens": 1000, "output_tokens": 200, "cost_usd": 0.5}),
+        ],
+        start=1,
+    ):
         board.event(Event(task_id="task-1", agent_id=agent.id, seq=seq, kind=kind, payload=payload))
     board.flagged(agent, "loop", "made the same call 3 times")
     return board
@@ -250,7 +277,18 @@ def test_a_narrow_terminal_keeps_every_row_on_one_line():
     console.print(render(_board_with_a_flagged_builder().view(), max_cost=2.0, width=80))
     lines = console.file.getvalue().splitlines()
     assert all(len(line) <= 80 for line in lines)
-    assert lines[2].split() == ["#", "role", "status", "turns", "tools", "last", "tool", "tokens", "cost", "time"]
+    assert lines[2].split() == [
+        "#",
+        "role",
+        "status",
+        "turns",
+        "tools",
+        "last",
+        "tool",
+        "tokens",
+        "cost",
+        "time",
+    ]
     builder = next(line for line in lines if line.lstrip().startswith("2 "))
     assert builder.split()[:4] == ["2", "builder", "running", "⚠"] and builder.rstrip().endswith("s")
 
@@ -258,16 +296,30 @@ def test_a_narrow_terminal_keeps_every_row_on_one_line():
 def test_a_retried_subtask_keeps_one_row_and_counts_every_attempt():
     board = _board_with_a_flagged_builder()
     subtask = board.task.plan.subtasks[1]
-    again = Agent(id="builder-2", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING,
-                  task_id="task-1")
+    again = Agent(
+        id="builder-2",
+        name="builder (2)",
+        role="builder",
+        cwd="/tmp",
+        status=AgentStatus.RUNNING,
+        task_id="task-1",
+    )
     board.agent_created(again)  # ahead of its start, as a sequential run does: no row of its own
     assert len(board.view().rows) == 2
     board.subtask_started(subtask, again)
-    board.event(Event(task_id="task-1", agent_id="builder-2", seq=1, kind=EventKind.USAGE,
-                      payload={"input_tokens": 300, "cost_usd": 0.25}))
+    board.event(
+        Event(
+            task_id="task-1",
+            agent_id="builder-2",
+            seq=1,
+            kind=EventKind.USAGE,
+            payload={"input_tokens": 300, "cost_usd": 0.25},
+        )
+    )
     # The first agent's last word (deleted) changes nothing on the row the second one now has.
-    board.agent_updated(Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp",
-                              status=AgentStatus.DELETED))
+    board.agent_updated(
+        Agent(id="builder-1", name="builder (2)", role="builder", cwd="/tmp", status=AgentStatus.DELETED)
+    )
     (row,) = [r for r in board.view().rows if r.subtask_id == "2"]
     assert (row.agent_id, row.attempt, row.flags) == ("builder-2", 2, [])
     assert (row.total_tokens, row.total_cost_usd) == (1500, 0.75)
@@ -290,8 +342,15 @@ def test_stall_flags_say_what_the_agent_waits_on_once_per_silence(monkeypatch):
     monitor = Monitor(Config(stall_seconds=60), pm)
     agent = Agent(id="builder-1", name="builder (1)", role="builder", cwd="/tmp", status=AgentStatus.RUNNING)
     monitor.orc_agent_updated(agent)
-    monitor.orc_event(Event(task_id=None, agent_id=agent.id, seq=1, kind=EventKind.TOOL_CALL,
-                            payload={"name": "Bash", "input": {"command": "pytest -q"}}))
+    monitor.orc_event(
+        Event(
+            task_id=None,
+            agent_id=agent.id,
+            seq=1,
+            kind=EventKind.TOOL_CALL,
+            payload={"name": "Bash", "input": {"command": "pytest -q"}},
+        )
+    )
     snapshot = StatusSnapshot(task_id="t", agents=[agent])
     for now in (159.0, 161.0, 300.0):  # not yet, flagged, still the same silence
         clock.now = now

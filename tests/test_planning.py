@@ -25,9 +25,19 @@ PLANNER = "You are the planner of the team"
 DIAMOND = {
     "subtasks": [
         {"id": "scan", "role": "scout", "instruction": "Find the parser.", "depends_on": []},
-        {"id": "change", "role": "builder", "instruction": "Split the parser in two.", "depends_on": ["scan"]},
+        {
+            "id": "change",
+            "role": "builder",
+            "instruction": "Split the parser in two.",
+            "depends_on": ["scan"],
+        },
         {"id": "check", "role": "tester", "instruction": "Run the parser tests.", "depends_on": ["scan"]},
-        {"id": "judge", "role": "reviewer", "instruction": "Review the split.", "depends_on": ["change", "check"]},
+        {
+            "id": "judge",
+            "role": "reviewer",
+            "instruction": "Review the split.",
+            "depends_on": ["change", "check"],
+        },
     ]
 }
 CYCLE = {
@@ -44,8 +54,10 @@ def fenced(plan: dict) -> str:
 
 def team_says(model, *roles):
     """Each role's agent answers one line naming itself; returns the script names by role."""
-    return {role: model.script([text(f"{role} done")], match=f"You are the {role} of the team", name=role)
-            for role in roles}
+    return {
+        role: model.script([text(f"{role} done")], match=f"You are the {role} of the team", name=role)
+        for role in roles
+    }
 
 
 def rows(db_path, sql):
@@ -62,23 +74,36 @@ def rows(db_path, sql):
 
 @pytest.mark.parametrize(
     "prompt, chosen",
-    [("Add CSV export", "feature_implementation"), ("Implement retries for uploads", "feature_implementation"),
-     ("Fix the crash on empty input", "bug_fix"), ("Refactor the storage layer", None),
-     ("Migrate the settings to TOML", None)],
+    [
+        ("Add CSV export", "feature_implementation"),
+        ("Implement retries for uploads", "feature_implementation"),
+        ("Fix the crash on empty input", "bug_fix"),
+        ("Refactor the storage layer", None),
+        ("Migrate the settings to TOML", None),
+    ],
 )
 def test_auto_says_when_no_template_fits(prompt, chosen):
     assert choose_task_type(prompt) == chosen
 
 
-def test_without_credentials_auto_falls_back_to_a_template_with_a_warning(orc_pm, tmp_path, monkeypatch, caplog):
+def test_without_credentials_auto_falls_back_to_a_template_with_a_warning(
+    orc_pm, tmp_path, monkeypatch, caplog
+):
     from orchestrator_core import Config
 
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK",
-                 "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY"):
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "CLAUDE_CODE_OAUTH_TOKEN",
+        "CLAUDE_CODE_USE_BEDROCK",
+        "CLAUDE_CODE_USE_VERTEX",
+        "CLAUDE_CODE_USE_FOUNDRY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    orc = Orchestrator(Config(db_path=tmp_path / "o.db", runtime_env={"CLAUDE_CONFIG_DIR": str(tmp_path / "cc")}),
-                       pm=orc_pm)
+    orc = Orchestrator(
+        Config(db_path=tmp_path / "o.db", runtime_env={"CLAUDE_CONFIG_DIR": str(tmp_path / "cc")}), pm=orc_pm
+    )
     plan = orc.plan("Refactor the storage layer")
     assert plan.task_type == "feature_implementation"
     assert "planner agent cannot run (no Claude credentials" in caplog.text
@@ -98,9 +123,14 @@ ROLES = ["analyst", "planner", "builder", "tester", "reviewer", "documenter", "s
         ('{"subtasks": [{"id": "1", "role": "scout"', "the answer is not valid JSON (Expecting"),
         ('{"steps": []}', "expected an object with a 'subtasks' list"),
         ('{"subtasks": [{"id": "1", "role": "scout"}]}', "subtask 1 needs a non-empty string instruction"),
-        ('{"subtasks": [{"id": "1", "role": "wizard", "instruction": "x"}]}', "unknown role 'wizard'; known roles:"),
-        ('{"subtasks": [{"id": "1", "role": "scout", "instruction": "x", "depends_on": ["9"]}]}',
-         "subtask '1' depends on unknown subtask(s) 9"),
+        (
+            '{"subtasks": [{"id": "1", "role": "wizard", "instruction": "x"}]}',
+            "unknown role 'wizard'; known roles:",
+        ),
+        (
+            '{"subtasks": [{"id": "1", "role": "scout", "instruction": "x", "depends_on": ["9"]}]}',
+            "subtask '1' depends on unknown subtask(s) 9",
+        ),
         (json.dumps(CYCLE), "the plan has a dependency cycle among a, b"),
     ],
 )
@@ -127,8 +157,11 @@ async def test_auto_asks_the_planner_agent_for_a_graph_and_it_runs(orchestrator,
     async with orchestrator as orc:
         plan = await orc.make_plan("Refactor the parser", cwd=orc_workdir)
         assert [(s.id, s.role, s.depends_on) for s in plan.subtasks] == [
-            ("scan", "scout", ()), ("change", "builder", ("scan",)), ("check", "tester", ("scan",)),
-            ("judge", "reviewer", ("change", "check"))]
+            ("scan", "scout", ()),
+            ("change", "builder", ("scan",)),
+            ("check", "tester", ("scan",)),
+            ("judge", "reviewer", ("change", "check")),
+        ]
         result = await orc.execute("Refactor the parser", execution_mode="dag", plan=plan, cwd=orc_workdir)
 
     assert result.success, result.error
@@ -141,7 +174,9 @@ async def test_auto_asks_the_planner_agent_for_a_graph_and_it_runs(orchestrator,
     assert "builder done" in scripted_model.requests_for(team["reviewer"])[0].search_text
     assert "tester done" in scripted_model.requests_for(team["reviewer"])[0].search_text
     # The planner agent is an agent like any other: recorded with its cost, and deleted.
-    agents = rows(orchestrator.config.db_path, "select role, name, status, cost_usd, task_id, cwd from agents")
+    agents = rows(
+        orchestrator.config.db_path, "select role, name, status, cost_usd, task_id, cwd from agents"
+    )
     planners = [a for a in agents if a["role"] == "planner"]
     assert [(a["name"], a["status"]) for a in planners] == [("planner (plan)", "deleted")]
     assert planners[0]["cost_usd"] > 0
@@ -155,8 +190,12 @@ async def test_bad_json_goes_back_to_the_same_agent_with_the_exact_error(orc_con
     with pytest.raises(PlanError) as first_error:
         llm.parse(bad, ROLES)
     planner = scripted_model.script([text(bad), text(fenced(DIAMOND))], match=PLANNER, name="planner")
-    async with Orchestrator(attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm) as orc:
-        plan = await orc.make_plan("Add CSV export")  # a template fits, but the user asked for the planner agent
+    async with Orchestrator(
+        attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm
+    ) as orc:
+        plan = await orc.make_plan(
+            "Add CSV export"
+        )  # a template fits, but the user asked for the planner agent
     assert [s.id for s in plan.subtasks] == ["scan", "change", "check", "judge"]
     first, second = scripted_model.requests_for(planner)
     assert first.session_id == second.session_id
@@ -183,7 +222,9 @@ async def test_an_unknown_role_is_named_to_the_planner(orc_config, orc_pm, scrip
     wizard = {"subtasks": [{"id": "1", "role": "wizard", "instruction": "Conjure it."}]}
     scout_only = {"subtasks": [{"id": "1", "role": "scout", "instruction": "Look around."}]}
     planner = scripted_model.script([text(json.dumps(wizard)), text(json.dumps(scout_only))], match=PLANNER)
-    async with Orchestrator(attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm) as orc:
+    async with Orchestrator(
+        attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), pm=orc_pm
+    ) as orc:
         plan = await orc.make_plan("Explain the cache", roles=["scout", "reviewer"])
     assert plan.subtasks == (Subtask("1", "scout", "Look around."),)
     first, second = scripted_model.requests_for(planner)
@@ -198,22 +239,36 @@ async def test_an_unknown_role_is_named_to_the_planner(orc_config, orc_pm, scrip
 @pytest.fixture
 def cli_env(tmp_path, scripted_model):
     """An `orc` process whose agents talk to this test's scripted model (no --scripted)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))
+    }
     env.update(scripted_model.env(tmp_path / "claude-config"))
-    env.update(HOME=str(tmp_path / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1",
-               ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"), COLUMNS="200")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+        ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
+        COLUMNS="200",
+    )
     return env
 
 
 def orc(env, cwd, *args):
-    return subprocess.run([str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
-def test_orc_plan_with_the_llm_planner_then_execute_exactly_that_plan(cli_env, scripted_model, orc_workdir, tmp_path):
+def test_orc_plan_with_the_llm_planner_then_execute_exactly_that_plan(
+    cli_env, scripted_model, orc_workdir, tmp_path
+):
     scripted_model.script([text(fenced(DIAMOND))], match=PLANNER, name="planner")
     team = team_says(scripted_model, "scout", "builder", "tester", "reviewer")
     plan_file = tmp_path / "plan.json"
-    shown = orc(cli_env, orc_workdir, "plan", "--planner", "llm", "Refactor the parser", "--output", str(plan_file))
+    shown = orc(
+        cli_env, orc_workdir, "plan", "--planner", "llm", "Refactor the parser", "--output", str(plan_file)
+    )
     assert shown.returncode == 0, shown.stderr
     assert "task type: llm, 4 agent(s)" in shown.stdout
     assert "step 2: [change] builder, [check] tester  <- scan" in shown.stdout
@@ -221,7 +276,9 @@ def test_orc_plan_with_the_llm_planner_then_execute_exactly_that_plan(cli_env, s
     assert [r.script for r in scripted_model.requests] == ["planner"]
     # The planner agent's cost is recorded like any agent's.
     planners = rows(tmp_path / "orc.db", "select role, status, cost_usd from agents")
-    assert [(a["role"], a["status"]) for a in planners] == [("planner", "deleted")] and planners[0]["cost_usd"] > 0
+    assert [(a["role"], a["status"]) for a in planners] == [("planner", "deleted")] and planners[0][
+        "cost_usd"
+    ] > 0
 
     # The user edits the plan: no tester, and the reviewer waits for the builder only.
     edited = json.loads(plan_file.read_text())
@@ -255,8 +312,12 @@ def test_approve_on_a_terminal(cli_env, scripted_model, orc_workdir, tmp_path, a
         {"id": "1", "role": "scout", "instruction": "Look.", "depends_on": []},
         {"id": "2", "role": "builder", "instruction": "Build.", "depends_on": ["1"]},
     ]}))  # fmt: skip
-    code, screen = run_in_terminal(cli_env, orc_workdir, ["execute", "-q", "--approve", "plan", "--plan",
-                                                          str(plan_file), "Build it"], answer)
+    code, screen = run_in_terminal(
+        cli_env,
+        orc_workdir,
+        ["execute", "-q", "--approve", "plan", "--plan", str(plan_file), "Build it"],
+        answer,
+    )
     assert "step 2: [2] builder  <- 1" in screen
     if answer == "y":
         assert code == 0, screen
@@ -295,7 +356,11 @@ def test_scripted_demo_plans_with_the_planner_agent(cli_env, tmp_path):
     plan = json.loads(out.stdout)
     assert plan["task_type"] == "llm"
     assert [(s["role"], s["depends_on"]) for s in plan["subtasks"]] == [
-        ("analyst", []), ("builder", ["1"]), ("tester", ["2"]), ("reviewer", ["2"])]
+        ("analyst", []),
+        ("builder", ["1"]),
+        ("tester", ["2"]),
+        ("reviewer", ["2"]),
+    ]
     assert "'Refactor the parser'" in plan["subtasks"][0]["instruction"]
     assert [a["role"] for a in rows(tmp_path / "orc.db", "select role from agents")] == ["planner"]
 
@@ -311,7 +376,10 @@ def test_a_saved_plan_runs_with_its_own_prompt_and_refuses_what_it_would_ignore(
     """`orc execute --plan plan.json` (the README's quick start) needs no PROMPT: the file carries it (#19)."""
     builder = scripted_model.script([text("BUILT")], match="builder of the team")
     env = scripted_model.env(orc_cli.cwd.parent / "claude-config")
-    plan = {"prompt": "Add CSV export", "subtasks": [{"id": "1", "role": "builder", "instruction": "Build it."}]}
+    plan = {
+        "prompt": "Add CSV export",
+        "subtasks": [{"id": "1", "role": "builder", "instruction": "Build it."}],
+    }
     (orc_cli.cwd / "plan.json").write_text(json.dumps(plan))
     for extra, named in ((["--roles", "scout"], "--roles"), (["-t", "bug_fix"], "--task-type")):
         out = orc_cli("execute", "--plan", "plan.json", *extra, env=env)
@@ -333,7 +401,10 @@ def test_orc_plan_spends_nothing_unless_a_planner_agent_is_asked_for(cli_env, sc
     out = orc(cli_env, orc_workdir, "plan", "Refactor the parser")
     assert out.returncode == 0, out.stderr
     assert scripted_model.requests == []
-    assert "no template fits the prompt; this plan uses the feature_implementation template and spent nothing" in out.stderr
+    assert (
+        "no template fits the prompt; this plan uses the feature_implementation template and spent nothing"
+        in out.stderr
+    )
     assert "`--planner llm` asks a planner agent" in out.stderr
     planner = scripted_model.script([text(fenced(DIAMOND))], match=PLANNER, name="planner")
     asked = orc(cli_env, orc_workdir, "plan", "--planner", "llm", "Refactor the parser")

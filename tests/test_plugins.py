@@ -18,7 +18,9 @@ from orchestrator_core import DEFAULT_PLUGINS, make_plugin_manager
 from orchestrator_core.cli import cli
 from orchestrator_core.plugin_listing import plugins as plugins_command
 
-LOAD = {"ORC_DISABLE_PLUGIN_AUTOLOAD": None}  # orc_cli turns autoload off; these tests want their plugins loaded
+LOAD = {
+    "ORC_DISABLE_PLUGIN_AUTOLOAD": None
+}  # orc_cli turns autoload off; these tests want their plugins loaded
 
 
 @pytest.fixture
@@ -68,8 +70,12 @@ def with_plugins_command():
 # -- orc plugins ----------------------------------------------------------------------------------------------------
 
 
-def test_plugins_lists_third_parties_with_their_distribution_and_hooks(orc_cli, install, with_plugins_command):
-    install("orc-role-audit", "1.2.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")})
+def test_plugins_lists_third_parties_with_their_distribution_and_hooks(
+    orc_cli, install, with_plugins_command
+):
+    install(
+        "orc-role-audit", "1.2.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")}
+    )
     out = orc_cli("plugins", env=LOAD)
     assert out.exit_code == 0, out.output
     assert out.stdout.splitlines() == ["audit  orc-role-audit 1.2.0", "       hooks: orc_register_roles"]
@@ -95,8 +101,12 @@ def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
 
 
 def test_plugins_shows_what_is_disabled(orc_cli, install, with_plugins_command):
-    install("orc-role-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")})
-    rows = json.loads(orc_cli("-p", "no:audit", "-p", "no:orc_store", "plugins", "--all", "--json", env=LOAD).stdout)
+    install(
+        "orc-role-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": role_plugin("audit")}
+    )
+    rows = json.loads(
+        orc_cli("-p", "no:audit", "-p", "no:orc_store", "plugins", "--all", "--json", env=LOAD).stdout
+    )
     assert [r["name"] for r in rows] == [n for n in DEFAULT_PLUGINS if n != "orc_store"]
 
 
@@ -104,7 +114,9 @@ def test_plugins_shows_what_is_disabled(orc_cli, install, with_plugins_command):
 
 
 def test_an_installed_role_is_listed_and_runs(orc_cli, install):
-    source = role_plugin("audit", "You are the audit plugin's auditor.") + """
+    source = (
+        role_plugin("audit", "You are the audit plugin's auditor.")
+        + """
         @hookimpl
         def orc_scripted_model(model):
             from orchestrator_core.testing import text, tool
@@ -112,13 +124,17 @@ def test_an_installed_role_is_listed_and_runs(orc_cli, install):
             model.script([tool("Grep", {"pattern": "TODO"}), text("Audit: nothing to report.")],
                          match="You are the audit plugin's auditor.")
         """
+    )
     install("orc-role-audit", "1.0", {"audit": "orc_audit_plugin"}, {"orc_audit_plugin": source})
     roles = {r["name"]: r for r in json.loads(orc_cli("roles", "--json", env=LOAD).stdout)}
     assert roles["audit"]["provided_by"] == "audit"
     run = orc_cli("execute", "--scripted", "--roles", "audit,reviewer", "--json", "look", env=LOAD)
     assert run.exit_code == 0, run.output
     result = json.loads(run.stdout)
-    assert [(s["role"], s["status"]) for s in result["subtasks"]] == [("audit", "succeeded"), ("reviewer", "succeeded")]
+    assert [(s["role"], s["status"]) for s in result["subtasks"]] == [
+        ("audit", "succeeded"),
+        ("reviewer", "succeeded"),
+    ]
     assert result["subtasks"][0]["output"] == "Audit: nothing to report."
 
 
@@ -215,7 +231,9 @@ def test_autoload_loads_installed_plugins_unless_disabled(orc_cli, two_roles):
     assert role_names(orc_cli("-p", "no:b", "roles", "--json", env=LOAD)) == {"role-a"}
 
 
-@pytest.mark.parametrize("allow, loaded", [("orc-role-a", {"role-a"}), ("b", {"role-b"}), ("a, orc-role-b", {"role-a", "role-b"})])
+@pytest.mark.parametrize(
+    "allow, loaded", [("orc-role-a", {"role-a"}), ("b", {"role-b"}), ("a, orc-role-b", {"role-a", "role-b"})]
+)
 def test_load_plugins_is_an_allowlist_of_distributions_or_entry_points(orc_cli, two_roles, allow, loaded):
     assert role_names(orc_cli("roles", "--json", env={**LOAD, "ORC_LOAD_PLUGINS": allow})) == loaded
 
@@ -229,7 +247,9 @@ def test_load_plugins_naming_nothing_installed_is_one_line(orc_cli, two_roles):
     out = orc_cli("roles", env={**LOAD, "ORC_LOAD_PLUGINS": "a, orc-audit"})
     assert out.exit_code == 4 and "Traceback" not in out.output
     (line,) = out.stderr.strip().splitlines()
-    assert "ORC_LOAD_PLUGINS names orc-audit" in line and "a (orc-role-a)" in line and "b (orc-role-b)" in line
+    assert (
+        "ORC_LOAD_PLUGINS names orc-audit" in line and "a (orc-role-a)" in line and "b (orc-role-b)" in line
+    )
 
 
 @pytest.mark.parametrize("typo, meant", [("orc_stor", "orc_store"), ("bb", "b")])
@@ -241,8 +261,13 @@ def test_disabling_a_plugin_that_does_not_exist_is_one_line(orc_cli, two_roles, 
 
 
 def test_a_plugin_named_like_a_builtin_is_refused_naming_both(orc_cli, install):
-    install("orc-monitor", "9.9", {"orc_monitor": "orc_fake_monitor"}, {"orc_fake_monitor": role_plugin("fake")})
-    for args in (["roles"], ["-p", "no:orc_monitor", "roles"]):  # disabling the built-in must not let it in either
+    install(
+        "orc-monitor", "9.9", {"orc_monitor": "orc_fake_monitor"}, {"orc_fake_monitor": role_plugin("fake")}
+    )
+    for args in (
+        ["roles"],
+        ["-p", "no:orc_monitor", "roles"],
+    ):  # disabling the built-in must not let it in either
         out = orc_cli(*args, env=LOAD)
         assert out.exit_code == 4, out.output
         (line,) = out.stderr.strip().splitlines()
@@ -320,18 +345,32 @@ def test_a_raising_hook_is_a_plugin_error_naming_the_plugin(orc_cli, install):
 def test_orc_debug_shows_a_plugins_traceback(install, tmp_path, source):
     install("orc-buggy", "0.2", {"buggy": "orc_buggy_plugin"}, {"orc_buggy_plugin": source})
     env = {**clean_env(tmp_path), "PYTHONPATH": str(tmp_path / "site"), "ORC_DEBUG": "1"}
-    out = subprocess.run([str(Path(sys.executable).parent / "orc"), "roles"], env=env, capture_output=True,
-                         text=True, cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "orc"), "roles"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert out.returncode == 4 and "Traceback (most recent call last)" in out.stderr, out.stderr
     assert "orc_buggy_plugin.py" in out.stderr
 
 
-@pytest.mark.parametrize("body, words", [
-    ("register(Role('auditor', 'x', 'p', tools=('Read',), permission_mode='yolo'))",
-     "role 'auditor' has permission mode 'yolo'; use one of default, acceptEdits"),
-    ("register(Role('two words', 'x', 'p'))", "role name 'two words' must be letters"),
-    ("register(Role('auditor', 'x', 'p', tools=('Read Write',)))", "tools that are not tool names: 'Read Write'"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (
+            "register(Role('auditor', 'x', 'p', tools=('Read',), permission_mode='yolo'))",
+            "role 'auditor' has permission mode 'yolo'; use one of default, acceptEdits",
+        ),
+        ("register(Role('two words', 'x', 'p'))", "role name 'two words' must be letters"),
+        (
+            "register(Role('auditor', 'x', 'p', tools=('Read Write',)))",
+            "tools that are not tool names: 'Read Write'",
+        ),
+    ],
+)
 def test_registering_an_unusable_role_is_one_line_naming_the_plugin(orc_cli, install, body, words):
     install("orc-bad-role", "0.1", {"badrole": "orc_bad_role"}, {"orc_bad_role": f"""
         from orchestrator_core import Role, hookimpl
@@ -370,7 +409,10 @@ def test_an_executor_registered_as_a_class_and_a_stray_brace_are_named(orc_cli, 
         """})  # fmt: skip
     out = orc_cli("-p", "no:badmode", "roles", env=LOAD)
     assert out.exit_code == 4
-    assert "task type 'audit', subtask 1: its instruction uses {secrets}; only {prompt} is filled in" in out.stderr
+    assert (
+        "task type 'audit', subtask 1: its instruction uses {secrets}; only {prompt} is filled in"
+        in out.stderr
+    )
 
 
 def test_an_orc_function_without_hookimpl_is_a_warning(orc_cli, install, caplog):
@@ -396,7 +438,9 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     out = orc_cli("execute", "--scripted", "--roles", "scout,reviewer", "-q", "look", env=LOAD)
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith("Success: 2/2 subtasks")
-    failures = [r.getMessage() for r in caplog.records if r.name == "orc.plugins" and r.levelname == "WARNING"]
+    failures = [
+        r.getMessage() for r in caplog.records if r.name == "orc.plugins" and r.levelname == "WARNING"
+    ]
     assert failures == [
         'plugin "noisy" (orc-noisy 0.1) failed in orc_subtask_finished: RuntimeError: observer bug; '
         "the run goes on; disable it with -p no:noisy"
@@ -410,7 +454,6 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
 
 
-
 def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
     out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--runtime", "ray", "--roles", "scout", "x")
     assert out.exit_code == 6
@@ -419,10 +462,11 @@ def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
 
 # -- plugins declare settings and options (#18) ---------------------------------------------------------------------
 
+
 def contributing_block(after: str) -> str:
     """The first Python block of CONTRIBUTING.md after the heading ``after``: the docs run as written."""
     text = (Path(__file__).parent.parent / "CONTRIBUTING.md").read_text()
-    return re.search(r"```python\n(.*?)```", text[text.index(after):], re.DOTALL).group(1)
+    return re.search(r"```python\n(.*?)```", text[text.index(after) :], re.DOTALL).group(1)
 
 
 AUDIT_LEVEL = contributing_block("### Settings and options")
@@ -439,8 +483,9 @@ def test_hook_orc_addoption(orc_cli, install, tmp_path):
     assert orc_cli("audit-level", "--audit-level", "5", env={**LOAD, "ORC_AUDIT_LEVEL": "3"}).stdout == "5\n"
     bad = orc_cli("audit-level", env={**LOAD, "ORC_AUDIT_LEVEL": "lots"})
     assert bad.exit_code == 3
-    assert bad.stderr.strip() == ("Error: ORC_AUDIT_LEVEL='lots' (from the environment) must be a whole number; "
-                                  "fix or unset it")
+    assert bad.stderr.strip() == (
+        "Error: ORC_AUDIT_LEVEL='lots' (from the environment) must be a whole number; fix or unset it"
+    )
     (tmp_path / "cwd" / "orc.toml").unlink()
     assert orc_cli("init", env=LOAD).exit_code == 0
     written = (tmp_path / "cwd" / "orc.toml").read_text()

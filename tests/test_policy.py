@@ -30,8 +30,9 @@ class StopLoops:
 
 async def test_a_policy_plugin_stops_a_looping_agent(orc_config, orc_pm, scripted_model, orc_workdir):
     # The scout asks for the same Glob again and again; it would go on for 20 turns without the policy.
-    scout = scripted_model.script([tool("Glob", {"pattern": "*.py"})] * 20 + [text("done at last")],
-                                  match="scout of the team")
+    scout = scripted_model.script(
+        [tool("Glob", {"pattern": "*.py"})] * 20 + [text("done at last")], match="scout of the team"
+    )
     policy = StopLoops()
     orc_pm.register(policy, "stop-loops")
     async with Orchestrator(attrs.evolve(orc_config, loop_repeats=3), pm=orc_pm) as orc:
@@ -44,9 +45,13 @@ async def test_a_policy_plugin_stops_a_looping_agent(orc_config, orc_pm, scripte
     assert len(scripted_model.requests_for(scout)) < 10
 
 
-async def test_a_policy_plugin_interrupts_one_agent_and_flags_it(orc_config, orc_pm, scripted_model, orc_workdir):
+async def test_a_policy_plugin_interrupts_one_agent_and_flags_it(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
     """interrupt_agent ends the agent's turn as failed with the reason; flag_agent reaches every observer."""
-    scripted_model.script([tool("Glob", {"pattern": "*.py"})] * 20 + [text("done at last")], match="scout of the team")
+    scripted_model.script(
+        [tool("Glob", {"pattern": "*.py"})] * 20 + [text("done at last")], match="scout of the team"
+    )
     scripted_model.script([text("REVIEWED")], match="reviewer of the team")
     flags: list[tuple[str, str]] = []
 
@@ -69,8 +74,9 @@ async def test_a_policy_plugin_interrupts_one_agent_and_flags_it(orc_config, orc
 
     orc_pm.register(Interrupt(), "interrupt")
     async with Orchestrator(orc_config, pm=orc_pm) as orc:
-        result = await orc.execute("look around", roles=["scout", "reviewer"], execution_mode="parallel",
-                                   cwd=orc_workdir)
+        result = await orc.execute(
+            "look around", roles=["scout", "reviewer"], execution_mode="parallel", cwd=orc_workdir
+        )
     scout, reviewer = result.subtasks
     assert ("policy", "too many globs") in flags
     assert scout.status is SubtaskStatus.FAILED and scout.error == "interrupted by the glob policy"

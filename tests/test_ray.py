@@ -37,7 +37,9 @@ def test_an_unreachable_cluster_is_one_clear_line():
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    runtime = orc_ray.orc_make_runtime(Config(runtime="ray", plugin_settings={"ORC_RAY_ADDRESS": f"127.0.0.1:{port}"}))
+    runtime = orc_ray.orc_make_runtime(
+        Config(runtime="ray", plugin_settings={"ORC_RAY_ADDRESS": f"127.0.0.1:{port}"})
+    )
     with pytest.raises(RuntimeUnavailable) as caught:
         runtime.check()
     assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in str(caught.value)
@@ -48,8 +50,12 @@ def test_secrets_travel_by_name_only():
     from orc_ray.environment import split_env
 
     values, names = split_env(
-        {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1", "ANTHROPIC_API_KEY": "sk-secret", "CLAUDE_CODE_OAUTH_TOKEN": "t",
-         "CLAUDE_CONFIG_DIR": "/c"},
+        {
+            "ANTHROPIC_BASE_URL": "http://127.0.0.1:1",
+            "ANTHROPIC_API_KEY": "sk-secret",
+            "CLAUDE_CODE_OAUTH_TOKEN": "t",
+            "CLAUDE_CONFIG_DIR": "/c",
+        },
         environ={"ORC_RAY_FORWARD_ENV": "AWS_PROFILE"},
     )
     assert values == {"ANTHROPIC_BASE_URL": "http://127.0.0.1:1", "CLAUDE_CONFIG_DIR": "/c"}
@@ -57,8 +63,10 @@ def test_secrets_travel_by_name_only():
 
 
 def test_orc_help_does_not_import_ray():
-    code = "import sys; from orchestrator_core.cli import main; sys.argv=['orc','--help']\n" \
-           "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'ray' not in sys.modules, 'ray imported'"
+    code = (
+        "import sys; from orchestrator_core.cli import main; sys.argv=['orc','--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'ray' not in sys.modules, 'ray imported'"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "nodes" in done.stdout
@@ -75,12 +83,20 @@ def _unshare_allowed():
 def test_ray_cluster_suite_in_a_loopback_only_namespace():
     pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
     if not _unshare_allowed():
-        pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces): the Ray cluster tests "
-                    "must not listen on a real interface")
+        pytest.skip(
+            "`unshare -n` is not permitted here (needs root or user namespaces): the Ray cluster tests "
+            "must not listen on a real interface"
+        )
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "ORC_RAY_SUITE": "1"}
     command = f"ip link set lo up && exec {sys.executable} -m pytest tests/ray_suite -q -p no:cacheprovider"
-    done = subprocess.run(["unshare", "-n", "bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=280)
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     print(done.stdout[-20000:])
     print(done.stderr[-5000:], file=sys.stderr)
     assert done.returncode == 0, "the Ray cluster suite failed (output above)"

@@ -14,7 +14,7 @@ def test_the_readme_python_example_is_examples_quickstart():
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"```python\n(.*?)```", readme, re.DOTALL).group(1)
     script = (ROOT / "examples" / "quickstart.py").read_text()
-    assert block == script[script.index("import asyncio"):]  # the whole program, past its docstring
+    assert block == script[script.index("import asyncio") :]  # the whole program, past its docstring
 
 
 def test_examples_use_only_the_public_api():
@@ -26,9 +26,17 @@ def test_examples_use_only_the_public_api():
 
 def test_examples_quickstart_runs(tmp_path, scripted_model, orc_pm):
     orc_pm.hook.orc_scripted_model(model=scripted_model)  # the built-in roles' scripted behaviour
-    env = clean_env(tmp_path, **scripted_model.env(tmp_path / "claude-config"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
-    out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=180)
+    env = clean_env(
+        tmp_path, **scripted_model.env(tmp_path / "claude-config"), ORC_DISABLE_PLUGIN_AUTOLOAD="1"
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("True ") and "Approved" in lines[1]
@@ -45,4 +53,6 @@ def test_every_test_the_readme_cites_exists():
     assert len(cited) >= 10
     for path, name in cited:
         source = (ROOT / path).read_text()
-        assert re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), f"{path}::{name} is cited but missing"
+        assert re.search(rf"^(async )?def {name}\(", source, re.MULTILINE), (
+            f"{path}::{name} is cited but missing"
+        )

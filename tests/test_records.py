@@ -41,7 +41,9 @@ def test_dependents_are_transitive():
 
 
 def test_metrics_add_flows_and_keep_the_latest_context():
-    a = Metrics(cost_usd=0.5, input_tokens=10, output_tokens=2, tool_calls=1, context_used=100, context_window=1000)
+    a = Metrics(
+        cost_usd=0.5, input_tokens=10, output_tokens=2, tool_calls=1, context_used=100, context_window=1000
+    )
     b = Metrics(cost_usd=0.25, input_tokens=5, output_tokens=1, context_used=300)
     total = a + b
     assert total.cost_usd == 0.75 and total.total_cost == 0.75

@@ -33,13 +33,25 @@ LINE_PAD = 141
 
 def forms(piece: str) -> set[bytes]:
     """``piece`` as it could appear in bytes orc writes: raw, JSON-escaped either way, HTML-escaped."""
-    return {f.encode() for f in (piece, json.dumps(piece)[1:-1], json.dumps(piece, ensure_ascii=False)[1:-1],
-                                 html.escape(piece), html.escape(json.dumps(piece)[1:-1]))}
+    return {
+        f.encode()
+        for f in (
+            piece,
+            json.dumps(piece)[1:-1],
+            json.dumps(piece, ensure_ascii=False)[1:-1],
+            html.escape(piece),
+            html.escape(json.dumps(piece)[1:-1]),
+        )
+    }
 
 
 #: Every 6-character piece of the secret, in every form: finding none of them means nothing of it leaked.
-PIECES = {form: piece for i in range(len(SECRET) - MIN_PIECE_CHARS + 1)
-          for piece in [SECRET[i:i + MIN_PIECE_CHARS]] for form in forms(piece)}
+PIECES = {
+    form: piece
+    for i in range(len(SECRET) - MIN_PIECE_CHARS + 1)
+    for piece in [SECRET[i : i + MIN_PIECE_CHARS]]
+    for form in forms(piece)
+}
 
 
 def leaks(data: bytes | str) -> list[str]:
@@ -64,10 +76,10 @@ def test_redactor_replaces_escaped_forms_and_pieces_at_the_edges():
     assert redact(SECRET[-20:] + " tail") == f"{LABEL} tail"
     cut = bound("x" * PAD + SECRET + "y" * 500, 2000)
     assert SECRET[:24] in cut  # what orc's cut would have kept...
-    assert redact(cut) == "x" * PAD + LABEL + cut[PAD + 24:]  # ...and is replaced
+    assert redact(cut) == "x" * PAD + LABEL + cut[PAD + 24 :]  # ...and is replaced
     assert not leaks(bound("x" * PAD + SECRET + "y" * 500, 2000, redact))
     # Shorter pieces, and pieces away from an edge, are left: too likely to be ordinary text.
-    assert redact("head " + SECRET[:MIN_PIECE_CHARS - 1]) == "head " + SECRET[:MIN_PIECE_CHARS - 1]
+    assert redact("head " + SECRET[: MIN_PIECE_CHARS - 1]) == "head " + SECRET[: MIN_PIECE_CHARS - 1]
     assert redact(f"a {SECRET[:20]} b") == f"a {SECRET[:20]} b"
     # Values: keys and nested strings, the caller's containers untouched; a clean value is returned as it is.
     payload = {"input": {"command": SECRET, SECRET: [SECRET[:12] + "…", 3]}}
@@ -77,7 +89,10 @@ def test_redactor_replaces_escaped_forms_and_pieces_at_the_edges():
     assert redact.value(clean) is clean
     # A path is replaced whole, never piecewise: "/home/me" ends many texts and is no secret.
     socket = Redactor({"/home/me/.ssh/agent.sock": "SSH_AUTH_SOCK"})
-    assert socket("cwd /home/me") == "cwd /home/me" and socket("/home/me/.ssh/agent.sock") == "[redacted SSH_AUTH_SOCK]"
+    assert (
+        socket("cwd /home/me") == "cwd /home/me"
+        and socket("/home/me/.ssh/agent.sock") == "[redacted SSH_AUTH_SOCK]"
+    )
 
 
 @pytest.fixture
@@ -88,12 +103,17 @@ def env(cli_env):
 def script_builder(scripted_model):
     """The builder's model: a tool call holding the secret, a tool output cut by orc through it, and an answer
     quoting it (once where `-v` cuts its line, once where orc bounds the answer)."""
-    padded = f"head -c {PAD} /dev/zero | tr '\\0' x; printf '%s' \"${NAME}\"; head -c 500 /dev/zero | tr '\\0' y"
+    padded = (
+        f"head -c {PAD} /dev/zero | tr '\\0' x; printf '%s' \"${NAME}\"; head -c 500 /dev/zero | tr '\\0' y"
+    )
     first_line = "w" * LINE_PAD + SECRET
     answer = first_line + "\n" + "v" * (PAD - len(first_line) - 1) + SECRET + "\n" + "u" * 300
     return scripted_model.script(
-        [tool("Bash", {"command": f"printf '%s' {shlex.quote(SECRET)}", "description": SECRET}),
-         tool("Bash", {"command": padded}), text(answer)],
+        [
+            tool("Bash", {"command": f"printf '%s' {shlex.quote(SECRET)}", "description": SECRET}),
+            tool("Bash", {"command": padded}),
+            text(answer),
+        ],
         match="builder of the team",
     )
 
@@ -103,8 +123,13 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
     scripted_model.script([error(400, f"bad request near {SECRET}")] * 10, match="reviewer of the team")
     outputs = {}
     for flag in ("-q", "--json", "-v"):
-        out = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", flag, "check the token"],
-                             cwd=orc_workdir, env=env, capture_output=True, timeout=180)
+        out = subprocess.run(
+            [str(BIN / "orc"), "execute", "--roles", "builder,reviewer", flag, "check the token"],
+            cwd=orc_workdir,
+            env=env,
+            capture_output=True,
+            timeout=180,
+        )
         outputs[flag] = out
         stdout, stderr = out.stdout.decode(), out.stderr.decode()
         # A clear result: the builder succeeded, the reviewer's refusal failed the run.
@@ -126,7 +151,9 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
     first, padded = calls[0], calls[1]
     assert json.loads(first["input"])["description"] == LABEL and first["result"].strip() == LABEL
     # orc cut the padded output where the secret was: the label stands where its first 24 characters would be.
-    assert padded["result"].startswith("x" * PAD + LABEL) and padded["result"].endswith("more characters not shown]")
+    assert padded["result"].startswith("x" * PAD + LABEL) and padded["result"].endswith(
+        "more characters not shown]"
+    )
     assert all(LABEL in r["text"] for r in rows(db, "select text from messages where role = 'assistant'"))
     assert all(LABEL in r["error"] for r in rows(db, "select error from subtasks where role = 'reviewer'"))
     for path in tmp_path.glob("orc.db*"):
@@ -135,9 +162,17 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
     # The read commands and Datasette show what the store holds: nothing of it.
     task_id = result["task_id"]
     agent_id = result["subtasks"][0]["agent_id"]
-    for args in (["task-details", task_id], ["agent-details", agent_id], ["watch", task_id], ["watch", "--json", task_id],
-                 ["list-tasks", "--json"], ["task-details", "--json", task_id]):
-        shown = subprocess.run([str(BIN / "orc"), *args], cwd=orc_workdir, env=env, capture_output=True, timeout=60)
+    for args in (
+        ["task-details", task_id],
+        ["agent-details", agent_id],
+        ["watch", task_id],
+        ["watch", "--json", task_id],
+        ["list-tasks", "--json"],
+        ["task-details", "--json", task_id],
+    ):
+        shown = subprocess.run(
+            [str(BIN / "orc"), *args], cwd=orc_workdir, env=env, capture_output=True, timeout=60
+        )
         assert shown.returncode == 0, shown.stderr
         assert leaks(shown.stdout) == [] and leaks(shown.stderr) == [], args
     import anyio
@@ -146,8 +181,13 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
     async def pages():
         ds = make_datasette(db)
         got = []
-        for page in ("/orc/tool_calls", "/orc/messages", "/orc/events.json?_shape=array&_size=max",
-                     f"/orc/task_timeline.json?task_id={task_id}", "/orc/subtasks"):
+        for page in (
+            "/orc/tool_calls",
+            "/orc/messages",
+            "/orc/events.json?_shape=array&_size=max",
+            f"/orc/task_timeline.json?task_id={task_id}",
+            "/orc/subtasks",
+        ):
             response = await ds.client.get(page)
             assert response.status_code == 200, page
             got.append(response.content)
@@ -157,8 +197,9 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
         assert leaks(content) == []
 
 
-def test_every_observer_and_every_result_sees_values_already_redacted(orc_config, orc_pm, scripted_model,
-                                                                      orc_workdir):
+def test_every_observer_and_every_result_sees_values_already_redacted(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
     """An observer plugin (an exporter, say) gets each event from the core's emitter: its payload holds no piece of
     the secret, even one the runtime learnt from the run's environment (``runtime_env``) and cut itself."""
     import anyio
@@ -195,14 +236,27 @@ def test_every_observer_and_every_result_sees_values_already_redacted(orc_config
 
 
 def test_orc_agents_send_prints_no_secret(env, scripted_model, orc_workdir):
-    scripted_model.script([text(f"the token is {SECRET}"), text(f"cut: {SECRET[:30]}")], match="scout of the team")
-    created = subprocess.run([str(BIN / "orc"), "agents", "create", "--role", "scout"], cwd=orc_workdir, env=env,
-                             capture_output=True, text=True, timeout=60)
+    scripted_model.script(
+        [text(f"the token is {SECRET}"), text(f"cut: {SECRET[:30]}")], match="scout of the team"
+    )
+    created = subprocess.run(
+        [str(BIN / "orc"), "agents", "create", "--role", "scout"],
+        cwd=orc_workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert created.returncode == 0, created.stderr
     agent_id = created.stdout.strip()
     for message, shown in (("what is the token?", f"the token is {LABEL}"), ("again", f"cut: {LABEL}")):
-        sent = subprocess.run([str(BIN / "orc"), "agents", "send", agent_id, message], cwd=orc_workdir, env=env,
-                              capture_output=True, timeout=120)
+        sent = subprocess.run(
+            [str(BIN / "orc"), "agents", "send", agent_id, message],
+            cwd=orc_workdir,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.decode().strip() == shown
         assert leaks(sent.stdout) == [] and leaks(sent.stderr) == []
@@ -214,6 +268,8 @@ def test_log_lines_are_redacted_and_printable(monkeypatch):
     from orchestrator_core.cli import CleanLogs
 
     monkeypatch.setenv(NAME, SECRET)
-    record = logging.LogRecord("orc", logging.WARNING, __file__, 1, "write failed: %s", (f"{SECRET}\x1b[2J",), None)
+    record = logging.LogRecord(
+        "orc", logging.WARNING, __file__, 1, "write failed: %s", (f"{SECRET}\x1b[2J",), None
+    )
     assert CleanLogs().filter(record)
     assert logging.Formatter("%(message)s").format(record) == f"write failed: {LABEL}␛[2J"

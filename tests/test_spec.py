@@ -36,19 +36,13 @@ async def test_spec_manual_agent_control(orchestrator, orc_config, builtin_scrip
     try:
         # --- spec: Manual Agent Control
         # CREATE
-        scout_id = await orchestrator.create_agent(
-            role=AgentRole.SCOUT,
-            name="My Planner"
-        )
+        scout_id = await orchestrator.create_agent(role=AgentRole.SCOUT, name="My Planner")
 
         # READ
         details = orchestrator.get_agent_details(scout_id)
 
         # UPDATE (send messages)
-        response = await orchestrator.send_to_agent(
-            scout_id,
-            "Find all Python files"
-        )
+        response = await orchestrator.send_to_agent(scout_id, "Find all Python files")
 
         # DELETE
         await orchestrator.delete_agent(scout_id)
@@ -64,12 +58,15 @@ async def test_spec_manual_agent_control(orchestrator, orc_config, builtin_scrip
     # The store got the id as text (it once got the object: "type 'Agent' is not supported").
     db = sqlite3.connect(orc_config.db_path)
     assert db.execute("select name, status from agents where id = ?", [scout_id]).fetchall() == [
-        ("My Planner", "deleted")]
+        ("My Planner", "deleted")
+    ]
 
 
 async def test_spec_agents_as_objects(orchestrator, scripted_model):
     tenth = Usage(input_tokens=100_000, output_tokens=10)  # of a 1M-token window
-    scout = scripted_model.script([text("FOUND: a.py", usage=tenth)], match="scout of the team")  # per session
+    scout = scripted_model.script(
+        [text("FOUND: a.py", usage=tenth)], match="scout of the team"
+    )  # per session
     async with orchestrator:
         # --- spec: Best practices 3, Clean Up Agents
         try:
@@ -89,13 +86,16 @@ async def test_spec_agents_as_objects(orchestrator, scripted_model):
         await agent_id.execute_task("Look")
         # --- spec: Best practices 4, Monitor Context Usage
         agent_details = orchestrator.get_agent_details(agent_id)
-        usage = agent_details['context_usage']
+        usage = agent_details["context_usage"]
 
-        if usage['usage_percentage'] > 80:
+        if usage["usage_percentage"] > 80:
             # Time to wrap up and delete this agent
             await orchestrator.delete_agent(agent_id)
         # --- end
-        assert usage["usage_percentage"] == pytest.approx(10, abs=0.5) and orchestrator.get_agent_details(agent_id)["status"] == "idle"
+        assert (
+            usage["usage_percentage"] == pytest.approx(10, abs=0.5)
+            and orchestrator.get_agent_details(agent_id)["status"] == "idle"
+        )
     assert [r.last_user_text for r in scripted_model.requests_for(scout)] == ["Find relevant files", "Look"]
 
 
@@ -108,19 +108,21 @@ async def test_spec_observability(orchestrator, builtin_scripts, capsys):
         status = orchestrator.get_status()
 
         # Fleet metrics
-        print(status['fleet'])
+        print(status["fleet"])
 
         # Files consumed vs produced
-        print(status['monitoring']['files'])
+        print(status["monitoring"]["files"])
 
         # Per-agent breakdown
         agents = orchestrator.list_agents()
         for agent in agents:
-            print(agent['metrics'])
+            print(agent["metrics"])
         # --- end
     fleet = status["fleet"]
     assert fleet["by_role"] == {"builder": 1, "reviewer": 1} and fleet["by_status"] == {"deleted": 2}
-    assert fleet["total_tokens"] > 0 and fleet["total_cost_usd"] == money(sum(a.metrics.cost_usd for a in agents))
+    assert fleet["total_tokens"] > 0 and fleet["total_cost_usd"] == money(
+        sum(a.metrics.cost_usd for a in agents)
+    )
     assert status["monitoring"]["files"] == {"files_consumed": 1, "files_produced": 1}
     assert status["by_role"] == fleet["by_role"] and status["files_produced"] == 1  # the flat keys stay
     printed = capsys.readouterr().out.splitlines()
@@ -139,15 +141,19 @@ async def test_spec_custom_agent_roles(orchestrator, scripted_model, caplog):
                 role=AgentRole.CUSTOM,
                 system_prompt="You are a specialized agent for...",
                 max_tokens=8192,
-                temperature=0.7
+                temperature=0.7,
             )
             # --- end
         assert await agent.execute_task("Go") == "SPECIALIST-ANSWER"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == ["temperature=0.7: no effect on Claude Code agents (a Claude Code session has no such "
-                        "setting); the agent is created without it"]
+    assert warnings == [
+        "temperature=0.7: no effect on Claude Code agents (a Claude Code session has no such "
+        "setting); the agent is created without it"
+    ]
     request = scripted_model.requests_for(custom)[0]
-    assert request.body["max_tokens"] == 8192  # what the CLI sent the model: max_tokens became its output limit
+    assert (
+        request.body["max_tokens"] == 8192
+    )  # what the CLI sent the model: max_tokens became its output limit
     assert "You are a specialized agent for..." in request.system_text
     assert agent.name == "Custom Specialist" and agent.role == "custom"
 
@@ -177,18 +183,19 @@ async def test_spec_task_dependencies(orchestrator, orc_config, scripted_model, 
         if given in ("roles", "subtasks"):
             with pytest.raises(Exception, match="give the task's goal"):
                 await executor.execute_with_dependencies(task=task, dependencies={1: [0]})
-            await executor.execute_with_dependencies(task=task, dependencies={1: [0], 2: [0, 1], 3: [2]},
-                                                     prompt="Add CSV export")
+            await executor.execute_with_dependencies(
+                task=task, dependencies={1: [0], 2: [0, 1], 3: [2]}, prompt="Add CSV export"
+            )
         else:
             # --- spec: Task Dependencies
             # Execute subtasks with dependencies
             await executor.execute_with_dependencies(
                 task=task,
                 dependencies={
-                    1: [0],      # Subtask 1 depends on 0
-                    2: [0, 1],   # Subtask 2 depends on 0 and 1
-                    3: [2],      # Subtask 3 depends on 2
-                }
+                    1: [0],  # Subtask 1 depends on 0
+                    2: [0, 1],  # Subtask 2 depends on 0 and 1
+                    3: [2],  # Subtask 3 depends on 2
+                },
             )
             # --- end
     statuses = sqlite3.connect(orc_config.db_path).execute("select status, mode from tasks").fetchall()
@@ -204,7 +211,9 @@ async def _a_recorded_task(orchestrator, plan):
     """A Task record as a program gets one back: the task of an earlier run of ``plan``."""
     from orchestrator_core import Task
 
-    return Task(id="task-earlier", prompt=plan.prompt, task_type=plan.task_type, mode="dag", cwd=".", plan=plan)
+    return Task(
+        id="task-earlier", prompt=plan.prompt, task_type=plan.task_type, mode="dag", cwd=".", plan=plan
+    )
 
 
 async def test_spec_database_persistence(orchestrator, tmp_path, monkeypatch):
@@ -230,14 +239,19 @@ async def test_spec_database_persistence(orchestrator, tmp_path, monkeypatch):
     assert [a.id for a in agents] == ["scout-1"]
     await db.save_agent(builder)
     for _ in range(3):
-        await db.save_agent(Agent(id=f"tester-{_}", name="t", role="tester", cwd=".", metrics=Metrics(cost_usd=0.1)))
+        await db.save_agent(
+            Agent(id=f"tester-{_}", name="t", role="tester", cwd=".", metrics=Metrics(cost_usd=0.1))
+        )
     total_cost, cost_by_role = await db.get_total_cost(), await db.get_cost_by_role()
     await db.close()
     assert 0.1 + 0.2 + 0.3 != 0.6  # what a plain float sum would show: 0.6000000000000001
     assert str(total_cost) == "0.6" and cost_by_role == {"tester": 0.3, "builder": 0.2, "scout": 0.1}
     assert str(cost_by_role["tester"]) == "0.3"  # 0.1 + 0.1 + 0.1 would print 0.30000000000000004
-    view = sqlite3.connect(tmp_path / "orchestrator.db").execute(
-        "select cost_usd from fleet_status where role = 'tester'").fetchone()[0]
+    view = (
+        sqlite3.connect(tmp_path / "orchestrator.db")
+        .execute("select cost_usd from fleet_status where role = 'tester'")
+        .fetchone()[0]
+    )
     assert repr(view) == "0.3"
 
 
@@ -301,7 +315,7 @@ async def test_spec_python_api_and_parallel_execution(orchestrator, builtin_scri
         result = await orchestrator.execute(
             prompt="Implement a feature to export data to CSV",
             task_type="feature_implementation",
-            execution_mode="sequential"
+            execution_mode="sequential",
         )
 
         print(f"Success: {result.success}")
@@ -315,8 +329,7 @@ async def test_spec_python_api_and_parallel_execution(orchestrator, builtin_scri
     async with orchestrator:
         # --- spec: Parallel Execution
         result = await orchestrator.execute(
-            prompt="Analyze code quality and suggest improvements",
-            execution_mode="parallel"
+            prompt="Analyze code quality and suggest improvements", execution_mode="parallel"
         )
         # --- end
     assert result.success, result.error
@@ -357,8 +370,14 @@ def test_spec_cli_usage(tmp_path):
             argv[-1] = rows(store, "select id from tasks order by created_at")[0]["id"]
         if argv[-1] == "<agent-id>":
             argv[-1] = rows(store, "select id from agents order by created_at")[0]["id"]
-        out = subprocess.run([str(Path(sys.executable).parent / argv[0]), *argv[1:]], cwd=project, env=env,
-                             capture_output=True, text=True, timeout=180)
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / argv[0]), *argv[1:]],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert out.returncode == 0, f"{line}: {out.stderr}"
         assert out.stdout.strip() and "Traceback" not in out.stderr
     assert [t["status"] for t in rows(store, "select status from tasks")] == ["succeeded"] * 3

@@ -13,15 +13,25 @@ BIN = Path(sys.executable).parent
 
 
 def environment(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))
+    }
     env.pop("XDG_DATA_HOME", None)
     env.update(HOME=str(tmp / "home"), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
     return env
 
 
 def orc(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "orc"), *args], cwd=cwd, env=env or environment(cwd), capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [str(BIN / "orc"), *args],
+        cwd=cwd,
+        env=env or environment(cwd),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +57,8 @@ def test_status_shows_the_fleet(recorded):
     assert fleet["totals"]["cost_usd"] == pytest.approx(result["metrics"]["cost_usd"])
     assert fleet["totals"]["total_tokens"] == result["metrics"]["total_tokens"]
     assert {(r["role"], r["status"]) for r in fleet["by_role_and_status"]} == {
-        (role, "deleted") for role in ("analyst", "planner", "builder", "tester", "reviewer")}
+        (role, "deleted") for role in ("analyst", "planner", "builder", "tester", "reviewer")
+    }
     assert fleet["files"] == {"files_consumed": 1, "files_produced": 1}
     plain = orc(cwd, "status")
     assert plain.returncode == 0
@@ -59,13 +70,18 @@ def test_list_tasks_and_task_details(recorded):
     cwd, result = recorded
     [task] = as_json(cwd, "list-tasks")
     assert (task["id"], task["status"], task["succeeded"], task["subtasks"]) == (
-        result["task_id"], "succeeded", 5, 5)
+        result["task_id"],
+        "succeeded",
+        5,
+        5,
+    )
     details = as_json(cwd, "task-details", result["task_id"])
     assert details["task"] == task  # one shape for a task record in every command (#20)
     assert details["plan"]["task_type"] == "feature_implementation"
     assert details["output"] == result["output"]
     assert [(s["id"], s["role"], s["status"]) for s in details["subtasks"]] == [
-        (s["subtask_id"], s["role"], "succeeded") for s in result["subtasks"]]
+        (s["subtask_id"], s["role"], "succeeded") for s in result["subtasks"]
+    ]
     assert [a["id"] for a in details["agents"]] == [s["agent_id"] for s in result["subtasks"]]
     written = [f for f in details["files"] if "write" in f["operations"]]
     assert [Path(f["path"]).name for f in written] == ["add_csv_export.py"]
@@ -130,8 +146,14 @@ def test_unknown_ids_are_a_one_line_usage_error(recorded, args, words):
 
 @pytest.mark.parametrize(
     "args",
-    [["list-tasks"], ["task-details", "x"], ["list-agents"], ["agent-details", "x"], ["watch", "x"],
-     ["browse", "--port", "0"]],
+    [
+        ["list-tasks"],
+        ["task-details", "x"],
+        ["list-agents"],
+        ["agent-details", "x"],
+        ["watch", "x"],
+        ["browse", "--port", "0"],
+    ],
 )
 def test_a_missing_store_is_one_line_and_is_not_created(tmp_path, args):
     out = orc(tmp_path, *args)

@@ -28,8 +28,9 @@ def make_store(path: Path) -> None:
 
 
 def orc(*args, env, cwd, **kwargs):
-    return subprocess.Popen([str(BIN / "orc"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **kwargs)
+    return subprocess.Popen(
+        [str(BIN / "orc"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs
+    )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -44,7 +45,9 @@ def assert_complete(db: Path, subtasks: int) -> None:
     agents = rows(db, "select id, status from agents")
     assert len(agents) == subtasks and {a["status"] for a in agents} == {"deleted"}
     for agent in agents:
-        (numbers,) = rows(db, "select count(*) as n, max(seq) as top from events where agent_id = ?", [agent["id"]])
+        (numbers,) = rows(
+            db, "select count(*) as n, max(seq) as top from events where agent_id = ?", [agent["id"]]
+        )
         assert numbers["n"] > 3 and numbers["n"] == numbers["top"], agent
 
 
@@ -91,8 +94,15 @@ def test_a_lock_released_in_time_loses_nothing(cli_env, scripted_model, tmp_path
     holder = LockHolder(db)
     scripted_model.script([holder.then(tool("Glob", {"pattern": "*"})), text("SCOUTED")], match=SCOUT)
     scripted_model.script([text("REVIEWED")], match=REVIEWER)
-    proc = orc("execute", "--roles", "scout,reviewer", "-q", "look", env={**cli_env, "ORC_STORE_LOCK_TIMEOUT": "60"},
-               cwd=orc_workdir)
+    proc = orc(
+        "execute",
+        "--roles",
+        "scout,reviewer",
+        "-q",
+        "look",
+        env={**cli_env, "ORC_STORE_LOCK_TIMEOUT": "60"},
+        cwd=orc_workdir,
+    )
     try:
         seen = read_until(proc.stderr, "waiting for the store lock held by another process")
         assert holder.held.is_set() and "waiting for the store lock" in seen[-1], seen
@@ -112,8 +122,15 @@ def test_a_lock_held_past_the_bound_stops_the_run_with_exit_5(cli_env, scripted_
     holder = LockHolder(db)
     scripted_model.script([holder.then(tool("Glob", {"pattern": "*"})), text("SCOUTED")], match=SCOUT)
     reviewer = scripted_model.script([text("REVIEWED")], match=REVIEWER)
-    proc = orc("execute", "--roles", "scout,reviewer", "-q", "look", env={**cli_env, "ORC_STORE_LOCK_TIMEOUT": "2"},
-               cwd=orc_workdir)
+    proc = orc(
+        "execute",
+        "--roles",
+        "scout,reviewer",
+        "-q",
+        "look",
+        env={**cli_env, "ORC_STORE_LOCK_TIMEOUT": "2"},
+        cwd=orc_workdir,
+    )
     try:
         out, err = proc.communicate(timeout=120)
     finally:
@@ -142,11 +159,25 @@ def test_disk_full_starts_no_more_agents_in_any_mode(cli_env, scripted_model, tm
     scout = scripted_model.script([text("x" * 120_000)] * 3, match=SCOUT)
 
     def small_disk():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+        signal.signal(
+            signal.SIGXFSZ, signal.SIG_IGN
+        )  # a write past the limit fails with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    proc = orc("execute", "--mode", mode, "--max-parallel", "1", "--roles", "scout,scout,scout", "-q", "look",
-               env=cli_env, cwd=orc_workdir, preexec_fn=small_disk)
+    proc = orc(
+        "execute",
+        "--mode",
+        mode,
+        "--max-parallel",
+        "1",
+        "--roles",
+        "scout,scout,scout",
+        "-q",
+        "look",
+        env=cli_env,
+        cwd=orc_workdir,
+        preexec_fn=small_disk,
+    )
     out, err = proc.communicate(timeout=120)
     err = err.decode()
     assert proc.returncode == 5, err
@@ -167,8 +198,10 @@ def test_a_refused_row_fails_the_run_and_says_what_was_lost(cli_env, scripted_mo
     db = tmp_path / "orc.db"
     make_store(db)
     conn = sqlite3.connect(db)
-    conn.execute("create trigger no_globs before insert on tool_calls when new.name = 'Glob' "
-                 "begin select raise(abort, 'injected: no Glob rows'); end")
+    conn.execute(
+        "create trigger no_globs before insert on tool_calls when new.name = 'Glob' "
+        "begin select raise(abort, 'injected: no Glob rows'); end"
+    )
     conn.commit()
     conn.close()
     scripted_model.script([tool("Glob", {"pattern": "*"}), text("SCOUTED")], match=SCOUT)
@@ -191,8 +224,9 @@ def test_non_utf8_prompt_or_cwd_is_refused_in_one_line(cli_env, tmp_path, orc_wo
     bad.mkdir()
     args = [b"execute", b"--roles", b"scout", b"-q"]
     args += [b"bad \xff prompt"] if where == "prompt" else [b"--cwd", os.fsencode(bad), b"look"]
-    done = subprocess.run([os.fsencode(BIN / "orc"), *args], cwd=orc_workdir, env=cli_env, capture_output=True,
-                          timeout=60)
+    done = subprocess.run(
+        [os.fsencode(BIN / "orc"), *args], cwd=orc_workdir, env=cli_env, capture_output=True, timeout=60
+    )
     err = done.stderr.decode(errors="replace")
     assert done.returncode == 2, err
     (line,) = err.strip().splitlines()
@@ -234,8 +268,14 @@ def test_the_default_store_is_out_of_the_agents_reach(cli_env, scripted_model, t
     env = {k: v for k, v in cli_env.items() if k != "ORCHESTRATOR_DB_PATH"}
     scripted_model.script([WIPE, text("WIPED")], match=BUILDER)
     scripted_model.script([tool("Glob", {"pattern": "*"}), text("REVIEWED")], match=REVIEWER)
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
-                          cwd=orc_workdir, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
+        cwd=orc_workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     # (The sandboxed Bash leaves the CLI's .claude/.cc-writes behind; no store file is there.)
     assert not list(orc_workdir.glob("orchestrator.db*"))
@@ -248,9 +288,14 @@ def test_a_store_deleted_during_the_run_is_reported(cli_env, scripted_model, orc
     db = orc_workdir / "orchestrator.db"
     scripted_model.script([WIPE, text("WIPED")], match=BUILDER)
     reviewer = scripted_model.script([text("REVIEWED")], match=REVIEWER)
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
-                          cwd=orc_workdir, env={**cli_env, "ORCHESTRATOR_DB_PATH": str(db)}, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "builder,reviewer", "-q", "tidy up"],
+        cwd=orc_workdir,
+        env={**cli_env, "ORCHESTRATOR_DB_PATH": str(db)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 5, done.stderr
     assert "Success" not in done.stdout and "Traceback" not in done.stderr
     assert "is inside" in done.stderr and "an agent can delete it" in done.stderr
@@ -272,8 +317,12 @@ def test_browse_logs_one_line_per_failed_request_and_keeps_answering(tmp_path):
 
     db = tmp_path / "orc.db"
     make_store(db)
-    proc = subprocess.Popen([str(BIN / "orc"), "browse", "--port", "0", "--db", str(db)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "browse", "--port", "0", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         url = first.split(" at ")[1].split()[0]
@@ -313,18 +362,32 @@ def mount_namespaces_work() -> bool:
         return False
 
 
-needs_mounts = pytest.mark.skipif(not mount_namespaces_work(), reason="needs `unshare -m` (root) for a real "
-                                  "read-only or full file system")
+needs_mounts = pytest.mark.skipif(
+    not mount_namespaces_work(), reason="needs `unshare -m` (root) for a real read-only or full file system"
+)
 
 
 def on_mount(tmp_path, *args, size="4m", src=None, options="ro", env, popen=False):
     mount = tmp_path / "mnt"
     mount.mkdir(exist_ok=True)
-    argv = ["unshare", "-m", "sh", "-c", ON_MOUNT, "on_mount", str(mount), size, str(src or ""), options,
-            str(BIN / "orc"), *(str(a).replace("MNT", str(mount)) for a in args)]
+    argv = [
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        ON_MOUNT,
+        "on_mount",
+        str(mount),
+        size,
+        str(src or ""),
+        options,
+        str(BIN / "orc"),
+        *(str(a).replace("MNT", str(mount)) for a in args),
+    ]
     if popen:
-        return subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(
+            argv, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     return subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
 
@@ -334,8 +397,16 @@ def recorded_store(path: Path) -> None:
 
     make_store(path)
     writer = Writer(path)
-    writer.state("tasks", {"id": "task-ro", "prompt": "kept", "status": "succeeded", "mode": "sequential",
-                           "created_at": "2026-01-01T00:00:00"})
+    writer.state(
+        "tasks",
+        {
+            "id": "task-ro",
+            "prompt": "kept",
+            "status": "succeeded",
+            "mode": "sequential",
+            "created_at": "2026-01-01T00:00:00",
+        },
+    )
     writer.close()
 
 
@@ -361,8 +432,9 @@ def test_a_store_on_a_read_only_file_system_can_be_read(home, tmp_path):
         server.terminate()
         server.communicate(timeout=30)
     # A run cannot be recorded there: one line that says why.
-    run = on_mount(tmp_path, "execute", "--scripted", "--roles", "scout", "--db", "MNT/orc.db", "x", src=src,
-                   env=env)
+    run = on_mount(
+        tmp_path, "execute", "--scripted", "--roles", "scout", "--db", "MNT/orc.db", "x", src=src, env=env
+    )
     assert run.returncode == 5, run.stderr
     (line,) = run.stderr.strip().splitlines()
     assert "is read-only" in line and "set ORCHESTRATOR_DB_PATH to a writable file" in line
@@ -370,20 +442,38 @@ def test_a_store_on_a_read_only_file_system_can_be_read(home, tmp_path):
 
 @needs_mounts
 def test_a_full_disk_is_named_as_such(home, tmp_path):
-    run = on_mount(tmp_path, "execute", "--scripted", "--roles", "scout", "--db", "MNT/orc.db", "x", size="64k",
-                   options="rw", env=home[1])
+    run = on_mount(
+        tmp_path,
+        "execute",
+        "--scripted",
+        "--roles",
+        "scout",
+        "--db",
+        "MNT/orc.db",
+        "x",
+        size="64k",
+        options="rw",
+        env=home[1],
+    )
     assert run.returncode == 5, run.stderr
     (line,) = run.stderr.strip().splitlines()
     assert "the disk is full" in line and "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("edit, words", [
-    ("drop table tool_calls", ["lacks part of orc's schema (", "tool_calls", "changed by hand"]),
-    ("alter table agents rename column role to kind", ["lacks part of orc's schema (", "agents.role"]),
-    ("insert into _sqlite_migrations (migration_set, name, applied_at) values ('orc.store', 'm999_x', 'now')",
-     ["was written by a newer orc (migration m999_x)"]),
-])
-@pytest.mark.parametrize("command", [["list-tasks"], ["task-details", "task-ro"], ["execute", "--scripted", "x"]])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        ("drop table tool_calls", ["lacks part of orc's schema (", "tool_calls", "changed by hand"]),
+        ("alter table agents rename column role to kind", ["lacks part of orc's schema (", "agents.role"]),
+        (
+            "insert into _sqlite_migrations (migration_set, name, applied_at) values ('orc.store', 'm999_x', 'now')",
+            ["was written by a newer orc (migration m999_x)"],
+        ),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["list-tasks"], ["task-details", "task-ro"], ["execute", "--scripted", "x"]]
+)
 def test_a_hand_edited_store_is_one_line_and_exit_5(home, tmp_path, edit, words, command):
     db = tmp_path / "orc.db"
     recorded_store(db)
@@ -391,29 +481,62 @@ def test_a_hand_edited_store_is_one_line_and_exit_5(home, tmp_path, edit, words,
     conn.execute(edit)
     conn.commit()
     conn.close()
-    done = subprocess.run([str(BIN / "orc"), *command, "--db", str(db)], cwd=home[0], env=home[1],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BIN / "orc"), *command, "--db", str(db)],
+        cwd=home[0],
+        env=home[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 5, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert all(w in line for w in words), line
 
 
 def test_missing_credentials_create_no_store(home, tmp_path):
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "scout", "x"], cwd=home[0], env=home[1],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "scout", "x"],
+        cwd=home[0],
+        env=home[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 6 and "no Claude credentials" in done.stderr
     assert not (tmp_path / "home" / ".local").exists() and list(home[0].iterdir()) == []
 
 
 def test_python_m_runs_the_cli(home):
-    done = subprocess.run([sys.executable, "-m", "orchestrator_core.cli", "execute", "--scripted", "--roles",
-                           "scout", "-q", "look"], cwd=home[0], env=home[1], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator_core.cli",
+            "execute",
+            "--scripted",
+            "--roles",
+            "scout",
+            "-q",
+            "look",
+        ],
+        cwd=home[0],
+        env=home[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Success: 1/1")
     for args, words in ((["plugins", "--all"], "orc_store"), (["agents", "list"], "scout")):
-        done = subprocess.run([sys.executable, "-m", "orchestrator_core.cli", *args], cwd=home[0], env=home[1],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator_core.cli", *args],
+            cwd=home[0],
+            env=home[1],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert words in done.stdout
 
@@ -428,11 +551,15 @@ async def test_the_seed_database_api_raises_on_a_lost_row(tmp_path):
     db = tmp_path / "orc.db"
     make_store(db)
     conn = sqlite3.connect(db)
-    conn.execute("create trigger no_analysts before insert on agents when new.role = 'analyst' "
-                 "begin select raise(abort, 'injected: no analysts'); end")
+    conn.execute(
+        "create trigger no_analysts before insert on agents when new.role = 'analyst' "
+        "begin select raise(abort, 'injected: no analysts'); end"
+    )
     conn.commit()
     conn.close()
     store = await Database(db).connect()
-    await store.save_agent(Agent(id="a-1", name="mine", role="analyst", cwd=str(tmp_path), status=AgentStatus.IDLE))
+    await store.save_agent(
+        Agent(id="a-1", name="mine", role="analyst", cwd=str(tmp_path), status=AgentStatus.IDLE)
+    )
     with pytest.raises(StoreError, match="lost 1 rows: dropped a agents row: injected: no analysts"):
         await store.close()

@@ -69,7 +69,9 @@ def run(tmp_path):
     db = tmp_path / "orchestrator.db"
     proc = subprocess.Popen(
         [sys.executable, str(script), str(db), str(work), str(tmp_path / "claude"), str(gate)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     yield proc, db, gate
     if proc.poll() is None:
@@ -127,7 +129,9 @@ def test_a_run_killed_half_way_keeps_every_event_before_the_kill(run):
     assert access["operation"] == "write" and access["path"].endswith("a.txt")
     assert rows(db, "select role from messages") == [{"role": "user"}]
     # A later process reads the killed run like any other.
-    out = subprocess.run([str(BIN / "orc"), "list-tasks", "--json", "--db", str(db)], capture_output=True, text=True)
+    out = subprocess.run(
+        [str(BIN / "orc"), "list-tasks", "--json", "--db", str(db)], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
     assert [(t["id"], t["status"]) for t in json.loads(out.stdout)] == [(task["id"], "running")]
 
@@ -139,7 +143,9 @@ def test_watch_follows_a_running_task_until_it_ends(run):
     wait_for(lambda: rows(db, "select 1 from events where kind = 'file_access'"))
     watch = subprocess.Popen(
         [str(BIN / "orc"), "watch", task_id, "--db", str(db), "--interval", "0.05"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         seen = [watch.stdout.readline() for _ in range(3)]

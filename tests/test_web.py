@@ -29,22 +29,36 @@ from orchestrator_core.testing import text, tool
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 #: Offline and quiet: no sandbox (root in CI), no GPU, nothing fetched from the network by the browser itself.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 # -- servers and runs ---------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def browse(path: Path, *args: str, env: dict[str, str], options: tuple[str, ...] = (),
-           lines: int = 2) -> Iterator[tuple[str, list[str]]]:
+def browse(
+    path: Path, *args: str, env: dict[str, str], options: tuple[str, ...] = (), lines: int = 2
+) -> Iterator[tuple[str, list[str]]]:
     """`orc [options] browse [args] --port 0 --db path`: yields (base URL, the first ``lines`` lines it printed: the
     Serving line, then mission control's); stopped afterwards."""
     out, err = path.parent / f"browse-{time.monotonic_ns()}.out", path.parent / "browse.err"
     with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen([str(BIN / "orc"), *options, "browse", *args, "--port", "0", "--db", str(path)],
-                                stdout=stdout, stderr=stderr, env=env, text=True)
+        proc = subprocess.Popen(
+            [str(BIN / "orc"), *options, "browse", *args, "--port", "0", "--db", str(path)],
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            text=True,
+        )
 
     def started() -> list[str] | None:
         printed = out.read_text().splitlines()
@@ -69,9 +83,13 @@ def scripted_run(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("run")
     work, db = tmp / "work", tmp / "orc.db"
     work.mkdir()
-    done = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "Add CSV export", "--cwd", str(work),
-                           "--db", str(db)], env=clean_env(tmp, ORC_DISABLE_PLUGIN_AUTOLOAD="1"),
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--scripted", "Add CSV export", "--cwd", str(work), "--db", str(db)],
+        env=clean_env(tmp, ORC_DISABLE_PLUGIN_AUTOLOAD="1"),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (task,) = rows(db, "select * from tasks")
     return {"db": db, "task": task, "agents": rows(db, "select * from agents order by created_at")}
@@ -79,8 +97,9 @@ def scripted_run(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def server(scripted_run) -> Iterator[str]:
-    with browse(scripted_run["db"], env=clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")) \
-            as (url, _):
+    with browse(
+        scripted_run["db"], env=clean_env(scripted_run["db"].parent, ORC_DISABLE_PLUGIN_AUTOLOAD="1")
+    ) as (url, _):
         yield url
 
 
@@ -90,9 +109,12 @@ def server(scripted_run) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: `apt-get install chromium` (Debian's package) to run the browser tests")
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="playwright is not installed: pip install -e '.[web-test]'")
+        pytest.skip(
+            "no /usr/bin/chromium: `apt-get install chromium` (Debian's package) to run the browser tests"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install -e '.[web-test]'"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -142,7 +164,9 @@ def test_home_lists_the_scripted_run(page, server, scripted_run, artifacts):
     assert re.fullmatch(r"\$\d+\.\d\d", cells.nth(4).inner_text())  # dollars and cents, no float noise
     assert cells.nth(7).inner_text() == "1"  # add_csv_export.py
     page.screenshot(path=artifacts / "home.png", full_page=True)
-    page.get_by_role("link", name="SQL & tables").click()  # the stock tables and canned queries are one click away
+    page.get_by_role(
+        "link", name="SQL & tables"
+    ).click()  # the stock tables and canned queries are one click away
     expect()(page.locator("body")).to_contain_text("A task's timeline")  # a canned query
 
 
@@ -153,12 +177,14 @@ def test_task_page_has_one_lane_per_agent(page, server, scripted_run, artifacts)
     assert page.url.endswith(f"/-/orc/task/{task['id']}")
     lanes = page.locator("svg.timeline g.lane")
     expect()(lanes).to_have_count(len(scripted_run["agents"]))
-    assert {lanes.nth(i).get_attribute("data-agent") for i in range(lanes.count())} == \
-        {a["id"] for a in scripted_run["agents"]}
+    assert {lanes.nth(i).get_attribute("data-agent") for i in range(lanes.count())} == {
+        a["id"] for a in scripted_run["agents"]
+    }
     assert {lanes.nth(i).get_attribute("data-status") for i in range(lanes.count())} == {"succeeded"}
     # Tool calls as ticks: the analyst's Glob, the builder's Write, the tester's Bash, the reviewer's Read.
-    expect()(page.locator("svg.timeline line.tick")).to_have_count(len(rows(scripted_run["db"],
-                                                                             "select id from tool_calls")))
+    expect()(page.locator("svg.timeline line.tick")).to_have_count(
+        len(rows(scripted_run["db"], "select id from tool_calls"))
+    )
     expect()(page.locator("svg.plan rect.box")).to_have_count(5)
     expect()(page.locator("svg.plan line.edge")).to_have_count(4)
     expect()(page.locator("pre.output")).to_contain_text("Approved")
@@ -205,7 +231,9 @@ def test_datasette_pages_read_better_too(server, scripted_run):
 # -- a running task -----------------------------------------------------------------------------------------------
 
 
-def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
+def test_a_running_task_updates_without_a_reload(
+    page, browser, cli_env, scripted_model, tmp_path, orc_workdir, artifacts
+):
     """The scout's fourth reply waits until the test lets it go: the page, opened meanwhile, shows the three calls
     so far and the loop flag they raised, then the run go on (the held call, the reviewer, the end) without
     reloading, within 2 s of the store having each change."""
@@ -225,21 +253,29 @@ def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripte
     glob = tool("Glob", {"pattern": "*"})
     scripted_model.script([glob, glob, glob, held, text("SCOUTED")], match="scout of the team")
     scripted_model.script([text("REVIEWED")], match="reviewer of the team")
-    proc = subprocess.Popen([str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "--max-cost", "1.5", "-q",
-                             "look around"],
-                            cwd=orc_workdir, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(BIN / "orc"), "execute", "--roles", "scout,reviewer", "--max-cost", "1.5", "-q", "look around"],
+        cwd=orc_workdir,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert waiting.wait(timeout=120), "the scout never asked for its second reply"
         (task,) = rows(db, "select id, status from tasks")
         assert task["status"] == "running"
-        wait_for(lambda: len(rows(db, "select 1 from tool_calls where name = 'Glob' and result is not null")) == 3)
+        wait_for(
+            lambda: len(rows(db, "select 1 from tool_calls where name = 'Glob' and result is not null")) == 3
+        )
         wait_for(lambda: rows(db, "select 1 from agent_flags where kind = 'loop'"))
         with browse(db, env=cli_env) as (url, _):
             page.goto(f"{url}/-/orc/task/{task['id']}")
             expect()(page.locator(".stats .badge")).to_have_text("running")
             expect()(page.locator(".pulse")).to_be_visible()
             # A lane per agent made so far: the scout (the reviewer's agent is made when its turn comes).
-            expect()(page.locator("svg.timeline g.lane")).to_have_count(len(rows(db, "select id from agents")))
+            expect()(page.locator("svg.timeline g.lane")).to_have_count(
+                len(rows(db, "select id from agents"))
+            )
             expect()(page.locator("svg.timeline line.tick")).to_have_count(3)
             expect()(page.locator("svg.timeline path.flag")).to_have_count(1)
             # The run's --max-cost, recorded with the task, is the line its cost climbs towards.
@@ -265,7 +301,9 @@ def test_a_running_task_updates_without_a_reload(page, browser, cli_env, scripte
             expect()(page.locator(".feed")).to_contain_text("REVIEWED")
             assert page.evaluate("window.notReloaded") is True  # updated in place, never reloaded
             # The home list too: the task leaves the running ones, succeeded (it refreshes every 2 s).
-            expect()(home.locator(f"tr[data-task='{task['id']}'] .badge")).to_have_text("succeeded", timeout=4000)
+            expect()(home.locator(f"tr[data-task='{task['id']}'] .badge")).to_have_text(
+                "succeeded", timeout=4000
+            )
             expect()(home.locator("tbody.running")).to_have_count(0)
             assert home.evaluate("window.notReloaded") is True
             home.close()
@@ -283,9 +321,25 @@ def test_the_orchestrator_agents_tree(page, tmp_path, artifacts):
     work, db = tmp_path / "work", tmp_path / "orc.db"
     work.mkdir()
     env = clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORC_SCRIPTED_HOME=str(tmp_path / "scripted"))
-    done = subprocess.run([str(BIN / "orc"), "execute", "--scripted", "--orchestrator", "agent", "Add CSV export",
-                           "--cwd", str(work), "--db", str(db), "-q"], env=env, capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        [
+            str(BIN / "orc"),
+            "execute",
+            "--scripted",
+            "--orchestrator",
+            "agent",
+            "Add CSV export",
+            "--cwd",
+            str(work),
+            "--db",
+            str(db),
+            "-q",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (task,) = rows(db, "select id from tasks")
     agents = {a["role"]: a for a in rows(db, "select id, role, parent_id from agents")}
@@ -306,16 +360,23 @@ def test_the_orchestrator_agents_tree(page, tmp_path, artifacts):
         expect()(page.locator(".conversation .call .tool-name")).to_have_text("Write")
 
 
-def test_what_the_model_says_is_shown_never_run(page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts):
+def test_what_the_model_says_is_shown_never_run(
+    page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts
+):
     """Model output is hostile: markup in a message, a tool input or a prompt is shown as text on every page."""
     from orc_store import open_database
 
     db = tmp_path / "orc.db"
     open_database(db).close()
-    hostile = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=2</script></pre><b>bold</b>"
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script></pre><b>bold</b>'
     scripted_model.script([tool("Glob", {"pattern": hostile}), text(hostile)], match="scout of the team")
-    done = subprocess.run([str(BIN / "orc"), "execute", "--roles", "scout", "-q", f"look {hostile}"],
-                          cwd=orc_workdir, env=cli_env, capture_output=True, timeout=240)
+    done = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "scout", "-q", f"look {hostile}"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (agent,) = rows(db, "select id, task_id from agents")
     with browse(db, env=cli_env) as (url, _):
@@ -353,11 +414,18 @@ def test_browse_task_id_starts_at_the_task(scripted_run):
         assert lines[1] == f"Task {task}: {url}/-/orc/task/{task}"
         with urllib.request.urlopen(f"{url}/-/orc/task/{task}", timeout=30) as response:
             assert "Add CSV export" in response.read().decode()
-    done = subprocess.run([str(BIN / "orc"), "browse", "task-nope", "--db", str(scripted_run["db"])], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BIN / "orc"), "browse", "task-nope", "--db", str(scripted_run["db"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.splitlines() == [f"Error: no task 'task-nope' in the run store {str(scripted_run['db'])!r}; "
-                                        "`orc list-tasks` shows the tasks"]
+    assert done.stderr.splitlines() == [
+        f"Error: no task 'task-nope' in the run store {str(scripted_run['db'])!r}; "
+        "`orc list-tasks` shows the tasks"
+    ]
 
 
 def test_without_orc_web_browse_is_stock_datasette(scripted_run):
@@ -380,8 +448,11 @@ def test_home_pages_through_any_number_of_tasks(tmp_path):
     db = tmp_path / "orc.db"
     build(db, tasks=60, per_task=2)
     newest_first = [r["id"] for r in rows(db, "select id from tasks order by created_at desc")]
-    running = [t for t in newest_first if rows(db, "select status from tasks where id = ?", [t])[0]["status"]
-               == "running"]
+    running = [
+        t
+        for t in newest_first
+        if rows(db, "select status from tasks where id = ?", [t])[0]["status"] == "running"
+    ]
     assert len(running) == 3
     with browse(db, env=clean_env(tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1")) as (url, _):
         seen, page_url, pages = [], f"{url}/-/orc/", 0
@@ -396,8 +467,14 @@ def test_home_pages_through_any_number_of_tasks(tmp_path):
         assert pages == 3  # 3 running + 25, then 25, then 7
         with urllib.request.urlopen(f"{url}/-/orc/?status=failed", timeout=30) as response:
             failed = re.findall(r'<tr class="task" data-task="([^"]+)"', response.read().decode())
-        assert failed == [r["id"] for r in rows(db, "select id from tasks where status = 'failed' "
-                                                    "order by created_at desc")] and failed
+        assert (
+            failed
+            == [
+                r["id"]
+                for r in rows(db, "select id from tasks where status = 'failed' order by created_at desc")
+            ]
+            and failed
+        )
         with urllib.request.urlopen(f"{url}/-/orc/task/{failed[0]}", timeout=30) as response:
             assert f"orc resume {failed[0]}" in response.read().decode()
 
@@ -440,7 +517,9 @@ def test_hook_orc_browse_plugins(tmp_path):
 
     db = tmp_path / "store.db"
     open_database(db).close()
-    plugins = browse_plugins(make_plugin_manager(plugins=[Hello()], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    plugins = browse_plugins(
+        make_plugin_manager(plugins=[Hello()], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    )
     assert [name for name, _ in plugins] == ["hello", "orc-web"]
 
     async def fetch(ds, path):
@@ -482,5 +561,12 @@ def test_hook_orc_browse_path():
 def test_money_is_dollars_and_cents():
     from orc_web.mission.formats import money
 
-    assert [money(v) for v in (0.1 + 0.2, 0.115, 12345.678, 0.0042, 0.00004, 0, None)] == \
-        ["$0.30", "$0.12", "$12,345.68", "$0.0042", "$0.0000", "$0.00", "-"]
+    assert [money(v) for v in (0.1 + 0.2, 0.115, 12345.678, 0.0042, 0.00004, 0, None)] == [
+        "$0.30",
+        "$0.12",
+        "$12,345.68",
+        "$0.0042",
+        "$0.0000",
+        "$0.00",
+        "-",
+    ]

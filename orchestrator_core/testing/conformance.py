@@ -75,7 +75,11 @@ def check_role(role: Any, *, extra_tools: Iterable[str] = ()) -> None:
         _fail(f"{where}: the name must be lowercase letters, digits, '-' or '_' (it is typed in --roles a,b)")
     if role.name in ("auto", "custom"):
         _fail(f"{where}: the name is a task type orc reserves; choose another")
-    if not isinstance(role.description, str) or not role.description.strip() or "\n" in role.description.strip():
+    if (
+        not isinstance(role.description, str)
+        or not role.description.strip()
+        or "\n" in role.description.strip()
+    ):
         _fail(f"{where}: the description must be one non-empty line (`orc roles` shows it)")
     if not isinstance(role.system_prompt, str) or not role.system_prompt.strip():
         _fail(f"{where}: the system prompt is empty")
@@ -114,7 +118,13 @@ class _Team:
         from orchestrator_core import Role
 
         for letter in "abc":
-            register(Role(f"conformance-{letter}", f"Conformance agent {letter}.", _ROLE_PROMPT.format(letter.upper())))
+            register(
+                Role(
+                    f"conformance-{letter}",
+                    f"Conformance agent {letter}.",
+                    _ROLE_PROMPT.format(letter.upper()),
+                )
+            )
 
     @hookimpl
     def orc_register_executors(self, register: Any) -> None:
@@ -146,7 +156,9 @@ class _Order:
 
 
 @asynccontextmanager
-async def _scripted_orchestrator(plugins: Iterable[object], executor_name: str = "sequential") -> AsyncIterator[Any]:
+async def _scripted_orchestrator(
+    plugins: Iterable[object], executor_name: str = "sequential"
+) -> AsyncIterator[Any]:
     from orchestrator_core import Config, Orchestrator, make_plugin_manager
     from orchestrator_core.testing import ScriptedModel, text, tool
 
@@ -154,7 +166,9 @@ async def _scripted_orchestrator(plugins: Iterable[object], executor_name: str =
         base = Path(tmp)
         (base / "work").mkdir()
         (base / "work" / "notes.txt").write_text("orc conformance\n")
-        model.script([tool("Read", {"file_path": "notes.txt"}), text("A read the notes.")], match="agent A.", name="a")
+        model.script(
+            [tool("Read", {"file_path": "notes.txt"}), text("A read the notes.")], match="agent A.", name="a"
+        )
         model.script([text("B is done.")], match="agent B.", name="b")
         model.script([text("C is done.")], match="agent C.", name="c")
         config = Config(
@@ -207,7 +221,11 @@ async def check_executor(executor: Any, *, timeout: float = 120.0) -> None:
     name = "under-test"
     for veto in ((), ("a",)):
         order = _Order()
-        async with _scripted_orchestrator([_team_plugin({name: executor}, veto), order]) as (orc, model, work):
+        async with _scripted_orchestrator([_team_plugin({name: executor}, veto), order]) as (
+            orc,
+            model,
+            work,
+        ):
             try:
                 with anyio.fail_after(timeout):
                     result = await orc.execute("conformance", execution_mode=name, plan=_plan(), cwd=work)
@@ -228,7 +246,9 @@ async def check_executor(executor: Any, *, timeout: float = 120.0) -> None:
             if never:
                 _fail(f"the executor never ran subtask(s) {', '.join(never)}; run every subtask of the plan")
             if got != dict.fromkeys("abc", SubtaskStatus.SUCCEEDED):
-                _fail(f"with nothing failing every subtask must succeed; got { {k: v.value for k, v in got.items()} }")
+                _fail(
+                    f"with nothing failing every subtask must succeed; got { {k: v.value for k, v in got.items()} }"
+                )
             c_start = order.log.index(("started", "c"))
             for dep in "ab":
                 if order.log.index(("finished", dep)) > c_start:
@@ -236,7 +256,9 @@ async def check_executor(executor: Any, *, timeout: float = 120.0) -> None:
             for script in ("a", "b", "c"):
                 sessions = {r.session_id for r in model.requests_for(script)}
                 if len(sessions) != 1:
-                    _fail(f"subtask {script} must run one agent once; the model saw {len(sessions)} session(s)")
+                    _fail(
+                        f"subtask {script} must run one agent once; the model saw {len(sessions)} session(s)"
+                    )
         else:
             expected = {"a": SubtaskStatus.FAILED, "b": SubtaskStatus.SUCCEEDED, "c": SubtaskStatus.SKIPPED}
             if got != expected:
@@ -293,7 +315,9 @@ def check_observer(plugin: object, *, timeout: float = 120.0) -> dict[str, int]:
         caller.name for caller in pm.get_hookcallers(plugin) or () if caller.name in OBSERVER_HOOKS
     )
     if not implemented:
-        _fail("the plugin implements no observer hook (orc_task_*, orc_subtask_*, orc_agent_*, orc_event, orc_status)")
+        _fail(
+            "the plugin implements no observer hook (orc_task_*, orc_subtask_*, orc_agent_*, orc_event, orc_status)"
+        )
     for hook_name in implemented:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             if impl.plugin is not plugin:
@@ -347,7 +371,10 @@ def check_observer(plugin: object, *, timeout: float = 120.0) -> dict[str, int]:
         _fail(f"an observer hook is slow: {slow[0]}")
     mine = [line for line in mine if line not in slow]
     if mine:
-        _fail(f"the observer raised during a real run: {mine[0]}" + (f" (and {len(mine) - 1} more)" if mine[1:] else ""))
+        _fail(
+            f"the observer raised during a real run: {mine[0]}"
+            + (f" (and {len(mine) - 1} more)" if mine[1:] else "")
+        )
     return counts
 
 

@@ -178,7 +178,9 @@ class HookRecorder:
             if not name.startswith("orc_") or caller.spec is None:
                 continue
 
-            def record(*args: Any, _name: str = name, _argnames: tuple = caller.spec.argnames, **kwargs: Any) -> None:
+            def record(
+                *args: Any, _name: str = name, _argnames: tuple = caller.spec.argnames, **kwargs: Any
+            ) -> None:
                 if self._in_pluggy and self._in_pluggy[-1] == _name:
                     return  # already recorded by the monitoring
                 self.calls.append(HookCall(_name, {**dict(zip(_argnames, args, strict=False)), **kwargs}))

@@ -33,8 +33,11 @@ def permission_mode(role: Role) -> PermissionMode:
     for mode in get_args(PermissionMode):
         if mode == role.permission_mode:
             return mode
-    raise UsageError(f"role {role.name!r} has permission mode {role.permission_mode!r}, which the Claude SDK "
-                     f"does not know; use one of {', '.join(get_args(PermissionMode))}")
+    raise UsageError(
+        f"role {role.name!r} has permission mode {role.permission_mode!r}, which the Claude SDK "
+        f"does not know; use one of {', '.join(get_args(PermissionMode))}"
+    )
+
 
 #: The longest line (one message, as JSON) the SDK may read from the CLI.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -115,7 +118,9 @@ class ClaudeRuntime:
         stderr_lines: deque[str] = deque(maxlen=20)
         async with contextlib.AsyncExitStack() as stack:
             # One process at a time per session, across processes too: a second sender gets "busy" at once.
-            stack.enter_context(session_lock(agent, "another process is talking to it; try again when it is done"))
+            stack.enter_context(
+                session_lock(agent, "another process is talking to it; try again when it is done")
+            )
             # Decided under the lock, from the transcript itself (#17): a first turn cut short (Ctrl-C, SIGTERM)
             # after the CLI created the transcript must be resumed, or the CLI says "Session ID already in use".
             transcript = self.has_session(agent)

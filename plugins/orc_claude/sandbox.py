@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
         failIfUnavailable: bool
 
+
 log = logging.getLogger("orc.sandbox")
 #: What the sandbox needs on Linux (Debian packages bubblewrap and socat).
 LINUX_NEEDS = ("bwrap", "socat")
@@ -55,7 +56,8 @@ def bash_sandbox(config: Config, role: Role, env: Mapping[str, str]) -> OrcSandb
             log.warning(
                 "Bash runs without the OS sandbox in this --scripted run (%s not found); a run with a real model "
                 "refuses to start until you install them (Debian: apt-get install bubblewrap socat) or pass "
-                "--no-bash-sandbox", " and ".join(absent),
+                "--no-bash-sandbox",
+                " and ".join(absent),
             )
         return None
     return {

@@ -76,8 +76,10 @@ def _start_failure(exc: Exception, stderr_lines: deque[str]) -> RuntimeUnavailab
         detail = said or text
     hint = ""
     if "Sandbox required but unavailable" in detail:
-        hint = ("; install bubblewrap and socat (apt-get install bubblewrap socat), or run Bash unsandboxed with "
-                "--no-bash-sandbox or ORC_BASH_SANDBOX=false")
+        hint = (
+            "; install bubblewrap and socat (apt-get install bubblewrap socat), or run Bash unsandboxed with "
+            "--no-bash-sandbox or ORC_BASH_SANDBOX=false"
+        )
     return RuntimeUnavailable(f"the Claude Code CLI would not start: {detail[-400:]}{hint}")
 
 
@@ -189,7 +191,9 @@ class ClaudeSession:
             if not (isinstance(turn.result, ResultMessage) and turn.result.is_error):
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 # Redacted before the cut, so the cut cannot leave the end of a secret (#16).
-                tail = turn.redact(" | ".join(line.strip() for line in self.stderr_lines if line.strip()))[-300:]
+                tail = turn.redact(" | ".join(line.strip() for line in self.stderr_lines if line.strip()))[
+                    -300:
+                ]
                 turn.fail(f"{detail}{f' ({tail})' if tail else ''}", retryable=True)
         except anyio.get_cancelled_exc_class():
             # orc cut the turn short (timeout, budget, fail-fast, a signal): the CLI still reports what the turn
@@ -210,8 +214,9 @@ class ClaudeSession:
             raise error
         self._in_turn = False
         result = turn.finish(time.monotonic() - started)
-        result = attrs.evolve(result, text=redact(result.text),
-                              error=None if result.error is None else redact(result.error))
+        result = attrs.evolve(
+            result, text=redact(result.text), error=None if result.error is None else redact(result.error)
+        )
         api_failure = getattr(turn.result, "terminal_reason", None) == "api_error"
         # Overloaded, rate-limited, a server error, or no answer at all (connection refused, reset): worth another
         # try. A 4xx that is not about load (bad request, auth) is not.

@@ -27,6 +27,7 @@ class TrustOptions(TypedDict, total=False):
     strict_mcp_config: bool
     settings: str
 
+
 #: Where the Claude CLI sends model requests when ANTHROPIC_BASE_URL is not set.
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 

@@ -15,10 +15,18 @@ TOOL_OUTPUT_CHARS = 2000
 FILE_TOOLS = {"Read": "read", "Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
 SEARCH_TOOLS = {"Glob", "Grep"}
 #: Metrics field -> key in a result's ``usage`` (this turn's calls) and in its ``model_usage`` (the session's).
-USAGE_KEYS = {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
-              "cache_read_tokens": "cache_read_input_tokens", "cache_creation_tokens": "cache_creation_input_tokens"}
-MODEL_USAGE_KEYS = {"input_tokens": "inputTokens", "output_tokens": "outputTokens",
-                    "cache_read_tokens": "cacheReadInputTokens", "cache_creation_tokens": "cacheCreationInputTokens"}
+USAGE_KEYS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_read_tokens": "cache_read_input_tokens",
+    "cache_creation_tokens": "cache_creation_input_tokens",
+}
+MODEL_USAGE_KEYS = {
+    "input_tokens": "inputTokens",
+    "output_tokens": "outputTokens",
+    "cache_read_tokens": "cacheReadInputTokens",
+    "cache_creation_tokens": "cacheCreationInputTokens",
+}
 
 
 def _text_of(content: Any) -> str:
@@ -67,10 +75,16 @@ class Turn:
             self.session_id = data.get("session_id") or self.session_id
             self.emit(
                 EventKind.SESSION,
-                {k: data.get(k) for k in ("session_id", "model", "cwd", "tools", "permissionMode", "claude_code_version")},
+                {
+                    k: data.get(k)
+                    for k in ("session_id", "model", "cwd", "tools", "permissionMode", "claude_code_version")
+                },
             )
         elif subtype == "api_retry":
-            self.emit(EventKind.RETRY, {k: data.get(k) for k in ("attempt", "error_status", "error", "retry_delay_ms")})
+            self.emit(
+                EventKind.RETRY,
+                {k: data.get(k) for k in ("attempt", "error_status", "error", "retry_delay_ms")},
+            )
 
     def _assistant(self, message: Any) -> None:
         from claude_agent_sdk import TextBlock, ToolUseBlock
@@ -82,8 +96,10 @@ class Turn:
                 self._responses.add(response)
         usage = message.usage or {}
         # An assistant message's usage is the one of its model call's start: its input side is the context size.
-        context = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens",
-                                                          "cache_creation_input_tokens"))
+        context = sum(
+            int(usage.get(k) or 0)
+            for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        )
         self.context_used = max(self.context_used, context)
         for block in message.content:
             if isinstance(block, TextBlock):
@@ -92,7 +108,9 @@ class Turn:
             elif isinstance(block, ToolUseBlock):
                 self.counts["tool_calls"] += 1
                 self.tools[block.id] = (block.name, dict(block.input), time.monotonic())
-                self.emit(EventKind.TOOL_CALL, {"tool_use_id": block.id, "name": block.name, "input": block.input})
+                self.emit(
+                    EventKind.TOOL_CALL, {"tool_use_id": block.id, "name": block.name, "input": block.input}
+                )
 
     def _user(self, message: Any) -> None:
         from claude_agent_sdk import ToolResultBlock
@@ -128,9 +146,13 @@ class Turn:
         if not path:
             return
         full = str((Path(self.agent.cwd) / path).resolve())
-        self.counts["files_read" if operation in ("read", "search") else "files_written"] += operation != "search"
-        self.emit(EventKind.FILE_ACCESS, {"path": full, "operation": operation, "tool": name,
-                                          "tool_use_id": tool_use_id})
+        self.counts["files_read" if operation in ("read", "search") else "files_written"] += (
+            operation != "search"
+        )
+        self.emit(
+            EventKind.FILE_ACCESS,
+            {"path": full, "operation": operation, "tool": name, "tool_use_id": tool_use_id},
+        )
 
     def _tokens(self, result: Any, usage: dict[str, Any]) -> dict[str, int]:
         """This turn's tokens, from the same source as its cost.
@@ -144,8 +166,11 @@ class Turn:
             return {field: int(usage.get(key) or 0) for field, key in USAGE_KEYS.items()}
         before = self.agent.metrics
         return {
-            field: max(sum(int(m.get(MODEL_USAGE_KEYS[field]) or 0) for m in totals.values())
-                       - getattr(before, field), 0)
+            field: max(
+                sum(int(m.get(MODEL_USAGE_KEYS[field]) or 0) for m in totals.values())
+                - getattr(before, field),
+                0,
+            )
             for field in USAGE_KEYS
         }
 
@@ -162,13 +187,15 @@ class Turn:
         # total_cost_usd is the session's running total (FACTS §3): this turn cost the difference.
         cost = money(max(cumulative - self.agent.metrics.cost_usd, 0.0)) if result is not None else 0.0
         window = 0
-        for model_usage in ((result.model_usage or {}).values() if result is not None else ()):
+        for model_usage in (result.model_usage or {}).values() if result is not None else ():
             window = max(window, int(model_usage.get("contextWindow") or 0))
         tokens = self._tokens(result, usage)
         metrics = Metrics(
             cost_usd=cost,
             **tokens,
-            duration_s=(result.duration_ms / 1000) if result is not None and result.duration_ms else wall_seconds,
+            duration_s=(result.duration_ms / 1000)
+            if result is not None and result.duration_ms
+            else wall_seconds,
             context_used=self.context_used,
             context_window=window,
             **self.counts,
@@ -194,12 +221,18 @@ class Turn:
                         "usage_percentage": round(100 * self.context_used / window, 2),
                     },
                 )
-        text = (result.result if result is not None and result.result else None) or (self.texts[-1] if self.texts else "")
+        text = (result.result if result is not None and result.result else None) or (
+            self.texts[-1] if self.texts else ""
+        )
         is_error = self.error is not None or result is None or bool(result.is_error)
         error = self.error
         if is_error and error is None:
             errors = getattr(result, "errors", None) if result is not None else None
-            error = "; ".join(errors) if errors else (text or getattr(result, "subtype", None) or "the turn failed")
+            error = (
+                "; ".join(errors)
+                if errors
+                else (text or getattr(result, "subtype", None) or "the turn failed")
+            )
         self.emit(
             EventKind.RESULT,
             {
@@ -211,6 +244,10 @@ class Turn:
             },
         )
         return TurnResult(
-            text=text, is_error=is_error, error=error, metrics=metrics, session_id=self.session_id,
+            text=text,
+            is_error=is_error,
+            error=error,
+            metrics=metrics,
+            session_id=self.session_id,
             retryable=self.retryable,
         )

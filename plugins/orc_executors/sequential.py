@@ -12,8 +12,10 @@ class SequentialExecutor:
             # The next subtask in plan order whose only missing dependency is the current one: its session opens
             # while the current agent works.
             following = [
-                s for s in run.plan.subtasks
-                if s.id != current.id and s.id not in run.results
+                s
+                for s in run.plan.subtasks
+                if s.id != current.id
+                and s.id not in run.results
                 and all(d in run.results or d == current.id for d in s.depends_on)
             ]
             await run.run_subtask(current, then=following[0] if following else None)

@@ -136,8 +136,10 @@ class Board:
     def task_started(self, task: Task) -> None:
         with self._lock:
             self.task = task
-            self.rows = {s.id: Row(key=s.id, role=self.shown(s.role), subtask_id=s.id)
-                         for s in (task.plan.subtasks if task.plan else ())}
+            self.rows = {
+                s.id: Row(key=s.id, role=self.shown(s.role), subtask_id=s.id)
+                for s in (task.plan.subtasks if task.plan else ())
+            }
             self._by_agent.clear()
             self.notices.clear()
             self.started, self.ended = time.monotonic(), None
@@ -157,15 +159,19 @@ class Board:
                 return
             if agent.id not in self._by_agent:
                 self._by_agent[agent.id] = agent.id
-                self.rows[agent.id] = Row(key=agent.id, role=self.shown(agent.role), name=self.shown(agent.name),
-                                          agent_id=agent.id)
+                self.rows[agent.id] = Row(
+                    key=agent.id, role=self.shown(agent.role), name=self.shown(agent.name), agent_id=agent.id
+                )
             self._apply_agent(agent)
 
     def subtask_started(self, subtask: Subtask, agent: Agent) -> None:
         with self._lock:
-            self.rows.pop(agent.id, None)  # made by agent_created, for an agent it did not know to be the task's
-            row = self.rows.setdefault(subtask.id, Row(key=subtask.id, role=self.shown(subtask.role),
-                                                       subtask_id=subtask.id))
+            self.rows.pop(
+                agent.id, None
+            )  # made by agent_created, for an agent it did not know to be the task's
+            row = self.rows.setdefault(
+                subtask.id, Row(key=subtask.id, role=self.shown(subtask.role), subtask_id=subtask.id)
+            )
             if row.agent_id is not None:  # a retry: a fresh agent, the earlier ones' spending stays counted
                 row.prior_tokens, row.prior_cost_usd = row.total_tokens, row.total_cost_usd
                 row.tokens, row.cost_usd, row.turns, row.tool_calls, row.context_pct = 0, 0.0, 0, 0, None
@@ -179,7 +185,9 @@ class Board:
 
     def subtask_finished(self, subtask: Subtask, result: SubtaskResult) -> None:
         with self._lock:
-            row = self.rows.setdefault(subtask.id, Row(key=subtask.id, role=subtask.role, subtask_id=subtask.id))
+            row = self.rows.setdefault(
+                subtask.id, Row(key=subtask.id, role=subtask.role, subtask_id=subtask.id)
+            )
             row.status = _ENDED.get(result.status.value, result.status.value)
             row.ended = time.monotonic() if row.started is not None else None
             if result.agent_id and result.agent_id == row.agent_id:
@@ -195,7 +203,9 @@ class Board:
             return
         row.name = self.shown(agent.name)
         if row.subtask_id is None:
-            row.status = {"running": RUNNING, "failed": FAILED, "deleted": "deleted"}.get(agent.status.value, "idle")
+            row.status = {"running": RUNNING, "failed": FAILED, "deleted": "deleted"}.get(
+                agent.status.value, "idle"
+            )
         self._apply_metrics(row, agent.metrics)
 
     @staticmethod
@@ -229,8 +239,10 @@ class Board:
             elif event.kind is EventKind.MESSAGE and payload.get("role") == "assistant":
                 row.last_text = self.shown(" ".join(str(payload.get("text") or "").split()))
             elif event.kind is EventKind.USAGE:
-                row.tokens += sum(int(payload.get(k) or 0) for k in (
-                    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens"))
+                row.tokens += sum(
+                    int(payload.get(k) or 0)
+                    for k in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+                )
                 row.cost_usd += float(payload.get("cost_usd") or 0.0)
             elif event.kind is EventKind.CONTEXT and payload.get("usage_percentage") is not None:
                 row.context_pct = float(payload["usage_percentage"])

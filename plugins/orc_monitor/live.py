@@ -58,10 +58,16 @@ def _header(view: BoardView, max_cost: float | None) -> Text:
     if task is not None:
         title.append(printable(f"  {task.task_type} · {task.mode}"))
         if task.status.value not in ("running", "pending"):
-            title.append(f"  {task.status.value}", _STYLES.get(DONE if task.status.value == "succeeded" else FAILED))
+            title.append(
+                f"  {task.status.value}", _STYLES.get(DONE if task.status.value == "succeeded" else FAILED)
+            )
     title.append(f"   elapsed {_duration(view.elapsed)}")
-    counts = [f"{view.count(DONE)}/{view.total} done", f"{view.count(RUNNING)} running",
-              f"{view.count(WAITING)} waiting", f"{view.count(FAILED)} failed"]
+    counts = [
+        f"{view.count(DONE)}/{view.total} done",
+        f"{view.count(RUNNING)} running",
+        f"{view.count(WAITING)} waiting",
+        f"{view.count(FAILED)} failed",
+    ]
     counts += [f"{view.count(s)} {s}" for s in ("skipped", "cancelled") if view.count(s)]
     cost = f"${view.cost_usd:.4f}" + (f" of ${max_cost:.2f}" if max_cost else "")
     cost_style = "bold red" if max_cost and view.cost_usd >= max_cost else ""
@@ -83,8 +89,17 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
 
 #: Columns: (name, justify); those in NARROW_DROP go first on a terminal narrower than NARROW_WIDTH.
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
-    ("#", "right"), ("role", "left"), ("agent", "left"), ("status", "left"), ("turns", "right"), ("tools", "right"),
-    ("last tool", "left"), ("tokens", "right"), ("cost", "right"), ("ctx", "right"), ("time", "right"),
+    ("#", "right"),
+    ("role", "left"),
+    ("agent", "left"),
+    ("status", "left"),
+    ("turns", "right"),
+    ("tools", "right"),
+    ("last tool", "left"),
+    ("tokens", "right"),
+    ("cost", "right"),
+    ("ctx", "right"),
+    ("time", "right"),
 )
 NARROW_WIDTH = 120
 NARROW_DROP = {"agent", "ctx"}
@@ -107,8 +122,14 @@ def _cells(row: Any, view: BoardView, stall_seconds: float) -> dict[str, Any]:
     }
 
 
-def render(view: BoardView, *, max_cost: float | None = None, stall_seconds: float = 120.0,
-           verbose: bool = False, width: int | None = None) -> RenderableType:
+def render(
+    view: BoardView,
+    *,
+    max_cost: float | None = None,
+    stall_seconds: float = 120.0,
+    verbose: bool = False,
+    width: int | None = None,
+) -> RenderableType:
     """The whole live display for one moment: header, agent table, latest flags (and, verbose, what they said).
 
     :param width: the terminal's width; a narrow one drops the agent name and context columns.
@@ -117,8 +138,9 @@ def render(view: BoardView, *, max_cost: float | None = None, stall_seconds: flo
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for name, justify in columns:
         # Only the last tool's target may be cut short; every other cell is short and must stay whole.
-        table.add_column(name, justify=justify, no_wrap=True,
-                         overflow="ellipsis" if name == "last tool" else "fold")
+        table.add_column(
+            name, justify=justify, no_wrap=True, overflow="ellipsis" if name == "last tool" else "fold"
+        )
     for row in view.rows:
         cells = _cells(row, view, stall_seconds)
         table.add_row(*(cells[name] for name, _ in columns), style="dim" if row.status == WAITING else None)
@@ -127,8 +149,14 @@ def render(view: BoardView, *, max_cost: float | None = None, stall_seconds: flo
     if verbose:
         for row in view.rows:
             if row.status == RUNNING and row.last_text:
-                said = row.last_text if len(row.last_text) <= SAID_WIDTH else row.last_text[: SAID_WIDTH - 1] + "…"
-                parts.append(Text.assemble((f"{row.name}: ", "bold"), said, no_wrap=True, overflow="ellipsis"))
+                said = (
+                    row.last_text
+                    if len(row.last_text) <= SAID_WIDTH
+                    else row.last_text[: SAID_WIDTH - 1] + "…"
+                )
+                parts.append(
+                    Text.assemble((f"{row.name}: ", "bold"), said, no_wrap=True, overflow="ellipsis")
+                )
     return Group(*parts)
 
 
@@ -144,14 +172,24 @@ class LiveView:
 
     def renderable(self) -> RenderableType:
         width = self._live.console.width if self._live is not None else None
-        return render(self.board.view(), max_cost=getattr(self.config, "max_cost_usd", None),
-                      stall_seconds=self.config.stall_seconds, verbose=self.config.verbose, width=width)
+        return render(
+            self.board.view(),
+            max_cost=getattr(self.config, "max_cost_usd", None),
+            stall_seconds=self.config.stall_seconds,
+            verbose=self.config.verbose,
+            width=width,
+        )
 
     def start(self) -> None:
         if self._live is not None:
             return
-        self._live = Live(console=self.console or Console(stderr=True), get_renderable=self.renderable,
-                          refresh_per_second=4, redirect_stdout=False, redirect_stderr=True)
+        self._live = Live(
+            console=self.console or Console(stderr=True),
+            get_renderable=self.renderable,
+            refresh_per_second=4,
+            redirect_stdout=False,
+            redirect_stderr=True,
+        )
         self._live.start(refresh=True)
         # Log lines written straight to the real stderr would land inside the table: send them through rich's
         # stderr proxy, which prints them above it.

@@ -44,7 +44,9 @@ class Monitor:
     def _seen(self, agent: Agent) -> None:
         before = self.agents.get(agent.id)
         self.agents[agent.id] = agent
-        if agent.status is AgentStatus.RUNNING and (before is None or before.status is not AgentStatus.RUNNING):
+        if agent.status is AgentStatus.RUNNING and (
+            before is None or before.status is not AgentStatus.RUNNING
+        ):
             self.stalls.activity(agent.id, time.monotonic())
         elif agent.status is AgentStatus.DELETED:
             self.stalls.forget(agent.id)
@@ -77,7 +79,11 @@ class Monitor:
         agent = self.agents.get(event.agent_id)
         if seen is not None and agent is not None:
             call = call_key(name, event.payload.get("input"))
-            self._flag(agent, "loop", f"made the same call {seen} times: {call if len(call) <= 100 else call[:99] + '…'}")
+            self._flag(
+                agent,
+                "loop",
+                f"made the same call {seen} times: {call if len(call) <= 100 else call[:99] + '…'}",
+            )
 
     @hookimpl
     def orc_status(self, snapshot: StatusSnapshot) -> None:
@@ -88,9 +94,15 @@ class Monitor:
             limit = _seconds(self.stalls.stall_seconds)
             last = self.last.get(agent.id, "no event seen yet")
             if kind == "stall":
-                self._flag(agent, "stall", f"no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS is {limit})")
+                self._flag(
+                    agent, "stall", f"no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS is {limit})"
+                )
             else:
                 # The message is the reason the subtask records when the policy stops the turn.
-                self._flag(agent, "stalled", f"stalled: no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS "
-                                             f"is {limit}, ORC_STALL_INTERVALS {self.stalls.act_after}, "
-                                             f"ORC_STALL_ACTION {self.stall_action})")
+                self._flag(
+                    agent,
+                    "stalled",
+                    f"stalled: no event for {_seconds(silent)}, {last} (ORC_STALL_SECONDS "
+                    f"is {limit}, ORC_STALL_INTERVALS {self.stalls.act_after}, "
+                    f"ORC_STALL_ACTION {self.stall_action})",
+                )

@@ -29,10 +29,18 @@ PLANNER = "ORC_PLANNER"
 
 @hookimpl
 def orc_addoption(parser):
-    parser.add_setting(PLANNER, parse=lambda text: text.strip() or None, default=None,
-                       help=f"Ask this planner for every plan ({', '.join(PLANNERS)}); empty: the task type decides.")
-    parser.add_option("--planner", setting=PLANNER, commands=("execute", "plan"),
-                      help="Ask this planner for the plan, e.g. llm (a planner agent).")
+    parser.add_setting(
+        PLANNER,
+        parse=lambda text: text.strip() or None,
+        default=None,
+        help=f"Ask this planner for every plan ({', '.join(PLANNERS)}); empty: the task type decides.",
+    )
+    parser.add_option(
+        "--planner",
+        setting=PLANNER,
+        commands=("execute", "plan"),
+        help="Ask this planner for the plan, e.g. llm (a planner agent).",
+    )
 
 
 @hookimpl(tryfirst=True)
@@ -46,13 +54,17 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
     """trylast: a smarter planner plugin gets the first word; these are the fallback."""
     planner = config.get(PLANNER)
     if planner is not None and planner not in PLANNERS:
-        raise UsageError(f"no planner plugin answers --planner {planner!r}; built-in planners: "
-                         f"{', '.join(PLANNERS)} (see `orc plugins`)")
+        raise UsageError(
+            f"no planner plugin answers --planner {planner!r}; built-in planners: "
+            f"{', '.join(PLANNERS)} (see `orc plugins`)"
+        )
     if planner == llm.LLM:
         return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
     if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
-            Subtask(str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ())
+            Subtask(
+                str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ()
+            )
             for i, role in enumerate(roles, start=1)
         ]
         return Plan(subtasks, task_type="custom")
@@ -64,16 +76,22 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
             # template can run: otherwise the plan's own one-line error is all the user needs.
             fallback = task_types.get(FALLBACK)
             if fallback is not None and all(s.role in orc.roles for s in fallback.subtasks):
-                llm.log.warning("no template fits the prompt; this plan uses the %s template and spent nothing; "
-                                "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
-                                FALLBACK)
+                llm.log.warning(
+                    "no template fits the prompt; this plan uses the %s template and spent nothing; "
+                    "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
+                    FALLBACK,
+                )
         elif task_type is None and planner is None:
             reason = llm.unavailable(orc)
             if reason is None:
                 return llm.make_plan(prompt, "auto", roles, task_types, orc, cwd)
             if llm.PLANNER_ROLE in orc.roles:  # without the role there is nobody to miss: no warning
-                llm.log.warning("no template fits the prompt and the planner agent cannot run (%s); using the %s "
-                                "template", reason.rstrip("."), FALLBACK)
+                llm.log.warning(
+                    "no template fits the prompt and the planner agent cannot run (%s); using the %s "
+                    "template",
+                    reason.rstrip("."),
+                    FALLBACK,
+                )
         task_type = task_type or FALLBACK
     template = task_types.get(task_type)
     return None if template is None else plan_from_template(template, prompt)

@@ -160,4 +160,3 @@ async def _ask(planner: OpenAgent, message: str) -> str:
     if turn.is_error:
         raise RunFailed(f"the planner agent {planner.agent_id} could not answer: {turn.error}")
     return turn.text
-

@@ -21,10 +21,19 @@ def demo_plan(request: ScriptedRequest) -> dict:
     return {
         "subtasks": [
             {"id": "1", "role": "analyst", "instruction": f"Find what {task!r} touches.", "depends_on": []},
-            {"id": "2", "role": "builder", "instruction": "Make the change the analysis calls for.",
-             "depends_on": ["1"]},
+            {
+                "id": "2",
+                "role": "builder",
+                "instruction": "Make the change the analysis calls for.",
+                "depends_on": ["1"],
+            },
             {"id": "3", "role": "tester", "instruction": "Run what the builder made.", "depends_on": ["2"]},
-            {"id": "4", "role": "reviewer", "instruction": "Review what the builder made.", "depends_on": ["2"]},
+            {
+                "id": "4",
+                "role": "reviewer",
+                "instruction": "Review what the builder made.",
+                "depends_on": ["2"],
+            },
         ]
     }
 
@@ -32,6 +41,8 @@ def demo_plan(request: ScriptedRequest) -> dict:
 def scripts() -> list:
     """The scripted planner's replies: the plan, as a fenced JSON block."""
     return [
-        lambda r: text(f"```json\n{json.dumps(demo_plan(r), indent=2)}\n```",
-                       usage=Usage(input_tokens=2000, output_tokens=220)),
+        lambda r: text(
+            f"```json\n{json.dumps(demo_plan(r), indent=2)}\n```",
+            usage=Usage(input_tokens=2000, output_tokens=220),
+        ),
     ]

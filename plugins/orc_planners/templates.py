@@ -66,8 +66,11 @@ _KEYWORDS = (
     ("documentation", r"\b(document|documentation|docs|readme|docstrings?)\b"),
     # Last: a feature request names something to make. A prompt that asks for anything else (refactor, migrate,
     # investigate) fits no template, and ``auto`` asks the planner agent instead (#7).
-    ("feature_implementation", r"\b(add|adds|adding|implement|create|build|support|introduce|allow|enable|new|"
-                               r"feature|extend|expose|provide)\b"),
+    (
+        "feature_implementation",
+        r"\b(add|adds|adding|implement|create|build|support|introduce|allow|enable|new|"
+        r"feature|extend|expose|provide)\b",
+    ),
 )
 
 

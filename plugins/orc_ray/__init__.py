@@ -13,8 +13,12 @@ ADDRESS = "ORC_RAY_ADDRESS"
 
 @hookimpl
 def orc_addoption(parser):
-    parser.add_setting(ADDRESS, parse=lambda text: text.strip() or None, default=None,
-                       help="The Ray cluster to run agents on with --runtime ray (empty: RAY_ADDRESS, or auto).")
+    parser.add_setting(
+        ADDRESS,
+        parse=lambda text: text.strip() or None,
+        default=None,
+        help="The Ray cluster to run agents on with --runtime ray (empty: RAY_ADDRESS, or auto).",
+    )
     parser.add_option("--ray-address", setting=ADDRESS, commands=("execute", "resume"))
 
 

@@ -22,7 +22,9 @@ DEFAULT_SLOTS = int(os.environ.get("ORC_RAY_SLOTS", "4"))
 NAMESPACE = "orc"
 HOST_PREFIX = "orc-host-"
 
-INSTALL_HINT = 'Ray is not installed: pip install -e ".[ray]" (or pip install "orc[ray]") to use --runtime ray'
+INSTALL_HINT = (
+    'Ray is not installed: pip install -e ".[ray]" (or pip install "orc[ray]") to use --runtime ray'
+)
 
 
 def import_ray() -> Any:

@@ -49,5 +49,7 @@ def register(cli: click.Group) -> None:
             return
         click.echo(f"{'NODE':<14} {'ADDRESS':<16} {'CPUS':>4} {'SLOTS':>5} {'RUNNING':>7}  AGENTS")
         for row in report:
-            click.echo(f"{row['node_id'][:12]:<14} {row['address'] or '?':<16} {row['cpus']:>4g} {row['slots']:>5} "
-                       f"{row['running']:>7}  {', '.join(row['agents']) or '-'}")
+            click.echo(
+                f"{row['node_id'][:12]:<14} {row['address'] or '?':<16} {row['cpus']:>4g} {row['slots']:>5} "
+                f"{row['running']:>7}  {', '.join(row['agents']) or '-'}"
+            )

@@ -23,5 +23,7 @@ def split_env(runtime_env: Mapping[str, str], environ: Mapping[str, str] | None 
     environ = os.environ if environ is None else environ
     values = {k: v for k, v in runtime_env.items() if not SECRET.search(k)}
     names = [k for k in runtime_env if SECRET.search(k)]
-    names += [n.strip() for n in environ.get("ORC_RAY_FORWARD_ENV", "").split(",") if n.strip() and n not in names]
+    names += [
+        n.strip() for n in environ.get("ORC_RAY_FORWARD_ENV", "").split(",") if n.strip() and n not in names
+    ]
     return values, names

@@ -35,7 +35,9 @@ def node_root(node_id: str) -> Path:
     environment, else node-local temporary space."""
     # The default sits in orc's checked private folder: a shared temp folder would let another local user plant
     # the repository an agent works on (#16).
-    base = Path(os.environ["ORC_RAY_NODE_DIR"]) if os.environ.get("ORC_RAY_NODE_DIR") else private_subdir("ray")
+    base = (
+        Path(os.environ["ORC_RAY_NODE_DIR"]) if os.environ.get("ORC_RAY_NODE_DIR") else private_subdir("ray")
+    )
     root = base / node_id[:12]
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
@@ -64,7 +66,9 @@ class AgentHost:
         return {
             "node_id": self.node_id,
             "pid": os.getpid(),
-            "sessions": [{"agent_id": s.agent_id, "pid": s.pid, "started": s.started} for s in self.sessions.values()],
+            "sessions": [
+                {"agent_id": s.agent_id, "pid": s.pid, "started": s.started} for s in self.sessions.values()
+            ],
         }
 
     async def serve(self, key: str, spec: dict[str, Any]) -> AsyncIterator[tuple]:
@@ -114,7 +118,9 @@ class AgentHost:
         workspace: NodeWorkspace | None = None
         try:
             with anyio.CancelScope() as session.scope:
-                workspace = await asyncio.to_thread(NodeWorkspace, self.root, spec["agent"].id, spec["workspace"])
+                workspace = await asyncio.to_thread(
+                    NodeWorkspace, self.root, spec["agent"].id, spec["workspace"]
+                )
                 env = {**spec["env"], **{n: os.environ[n] for n in spec["env_names"] if n in os.environ}}
                 # orc_claude's runtime starts the CLI with a parent-death signal (orc_claude.lifeline): a silent
                 # CLI dies with this worker instead of outliving it (FACTS §10).
@@ -125,7 +131,9 @@ class AgentHost:
                 def emit(kind: Any, payload: dict[str, Any]) -> None:
                     out.put_nowait(("event", str(kind), payload, time.time()))
 
-                async with runtime.session(agent, spec["role"], emit, max_budget_usd=spec["max_budget_usd"]) as s:
+                async with runtime.session(
+                    agent, spec["role"], emit, max_budget_usd=spec["max_budget_usd"]
+                ) as s:
                     session.pid = s.pid
                     out.put_nowait(("opened", s.pid, workspace.cwd, str(workspace.path)))
                     while (item := await session.inbox.get()) is not None:

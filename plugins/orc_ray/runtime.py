@@ -36,8 +36,9 @@ def _error(name: str, message: str) -> OrcError:
 class RaySession:
     """An agent's session on a node: ``pid`` is its CLI's process id there, ``node_id`` the node."""
 
-    def __init__(self, runtime: RayRuntime, node_id: str, host: Any, key: str, agent: Agent, packed: dict,
-                 emit: Emit) -> None:
+    def __init__(
+        self, runtime: RayRuntime, node_id: str, host: Any, key: str, agent: Agent, packed: dict, emit: Emit
+    ) -> None:
         self.runtime = runtime
         self.node_id = node_id
         self.host = host
@@ -67,7 +68,12 @@ class RaySession:
         if kind == EventKind.FILE_ACCESS and isinstance(payload.get("path"), str):
             payload = {**payload, "path": payload["path"].replace(self.node_root, self.packed["root"], 1)}
         if kind == EventKind.SESSION:
-            payload = {**payload, "cwd": self.agent.cwd, "node_id": self.node_id, "node_cwd": payload.get("cwd")}
+            payload = {
+                **payload,
+                "cwd": self.agent.cwd,
+                "node_id": self.node_id,
+                "node_cwd": payload.get("cwd"),
+            }
         self.emit(EventKind(kind), payload)
         self.runtime.latencies.append(time.time() - node_time)
 
@@ -94,15 +100,20 @@ class RaySession:
                 elif item[0] == "failed":
                     raise _error(item[1], item[2])
                 else:
-                    return TurnResult(text="", is_error=True, error="the session closed before answering",
-                                      retryable=True)
+                    return TurnResult(
+                        text="", is_error=True, error="the session closed before answering", retryable=True
+                    )
         except ray.exceptions.RayActorError as exc:
             self.ended = True
             self.runtime.lose(self.node_id)
-            error = (f"node {self.node_id[:12]} was lost while the agent worked ({type(exc).__name__}); "
-                     "its turn may be run again elsewhere (--retries)")
+            error = (
+                f"node {self.node_id[:12]} was lost while the agent worked ({type(exc).__name__}); "
+                "its turn may be run again elsewhere (--retries)"
+            )
             self.emit(EventKind.ERROR, {"error": error, "node_id": self.node_id})
-            return TurnResult(text="", is_error=True, error=error, session_id=agent.session_id, retryable=True)
+            return TurnResult(
+                text="", is_error=True, error=error, session_id=agent.session_id, retryable=True
+            )
 
     async def _bring_back(self, result: TurnResult, changes: dict | None) -> TurnResult:
         problem = await anyio.to_thread.run_sync(workspace.apply, self.packed, self.agent.id, changes)
@@ -157,10 +168,17 @@ class RayRuntime:
             self.nodes[agent.id] = node_id
             self.roots[agent.id] = packed["root"] if packed["kind"] == "git" else None
             values, names = split_env(self.config.runtime_env)
-            spec = {"agent": agent, "role": role, "max_budget_usd": max_budget_usd, "workspace": packed,
-                    "env": values, "env_names": names}
-            session = RaySession(self, node_id, HOSTS.get(node_id), f"{agent.id}:{uuid.uuid4().hex[:8]}", agent,
-                                 packed, emit)
+            spec = {
+                "agent": agent,
+                "role": role,
+                "max_budget_usd": max_budget_usd,
+                "workspace": packed,
+                "env": values,
+                "env_names": names,
+            }
+            session = RaySession(
+                self, node_id, HOSTS.get(node_id), f"{agent.id}:{uuid.uuid4().hex[:8]}", agent, packed, emit
+            )
             try:
                 await session.open(spec)
                 self.node_cwds[agent.id] = session.node_cwd
@@ -170,7 +188,9 @@ class RayRuntime:
                     await session.close()
         except import_ray().exceptions.RayActorError as exc:
             self.lose(node_id)
-            raise RuntimeUnavailable(f"the agent host on node {node_id[:12]} died ({type(exc).__name__})") from None
+            raise RuntimeUnavailable(
+                f"the agent host on node {node_id[:12]} died ({type(exc).__name__})"
+            ) from None
         finally:
             self.placement.release(node_id)
 

@@ -39,7 +39,10 @@ GIT_IDENTITY = {
 
 def _git(*args: str, cwd: str | Path, env: dict[str, str] | None = None, input: bytes | None = None) -> str:
     done = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", *args], cwd=cwd, input=input, capture_output=True,
+        ["git", "-c", "core.hooksPath=/dev/null", *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
         env={**os.environ, **GIT_IDENTITY, **(env or {})},
     )
     if done.returncode:
@@ -119,12 +122,18 @@ def apply(packed: dict[str, Any], agent_id: str, changes: dict[str, Any] | None)
             bundle = Path(tmp) / "changes.bundle"
             bundle.write_bytes(changes["bundle"])
             _git("fetch", "-q", str(bundle), f"+{changes['ref']}:{ref}", cwd=root)
-        diff = subprocess.run(["git", "diff", "--binary", changes["from"], changes["to"]], cwd=root,
-                              capture_output=True, check=True).stdout
+        diff = subprocess.run(
+            ["git", "diff", "--binary", changes["from"], changes["to"]],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
         done = subprocess.run(["git", "apply", "--binary", "-"], cwd=root, input=diff, capture_output=True)
         if done.returncode:
-            return (f"the agent's changes do not apply to {root} ({done.stderr.decode(errors='replace').strip()}); "
-                    f"they are in {ref}: `git diff {changes['from']} {ref}`")
+            return (
+                f"the agent's changes do not apply to {root} ({done.stderr.decode(errors='replace').strip()}); "
+                f"they are in {ref}: `git diff {changes['from']} {ref}`"
+            )
         return None
     base = Path(root).resolve()
     with tarfile.open(fileobj=io.BytesIO(changes["data"]), mode="r:gz") as tar:
@@ -153,9 +162,7 @@ def _digest(path: Path) -> str:
 
 def _manifest(root: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(root)): _digest(p)
-        for p in root.rglob("*")
-        if p.is_file() and not p.is_symlink()
+        str(p.relative_to(root)): _digest(p) for p in root.rglob("*") if p.is_file() and not p.is_symlink()
     }
 
 
@@ -186,7 +193,9 @@ class NodeWorkspace:
                 bundle = Path(tmp) / "base.bundle"
                 bundle.write_bytes(packed["bundle"])
                 _git("fetch", "-q", str(bundle), f"+{packed['ref']}:{packed['ref']}", cwd=self.mirror)
-            if self.path.exists():  # the agent's earlier session on this node: start again from the head's state
+            if (
+                self.path.exists()
+            ):  # the agent's earlier session on this node: start again from the head's state
                 _git("worktree", "remove", "--force", str(self.path), cwd=self.mirror)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _git("worktree", "add", "-q", "--detach", str(self.path), packed["base"], cwd=self.mirror)

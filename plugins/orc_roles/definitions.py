@@ -23,7 +23,10 @@ ROLES = (
     Role(
         "analyst",
         "Reads the code and the request; reports what exists, what must change and the risks.",
-        _prompt("analyst", "Study the request and the existing code. Report the relevant files, constraints and risks."),
+        _prompt(
+            "analyst",
+            "Study the request and the existing code. Report the relevant files, constraints and risks.",
+        ),
         READ_TOOLS,
     ),
     Role(
@@ -35,14 +38,18 @@ ROLES = (
     Role(
         "builder",
         "Writes and edits the code.",
-        _prompt("builder", "Implement the plan: write and edit the files, keeping changes small and complete."),
+        _prompt(
+            "builder", "Implement the plan: write and edit the files, keeping changes small and complete."
+        ),
         WRITE_TOOLS,
         permission_mode="acceptEdits",
     ),
     Role(
         "tester",
         "Writes and runs tests; reports what passes and fails.",
-        _prompt("tester", "Check the change works: write or run tests and commands, and report exact results."),
+        _prompt(
+            "tester", "Check the change works: write or run tests and commands, and report exact results."
+        ),
         WRITE_TOOLS,
         permission_mode="acceptEdits",
     ),
@@ -55,14 +62,19 @@ ROLES = (
     Role(
         "documenter",
         "Writes and updates documentation.",
-        _prompt("documenter", "Write or update the documentation the change needs: README sections, docstrings."),
+        _prompt(
+            "documenter", "Write or update the documentation the change needs: README sections, docstrings."
+        ),
         ("Read", "Write", "Edit", "Glob", "Grep"),
         permission_mode="acceptEdits",
     ),
     Role(
         "scout",
         "Explores a codebase quickly and reports where things are.",
-        _prompt("scout", "Explore quickly: find the files, symbols and patterns that matter and say where they are."),
+        _prompt(
+            "scout",
+            "Explore quickly: find the files, symbols and patterns that matter and say where they are.",
+        ),
         READ_TOOLS,
     ),
 )

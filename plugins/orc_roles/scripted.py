@@ -95,7 +95,9 @@ def scripts_for(role: str) -> list:
                 {"command": f"python3 {slug_of(r)}.py", "description": f"Run {slug_of(r)}.py"},
                 usage=_usage(2400, 80),
             ),
-            lambda r: text(f"Ran python3 {slug_of(r)}.py; it printed:\n{r.last_tool_output}", usage=_usage(2700, 120)),
+            lambda r: text(
+                f"Ran python3 {slug_of(r)}.py; it printed:\n{r.last_tool_output}", usage=_usage(2700, 120)
+            ),
         ]
     if role == "reviewer":
         return [
@@ -118,6 +120,8 @@ def scripts_for(role: str) -> list:
     if role == "scout":
         return [
             tool("Glob", {"pattern": "**/*.py"}, usage=_usage(1500, 40)),
-            lambda r: text(f"Found these Python files:\n{r.last_tool_output or '(none)'}", usage=_usage(1700, 90)),
+            lambda r: text(
+                f"Found these Python files:\n{r.last_tool_output or '(none)'}", usage=_usage(1700, 90)
+            ),
         ]
     return [text(f"The {role} did its part.")]

@@ -30,7 +30,12 @@ LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 #: No facet suggestions: Datasette computes them with one query per column over the whole table or view on every
 #: page view; with 100,000 agents they were 2.7 s of the 2.8 s of the agents and agent_totals pages (#22). Facets
 #: asked for (``?_facet=role``) still work.
-SETTINGS = {"allow_download": False, "sql_time_limit_ms": 1000, "max_returned_rows": 1000, "suggest_facets": False}
+SETTINGS = {
+    "allow_download": False,
+    "sql_time_limit_ms": 1000,
+    "max_returned_rows": 1000,
+    "suggest_facets": False,
+}
 
 
 def metadata_for(path: Path) -> dict[str, Any]:
@@ -47,7 +52,9 @@ def browse_plugins(pm: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def make_datasette(path: Path, *, immutable: bool = False, plugins: list[tuple[str, Any]] | tuple = ()) -> Any:
+def make_datasette(
+    path: Path, *, immutable: bool = False, plugins: list[tuple[str, Any]] | tuple = ()
+) -> Any:
     """A Datasette on the store at ``path``, read-only, with orc's metadata (tests use it through ``.client``).
 
     :param immutable: the file cannot change (a read-only file system): read it as it is, with no -shm file.
@@ -107,10 +114,20 @@ def local_only(app: Any, port: int) -> Any:
         if scope["type"] in ("http", "websocket"):
             hosts = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"]
             if len(hosts) != 1 or not _local(hosts[0], port):
-                body = json.dumps({"ok": False, "status": 400, "error": f"orc browse answers only "
-                                   f"http://{HOST}:{port} or http://localhost:{port}"}).encode()
-                await send({"type": "http.response.start", "status": 400,
-                            "headers": [(b"content-type", b"application/json")]})
+                body = json.dumps(
+                    {
+                        "ok": False,
+                        "status": 400,
+                        "error": f"orc browse answers only http://{HOST}:{port} or http://localhost:{port}",
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 400,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await app(scope, receive, send)
@@ -118,8 +135,9 @@ def local_only(app: Any, port: int) -> Any:
     return guarded
 
 
-def serve(path: Path, *, port: int = 8001, open_browser: bool = False, pm: Any = None,
-          task_id: str | None = None) -> None:
+def serve(
+    path: Path, *, port: int = 8001, open_browser: bool = False, pm: Any = None, task_id: str | None = None
+) -> None:
     """Serve until interrupted. Prints ``Serving <file> at <url>`` once the port is listening, then the page to
     open first when a plugin gives one (``orc_browse_path``: mission control).
 
@@ -137,7 +155,9 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False, pm: Any =
     db = open_database(path, create=False)
     try:
         if task_id is not None and not db["tasks"].count_where("id = ?", [task_id]):
-            raise UsageError(f"no task {task_id!r} in the run store {str(path)!r}; `orc list-tasks` shows the tasks")
+            raise UsageError(
+                f"no task {task_id!r} in the run store {str(path)!r}; `orc list-tasks` shows the tasks"
+            )
     finally:
         db.close()
     install()
@@ -151,7 +171,9 @@ def serve(path: Path, *, port: int = 8001, open_browser: bool = False, pm: Any =
         sock.bind((HOST, port))
     except OSError as exc:
         sock.close()
-        raise click.UsageError(f"cannot listen on {HOST}:{port} ({exc.strerror}); pass another --port") from None
+        raise click.UsageError(
+            f"cannot listen on {HOST}:{port} ({exc.strerror}); pass another --port"
+        ) from None
     sock.listen(128)
     bound_port = sock.getsockname()[1]
     url = f"http://{HOST}:{bound_port}/{path.stem}"

@@ -23,17 +23,28 @@ db_option = click.option(
     help="The run store to read (overrides ORCHESTRATOR_DB_PATH; default ~/.local/share/orc/orchestrator.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-since_option = click.option("--since", help="Only those created since then: a date (2026-11-01, UTC unless it names "
-                            "an offset) or a duration back from now (30m, 2h, 3d, 1w).")
-transcript_option = click.option("--transcript", is_flag=True, help="Show what the agent was told and said, in "
-                                 "order: messages, tool calls with their input and result.")
+since_option = click.option(
+    "--since",
+    help="Only those created since then: a date (2026-11-01, UTC unless it names "
+    "an offset) or a duration back from now (30m, 2h, 3d, 1w).",
+)
+transcript_option = click.option(
+    "--transcript",
+    is_flag=True,
+    help="Show what the agent was told and said, in order: messages, tool calls with their input and result.",
+)
 
 
 def limit_options(command: Any) -> Any:
     """``--limit N`` (default 20) and ``--all``: how many of the newest rows a list shows."""
     command = click.option("--all", "show_all", is_flag=True, help="Show every row that matches.")(command)
-    return click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
-                        help="Show at most this many rows, newest first.")(command)
+    return click.option(
+        "--limit",
+        type=click.IntRange(min=1),
+        default=20,
+        show_default=True,
+        help="Show at most this many rows, newest first.",
+    )(command)
 
 
 def store_path(db_path: Path | None) -> Path:
@@ -70,31 +81,50 @@ def status(db_path: Path | None, as_json: bool) -> None:
         output.as_json(fleet)
         return
     t, f = fleet["totals"], fleet["files"]
-    output.pairs("Fleet", [
-        ("tasks", f"{t['tasks']} ({t['running_tasks']} running)"),
-        ("agents", t["agents"]),
-        ("cost", output.money(t["cost_usd"])),
-        ("tokens", f"{output.number(t['total_tokens'])} (input {output.number(t['input_tokens'])}, output "
-                   f"{output.number(t['output_tokens'])}, cache read {output.number(t['cache_read_tokens'])}, "
-                   f"cache write {output.number(t['cache_creation_tokens'])})"),
-        ("files", f"{f['files_consumed']} consumed, {f['files_produced']} produced"),
-    ])
+    output.pairs(
+        "Fleet",
+        [
+            ("tasks", f"{t['tasks']} ({t['running_tasks']} running)"),
+            ("agents", t["agents"]),
+            ("cost", output.money(t["cost_usd"])),
+            (
+                "tokens",
+                f"{output.number(t['total_tokens'])} (input {output.number(t['input_tokens'])}, output "
+                f"{output.number(t['output_tokens'])}, cache read {output.number(t['cache_read_tokens'])}, "
+                f"cache write {output.number(t['cache_creation_tokens'])})",
+            ),
+            ("files", f"{f['files_consumed']} consumed, {f['files_produced']} produced"),
+        ],
+    )
     output.table(
         "Agents by role and status",
         ["role", "status", "agents", "cost", "tokens"],
-        [[r["role"], r["status"], r["agents"], output.money(r["cost_usd"]), _tokens(r)]
-         for r in fleet["by_role_and_status"]],
+        [
+            [r["role"], r["status"], r["agents"], output.money(r["cost_usd"]), _tokens(r)]
+            for r in fleet["by_role_and_status"]
+        ],
     )
 
 
-def page_of(limit: int, show_all: bool, status: str | None = None, role: str | None = None,
-            task_id: str | None = None, since_text: str | None = None) -> Any:
+def page_of(
+    limit: int,
+    show_all: bool,
+    status: str | None = None,
+    role: str | None = None,
+    task_id: str | None = None,
+    since_text: str | None = None,
+) -> Any:
     """The rows a list command's options ask for."""
     from .queries import Page
     from .since import since
 
-    return Page(status=status, role=role, task_id=task_id, since=since(since_text) if since_text is not None else None,
-                limit=None if show_all else limit)
+    return Page(
+        status=status,
+        role=role,
+        task_id=task_id,
+        since=since(since_text) if since_text is not None else None,
+        limit=None if show_all else limit,
+    )
 
 
 def list_tasks(db_path: Path | None, as_json: bool, page: Any) -> None:
@@ -109,9 +139,20 @@ def list_tasks(db_path: Path | None, as_json: bool, page: Any) -> None:
         output.table(
             None,
             ["task", "status", "type", "mode", "subtasks", "cost", "tokens", "created", "prompt"],
-            [[r["id"], r["status"], r["task_type"], r["mode"], f"{r['succeeded']}/{r['subtasks']}",
-              output.money(r["cost_usd"]), _tokens(r), (r["created_at"] or "")[:19], output.short(r["prompt"], 40)]
-             for r in records],
+            [
+                [
+                    r["id"],
+                    r["status"],
+                    r["task_type"],
+                    r["mode"],
+                    f"{r['succeeded']}/{r['subtasks']}",
+                    output.money(r["cost_usd"]),
+                    _tokens(r),
+                    (r["created_at"] or "")[:19],
+                    output.short(r["prompt"], 40),
+                ]
+                for r in records
+            ],
         )
     output.shown_of(len(records), total, "tasks")
 
@@ -126,8 +167,12 @@ def task_details(task_id: str, db_path: Path | None, as_json: bool, messages: bo
     if details is None:
         raise UsageError(f"no task {task_id!r} in the run store; `orc list-tasks` shows the tasks")
     if messages:
-        _conversations(db, [a["agent_id"] for a in details["agents"]],
-                       {a["agent_id"]: a["role"] for a in details["agents"]}, as_json)
+        _conversations(
+            db,
+            [a["agent_id"] for a in details["agents"]],
+            {a["agent_id"]: a["role"] for a in details["agents"]},
+            as_json,
+        )
         return
     details["task"] = output.task_record(details["task"])
     details["agents"] = [output.agent_record(a) for a in details["agents"]]
@@ -135,26 +180,60 @@ def task_details(task_id: str, db_path: Path | None, as_json: bool, messages: bo
         output.as_json(details)
         return
     task = details["task"]
-    output.pairs(f"Task {task_id}", [
-        ("prompt", task["prompt"]), ("status", task["status"]), ("type", task["task_type"]),
-        ("mode", task["mode"]), ("cwd", task["cwd"]), ("cost", output.money(task["cost_usd"])),
-        ("tokens", _tokens(task)), ("created", task["created_at"]), ("finished", task["finished_at"] or "-"),
-        *([("error", task["error"])] if task["error"] else []),
-    ])
+    output.pairs(
+        f"Task {task_id}",
+        [
+            ("prompt", task["prompt"]),
+            ("status", task["status"]),
+            ("type", task["task_type"]),
+            ("mode", task["mode"]),
+            ("cwd", task["cwd"]),
+            ("cost", output.money(task["cost_usd"])),
+            ("tokens", _tokens(task)),
+            ("created", task["created_at"]),
+            ("finished", task["finished_at"] or "-"),
+            *([("error", task["error"])] if task["error"] else []),
+        ],
+    )
     output.table(
         "Subtasks",
         ["id", "role", "status", "after", "agent", "error"],
-        [[s["id"], s["role"], s["status"], ",".join(s["depends_on"]), s["agent_id"], output.short(s["error"])]
-         for s in details["subtasks"]],
+        [
+            [
+                s["id"],
+                s["role"],
+                s["status"],
+                ",".join(s["depends_on"]),
+                s["agent_id"],
+                output.short(s["error"]),
+            ]
+            for s in details["subtasks"]
+        ],
     )
     output.table(
         "Agents",
         ["agent", "role", "parent", "status", "model", "cost", "tokens", "tool calls", "read", "written"],
-        [[a["id"], a["role"], a["parent_id"] or "", a["status"], a["model"] or "-", output.money(a["cost_usd"]),
-          _tokens(a), a["tool_calls"], a["files_read"], a["files_written"]] for a in details["agents"]],
+        [
+            [
+                a["id"],
+                a["role"],
+                a["parent_id"] or "",
+                a["status"],
+                a["model"] or "-",
+                output.money(a["cost_usd"]),
+                _tokens(a),
+                a["tool_calls"],
+                a["files_read"],
+                a["files_written"],
+            ]
+            for a in details["agents"]
+        ],
     )
-    output.table("Files", ["path", "operations", "agents"],
-                 [[f["path"], f["operations"], f["agents"]] for f in details["files"]])
+    output.table(
+        "Files",
+        ["path", "operations", "agents"],
+        [[f["path"], f["operations"], f["agents"]] for f in details["files"]],
+    )
     if details["output"]:
         click.echo("Output:")
         click.echo(output.shown(details["output"]))
@@ -179,8 +258,20 @@ def list_agents(db_path: Path | None, as_json: bool, page: Any) -> None:
         output.table(
             None,
             ["agent", "name", "role", "status", "model", "task", "cost", "tokens", "created"],
-            [[r["id"], r["name"], r["role"], r["status"], r["model"] or "-", r["task_id"],
-              output.money(r["cost_usd"]), _tokens(r), (r["created_at"] or "")[:19]] for r in rows],
+            [
+                [
+                    r["id"],
+                    r["name"],
+                    r["role"],
+                    r["status"],
+                    r["model"] or "-",
+                    r["task_id"],
+                    output.money(r["cost_usd"]),
+                    _tokens(r),
+                    (r["created_at"] or "")[:19],
+                ]
+                for r in rows
+            ],
         )
     output.shown_of(len(rows), total, "agents")
 
@@ -202,20 +293,41 @@ def agent_details(agent_id: str, db_path: Path | None, as_json: bool, transcript
         output.as_json(details)
         return
     ctx = details["context_usage"]
-    output.pairs(f"Agent {agent_id}", [
-        ("name", a["name"]), ("role", a["role"]), ("status", a["status"]), ("task", a["task_id"]),
-        ("model", a["model"] or "-"), ("session", a["session_id"]), ("cwd", a["cwd"]),
-        ("cost", output.money(a["cost_usd"])), ("tokens", _tokens(a)), ("messages", a["messages"]),
-        ("tool calls", f"{a['tool_calls']} ({a['tool_errors']} failed)"),
-        ("context", f"{output.number(ctx['used_tokens'])} of {output.number(ctx['window_tokens'])} tokens "
-                    f"({ctx['usage_percentage']}%)" if ctx else "-"),
-        ("created", a["created_at"]), *([("deleted", a["deleted_at"])] if a["deleted_at"] else []),
-    ])
-    output.table("Tool calls", ["tool", "calls", "errors", "ms"],
-                 [[t["name"], t["calls"], t["errors"], t["duration_ms"]] for t in details["tool_calls"]])
+    output.pairs(
+        f"Agent {agent_id}",
+        [
+            ("name", a["name"]),
+            ("role", a["role"]),
+            ("status", a["status"]),
+            ("task", a["task_id"]),
+            ("model", a["model"] or "-"),
+            ("session", a["session_id"]),
+            ("cwd", a["cwd"]),
+            ("cost", output.money(a["cost_usd"])),
+            ("tokens", _tokens(a)),
+            ("messages", a["messages"]),
+            ("tool calls", f"{a['tool_calls']} ({a['tool_errors']} failed)"),
+            (
+                "context",
+                f"{output.number(ctx['used_tokens'])} of {output.number(ctx['window_tokens'])} tokens "
+                f"({ctx['usage_percentage']}%)"
+                if ctx
+                else "-",
+            ),
+            ("created", a["created_at"]),
+            *([("deleted", a["deleted_at"])] if a["deleted_at"] else []),
+        ],
+    )
+    output.table(
+        "Tool calls",
+        ["tool", "calls", "errors", "ms"],
+        [[t["name"], t["calls"], t["errors"], t["duration_ms"]] for t in details["tool_calls"]],
+    )
     output.table("Files", ["path", "operations"], [[f["path"], f["operations"]] for f in details["files"]])
     if details["flags"]:
-        output.table("Flags", ["kind", "message", "at"], [[f["kind"], f["message"], f["at"]] for f in details["flags"]])
+        output.table(
+            "Flags", ["kind", "message", "at"], [[f["kind"], f["message"], f["at"]] for f in details["flags"]]
+        )
     click.echo(f"(`orc agents show {agent_id} --transcript` shows what it said and did)", err=True)
 
 
@@ -255,19 +367,25 @@ def watch(task_id: str, db_path: Path | None, as_json: bool, interval: float) ->
         ended = queries.task_status(db, task_id) not in ("pending", "running")
         # A task whose process died (SIGKILL, power cut) stays 'running' in the store: its pid tells (#17).
         pid = None if ended else queries.task_pid(db, task_id)
-        gone = pid is not None and not _alive(pid) and queries.task_status(db, task_id) in ("pending", "running")
+        gone = (
+            pid is not None and not _alive(pid) and queries.task_status(db, task_id) in ("pending", "running")
+        )
         while batch := queries.events_after(db, task_id, last):
             for event in batch:
                 if as_json:
-                    click.echo(json.dumps(output.redact({**event, "payload": json.loads(event["payload"] or "{}")})))
+                    click.echo(
+                        json.dumps(output.redact({**event, "payload": json.loads(event["payload"] or "{}")}))
+                    )
                 else:
                     click.echo(describe(event))
             last = batch[-1]["id"]
         if ended:
             break
         if gone:
-            raise RunFailed(f"task {task_id} did not finish: its orc process (pid {pid}) is gone; "
-                            f"`orc resume {task_id}` carries it on")
+            raise RunFailed(
+                f"task {task_id} did not finish: its orc process (pid {pid}) is gone; "
+                f"`orc resume {task_id}` carries it on"
+            )
         time.sleep(interval)
     if not as_json:
         click.echo(f"task {task_id} {queries.task_status(db, task_id)}")
@@ -298,20 +416,27 @@ def register(cli: click.Group) -> None:
         status(db_path, as_json)
 
     @cli.command("list-tasks")
-    @click.option("--status", help="Only tasks with this status (running, succeeded, failed, cancelled, ...).")
+    @click.option(
+        "--status", help="Only tasks with this status (running, succeeded, failed, cancelled, ...)."
+    )
     @since_option
     @limit_options
     @db_option
     @json_option
-    def list_tasks_command(status: str | None, since: str | None, limit: int, show_all: bool, db_path: Path | None,
-                           as_json: bool) -> None:
+    def list_tasks_command(
+        status: str | None, since: str | None, limit: int, show_all: bool, db_path: Path | None, as_json: bool
+    ) -> None:
         """List recorded tasks, newest first (the newest 20 unless --limit or --all)."""
         list_tasks(db_path, as_json, page_of(limit, show_all, status=status, since_text=since))
 
     @cli.command("task-details")
     @click.argument("task_id")
-    @click.option("--messages", is_flag=True, help="Show what the task's agents said and did, in order: messages, "
-                  "tool calls with their input and result.")
+    @click.option(
+        "--messages",
+        is_flag=True,
+        help="Show what the task's agents said and did, in order: messages, "
+        "tool calls with their input and result.",
+    )
     @db_option
     @json_option
     def task_details_command(task_id: str, messages: bool, db_path: Path | None, as_json: bool) -> None:
@@ -326,11 +451,22 @@ def register(cli: click.Group) -> None:
     @limit_options
     @db_option
     @json_option
-    def list_agents_command(role: str | None, status: str | None, task_id: str | None, since: str | None,
-                            limit: int, show_all: bool, db_path: Path | None, as_json: bool) -> None:
+    def list_agents_command(
+        role: str | None,
+        status: str | None,
+        task_id: str | None,
+        since: str | None,
+        limit: int,
+        show_all: bool,
+        db_path: Path | None,
+        as_json: bool,
+    ) -> None:
         """Alias of `orc agents list`: recorded agents, newest first (the newest 20 unless --limit or --all)."""
-        list_agents(db_path, as_json, page_of(limit, show_all, status=status, role=role, task_id=task_id,
-                                              since_text=since))
+        list_agents(
+            db_path,
+            as_json,
+            page_of(limit, show_all, status=status, role=role, task_id=task_id, since_text=since),
+        )
 
     @cli.command("agent-details", short_help="Alias of `orc agents show`.")
     @click.argument("agent_id")
@@ -352,7 +488,9 @@ def register(cli: click.Group) -> None:
 
     @cli.command("browse")
     @click.argument("task_id", required=False)
-    @click.option("--port", type=int, default=8001, show_default=True, help="Port on 127.0.0.1 (0: any free one).")
+    @click.option(
+        "--port", type=int, default=8001, show_default=True, help="Port on 127.0.0.1 (0: any free one)."
+    )
     @click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
     @db_option
     def browse_command(task_id: str | None, port: int, open_browser: bool, db_path: Path | None) -> None:

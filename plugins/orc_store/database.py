@@ -61,14 +61,18 @@ class Database:
 
     async def _read(self, query: Any, *args: Any, **kwargs: Any) -> Any:
         if self._writer is None:
-            raise StoreError(f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first")
+            raise StoreError(
+                f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first"
+            )
         await anyio.to_thread.run_sync(self._writer.flush)
         return query(self._db, *args, **kwargs)
 
     async def save_agent(self, agent: Agent) -> None:
         """Insert or update ``agent``'s row (its metrics too)."""
         if self._writer is None:
-            raise StoreError(f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first")
+            raise StoreError(
+                f"the run store {str(self.path)!r} is not connected; call `await db.connect()` first"
+            )
         self._writer.state("agents", rows.agent_row(agent, self.cost_tracking, agent.created_at.isoformat()))
         await anyio.to_thread.run_sync(self._writer.flush)
 

@@ -234,8 +234,14 @@ def m006_usage_and_context(db: Database) -> None:
     for table in ("usage", "context_samples"):
         db.table(table).create_index(["agent_id", "seq"])
         db.table(table).create_index(["task_id"])
-    fields = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
-              "session_cost_usd")
+    fields = (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_creation_tokens",
+        "cost_usd",
+        "session_cost_usd",
+    )
     db.execute(
         f"insert into usage (task_id, agent_id, seq, {', '.join(fields)}, at) select task_id, agent_id, seq, "
         + ", ".join(f"json_extract(payload, '$.{f}')" for f in fields)
@@ -389,13 +395,26 @@ def m012_list_indexes_and_session_model(db: Database) -> None:
     # indexes let SQLite walk the newest rows in order and stop at the page instead of sorting every row; the
     # views' per-row totals are then computed for that page only.
     # The id ends each index: it breaks ties between rows made in the same microsecond, in the same order.
-    for table, filters in (("tasks", ((), ("status",))), ("agents", ((), ("role",), ("status",), ("task_id",)))):
+    for table, filters in (
+        ("tasks", ((), ("status",))),
+        ("agents", ((), ("role",), ("status",), ("task_id",))),
+    ):
         for columns in filters:
             db.table(table).create_index([*columns, "created_at", "id"], if_not_exists=True)
     # `orc status` sums every agent's cost and tokens by role and status, and counts the distinct files read and
     # written: these two covering indexes answer both without reading the tables' rows.
-    db.table("agents").create_index(["role", "status", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens",
-                               "cache_creation_tokens"], if_not_exists=True)
+    db.table("agents").create_index(
+        [
+            "role",
+            "status",
+            "cost_usd",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_creation_tokens",
+        ],
+        if_not_exists=True,
+    )
     db.table("file_accesses").create_index(["operation", "path"], if_not_exists=True)
     # The `model` column stayed empty for agents whose role named no model, although the session's first event
     # says which model the CLI chose (#20). The session event now fills it when it is empty (a model the agent

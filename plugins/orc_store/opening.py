@@ -40,7 +40,9 @@ def open_database(path: Path, *, create: bool = True):
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
-            raise StoreError(f"{where} cannot be created ({exc.strerror}); set ORCHESTRATOR_DB_PATH elsewhere") from None
+            raise StoreError(
+                f"{where} cannot be created ({exc.strerror}); set ORCHESTRATOR_DB_PATH elsewhere"
+            ) from None
     if not path.parent.resolve().is_dir():
         raise StoreError(
             f"{where} cannot be created: directory {str(path.parent)!r} does not exist; create it or set "
@@ -76,10 +78,16 @@ def _explain(exc: BaseException, path: Path, where: str) -> str:
         return f"{where} cannot be written: the disk is full ({exc}); free space, or set ORCHESTRATOR_DB_PATH elsewhere"
     if "locked" in text or "busy" in text:
         return f"{where} is locked by another program ({exc}); try again when it is done"
-    if "readonly" in text or "read-only" in text or number in (errno.EROFS, errno.EACCES, errno.EPERM) \
-            or not writable(path):
-        return (f"{where} is read-only ({exc}): the read commands (`orc list-tasks`, `orc browse`, ...) can show "
-                "it, but runs cannot be recorded there; set ORCHESTRATOR_DB_PATH to a writable file")
+    if (
+        "readonly" in text
+        or "read-only" in text
+        or number in (errno.EROFS, errno.EACCES, errno.EPERM)
+        or not writable(path)
+    ):
+        return (
+            f"{where} is read-only ({exc}): the read commands (`orc list-tasks`, `orc browse`, ...) can show "
+            "it, but runs cannot be recorded there; set ORCHESTRATOR_DB_PATH to a writable file"
+        )
     if isinstance(exc, sqlite3.DatabaseError):
         return f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path"
     return f"{where} cannot be written ({exc}); set ORCHESTRATOR_DB_PATH to a writable file"
@@ -105,13 +113,17 @@ def _open_read_only(path: Path, where: str):
             error: sqlite3.Error = exc
     if db is None:
         if isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError):
-            raise StoreError(f"{where} is not a usable SQLite database ({error}); move it aside or choose another "
-                             "path") from None
-        raise StoreError(f"{where} is read-only and cannot be read ({error}); copy it to a writable place and pass "
-                         "--db") from None
+            raise StoreError(
+                f"{where} is not a usable SQLite database ({error}); move it aside or choose another path"
+            ) from None
+        raise StoreError(
+            f"{where} is read-only and cannot be read ({error}); copy it to a writable place and pass --db"
+        ) from None
     if pending:
-        raise StoreError(f"{where} is read-only and was written by an older orc (migration {pending[0].name} is "
-                         "not applied); copy it to a writable place and pass --db, orc brings it up to date")
+        raise StoreError(
+            f"{where} is read-only and was written by an older orc (migration {pending[0].name} is "
+            "not applied); copy it to a writable place and pass --db, orc brings it up to date"
+        )
     return db
 
 
@@ -128,11 +140,14 @@ def _expected() -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
 
 def _columns(db: Any) -> frozenset[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
-    objects = db.execute("select name from sqlite_master where type in ('table', 'view') "
-                         "and name not like 'sqlite_%'").fetchall()
+    objects = db.execute(
+        "select name from sqlite_master where type in ('table', 'view') and name not like 'sqlite_%'"
+    ).fetchall()
     for (name,) in objects:
         try:
-            found.update((name, row[1]) for row in db.execute(f"pragma table_info({_quote(name)})").fetchall())
+            found.update(
+                (name, row[1]) for row in db.execute(f"pragma table_info({_quote(name)})").fetchall()
+            )
         except sqlite3.Error:
             pass  # a view over a table that is gone: its columns count as missing
     return frozenset(found)
@@ -150,18 +165,23 @@ def _check_schema(db: Any, where: str) -> None:
         newer = [m.name for m in migrations.applied(db) if m.name not in known]
         present = _columns(db)
     except sqlite3.Error as exc:
-        raise StoreError(f"{where} is not a usable SQLite database ({exc}); move it aside or choose another "
-                         "path") from None
+        raise StoreError(
+            f"{where} is not a usable SQLite database ({exc}); move it aside or choose another path"
+        ) from None
     if newer:
-        raise StoreError(f"{where} was written by a newer orc (migration {newer[0]}); upgrade orc, or set "
-                         "ORCHESTRATOR_DB_PATH to another file")
+        raise StoreError(
+            f"{where} was written by a newer orc (migration {newer[0]}); upgrade orc, or set "
+            "ORCHESTRATOR_DB_PATH to another file"
+        )
     missing = expected - present
     if missing:
         gone = {table for table, _ in missing} - {table for table, _ in present}
         names = sorted(gone) + sorted(f"{t}.{c}" for t, c in missing if t not in gone)
-        raise StoreError(f"{where} lacks part of orc's schema ({', '.join(names[:3])}"
-                         f"{', ...' if len(names) > 3 else ''}): it was changed by hand or by another program; "
-                         "restore it, or move it aside and orc starts a new one")
+        raise StoreError(
+            f"{where} lacks part of orc's schema ({', '.join(names[:3])}"
+            f"{', ...' if len(names) > 3 else ''}): it was changed by hand or by another program; "
+            "restore it, or move it aside and orc starts a new one"
+        )
 
 
 @contextlib.contextmanager

@@ -71,8 +71,12 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         click.echo(shown(title))
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     # One write for the whole table: `--all` prints 100,000 lines, and a write each costs more than making them.
-    click.echo("\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                         for row in [list(columns), *cells]))
+    click.echo(
+        "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in [list(columns), *cells]
+        )
+    )
 
 
 def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:
@@ -87,14 +91,57 @@ def pairs(title: str | None, items: Sequence[tuple[str, Any]]) -> None:
 # -- records: one JSON shape per kind of record, in every command (#20) -------------------------------------------
 
 #: The keys of a task record, in order (``orc list-tasks``, ``task-details``' ``task``).
-TASK_KEYS = ("id", "status", "task_type", "mode", "prompt", "cwd", "subtasks", "succeeded", "not_succeeded", "agents",
-             "cost_usd", "total_tokens", "files_read", "files_written", "created_at", "finished_at", "error")
+TASK_KEYS = (
+    "id",
+    "status",
+    "task_type",
+    "mode",
+    "prompt",
+    "cwd",
+    "subtasks",
+    "succeeded",
+    "not_succeeded",
+    "agents",
+    "cost_usd",
+    "total_tokens",
+    "files_read",
+    "files_written",
+    "created_at",
+    "finished_at",
+    "error",
+)
 #: The keys of an agent record (``orc agents list``, ``agents show``' ``agent``, ``task-details``' ``agents``).
-AGENT_KEYS = ("id", "name", "role", "status", "task_id", "parent_id", "model", "session_id", "cwd", "pid", "started",
-              "cost_usd", "total_tokens", "input_tokens", "output_tokens", "cache_read_tokens",
-              "cache_creation_tokens", "messages", "turns", "tool_calls", "tool_errors", "files_read",
-              "files_written", "context_used", "context_window", "duration_s", "created_at", "updated_at",
-              "deleted_at")
+AGENT_KEYS = (
+    "id",
+    "name",
+    "role",
+    "status",
+    "task_id",
+    "parent_id",
+    "model",
+    "session_id",
+    "cwd",
+    "pid",
+    "started",
+    "cost_usd",
+    "total_tokens",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "messages",
+    "turns",
+    "tool_calls",
+    "tool_errors",
+    "files_read",
+    "files_written",
+    "context_used",
+    "context_window",
+    "duration_s",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+)
 
 
 def task_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -112,4 +159,6 @@ def agent_record(row: dict[str, Any]) -> dict[str, Any]:
 def shown_of(shown_count: int, total: int, what: str) -> None:
     """Say on stderr when a list shows fewer rows than match, and how to see more."""
     if shown_count < total:
-        click.echo(f"{shown_count} of {total:,} {what} shown, newest first; --limit N or --all for more", err=True)
+        click.echo(
+            f"{shown_count} of {total:,} {what} shown, newest first; --limit N or --all for more", err=True
+        )

@@ -44,7 +44,9 @@ def find_agent(db: Any, agent_id: str) -> Agent | None:
 
 def agents(db: Any, role: str | None = None, status: str | None = None) -> list[Agent]:
     """Recorded agents, newest first."""
-    return [agent_from_row(row, row.pop("last_seq") or 0) for row in agent_rows(db, role, status, with_seq=True)]
+    return [
+        agent_from_row(row, row.pop("last_seq") or 0) for row in agent_rows(db, role, status, with_seq=True)
+    ]
 
 
 def agent_rows(db: Any, role: str | None = None, status: str | None = None, *, with_seq: bool = False):
@@ -63,8 +65,17 @@ def agent_rows(db: Any, role: str | None = None, status: str | None = None, *, w
 #: What ``orc status --json`` says where nothing was recorded yet: what :func:`fleet` gives for an empty store.
 EMPTY_FLEET: dict[str, Any] = {
     "by_role_and_status": [],
-    "totals": {"tasks": 0, "running_tasks": 0, "agents": 0, "cost_usd": None, "total_tokens": None,
-               "input_tokens": None, "output_tokens": None, "cache_read_tokens": None, "cache_creation_tokens": None},
+    "totals": {
+        "tasks": 0,
+        "running_tasks": 0,
+        "agents": 0,
+        "cost_usd": None,
+        "total_tokens": None,
+        "input_tokens": None,
+        "output_tokens": None,
+        "cache_read_tokens": None,
+        "cache_creation_tokens": None,
+    },
     "files": {"files_consumed": 0, "files_produced": 0},
 }
 
@@ -129,7 +140,9 @@ def _where(page: Page, columns: dict[str, str | None]) -> tuple[str, list[Any]]:
     return (" where " + " and ".join(where)) if where else "", params
 
 
-def _page(db: Any, table: str, page: Page, columns: dict[str, str | None], records: str) -> tuple[list[dict], int]:
+def _page(
+    db: Any, table: str, page: Page, columns: dict[str, str | None], records: str
+) -> tuple[list[dict], int]:
     """The newest ``page.limit`` rows of ``table`` that pass the filters, as records, and how many pass them."""
     where, params = _where(page, columns)
     total = (_one(db, f"select count(*) as n from {table}{where}", params) or {"n": 0})["n"]
@@ -147,8 +160,13 @@ def task_page(db: Any, page: Page) -> tuple[list[dict[str, Any]], int]:
 def agent_page(db: Any, page: Page, *, records: bool = True) -> tuple[list[dict[str, Any]], int]:
     """``orc agents list``: agent records (or, with ``records`` False, the columns of its table), newest first, and
     how many agents pass the filters."""
-    return _page(db, "agents", page, {"status": page.status, "role": page.role, "task_id": page.task_id},
-                 _AGENT_RECORDS if records else _AGENT_LINES)
+    return _page(
+        db,
+        "agents",
+        page,
+        {"status": page.status, "role": page.role, "task_id": page.task_id},
+        _AGENT_RECORDS if records else _AGENT_LINES,
+    )
 
 
 def task_details(db: Any, task_id: str) -> dict[str, Any] | None:
@@ -205,13 +223,18 @@ def agent_details(db: Any, agent_id: str) -> dict[str, Any] | None:
             "from tool_calls where agent_id = ? group by name order by calls desc, name",
             [agent_id],
         ),
-        "flags": _all(db, "select kind, message, at from agent_flags where agent_id = ? order by id", [agent_id]),
+        "flags": _all(
+            db, "select kind, message, at from agent_flags where agent_id = ? order by id", [agent_id]
+        ),
     }
 
 
 def agent_ids(db: Any, task_id: str) -> list[str]:
     """The task's agents, in the order they were created."""
-    return [r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at, id", [task_id])]
+    return [
+        r["id"]
+        for r in _all(db, "select id from agents where task_id = ? order by created_at, id", [task_id])
+    ]
 
 
 def conversation(db: Any, agent_id: str) -> list[dict[str, Any]]:
@@ -256,7 +279,9 @@ def total_cost(db: Any) -> float:
 
 
 def cost_by_role(db: Any) -> dict[str, float]:
-    return {row["role"]: money(row["cost_usd"]) for row in db.query("select role, cost_usd from cost_by_role")}
+    return {
+        row["role"]: money(row["cost_usd"]) for row in db.query("select role, cost_usd from cost_by_role")
+    }
 
 
 def load_task(db: Any, task_id: str) -> TaskRecord | None:
@@ -264,11 +289,22 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
     row = _one(db, "select * from tasks where id = ?", [task_id])
     if row is None:
         return None
-    plan = plan_from_dict(json.loads(row["plan"]), f"task {task_id}'s recorded plan") if row.get("plan") else None
+    plan = (
+        plan_from_dict(json.loads(row["plan"]), f"task {task_id}'s recorded plan")
+        if row.get("plan")
+        else None
+    )
     task = Task(
-        id=row["id"], prompt=row["prompt"], task_type=row["task_type"], mode=row["mode"], cwd=row["cwd"],
-        status=TaskStatus(row["status"]), plan=plan, created_at=dt.datetime.fromisoformat(row["created_at"]),
-        limits=json.loads(row["limits"]) if row.get("limits") else {}, pid=row.get("pid"),
+        id=row["id"],
+        prompt=row["prompt"],
+        task_type=row["task_type"],
+        mode=row["mode"],
+        cwd=row["cwd"],
+        status=TaskStatus(row["status"]),
+        plan=plan,
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        limits=json.loads(row["limits"]) if row.get("limits") else {},
+        pid=row.get("pid"),
     )
     results, agent_ids = {}, {}
     for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):
@@ -278,8 +314,15 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
             continue
         agent = find_agent(db, sub["agent_id"]) if sub.get("agent_id") else None
         results[sub["subtask_id"]] = SubtaskResult(
-            sub["subtask_id"], sub["role"], SubtaskStatus(sub["status"]), agent_id=sub.get("agent_id"),
-            output=sub.get("output") or "", error=sub.get("error"), metrics=agent.metrics if agent else Metrics(),
+            sub["subtask_id"],
+            sub["role"],
+            SubtaskStatus(sub["status"]),
+            agent_id=sub.get("agent_id"),
+            output=sub.get("output") or "",
+            error=sub.get("error"),
+            metrics=agent.metrics if agent else Metrics(),
         )
-    agents = [r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])]
+    agents = [
+        r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])
+    ]
     return TaskRecord(task, results, agent_ids, agents)

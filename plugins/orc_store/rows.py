@@ -93,29 +93,103 @@ def event_rows(event: Event, cost: bool, observe: bool) -> list[tuple[str, str, 
         out.append(("insert", "usage", row, "id"))
     if not observe:
         return out
-    out.append(("insert", "events", {"task_id": task_id, "agent_id": agent_id, "seq": seq, "ts": ts,
-                                     "kind": kind.value, "payload": event_payload(event, cost)}, "id"))
+    out.append(
+        (
+            "insert",
+            "events",
+            {
+                "task_id": task_id,
+                "agent_id": agent_id,
+                "seq": seq,
+                "ts": ts,
+                "kind": kind.value,
+                "payload": event_payload(event, cost),
+            },
+            "id",
+        )
+    )
     if kind is EventKind.MESSAGE:
-        out.append(("insert", "messages", {"task_id": task_id, "agent_id": agent_id, "seq": seq,
-                                           "role": p.get("role"), "text": p.get("text"), "ts": ts}, "id"))
+        out.append(
+            (
+                "insert",
+                "messages",
+                {
+                    "task_id": task_id,
+                    "agent_id": agent_id,
+                    "seq": seq,
+                    "role": p.get("role"),
+                    "text": p.get("text"),
+                    "ts": ts,
+                },
+                "id",
+            )
+        )
     elif kind is EventKind.TOOL_CALL:
-        out.append(("insert", "tool_calls", {"id": p.get("tool_use_id"), "task_id": task_id, "agent_id": agent_id,
-                                             "seq": seq, "name": p.get("name"), "input": p.get("input"),
-                                             "called_at": ts}, "id"))
+        out.append(
+            (
+                "insert",
+                "tool_calls",
+                {
+                    "id": p.get("tool_use_id"),
+                    "task_id": task_id,
+                    "agent_id": agent_id,
+                    "seq": seq,
+                    "name": p.get("name"),
+                    "input": p.get("input"),
+                    "called_at": ts,
+                },
+                "id",
+            )
+        )
     elif kind is EventKind.TOOL_RESULT:
-        out.append(("update", "tool_calls", {"id": p.get("tool_use_id"), "result": p.get("content"),
-                                             "is_error": int(bool(p.get("is_error"))),
-                                             "duration_ms": p.get("duration_ms"), "finished_at": ts}, "id"))
+        out.append(
+            (
+                "update",
+                "tool_calls",
+                {
+                    "id": p.get("tool_use_id"),
+                    "result": p.get("content"),
+                    "is_error": int(bool(p.get("is_error"))),
+                    "duration_ms": p.get("duration_ms"),
+                    "finished_at": ts,
+                },
+                "id",
+            )
+        )
     elif kind is EventKind.FILE_ACCESS:
-        out.append(("insert", "file_accesses", {"task_id": task_id, "agent_id": agent_id,
-                                                "tool_call_id": p.get("tool_use_id"), "path": p.get("path"),
-                                                "operation": p.get("operation"), "tool": p.get("tool"), "at": ts},
-                    "id"))
+        out.append(
+            (
+                "insert",
+                "file_accesses",
+                {
+                    "task_id": task_id,
+                    "agent_id": agent_id,
+                    "tool_call_id": p.get("tool_use_id"),
+                    "path": p.get("path"),
+                    "operation": p.get("operation"),
+                    "tool": p.get("tool"),
+                    "at": ts,
+                },
+                "id",
+            )
+        )
     elif kind is EventKind.CONTEXT:
-        out.append(("insert", "context_samples", {"task_id": task_id, "agent_id": agent_id, "seq": seq,
-                                                  "used_tokens": p.get("used_tokens"),
-                                                  "window_tokens": p.get("window_tokens"),
-                                                  "usage_percentage": p.get("usage_percentage"), "at": ts}, "id"))
+        out.append(
+            (
+                "insert",
+                "context_samples",
+                {
+                    "task_id": task_id,
+                    "agent_id": agent_id,
+                    "seq": seq,
+                    "used_tokens": p.get("used_tokens"),
+                    "window_tokens": p.get("window_tokens"),
+                    "usage_percentage": p.get("usage_percentage"),
+                    "at": ts,
+                },
+                "id",
+            )
+        )
     return out
 
 

@@ -26,8 +26,10 @@ def since(text: str, now: dt.datetime | None = None) -> str:
         try:
             moment = dt.datetime.fromisoformat(text.strip())
         except ValueError:
-            raise UsageError(f"--since {text!r} is neither a date (2026-11-01, 2026-11-01T09:30) nor a duration "
-                             "(30m, 2h, 3d, 1w)") from None
+            raise UsageError(
+                f"--since {text!r} is neither a date (2026-11-01, 2026-11-01T09:30) nor a duration "
+                "(30m, 2h, 3d, 1w)"
+            ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).isoformat()

@@ -48,8 +48,9 @@ class RunStore:
         self.observe = config.enable_observability
         self.path = Path(config.db_path)
         self.db = open_database(self.path)
-        self.writer = writer.acquire(self.path, secrets_in(os.environ, config.runtime_env),
-                                     lock_timeout=config.store_lock_timeout)
+        self.writer = writer.acquire(
+            self.path, secrets_in(os.environ, config.runtime_env), lock_timeout=config.store_lock_timeout
+        )
         #: What the shared writer had lost before this store used it: only what is lost after counts here.
         self._lost_before = collections.Counter(self.writer.lost)
         self._errors_before = len(self.writer.errors)
@@ -78,7 +79,7 @@ class RunStore:
         """One line saying what this store failed to record, or None when every row is in the file."""
         lost = collections.Counter(self.writer.lost) - self._lost_before
         count = sum(lost.values())
-        errors = self.writer.errors[self._errors_before:]
+        errors = self.writer.errors[self._errors_before :]
         if not count and not self.writer.fatal:
             return None
         tables = ", ".join(f"{n} {t}" for t, n in lost.most_common())
@@ -113,8 +114,10 @@ class RunStore:
         if self.writer.fatal is None:
             return None
         remedy = "free space" if "disk full" in self.writer.fatal else "fix that"
-        return (f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
-                f"{remedy}, then `orc resume {task.id}`")
+        return (
+            f"not started: the run store {str(self.path)!r} cannot be written ({self.writer.fatal}); "
+            f"{remedy}, then `orc resume {task.id}`"
+        )
 
     def _warn_if_reachable(self, task: Task) -> None:
         """A store inside a directory the agents may change can be deleted by one of them: say so, once a task.
@@ -124,8 +127,12 @@ class RunStore:
         where = self.path.resolve()
         for directory in (task.cwd, *self.config.add_dirs):
             if directory and where.is_relative_to(Path(directory).resolve()):
-                log.warning("the run store %s is inside %s, where agents work: an agent can delete it; set "
-                            "ORCHESTRATOR_DB_PATH to a path outside it", where, directory)
+                log.warning(
+                    "the run store %s is inside %s, where agents work: an agent can delete it; set "
+                    "ORCHESTRATOR_DB_PATH to a path outside it",
+                    where,
+                    directory,
+                )
                 return
 
     # -- observer hooks -----------------------------------------------------------------------------------------
@@ -154,8 +161,12 @@ class RunStore:
             },
         )
         # A resumed task starts again under its own id: its succeeded subtasks keep their rows.
-        kept = {r["subtask_id"] for r in self.read().query(
-            "select subtask_id from subtasks where task_id = ? and status = 'succeeded'", [task.id])}
+        kept = {
+            r["subtask_id"]
+            for r in self.read().query(
+                "select subtask_id from subtasks where task_id = ? and status = 'succeeded'", [task.id]
+            )
+        }
         for s in task.plan.subtasks if task.plan else ():
             if s.id in kept:
                 continue
@@ -191,8 +202,12 @@ class RunStore:
     def orc_subtask_started(self, task: Task, subtask: Subtask, agent: Agent) -> None:
         self.writer.state(
             "subtasks",
-            {"id": f"{task.id}:{subtask.id}", "status": "running", "agent_id": agent.id,
-             "started_at": utcnow().isoformat()},
+            {
+                "id": f"{task.id}:{subtask.id}",
+                "status": "running",
+                "agent_id": agent.id,
+                "started_at": utcnow().isoformat(),
+            },
         )
 
     @hookimpl
@@ -239,6 +254,11 @@ class RunStore:
     def orc_agent_flagged(self, agent: Agent, kind: str, message: str) -> None:
         self.writer.insert(
             "agent_flags",
-            {"task_id": agent.task_id, "agent_id": agent.id, "kind": kind, "message": message,
-             "at": utcnow().isoformat()},
+            {
+                "task_id": agent.task_id,
+                "agent_id": agent.id,
+                "kind": kind,
+                "message": message,
+                "at": utcnow().isoformat(),
+            },
         )

@@ -33,9 +33,16 @@ def record(row: dict[str, Any]) -> dict[str, Any]:
     if row["kind"] == "message":
         return {**base, "role": row["role"], "text": row["text"]}
     result, cut = clip(row["result"])
-    return {**base, "tool_use_id": row["tool_use_id"], "name": row["name"], "input": loads(row["input"]),
-            "result": result, "result_cut_chars": cut,
-            "is_error": None if row["is_error"] is None else bool(row["is_error"]), "duration_ms": row["duration_ms"]}
+    return {
+        **base,
+        "tool_use_id": row["tool_use_id"],
+        "name": row["name"],
+        "input": loads(row["input"]),
+        "result": result,
+        "result_cut_chars": cut,
+        "is_error": None if row["is_error"] is None else bool(row["is_error"]),
+        "duration_ms": row["duration_ms"],
+    }
 
 
 def _indented(text: str) -> str:
@@ -58,8 +65,10 @@ def render(entries: list[dict[str, Any]], roles: dict[str, str]) -> str:
             lines.append(_indented(entry["text"] or ""))
             continue
         given, given_cut = clip(json.dumps(entry["input"], ensure_ascii=False, default=str))
-        lines.append(output.shown(f"[{entry['seq']}] {when} tool call {entry['name']}: {given}")
-                     + (f" [... {given_cut} more characters not shown]" if given_cut else ""))
+        lines.append(
+            output.shown(f"[{entry['seq']}] {when} tool call {entry['name']}: {given}")
+            + (f" [... {given_cut} more characters not shown]" if given_cut else "")
+        )
         if entry["is_error"] is None:
             lines.append("    (no result recorded)")
             continue

@@ -211,8 +211,10 @@ class Writer:
             now = None
         if now != self._identity:
             what = "deleted" if now is None else "replaced by another file"
-            self.fatal = (f"the store file was {what} during the run (noticed at "
-                          f"{time.strftime('%H:%M:%S')}); every row it held and every row since is lost")
+            self.fatal = (
+                f"the store file was {what} during the run (noticed at "
+                f"{time.strftime('%H:%M:%S')}); every row it held and every row since is lost"
+            )
             self._note(self.fatal)
 
     def _collect(self) -> tuple[list[Op], list[threading.Event], bool]:
@@ -249,7 +251,9 @@ class Writer:
             kind = type(value)
             if kind is dict or kind is list or kind is tuple:
                 row[key] = dumps(value)
-            elif not (value is None or kind is str or kind is int or kind is float or kind is bool or kind is bytes):
+            elif not (
+                value is None or kind is str or kind is int or kind is float or kind is bool or kind is bytes
+            ):
                 row[key] = scrub(str(value))
         return row
 
@@ -266,8 +270,11 @@ class Writer:
                 self.rows += len(batch)
                 self.batches += 1
                 if waited_since is not None:
-                    log.warning("run store %s: the lock was released after %.0fs; writing again", self.path,
-                                time.monotonic() - waited_since)
+                    log.warning(
+                        "run store %s: the lock was released after %.0fs; writing again",
+                        self.path,
+                        time.monotonic() - waited_since,
+                    )
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc):
@@ -278,14 +285,20 @@ class Writer:
                 waited_since = waited_since or now - min(1.0, self.lock_timeout)
                 waited = now - waited_since
                 if waited >= self.lock_timeout:
-                    self.fatal = (f"another program held the store's write lock for more than "
-                                  f"{self.lock_timeout:g}s (ORC_STORE_LOCK_TIMEOUT)")
+                    self.fatal = (
+                        f"another program held the store's write lock for more than "
+                        f"{self.lock_timeout:g}s (ORC_STORE_LOCK_TIMEOUT)"
+                    )
                     self._note(self.fatal)
                     self._drop(batch, self.fatal)
                     return
                 if waited >= told:
-                    log.warning("run store %s: waiting for the store lock held by another process (%.0fs of "
-                                "%gs)", self.path, waited, self.lock_timeout)
+                    log.warning(
+                        "run store %s: waiting for the store lock held by another process (%.0fs of %gs)",
+                        self.path,
+                        waited,
+                        self.lock_timeout,
+                    )
                     told = max(2 * told, 1.0)
             except (sqlite3.Error, ValueError, OverflowError) as exc:
                 error = exc

@@ -48,21 +48,45 @@ def _choice(*allowed: str):
 
 @hookimpl
 def orc_addoption(parser):
-    parser.add_setting(ISOLATION, parse=_choice("none", "worktree"), default="none",
-                       help="worktree: each writing agent works in a git worktree of its own; orc merges them after.")
+    parser.add_setting(
+        ISOLATION,
+        parse=_choice("none", "worktree"),
+        default="none",
+        help="worktree: each writing agent works in a git worktree of its own; orc merges them after.",
+    )
     parser.add_option("--isolation", setting=ISOLATION, type=click.Choice(["none", "worktree"]))
-    parser.add_setting(MERGE_INTO, parse=lambda text: text.strip() or None, default=None,
-                       help="With --isolation worktree: merge the agents' branches into this branch (HEAD: the one "
-                            "checked out); empty: orc/<task>/merged.")
+    parser.add_setting(
+        MERGE_INTO,
+        parse=lambda text: text.strip() or None,
+        default=None,
+        help="With --isolation worktree: merge the agents' branches into this branch (HEAD: the one "
+        "checked out); empty: orc/<task>/merged.",
+    )
     parser.add_option("--merge-into", setting=MERGE_INTO)
-    parser.add_setting(DIR_VARIABLE, parse=lambda text: text.strip() or None, default=None,
-                       help="Where worktrees live; empty: $XDG_DATA_HOME/orc/worktrees.")
-    parser.add_setting(ROLES_VARIABLE, parse=lambda text: text.strip() or None, default=None,
-                       help="Comma-separated roles that get a worktree; empty: every role with a tool that writes.")
-    parser.add_setting(SETUP_VARIABLE, parse=str, default="",
-                       help="A shell command run in each new worktree (uv sync, npm ci).")
-    parser.add_setting(OVERLAP_VARIABLE, parse=_choice("stop", "merge"), default="stop",
-                       help="stop: two agents changing one file stops the merge; merge: let git combine them.")
+    parser.add_setting(
+        DIR_VARIABLE,
+        parse=lambda text: text.strip() or None,
+        default=None,
+        help="Where worktrees live; empty: $XDG_DATA_HOME/orc/worktrees.",
+    )
+    parser.add_setting(
+        ROLES_VARIABLE,
+        parse=lambda text: text.strip() or None,
+        default=None,
+        help="Comma-separated roles that get a worktree; empty: every role with a tool that writes.",
+    )
+    parser.add_setting(
+        SETUP_VARIABLE,
+        parse=str,
+        default="",
+        help="A shell command run in each new worktree (uv sync, npm ci).",
+    )
+    parser.add_setting(
+        OVERLAP_VARIABLE,
+        parse=_choice("stop", "merge"),
+        default="stop",
+        help="stop: two agents changing one file stops the merge; merge: let git combine them.",
+    )
 
 
 @hookimpl

@@ -9,7 +9,13 @@ from pathlib import Path
 from orchestrator_core import OrcError
 
 #: Variables that would point git at another repository than the directory it runs in.
-_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY")
+_REPOSITORY_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+)
 #: Who commits an agent's work when the repository names nobody (a fresh `git init`, a CI machine).
 FALLBACK_IDENTITY = ("-c", "user.name=orc", "-c", "user.email=orc@localhost")
 
@@ -32,7 +38,9 @@ def git(cwd: str | os.PathLike[str], *args: str, check: bool = True) -> subproce
         raise GitError("git is not installed (or not on PATH); --isolation worktree needs it") from None
     if check and done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
-        raise GitError(f"`git {' '.join(args)}` failed in {cwd}: {said[-1] if said else f'exit {done.returncode}'}")
+        raise GitError(
+            f"`git {' '.join(args)}` failed in {cwd}: {said[-1] if said else f'exit {done.returncode}'}"
+        )
     return done
 
 

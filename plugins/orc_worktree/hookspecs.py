@@ -36,7 +36,9 @@ def orc_worktree_isolate(task: Task, subtask: Subtask, role: Role | None, config
 
 
 @hookspec(firstresult=True)
-def orc_worktree_setup(worktree: Path, source: Path, task: Task, subtask: Subtask, config: Config) -> list[str] | None:
+def orc_worktree_setup(
+    worktree: Path, source: Path, task: Task, subtask: Subtask, config: Config
+) -> list[str] | None:
     """Prepare a new worktree before its agent starts: copy the untracked files it needs, install, build.
 
     Called once per worktree, right after ``git worktree add`` checked out the task's base commit. The call stops

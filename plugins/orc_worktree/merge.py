@@ -106,7 +106,9 @@ def merge_in_order(
             continue
         if stop is not None:
             continue
-        merged = git(top, "merge-tree", "--write-tree", "--name-only", "--no-messages", tip, work.branch, check=False)
+        merged = git(
+            top, "merge-tree", "--write-tree", "--name-only", "--no-messages", tip, work.branch, check=False
+        )
         if merged.returncode == 1:
             conflicted = sorted(set(merged.stdout.splitlines()[1:]) - {""})
             work.status = "conflict"

@@ -57,8 +57,9 @@ def run_setup_command(worktree: Path, command: str | None = None) -> None:
     command = command if command is not None else os.environ.get(SETUP_VARIABLE, "")
     if not command.strip():
         return
-    done = subprocess.run(command, shell=True, cwd=worktree, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        command, shell=True, cwd=worktree, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
         raise OrcError(

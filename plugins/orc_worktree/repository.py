@@ -104,8 +104,15 @@ class TaskRepository:
             )
         common = Path(out(top, "rev-parse", "--path-format=absolute", "--git-common-dir")).resolve()
         branch = git(top, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip() or None
-        return cls(task.id, top, common, head.stdout.strip(), Path(task.cwd).resolve().relative_to(top), branch,
-                   identity=identity(top))
+        return cls(
+            task.id,
+            top,
+            common,
+            head.stdout.strip(),
+            Path(task.cwd).resolve().relative_to(top),
+            branch,
+            identity=identity(top),
+        )
 
     @property
     def root(self) -> Path:

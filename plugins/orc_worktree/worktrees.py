@@ -72,7 +72,9 @@ class Worktrees:
         return role is not None and bool(WRITING_TOOLS & set(role.tools))
 
     @hookimpl(trylast=True)
-    def orc_worktree_setup(self, worktree: Any, source: Any, task: Task, subtask: Subtask, config: Config) -> list:
+    def orc_worktree_setup(
+        self, worktree: Any, source: Any, task: Task, subtask: Subtask, config: Config
+    ) -> list:
         """trylast: the default preparation, which a plugin replaces by answering first."""
         return default_setup(worktree, source, config.get(SETUP_VARIABLE) or "")
 
@@ -143,7 +145,9 @@ class Worktrees:
             tree.claimed = True
 
     @hookimpl
-    def orc_task_complete(self, task: Task, results: dict[str, SubtaskResult], agents: dict[str, Agent]) -> Any:
+    def orc_task_complete(
+        self, task: Task, results: dict[str, SubtaskResult], agents: dict[str, Agent]
+    ) -> Any:
         repository = self.tasks.get(task.id)
         if repository is None:
             return None
@@ -186,13 +190,21 @@ class Worktrees:
         return repository
 
     def _complete(
-        self, task: Task, repository: TaskRepository, results: dict[str, SubtaskResult], agents: dict[str, Agent]
+        self,
+        task: Task,
+        repository: TaskRepository,
+        results: dict[str, SubtaskResult],
+        agents: dict[str, Agent],
     ) -> dict[str, Any]:
         with self.lock:
             return {"orc_worktree": self._merge(task, repository, results, agents)}
 
     def _merge(
-        self, task: Task, repository: TaskRepository, results: dict[str, SubtaskResult], agents: dict[str, Agent]
+        self,
+        task: Task,
+        repository: TaskRepository,
+        results: dict[str, SubtaskResult],
+        agents: dict[str, Agent],
     ) -> dict[str, Any]:
         top, base = repository.top, repository.base
         order = [s.id for s in task.plan.subtasks] if task.plan else list(repository.trees)
@@ -204,15 +216,28 @@ class Worktrees:
                 Member(m.id, m.role, agents[m.id].id if m.id in agents else None, tree.files.get(m.id, []))
                 for m in tree.members
             ]
-            succeeded = bool(members) and all(m.id in results and results[m.id].succeeded for m in tree.members)
+            succeeded = bool(members) and all(
+                m.id in results and results[m.id].succeeded for m in tree.members
+            )
             files = changed_files(top, base, tree.branch)
             works.append((BranchWork(tree.branch, str(tree.path), members, succeeded, files), tree))
         into = self._target(repository)
         start = tip_of(top, into)
         allow_overlap = (self.config.get(OVERLAP_VARIABLE) or "stop") == "merge"
-        tip, stop = merge_in_order(top, start or base, [w for w, _ in works], repository.identity, allow_overlap=allow_overlap, into=into)
-        report: dict[str, Any] = {"base": base, "into": into if tip != (start or base) else None, "stop": None,
-                                  "worktrees": "kept" if self.config.keep_agents else "removed"}
+        tip, stop = merge_in_order(
+            top,
+            start or base,
+            [w for w, _ in works],
+            repository.identity,
+            allow_overlap=allow_overlap,
+            into=into,
+        )
+        report: dict[str, Any] = {
+            "base": base,
+            "into": into if tip != (start or base) else None,
+            "stop": None,
+            "worktrees": "kept" if self.config.keep_agents else "removed",
+        }
         if tip != (start or base):
             try:
                 move_branch(top, into, tip, start)

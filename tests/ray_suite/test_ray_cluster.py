@@ -68,8 +68,9 @@ def agent_for(orc, request):
     return agent
 
 
-async def test_agents_land_on_both_nodes_and_events_stream_live_once_in_order(ray_config, orc_pm, scripted_model,
-                                                                              orc_workdir, ray_cluster):
+async def test_agents_land_on_both_nodes_and_events_stream_live_once_in_order(
+    ray_config, orc_pm, scripted_model, orc_workdir, ray_cluster
+):
     _, names = ray_cluster
     seen = Seen()
     orc_pm.register(seen)
@@ -117,12 +118,14 @@ async def test_dag_across_nodes_passes_results_downstream(ray_config, orc_pm, sc
     scripted_model.script([together(both, text("B-RESULT"))], match="builder of the team")
     scripted_model.script([together(both, text("C-RESULT"))], match="tester of the team")
     join = scripted_model.script([text("D-RESULT")], match="reviewer of the team")
-    plan = Plan([
-        Subtask("a", "analyst", "look"),
-        Subtask("b", "builder", "left", depends_on=["a"]),
-        Subtask("c", "tester", "right", depends_on=["a"]),
-        Subtask("d", "reviewer", "join", depends_on=["b", "c"]),
-    ])
+    plan = Plan(
+        [
+            Subtask("a", "analyst", "look"),
+            Subtask("b", "builder", "left", depends_on=["a"]),
+            Subtask("c", "tester", "right", depends_on=["a"]),
+            Subtask("d", "reviewer", "join", depends_on=["b", "c"]),
+        ]
+    )
     async with Orchestrator(ray_config, pm=orc_pm) as orc:
         result = await orc.execute("diamond", execution_mode="dag", plan=plan, cwd=orc_workdir)
     assert result.success, result.error
@@ -134,8 +137,9 @@ async def test_dag_across_nodes_passes_results_downstream(ray_config, orc_pm, sc
     assert_exactly_once_in_order(rows)
 
 
-async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(ray_config, orc_pm, scripted_model, orc_workdir,
-                                                                  orc_cli):
+async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(
+    ray_config, orc_pm, scripted_model, orc_workdir, orc_cli
+):
     from orc_ray.commands import nodes_report
 
     asked = threading.Event()
@@ -166,7 +170,9 @@ async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(ray_config, or
     assert gone < 1.0, f"the run took {gone:.2f}s to stop"
     (agent,) = orc.list_agents()
     running = {row["node_id"]: row["agents"] for row in timing["report"]}
-    assert [n for n, ids in running.items() if agent.id in ids] == [node_of(events(ray_config.db_path), agent.id)]
+    assert [n for n, ids in running.items() if agent.id in ids] == [
+        node_of(events(ray_config.db_path), agent.id)
+    ]
     listed = orc_cli("nodes", "--json")
     assert listed.exit_code == 0, listed.output
     report = json.loads(listed.stdout)
@@ -175,7 +181,9 @@ async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(ray_config, or
 
 async def test_git_worktree_results_come_back(ray_config, orc_pm, scripted_model, orc_workdir):
     def git(*args):
-        return subprocess.run(["git", *args], cwd=orc_workdir, check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["git", *args], cwd=orc_workdir, check=True, capture_output=True, text=True
+        ).stdout
 
     git("init", "-q")
     (orc_workdir / "tracked.txt").write_text("v1\n")
@@ -185,7 +193,10 @@ async def test_git_worktree_results_come_back(ray_config, orc_pm, scripted_model
     (orc_workdir / "notes.txt").write_text("untracked notes\n")
     steps = [
         tool("Read", {"file_path": "notes.txt"}),
-        tool("Edit", {"file_path": "tracked.txt", "old_string": "v2, not committed", "new_string": "v3 by agent"}),
+        tool(
+            "Edit",
+            {"file_path": "tracked.txt", "old_string": "v2, not committed", "new_string": "v3 by agent"},
+        ),
         tool("Write", {"file_path": "made.txt", "content": "made on a node\n"}),
         text("done"),
     ]
@@ -251,9 +262,28 @@ def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path)
     db = tmp_path / "o.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_"))}
     done = subprocess.run(
-        [str(orc), "execute", "--scripted", "--runtime", "ray", "--ray-address", cluster.address, "--mode",
-         "parallel", "--roles", "scout,reviewer", "--db", str(db), "-q", "look around"],
-        cwd=tmp_path, env={**env, "HOME": str(tmp_path)}, capture_output=True, text=True, timeout=120,
+        [
+            str(orc),
+            "execute",
+            "--scripted",
+            "--runtime",
+            "ray",
+            "--ray-address",
+            cluster.address,
+            "--mode",
+            "parallel",
+            "--roles",
+            "scout,reviewer",
+            "--db",
+            str(db),
+            "-q",
+            "look around",
+        ],
+        cwd=tmp_path,
+        env={**env, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     nodes = {p["node_id"] for _, _, k, p in events(db) if k == "session"}

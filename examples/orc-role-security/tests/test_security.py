@@ -27,7 +27,9 @@ def test_registered_as_coming_from_this_plugin(orc_pm, orc_register, orc_config)
 
 
 @pytest.mark.anyio
-async def test_the_scripted_auditor_greps_and_reports(orc_pm, orc_register, orc_config, scripted_model, orc_workdir):
+async def test_the_scripted_auditor_greps_and_reports(
+    orc_pm, orc_register, orc_config, scripted_model, orc_workdir
+):
     (orc_workdir / "settings.py").write_text('password = "hunter2"\n')
     (orc_workdir / "app.py").write_text("print('hello')\n")
     orc_register(orc_role_security, "security")
@@ -50,7 +52,9 @@ def installed():
     return True
 
 
-@pytest.mark.skipif(not installed(), reason="the command comes through the entry point: pip install -e . first")
+@pytest.mark.skipif(
+    not installed(), reason="the command comes through the entry point: pip install -e . first"
+)
 def test_the_checklist_command(orc_cli):
     load = {"ORC_DISABLE_PLUGIN_AUTOLOAD": None, "ORC_LOAD_PLUGINS": "orc-role-security"}
     out = orc_cli("security-checklist", "--json", env=load)

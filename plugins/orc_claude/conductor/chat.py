@@ -18,19 +18,39 @@ HELP = "/status  the fleet at a glance\n/agents  each agent\n/cost    what it co
 
 
 @click.command()
-@click.option("--cwd", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
-              help="The agents' working directory.")
+@click.option(
+    "--cwd",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The agents' working directory.",
+)
 @click.option("--model", help="Model for agents whose role names none (overrides DEFAULT_MODEL).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Record the session here (overrides ORCHESTRATOR_DB_PATH).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record the session here (overrides ORCHESTRATOR_DB_PATH).",
+)
 @click.option("--scripted", is_flag=True, help="Use orc's built-in scripted model: no credentials, no cost.")
 @click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when you leave.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents working at once.")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), help="Refuse new work past this many USD.")
+@click.option(
+    "--max-cost", type=click.FloatRange(min=0, min_open=True), help="Refuse new work past this many USD."
+)
 @click.option("--max-agents", type=click.IntRange(min=1), help="Create at most N agents.")
 @click.pass_context
-def chat(ctx: click.Context, cwd: Path, model: str | None, db_path: Path | None, scripted: bool, keep_agents: bool,
-         max_parallel: int | None, max_cost: float | None, max_agents: int | None) -> None:
+def chat(
+    ctx: click.Context,
+    cwd: Path,
+    model: str | None,
+    db_path: Path | None,
+    scripted: bool,
+    keep_agents: bool,
+    max_parallel: int | None,
+    max_cost: float | None,
+    max_agents: int | None,
+) -> None:
     """Talk to the orchestrator agent: it creates, commands and deletes agents for you.
 
     /status, /agents and /cost show the fleet without asking the model; /quit leaves (the agents are deleted).
@@ -46,8 +66,14 @@ def chat(ctx: click.Context, cwd: Path, model: str | None, db_path: Path | None,
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
     orc = make_orchestrator(
-        ctx, {SETTING: "agent"}, default_model=model, db_path=db_path, keep_agents=keep_agents,
-        max_parallel_agents=max_parallel, max_cost_usd=max_cost, max_agents=max_agents,
+        ctx,
+        {SETTING: "agent"},
+        default_model=model,
+        db_path=db_path,
+        keep_agents=keep_agents,
+        max_parallel_agents=max_parallel,
+        max_cost_usd=max_cost,
+        max_agents=max_agents,
     )
     orc.enable_monitoring = False
     if scripted:
@@ -99,7 +125,9 @@ async def _converse(orc: Any, cwd: Path) -> None:
         try:
             async with orc.agents.open(agent.id) as session:
                 fleet = conductor.fleets[agent.id]
-                click.echo(f"orc chat with the orchestrator agent {agent.id}; /help for commands, /quit to leave")
+                click.echo(
+                    f"orc chat with the orchestrator agent {agent.id}; /help for commands, /quit to leave"
+                )
                 while True:
                     if interactive:
                         click.echo("> ", nl=False)
@@ -117,7 +145,11 @@ async def _converse(orc: Any, cwd: Path) -> None:
                     fleet.task = fleet.task or line
                     turn = await session.send(line)
                     # Redacted at the source; its escape codes are shown, never sent to the terminal (#16).
-                    click.echo(printable(turn.text if not turn.is_error else f"(the orchestrator failed: {turn.error})"))
+                    click.echo(
+                        printable(
+                            turn.text if not turn.is_error else f"(the orchestrator failed: {turn.error})"
+                        )
+                    )
         finally:
             with anyio.CancelScope(shield=True):
                 if not orc.config.keep_agents and orc.agents.get(agent.id).status is not AgentStatus.DELETED:
@@ -136,8 +168,10 @@ def answer(line: str, fleet: Any, orc: Any, orchestrator_id: str) -> str:
         rows = []
         for agent in members:
             working = fleet.members[agent.id].working
-            rows.append(f"{agent.id}  {agent.role:<10}  {'working' if working else agent.status.value:<8}  "
-                        f"turns {fleet.members[agent.id].turns}  ${agent.metrics.cost_usd:.4f}  {agent.name}")
+            rows.append(
+                f"{agent.id}  {agent.role:<10}  {'working' if working else agent.status.value:<8}  "
+                f"turns {fleet.members[agent.id].turns}  ${agent.metrics.cost_usd:.4f}  {agent.name}"
+            )
         return "\n".join(rows)
     if line == "/status":
         counts: dict[str, int] = {}
@@ -146,13 +180,17 @@ def answer(line: str, fleet: Any, orc: Any, orchestrator_id: str) -> str:
             counts[state] = counts.get(state, 0) + 1
         listed = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
         usage = me.context_usage
-        return (f"agents: {len(members)} ({listed}); cost ${fleet.cost():.4f}; orchestrator context "
-                f"{usage['used_tokens']:,} tokens ({usage['usage_percentage']:g}%)")
+        return (
+            f"agents: {len(members)} ({listed}); cost ${fleet.cost():.4f}; orchestrator context "
+            f"{usage['used_tokens']:,} tokens ({usage['usage_percentage']:g}%)"
+        )
     if line == "/cost":
         team = sum(a.metrics.cost_usd for a in members)
         tokens = sum(a.metrics.total_tokens for a in members)
-        return (f"orchestrator ${me.metrics.cost_usd:.4f} ({me.metrics.total_tokens:,} tokens) + agents "
-                f"${team:.4f} ({tokens:,} tokens) = ${me.metrics.cost_usd + team:.4f}")
+        return (
+            f"orchestrator ${me.metrics.cost_usd:.4f} ({me.metrics.total_tokens:,} tokens) + agents "
+            f"${team:.4f} ({tokens:,} tokens) = ${me.metrics.cost_usd + team:.4f}"
+        )
     if line == "/help":
         return HELP
     return f"unknown command {line}; try:\n{HELP}"

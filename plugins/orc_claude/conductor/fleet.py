@@ -116,7 +116,9 @@ class Fleet:
             )
         remaining = self.remaining_seconds()
         if remaining is not None and remaining <= 0:
-            raise FleetError(f"refused to {doing}: the run is out of time (timeout {self.config.timeout_seconds:g}s)")
+            raise FleetError(
+                f"refused to {doing}: the run is out of time (timeout {self.config.timeout_seconds:g}s)"
+            )
 
     # -- what the tools call ----------------------------------------------------------------------------------
 
@@ -138,8 +140,9 @@ class Fleet:
                 f"{len(self.members)}; command the agents you have, or finish"
             )
         self._check_budget("create an agent")
-        agent = self.agents.create(role, name=name or None, cwd=self.cwd, task_id=self.task_id,
-                                   parent_id=self.parent_id)
+        agent = self.agents.create(
+            role, name=name or None, cwd=self.cwd, task_id=self.task_id, parent_id=self.parent_id
+        )
         self.members[agent.id] = Member(agent.id, instructions)
         self.members[agent.id].done.set()
         if self.run is not None:
@@ -148,15 +151,21 @@ class Fleet:
         # The orchestrator's own events name each child too, for people reading its timeline.
         self.agents.emitter(self.parent_id)(
             EventKind.NOTICE,
-            {"message": f"created agent {agent.id} ({role})", "child_agent_id": agent.id, "role": role,
-             "parent_agent_id": self.parent_id},
+            {
+                "message": f"created agent {agent.id} ({role})",
+                "child_agent_id": agent.id,
+                "role": role,
+                "parent_agent_id": self.parent_id,
+            },
         )
         return self.describe(agent.id)
 
     def command(self, agent_id: str, message: str) -> dict[str, Any]:
         member = self._member(agent_id, for_work=True)
         if member.working:
-            raise FleetError(f"agent {agent_id} is still working on its last command; wait_for_agents, then command it")
+            raise FleetError(
+                f"agent {agent_id} is still working on its last command; wait_for_agents, then command it"
+            )
         working = sum(m.working for m in self.members.values())
         if working >= self.config.max_parallel_agents:
             raise FleetError(
@@ -178,8 +187,11 @@ class Fleet:
         if agent_id:
             return self.describe(self._member(agent_id).agent_id)
         agents = [self.describe(a) for a in self.members]
-        return {"agents": agents, "working": sum(m.working for m in self.members.values()),
-                "run_cost_usd": round(self.cost(), 6)}
+        return {
+            "agents": agents,
+            "working": sum(m.working for m in self.members.values()),
+            "run_cost_usd": round(self.cost(), 6),
+        }
 
     def read(self, agent_id: str, offset: int = 0) -> dict[str, Any]:
         member = self._member(agent_id)
@@ -188,18 +200,27 @@ class Fleet:
             raise FleetError(f"offset {offset} is outside the result ({len(text)} characters)")
         piece = text[offset : offset + self.config.max_result_chars]
         end = offset + len(piece)
-        answer: dict[str, Any] = {"agent_id": agent_id, "offset": offset, "total_chars": len(text),
-                                  "next_offset": end if end < len(text) else None, "text": piece}
+        answer: dict[str, Any] = {
+            "agent_id": agent_id,
+            "offset": offset,
+            "total_chars": len(text),
+            "next_offset": end if end < len(text) else None,
+            "text": piece,
+        }
         if member.working:
             answer["note"] = "the agent is still working: this is its previous result"
         if member.last_error:
             answer["error"] = bound(member.last_error, SUMMARY_CHARS)
         return answer
 
-    async def wait(self, agent_ids: Sequence[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
-        members = [self._member(a) for a in agent_ids] if agent_ids else [
-            m for m in self.members.values() if m.working
-        ]
+    async def wait(
+        self, agent_ids: Sequence[str] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        members = (
+            [self._member(a) for a in agent_ids]
+            if agent_ids
+            else [m for m in self.members.values() if m.working]
+        )
         limit = min(timeout if timeout and timeout > 0 else DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS)
         remaining = self.remaining_seconds()
         if remaining is not None:
@@ -207,8 +228,11 @@ class Fleet:
         with anyio.move_on_after(limit) as scope:
             for member in members:
                 await member.done.wait()
-        return {"timed_out": scope.cancelled_caught, "waited_s": round(limit, 1) if scope.cancelled_caught else None,
-                "agents": [self.describe(m.agent_id) for m in members]}
+        return {
+            "timed_out": scope.cancelled_caught,
+            "waited_s": round(limit, 1) if scope.cancelled_caught else None,
+            "agents": [self.describe(m.agent_id) for m in members],
+        }
 
     async def delete(self, agent_id: str) -> dict[str, Any]:
         member = self._member(agent_id)

@@ -105,9 +105,13 @@ def _kind(text: str) -> str:
 
 @hookimpl
 def orc_addoption(parser):
-    parser.add_setting(SETTING, parse=_kind, default="plan",
-                       help="agent: an orchestrator agent creates and commands the team as it goes; plan: a plan "
-                            "made up front.")
+    parser.add_setting(
+        SETTING,
+        parse=_kind,
+        default="plan",
+        help="agent: an orchestrator agent creates and commands the team as it goes; plan: a plan "
+        "made up front.",
+    )
     parser.add_option("--orchestrator", setting=SETTING, type=click.Choice(["plan", "agent"]))
 
 

@@ -58,13 +58,23 @@ def demo() -> list:
 
     return [
         call("list_roles", {}),
-        call("create_agent", {"role": "builder", "name": "builder",
-                              "instructions": "Implement the task in a new module."}),
-        call("create_agent", {"role": "reviewer", "name": "reviewer",
-                              "instructions": "Review the module the builder wrote. Change nothing."}),
+        call(
+            "create_agent",
+            {"role": "builder", "name": "builder", "instructions": "Implement the task in a new module."},
+        ),
+        call(
+            "create_agent",
+            {
+                "role": "reviewer",
+                "name": "reviewer",
+                "instructions": "Review the module the builder wrote. Change nothing.",
+            },
+        ),
         lambda r: call("command_agent", {"agent_id": agent_of(r, "builder"), "message": "Build it now."}),
         lambda r: call("wait_for_agents", {"agent_ids": [agent_of(r, "builder")], "timeout_seconds": 120}),
-        lambda r: call("command_agent", {"agent_id": agent_of(r, "reviewer"), "message": "The build is done."}),
+        lambda r: call(
+            "command_agent", {"agent_id": agent_of(r, "reviewer"), "message": "The build is done."}
+        ),
         lambda r: call("wait_for_agents", {"agent_ids": [agent_of(r, "reviewer")], "timeout_seconds": 120}),
         lambda r: call("read_result", {"agent_id": agent_of(r, "reviewer")}),
         lambda r: call("delete_agent", {"agent_id": agent_of(r, "builder")}),

@@ -22,21 +22,30 @@ _ID = {"type": "string", "description": "the agent's id, as create_agent returne
 
 #: name -> (description, JSON schema of the input)
 TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
-    "list_roles": ("List the roles of agent you can create, with what each does and its tools.",
-                   {"type": "object", "properties": {}}),
+    "list_roles": (
+        "List the roles of agent you can create, with what each does and its tools.",
+        {"type": "object", "properties": {}},
+    ),
     "create_agent": (
         "Create an agent of a role with a name and its standing instructions (its part of the task). It does "
         "nothing until you command it.",
-        {"type": "object", "properties": {
-            "role": {"type": "string", "description": "a role from list_roles"},
-            "name": {"type": "string", "description": "a short name for people, e.g. 'csv builder'"},
-            "instructions": {"type": "string", "description": "its part of the task, self-contained"},
-        }, "required": ["role", "instructions"]},
+        {
+            "type": "object",
+            "properties": {
+                "role": {"type": "string", "description": "a role from list_roles"},
+                "name": {"type": "string", "description": "a short name for people, e.g. 'csv builder'"},
+                "instructions": {"type": "string", "description": "its part of the task, self-contained"},
+            },
+            "required": ["role", "instructions"],
+        },
     ),
     "command_agent": (
         "Send an agent a message. Returns at once; the agent works in the background (see wait_for_agents).",
-        {"type": "object", "properties": {"agent_id": _ID, "message": {"type": "string"}},
-         "required": ["agent_id", "message"]},
+        {
+            "type": "object",
+            "properties": {"agent_id": _ID, "message": {"type": "string"}},
+            "required": ["agent_id", "message"],
+        },
     ),
     "agent_status": (
         "Status of one agent (agent_id) or of all: status, turns, cost, files touched, a short summary of its "
@@ -45,18 +54,26 @@ TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "read_result": (
         "Read an agent's latest result, a bounded piece at a time; pass next_offset as offset for more.",
-        {"type": "object", "properties": {"agent_id": _ID, "offset": {"type": "integer", "minimum": 0}},
-         "required": ["agent_id"]},
+        {
+            "type": "object",
+            "properties": {"agent_id": _ID, "offset": {"type": "integer", "minimum": 0}},
+            "required": ["agent_id"],
+        },
     ),
     "wait_for_agents": (
         "Wait until the given agents (default: all working ones) finish their commands, or the timeout passes.",
-        {"type": "object", "properties": {
-            "agent_ids": {"type": "array", "items": {"type": "string"}},
-            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
-        }},
+        {
+            "type": "object",
+            "properties": {
+                "agent_ids": {"type": "array", "items": {"type": "string"}},
+                "timeout_seconds": {"type": "number", "exclusiveMinimum": 0},
+            },
+        },
     ),
-    "delete_agent": ("Delete an agent you no longer need (stops it if it is working).",
-                     {"type": "object", "properties": {"agent_id": _ID}, "required": ["agent_id"]}),
+    "delete_agent": (
+        "Delete an agent you no longer need (stops it if it is working).",
+        {"type": "object", "properties": {"agent_id": _ID}, "required": ["agent_id"]},
+    ),
 }
 
 
@@ -87,8 +104,18 @@ def _calls(fleet: Fleet) -> dict[str, Callable[[dict[str, Any]], Awaitable[Any]]
     async def delete_agent(args: dict[str, Any]) -> Any:
         return await fleet.delete(args["agent_id"])
 
-    return {f.__name__: f for f in (list_roles, create_agent, command_agent, agent_status, read_result,
-                                    wait_for_agents, delete_agent)}
+    return {
+        f.__name__: f
+        for f in (
+            list_roles,
+            create_agent,
+            command_agent,
+            agent_status,
+            read_result,
+            wait_for_agents,
+            delete_agent,
+        )
+    }
 
 
 def fleet_server(fleet: Fleet) -> Any:

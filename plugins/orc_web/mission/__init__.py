@@ -42,7 +42,9 @@ def startup(datasette: Any) -> None:
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None, database: str | None, datasette: Any) -> str | None:
+def render_cell(
+    value: Any, column: str, table: str | None, database: str | None, datasette: Any
+) -> str | None:
     return stock.cell(value, column, table, database, datasette)
 
 

@@ -24,7 +24,9 @@ def parse(ts: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _span(task: dict[str, Any], agents: list[dict[str, Any]], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def _span(
+    task: dict[str, Any], agents: list[dict[str, Any]], now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
     times = [t for t in [parse(task["created_at"]), *(parse(a["first_ts"]) for a in agents)] if t]
     start = min(times) if times else now
     ends = [t for t in [parse(task.get("finished_at")), *(parse(a["last_ts"]) for a in agents)] if t]
@@ -67,18 +69,40 @@ def timeline(data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     lanes = []
     for i, a in enumerate(agents):
         first = a["first_ts"] or a["created_at"]
-        running = a["status"] == "running" or (a["outcome"] == "running" and task["status"] in ("pending", "running"))
+        running = a["status"] == "running" or (
+            a["outcome"] == "running" and task["status"] in ("pending", "running")
+        )
         last = now if running else (a["last_ts"] or first)
         x0, x1 = x(first), x(last)
         lanes.append({**a, "y": i * LANE + 20, "x0": x0, "w": max(x1 - x0, 3), "running": running})
-    ticks = [{"x": x(c["called_at"]), "y": lane_of[c["agent_id"]] * LANE + 20, "name": c["name"],
-              "error": bool(c["is_error"]), "at": c["called_at"]}
-             for c in data["tool_calls"] if c["agent_id"] in lane_of]
-    flags = [{"x": x(f["at"]), "y": lane_of[f["agent_id"]] * LANE + 20, "kind": f["kind"], "message": f["message"]}
-             for f in data["flags"] if f["agent_id"] in lane_of]
+    ticks = [
+        {
+            "x": x(c["called_at"]),
+            "y": lane_of[c["agent_id"]] * LANE + 20,
+            "name": c["name"],
+            "error": bool(c["is_error"]),
+            "at": c["called_at"],
+        }
+        for c in data["tool_calls"]
+        if c["agent_id"] in lane_of
+    ]
+    flags = [
+        {"x": x(f["at"]), "y": lane_of[f["agent_id"]] * LANE + 20, "kind": f["kind"], "message": f["message"]}
+        for f in data["flags"]
+        if f["agent_id"] in lane_of
+    ]
     axis = [{"x": round(LABEL + s * scale, 1), "label": _clock(s)} for s in _steps(seconds)]
-    return {"lanes": lanes, "ticks": ticks, "flags": flags, "axis": axis, "width": WIDTH, "label": LABEL,
-            "height": len(lanes) * LANE + 30, "seconds": seconds, "truncated": len(data["tool_calls"])}
+    return {
+        "lanes": lanes,
+        "ticks": ticks,
+        "flags": flags,
+        "axis": axis,
+        "width": WIDTH,
+        "label": LABEL,
+        "height": len(lanes) * LANE + 30,
+        "seconds": seconds,
+        "truncated": len(data["tool_calls"]),
+    }
 
 
 def _steps(seconds: float) -> list[float]:
@@ -146,12 +170,21 @@ def cost_chart(data: dict[str, Any], now: dt.datetime, max_cost: float | None) -
 
     line = " ".join(xy(s, c) for s, c in points)
     limit_y = round(h - 20 - (max_cost or 0) / top * (h - 30), 1) if max_cost else None
-    return {"points": line, "total": total, "max_cost": max_cost, "limit_y": limit_y, "width": w, "height": h,
-            "top": top, "seconds": seconds}
+    return {
+        "points": line,
+        "total": total,
+        "max_cost": max_cost,
+        "limit_y": limit_y,
+        "width": w,
+        "height": h,
+        "top": top,
+        "seconds": seconds,
+    }
 
 
-def context_chart(samples: list[dict[str, Any]], agents: list[dict[str, Any]], now: dt.datetime,
-                  task: dict[str, Any]) -> dict[str, Any]:
+def context_chart(
+    samples: list[dict[str, Any]], agents: list[dict[str, Any]], now: dt.datetime, task: dict[str, Any]
+) -> dict[str, Any]:
     """Each agent's context use (% of its window) over time, one line per agent."""
     start, end = _span(task, agents, now)
     seconds = (end - start).total_seconds()
@@ -167,6 +200,14 @@ def context_chart(samples: list[dict[str, Any]], agents: list[dict[str, Any]], n
         x = round(36 + (t - start).total_seconds() / seconds * (w - 46), 1)
         y = round(h - 20 - (s["usage_percentage"] or 0.0) / top * (h - 30), 1)
         series.setdefault(s["agent_id"], []).append((x, y))
-    lines = [{"agent_id": k, "role": role[k], "colour": colour[k], "dots": v,
-              "points": " ".join(f"{x},{y}" for x, y in v)} for k, v in series.items()]
+    lines = [
+        {
+            "agent_id": k,
+            "role": role[k],
+            "colour": colour[k],
+            "dots": v,
+            "points": " ".join(f"{x},{y}" for x, y in v),
+        }
+        for k, v in series.items()
+    ]
     return {"lines": lines, "top": top, "width": w, "height": h}

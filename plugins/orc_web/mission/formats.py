@@ -58,9 +58,14 @@ def pretty(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return "\n".join(f"{k}: {v}" if isinstance(v, str) and "\n" not in v else
-                         f"{k}:\n{v}" if isinstance(v, str) else
-                         f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in value.items())
+        return "\n".join(
+            f"{k}: {v}"
+            if isinstance(v, str) and "\n" not in v
+            else f"{k}:\n{v}"
+            if isinstance(v, str)
+            else f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}"
+            for k, v in value.items()
+        )
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
@@ -73,10 +78,19 @@ def long(text: Any, lines: int = 12, chars: int = 1200) -> bool:
 def relative(path: str, cwd: str | None) -> str:
     """A path inside the task's directory, relative to it; any other as it is."""
     if cwd and path.startswith(cwd.rstrip("/") + "/"):
-        return path[len(cwd.rstrip("/")) + 1:]
+        return path[len(cwd.rstrip("/")) + 1 :]
     return path
 
 
-FILTERS = {"orc_relative": relative, "orc_money": money, "orc_number": number, "orc_seconds": seconds, "orc_when": when, "orc_clock": clock,
-           "orc_percent": percent, "orc_pretty": pretty, "orc_long": long}
+FILTERS = {
+    "orc_relative": relative,
+    "orc_money": money,
+    "orc_number": number,
+    "orc_seconds": seconds,
+    "orc_when": when,
+    "orc_clock": clock,
+    "orc_percent": percent,
+    "orc_pretty": pretty,
+    "orc_long": long,
+}
 GLOBALS = {"orc_duration": duration}

@@ -17,8 +17,10 @@ MAX_SAMPLES = 5000
 MAX_AGENTS = 300
 #: Conversation items on one page of an agent.
 CONVERSATION_PAGE = 300
-TOKENS = "coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0) " \
-         "+ coalesce(cache_creation_tokens, 0)"
+TOKENS = (
+    "coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0) "
+    "+ coalesce(cache_creation_tokens, 0)"
+)
 ACTIVE = ("pending", "running")
 
 
@@ -43,8 +45,10 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 # -- home ---------------------------------------------------------------------------------------------------------
 
-TASK_COLUMNS = "id, substr(prompt, 1, 300) as prompt, status, task_type, mode, cost_usd, created_at, finished_at, " \
-               f"error is not null as has_error, {TOKENS} as tokens"
+TASK_COLUMNS = (
+    "id, substr(prompt, 1, 300) as prompt, status, task_type, mode, cost_usd, created_at, finished_at, "
+    f"error is not null as has_error, {TOKENS} as tokens"
+)
 
 
 def home(conn: sqlite3.Connection, status: str | None, before: tuple[str, str] | None) -> dict[str, Any]:
@@ -53,22 +57,31 @@ def home(conn: sqlite3.Connection, status: str | None, before: tuple[str, str] |
     :param status: only tasks with this status.
     :param before: (created_at, id) of the last task of the previous page.
     """
-    counts = {r["status"]: r["n"] for r in rows(conn, "select status, count(*) as n from tasks group by status")}
+    counts = {
+        r["status"]: r["n"] for r in rows(conn, "select status, count(*) as n from tasks group by status")
+    }
     running: list[dict[str, Any]] = []
     where, params = [], []
     if status:
         where.append("status = ?")
         params.append(status)
     elif before is None:
-        running = rows(conn, f"select {TASK_COLUMNS} from tasks where status = 'running' "
-                             "order by created_at desc limit ?", [PAGE])
+        running = rows(
+            conn,
+            f"select {TASK_COLUMNS} from tasks where status = 'running' order by created_at desc limit ?",
+            [PAGE],
+        )
     if not status:
         where.append("status != 'running'")
     if before is not None:
         where.append("(created_at < ? or (created_at = ? and id < ?))")
         params += [before[0], before[0], before[1]]
-    listed = rows(conn, f"select {TASK_COLUMNS} from tasks where {' and '.join(where) or '1'} "
-                        "order by created_at desc, id desc limit ?", [*params, PAGE + 1])
+    listed = rows(
+        conn,
+        f"select {TASK_COLUMNS} from tasks where {' and '.join(where) or '1'} "
+        "order by created_at desc, id desc limit ?",
+        [*params, PAGE + 1],
+    )
     more = len(listed) > PAGE
     listed = listed[:PAGE]
     _add_task_totals(conn, running + listed)
@@ -86,12 +99,24 @@ def _add_task_totals(conn: sqlite3.Connection, tasks: list[dict[str, Any]]) -> N
     if not tasks:
         return
     ids = [t["id"] for t in tasks]
-    agents = {r["task_id"]: r for r in rows(
-        conn, f"select task_id, count(*) as agents, sum(cost_usd) as cost_usd, sum({TOKENS}) as tokens "
-              f"from agents where task_id in ({_marks(len(ids))}) group by task_id", ids)}
-    files = {r["task_id"]: r["n"] for r in rows(
-        conn, "select task_id, count(distinct path) as n from file_accesses "
-              f"where task_id in ({_marks(len(ids))}) and operation in ('write', 'edit') group by task_id", ids)}
+    agents = {
+        r["task_id"]: r
+        for r in rows(
+            conn,
+            f"select task_id, count(*) as agents, sum(cost_usd) as cost_usd, sum({TOKENS}) as tokens "
+            f"from agents where task_id in ({_marks(len(ids))}) group by task_id",
+            ids,
+        )
+    }
+    files = {
+        r["task_id"]: r["n"]
+        for r in rows(
+            conn,
+            "select task_id, count(distinct path) as n from file_accesses "
+            f"where task_id in ({_marks(len(ids))}) and operation in ('write', 'edit') group by task_id",
+            ids,
+        )
+    }
     for task in tasks:
         totals = agents.get(task["id"], {})
         task["agents"] = totals.get("agents", 0)
@@ -112,8 +137,12 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
     row["plan"] = _loads(row.get("plan")) or {}
     # `limits` (the run's --max-cost and other limits) is recorded by newer stores only.
     row["limits"] = _loads(row.get("limits")) or {} if "limits" in row else {}
-    subtasks = rows(conn, "select subtask_id, role, status, agent_id, depends_on, instruction, error, started_at, "
-                          "finished_at from subtasks where task_id = ? order by rowid limit ?", [task_id, MAX_AGENTS])
+    subtasks = rows(
+        conn,
+        "select subtask_id, role, status, agent_id, depends_on, instruction, error, started_at, "
+        "finished_at from subtasks where task_id = ? order by rowid limit ?",
+        [task_id, MAX_AGENTS],
+    )
     for subtask in subtasks:
         subtask["depends_on"] = _loads(subtask["depends_on"]) or []
     agents = rows(
@@ -137,16 +166,34 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
         "task": row,
         "subtasks": subtasks,
         "agents": agents,
-        "tool_calls": rows(conn, "select agent_id, name, called_at, is_error from tool_calls where task_id = ? "
-                                 "order by rowid limit ?", [task_id, MAX_TICKS]),
-        "flags": rows(conn, "select agent_id, kind, message, at from agent_flags where task_id = ? order by id "
-                            "limit ?", [task_id, MAX_TICKS]),
-        "usage": rows(conn, "select agent_id, cost_usd, at from usage where task_id = ? order by id limit ?",
-                      [task_id, MAX_SAMPLES]),
-        "context": rows(conn, "select agent_id, usage_percentage, used_tokens, window_tokens, at from context_samples "
-                              "where task_id = ? order by id limit ?", [task_id, MAX_SAMPLES]),
-        "files": rows(conn, "select agent_id, operation, path from file_accesses where task_id = ? "
-                            "group by agent_id, operation, path limit ?", [task_id, MAX_TICKS]),
+        "tool_calls": rows(
+            conn,
+            "select agent_id, name, called_at, is_error from tool_calls where task_id = ? "
+            "order by rowid limit ?",
+            [task_id, MAX_TICKS],
+        ),
+        "flags": rows(
+            conn,
+            "select agent_id, kind, message, at from agent_flags where task_id = ? order by id limit ?",
+            [task_id, MAX_TICKS],
+        ),
+        "usage": rows(
+            conn,
+            "select agent_id, cost_usd, at from usage where task_id = ? order by id limit ?",
+            [task_id, MAX_SAMPLES],
+        ),
+        "context": rows(
+            conn,
+            "select agent_id, usage_percentage, used_tokens, window_tokens, at from context_samples "
+            "where task_id = ? order by id limit ?",
+            [task_id, MAX_SAMPLES],
+        ),
+        "files": rows(
+            conn,
+            "select agent_id, operation, path from file_accesses where task_id = ? "
+            "group by agent_id, operation, path limit ?",
+            [task_id, MAX_TICKS],
+        ),
         "recent": [{**e, "gist": gist(e)} for e in rows(conn, RECENT, [task_id])],
         "last_event": last_event(conn, task_id),
     }
@@ -187,14 +234,20 @@ def last_event(conn: sqlite3.Connection, task_id: str) -> int:
     return conn.execute("select coalesce(max(id), 0) from events where task_id = ?", [task_id]).fetchone()[0]
 
 
-def events_after(conn: sqlite3.Connection, task_id: str, after: int, limit: int = 200) -> dict[str, Any] | None:
+def events_after(
+    conn: sqlite3.Connection, task_id: str, after: int, limit: int = 200
+) -> dict[str, Any] | None:
     """A task's status and its events with id > ``after`` (the live page's poll); None for an unknown task."""
     row = one(conn, "select status from tasks where id = ?", [task_id])
     if row is None:
         return None
-    events = rows(conn, "select e.id, e.agent_id, a.role, e.seq, e.ts, e.kind, substr(e.payload, 1, 400) as payload "
-                        "from events e left join agents a on a.id = e.agent_id where e.task_id = ? and e.id > ? "
-                        "order by e.id limit ?", [task_id, after, limit])
+    events = rows(
+        conn,
+        "select e.id, e.agent_id, a.role, e.seq, e.ts, e.kind, substr(e.payload, 1, 400) as payload "
+        "from events e left join agents a on a.id = e.agent_id where e.task_id = ? and e.id > ? "
+        "order by e.id limit ?",
+        [task_id, after, limit],
+    )
     return {"status": row["status"], "events": events, "last_event": events[-1]["id"] if events else after}
 
 
@@ -206,35 +259,67 @@ def agent(conn: sqlite3.Connection, agent_id: str, after_seq: int = 0) -> dict[s
     row = one(conn, f"select *, {TOKENS} as tokens from agents where id = ?", [agent_id])
     if row is None:
         return None
-    events = rows(conn, "select seq, ts, kind, payload from events where agent_id = ? and seq > ? order by seq "
-                        "limit ?", [agent_id, after_seq, CONVERSATION_PAGE + 1])
+    events = rows(
+        conn,
+        "select seq, ts, kind, payload from events where agent_id = ? and seq > ? order by seq limit ?",
+        [agent_id, after_seq, CONVERSATION_PAGE + 1],
+    )
     more = len(events) > CONVERSATION_PAGE
     events = events[:CONVERSATION_PAGE]
-    calls = rows(conn, "select count(*) as calls, coalesce(sum(is_error), 0) as errors from tool_calls "
-                       "where agent_id = ?", [agent_id])[0]
-    task_row = one(conn, "select id, substr(prompt, 1, 200) as prompt, status from tasks where id = ?",
-                   [row["task_id"]]) if row.get("task_id") else None
+    calls = rows(
+        conn,
+        "select count(*) as calls, coalesce(sum(is_error), 0) as errors from tool_calls where agent_id = ?",
+        [agent_id],
+    )[0]
+    task_row = (
+        one(
+            conn,
+            "select id, substr(prompt, 1, 200) as prompt, status from tasks where id = ?",
+            [row["task_id"]],
+        )
+        if row.get("task_id")
+        else None
+    )
     return {
         "agent": row,
         "task": task_row,
-        "subtask": one(conn, "select subtask_id, status, instruction, error from subtasks where agent_id = ? "
-                             "limit 1", [agent_id]),
+        "subtask": one(
+            conn,
+            "select subtask_id, status, instruction, error from subtasks where agent_id = ? limit 1",
+            [agent_id],
+        ),
         "conversation": conversation(conn, events),
         "next_seq": events[-1]["seq"] if more else None,
         "after_seq": after_seq,
         "calls": calls,
-        "files": rows(conn, "select operation, path, count(*) as times from file_accesses where agent_id = ? "
-                            "group by operation, path order by min(id) limit ?", [agent_id, MAX_TICKS]),
-        "flags": rows(conn, "select kind, message, at from agent_flags where agent_id = ? order by id limit ?",
-                      [agent_id, MAX_TICKS]),
-        "context": rows(conn, "select usage_percentage, used_tokens, window_tokens, at from context_samples "
-                              "where agent_id = ? order by seq limit ?", [agent_id, MAX_SAMPLES]),
+        "files": rows(
+            conn,
+            "select operation, path, count(*) as times from file_accesses where agent_id = ? "
+            "group by operation, path order by min(id) limit ?",
+            [agent_id, MAX_TICKS],
+        ),
+        "flags": rows(
+            conn,
+            "select kind, message, at from agent_flags where agent_id = ? order by id limit ?",
+            [agent_id, MAX_TICKS],
+        ),
+        "context": rows(
+            conn,
+            "select usage_percentage, used_tokens, window_tokens, at from context_samples "
+            "where agent_id = ? order by seq limit ?",
+            [agent_id, MAX_SAMPLES],
+        ),
         # By parent_id's index (m010), then the few children sorted: with every parent_id NULL, as in a store with
         # no orchestrator-agent run, SQLite's statistics make it walk all agents instead (45 ms on 100,000).
-        "children": rows(conn, "select id, role, status from agents indexed by idx_agents_parent_id "
-                               "where parent_id = ? order by created_at limit ?", [agent_id, MAX_AGENTS]),
+        "children": rows(
+            conn,
+            "select id, role, status from agents indexed by idx_agents_parent_id "
+            "where parent_id = ? order by created_at limit ?",
+            [agent_id, MAX_AGENTS],
+        ),
         "parent": one(conn, "select id, role from agents where id = ?", [row["parent_id"]])
-        if row.get("parent_id") else None,
+        if row.get("parent_id")
+        else None,
     }
 
 
@@ -258,11 +343,17 @@ def conversation(conn: sqlite3.Connection, events: list[dict[str, Any]]) -> list
     # A call whose result falls on the next page (or was never paired) takes it from tool_calls.
     missing = [k for k, c in calls.items() if c["result"] is None]
     if missing:
-        for r in rows(conn, f"select id, result, is_error, duration_ms from tool_calls where id in "
-                            f"({_marks(len(missing))})", missing):
+        for r in rows(
+            conn,
+            f"select id, result, is_error, duration_ms from tool_calls where id in ({_marks(len(missing))})",
+            missing,
+        ):
             if r["result"] is not None or r["is_error"] is not None:
-                calls[r["id"]]["result"] = {"content": r["result"], "is_error": r["is_error"],
-                                            "duration_ms": r["duration_ms"]}
+                calls[r["id"]]["result"] = {
+                    "content": r["result"],
+                    "is_error": r["is_error"],
+                    "duration_ms": r["duration_ms"],
+                }
     return items
 
 

@@ -60,5 +60,12 @@ def metadata(datasette: Any, database: str | None) -> dict[str, Any]:
     name = configured.get(datasette)
     if name is None or database not in (None, name):
         return {}
-    return {"databases": {name: {"tables": {t: {"sort_desc": "created_at" if t != "subtasks" else "started_at"}
-                                            for t in NEWEST_FIRST}}}}
+    return {
+        "databases": {
+            name: {
+                "tables": {
+                    t: {"sort_desc": "created_at" if t != "subtasks" else "started_at"} for t in NEWEST_FIRST
+                }
+            }
+        }
+    }

@@ -21,8 +21,15 @@ def _database(datasette: Any) -> Any:
 async def _render(datasette: Any, request: Any, template: str, context: dict[str, Any]) -> Response:
     database = datasette.plugin_config("orc-web")["database"]
     html = await datasette.render_template(
-        template, {**context, "orc_static": datasette.urls.path(STATIC), "orc_database": database,
-                   "orc_sql": datasette.urls.database(database)}, request=request)
+        template,
+        {
+            **context,
+            "orc_static": datasette.urls.path(STATIC),
+            "orc_database": database,
+            "orc_sql": datasette.urls.database(database),
+        },
+        request=request,
+    )
     return Response.html(html)
 
 
@@ -37,9 +44,14 @@ async def home(request: Any, datasette: Any) -> Response:
         status = None
     before = request.args.get("before"), request.args.get("before_id")
     page = await _database(datasette).execute_fn(
-        lambda conn: reads.home(conn, status, before if all(before) else None))
-    return await _render(datasette, request, "orc_home.html", {**page, "status": status, "statuses": STATUSES,
-                                                                 "first_page": not all(before)})
+        lambda conn: reads.home(conn, status, before if all(before) else None)
+    )
+    return await _render(
+        datasette,
+        request,
+        "orc_home.html",
+        {**page, "status": status, "statuses": STATUSES, "first_page": not all(before)},
+    )
 
 
 async def _task_context(datasette: Any, task_id: str) -> dict[str, Any]:
@@ -68,7 +80,8 @@ async def _task_context(datasette: Any, task_id: str) -> dict[str, Any]:
         "files_by_agent": files,
         "roles": {a["id"]: a["role"] for a in data["agents"]},
         # A task's own totals are written when it ends; until then its agents' running sums.
-        "shown_cost": task["cost_usd"] if task["cost_usd"] is not None and task["status"] not in reads.ACTIVE
+        "shown_cost": task["cost_usd"]
+        if task["cost_usd"] is not None and task["status"] not in reads.ACTIVE
         else sum(a["cost_usd"] or 0.0 for a in data["agents"]),
         "shown_tokens": sum(a["tokens"] or 0 for a in data["agents"]),
     }
@@ -95,8 +108,11 @@ async def task_events(request: Any, datasette: Any) -> Response:
     data = await _database(datasette).execute_fn(lambda conn: reads.events_after(conn, task_id, after))
     if data is None:
         raise NotFound(f"no task {task_id!r} in the run store")
-    return Response(json.dumps(data), content_type="application/json; charset=utf-8",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        json.dumps(data),
+        content_type="application/json; charset=utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 async def agent(request: Any, datasette: Any) -> Response:
