@@ -3,21 +3,39 @@
 import os
 import pty
 import select
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 #: Environment variables a test process must not inherit: credentials, the CLI's config, orc's own settings, and
 #: XDG_DATA_HOME (where orc's default store lives).
 SCRUBBED = ("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_", "XDG_DATA_HOME")
 
 
+#: Bash's OS sandbox can run here: Claude Code needs bubblewrap and socat on Linux (`.ci/run` installs both).
+SANDBOX = bool(shutil.which("bwrap") and shutil.which("socat"))
+#: For a test (or parameter) that proves what the sandbox does: skipped, saying why, where it cannot run.
+needs_sandbox = pytest.mark.skipif(
+    not SANDBOX,
+    reason="Bash's sandbox needs bubblewrap and socat: apt-get install bubblewrap socat (.ci/run does)",
+)
+
+
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without credentials or orc settings, HOME in ``tmp_path``, plus ``extra``."""
+    """This process's environment without credentials or orc settings, HOME in ``tmp_path``, plus ``extra``.
+
+    Where the sandbox cannot run, ``ORC_BASH_SANDBOX=false``: a real (non-scripted) run would otherwise refuse every
+    role with Bash, and the suite must run on a machine without bubblewrap (the sandbox's own tests are skipped).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED)}
     env["HOME"] = str(tmp_path / "home")
+    if not SANDBOX:
+        env["ORC_BASH_SANDBOX"] = "false"
     env.update(extra)
     return env
 

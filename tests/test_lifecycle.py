@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import alive, clean_env, wait_for
+from fixtures import alive, clean_env, needs_sandbox, wait_for
 
 from orchestrator_core.testing import error, text, tool
 
@@ -587,7 +587,10 @@ def kill_all(pids):
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
+@pytest.mark.parametrize(
+    "sandbox",
+    [pytest.param("true", marks=needs_sandbox, id="sandboxed"), pytest.param("false", id="unsandboxed")],
+)
 def test_what_an_agent_left_running_ends_with_its_session(
     cli_env, scripted_model, orc_workdir, tmp_path, sandbox
 ):
@@ -607,7 +610,10 @@ def test_what_an_agent_left_running_ends_with_its_session(
         kill_all(running())
 
 
-@pytest.mark.parametrize("sandbox", ["true", "false"], ids=["sandboxed", "unsandboxed"])
+@pytest.mark.parametrize(
+    "sandbox",
+    [pytest.param("true", marks=needs_sandbox, id="sandboxed"), pytest.param("false", id="unsandboxed")],
+)
 @pytest.mark.parametrize("how", ["background", "foreground"])
 def test_an_agents_commands_die_with_a_killed_orc(
     cli_env, scripted_model, orc_workdir, tmp_path, how, sandbox

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+from fixtures import needs_sandbox
 
 from orchestrator_core import Orchestrator, Role, RuntimeUnavailable, hookimpl
 from orchestrator_core.testing import ScriptedModel, text, tool
@@ -242,7 +243,10 @@ def test_the_confinement_rule_for_tools_this_cli_lacks_and_edge_patterns(name, a
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("sandboxed", [True, False], ids=["default", "no-bash-sandbox"])
+@pytest.mark.parametrize(
+    "sandboxed",
+    [pytest.param(True, marks=needs_sandbox, id="default"), pytest.param(False, id="no-bash-sandbox")],
+)
 async def test_bash_cannot_write_outside_its_directory(
     sandboxed, orc_config, orc_pm, scripted_model, orc_workdir, tmp_path
 ):
@@ -392,6 +396,7 @@ def test_every_command_that_opens_sessions_takes_both_switches(command, orc_cli)
     assert "--trust-project-settings" in shown.output and "--no-bash-sandbox" in shown.output
 
 
+@needs_sandbox
 def test_agents_send_takes_the_sandbox_switch(cli_env, scripted_model, orc_workdir, tmp_path):
     """The same agent, the same Bash command: sandboxed by default, outside the sandbox with --no-bash-sandbox."""
     marker = tmp_path / "outside-marker"
