@@ -222,10 +222,6 @@ def _pm(ctx: click.Context) -> Any:
     return group._plugin_manager(ctx)
 
 
-def _orchestrator(ctx: click.Context, **overrides: Any) -> Any:
-    return make_orchestrator(ctx, **overrides)
-
-
 def make_orchestrator(ctx: click.Context, settings: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
     """The Orchestrator a command works with: this command line's plugins, and the settings from every source,
     the plugins' options included. For plugin commands too.
@@ -431,7 +427,7 @@ def execute(
     for name, value in (("--db path", db_path), ("--roles", roles), *(("--add-dir", d) for d in add_dirs)):
         if value is not None:
             _utf8(value, name)
-    orc = _orchestrator(
+    orc = make_orchestrator(
         ctx,
         default_model=model,
         db_path=db_path,
@@ -555,7 +551,7 @@ def resume(
     Succeeded subtasks are reused, interrupted agents continue their own sessions where they still exist. The task
     runs under the limits it was started with, except those given here.
     """
-    orc = _orchestrator(
+    orc = make_orchestrator(
         ctx,
         db_path=db_path,
         keep_agents=keep_agents,
@@ -726,7 +722,7 @@ def plan(
 
     from .plan_file import render_plan
 
-    orc = _orchestrator(ctx, db_path=db_path, plan_only=True)
+    orc = make_orchestrator(ctx, db_path=db_path, plan_only=True)
     role_names = _split_roles(roles)
 
     async def make() -> Any:
@@ -753,7 +749,7 @@ def plan(
 @click.pass_context
 def roles(ctx: click.Context, as_json: bool) -> None:
     """List the agent roles and the plugin that provides each."""
-    orc = _orchestrator(ctx)
+    orc = make_orchestrator(ctx)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in orc.roles.values()], indent=2))
         return
@@ -771,7 +767,7 @@ def roles(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def task_types(ctx: click.Context, as_json: bool) -> None:
     """List the task types `--task-type` takes."""
-    orc = _orchestrator(ctx)
+    orc = make_orchestrator(ctx)
     types = [
         {
             "name": "auto",

@@ -27,7 +27,7 @@ scripted_option = click.option(
 def _orchestrator(
     ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any
 ) -> Iterator[Any]:
-    from .cli import _orchestrator as make
+    from .cli import make_orchestrator as make
     from .cli import scripted_if
 
     orc = make(ctx, db_path=db_path, **overrides)

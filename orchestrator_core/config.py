@@ -60,14 +60,20 @@ def _log_level(text: str) -> str:
     return upper
 
 
+def choice(*allowed: str) -> Callable[[str], str]:
+    """A ``parse`` for a setting that takes one of ``allowed`` words (any case), for the core's and plugins'."""
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
 STALL_ACTIONS = ("warn", "interrupt", "retry")
-
-
-def _stall_action(text: str) -> str:
-    lowered = text.strip().lower()
-    if lowered not in STALL_ACTIONS:
-        raise ValueError(f"must be one of {', '.join(STALL_ACTIONS)}")
-    return lowered
+_stall_action = choice(*STALL_ACTIONS)
 
 
 def _optional_str(text: str) -> str | None:
@@ -374,18 +380,10 @@ def load_config(
                     f"{setting.name} in {origin} is refused: a repository could set it; remove it there and set it "
                     "in the environment or with its command-line option"
                 )
-            try:
-                if setting.secret:
-                    remember(setting.name, raw)
-                if setting.attribute is None:
-                    plugin_settings[setting.name] = setting.parse(raw)
-                else:
-                    values[setting.attribute] = setting.parse(raw)
-            except ValueError as exc:
-                reason = str(exc) if "must" in str(exc) else "is not valid"
-                raise ConfigError(
-                    f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it"
-                ) from None
+            if setting.attribute is None:
+                plugin_settings[setting.name] = _parse(setting, raw, origin)
+            else:
+                values[setting.attribute] = _parse(setting, raw, origin)
     values.update({k: v for k, v in overrides.items() if v is not None})
     plugin_settings.update({k: v for k, v in (given or {}).items() if v is not None})
     values["plugin_settings"] = plugin_settings
@@ -396,6 +394,20 @@ def load_config(
     for name in unknown:
         _warn_once(f"{base / CONFIG_FILE}: unknown setting {name!r} (ignored); `orc init` lists the settings")
     return config
+
+
+def _parse(setting: Setting, raw: str, origin: str) -> Any:
+    """``raw`` (from ``origin``) as ``setting``'s value; a secret one is remembered for redaction.
+
+    :raises ConfigError: the one line naming the setting, its value and where it came from.
+    """
+    if setting.secret:
+        remember(setting.name, raw)
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        reason = str(exc) if "must" in str(exc) else "is not valid"
+        raise ConfigError(f"{setting.name}={raw!r} (from {origin}) {reason}; fix or unset it") from None
 
 
 def unknown_settings(keys: Iterable[str], known: Iterable[str] = ()) -> list[str]:
@@ -430,20 +442,10 @@ def with_declared(
     missing = [d for d in declared if d.name not in config.plugin_settings]
     if not missing:
         return config
-    values: dict[str, Any] = {}
-    for setting in missing:
-        values[setting.name] = setting.default
-        if setting.name in environ:
-            raw = environ[setting.name]
-            try:
-                values[setting.name] = setting.parse(raw)
-            except ValueError as exc:
-                reason = str(exc) if "must" in str(exc) else "is not valid"
-                raise ConfigError(
-                    f"{setting.name}={raw!r} (from the environment) {reason}; fix or unset it"
-                ) from None
-            if setting.secret:
-                remember(setting.name, raw)
+    values = {
+        s.name: _parse(s, environ[s.name], "the environment") if s.name in environ else s.default
+        for s in missing
+    }
     return attrs.evolve(config, plugin_settings={**values, **config.plugin_settings})
 
 

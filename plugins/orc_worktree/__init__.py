@@ -26,6 +26,7 @@ hooks (:mod:`orc_worktree.hookspecs`) are added through ``orc_addhooks``, so oth
 import click
 
 from orchestrator_core import hookimpl
+from orchestrator_core.config import choice
 
 from . import hookspecs
 from .merge import OVERLAP_VARIABLE
@@ -36,21 +37,11 @@ from .worktrees import ISOLATION, MERGE_INTO, ROLES_VARIABLE, Worktrees
 PLUGIN_NAME = "orc-worktree"
 
 
-def _choice(*allowed: str):
-    def parse(text: str) -> str:
-        value = text.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"must be one of {', '.join(allowed)}")
-        return value
-
-    return parse
-
-
 @hookimpl
 def orc_addoption(parser):
     parser.add_setting(
         ISOLATION,
-        parse=_choice("none", "worktree"),
+        parse=choice("none", "worktree"),
         default="none",
         help="worktree: each writing agent works in a git worktree of its own; orc merges them after.",
     )
@@ -83,7 +74,7 @@ def orc_addoption(parser):
     )
     parser.add_setting(
         OVERLAP_VARIABLE,
-        parse=_choice("stop", "merge"),
+        parse=choice("stop", "merge"),
         default="stop",
         help="stop: two agents changing one file stops the merge; merge: let git combine them.",
     )

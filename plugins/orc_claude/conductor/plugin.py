@@ -14,6 +14,7 @@ import attrs
 import click
 
 from orchestrator_core import Agent, EventKind, Orchestrator, Plan, Role, Subtask, hookimpl
+from orchestrator_core.config import choice
 
 from .fleet import Fleet
 from .role import INSTRUCTION, ROLE, SERVER
@@ -96,18 +97,11 @@ def conductor_for(orc: Orchestrator) -> Conductor:
 SETTING = "ORC_ORCHESTRATOR"
 
 
-def _kind(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("plan", "agent"):
-        raise ValueError("must be plan or agent")
-    return value
-
-
 @hookimpl
 def orc_addoption(parser):
     parser.add_setting(
         SETTING,
-        parse=_kind,
+        parse=choice("plan", "agent"),
         default="plan",
         help="agent: an orchestrator agent creates and commands the team as it goes; plan: a plan "
         "made up front.",
