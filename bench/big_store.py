@@ -37,7 +37,7 @@ def _iso(moment: dt.datetime) -> str:
 def build(path: Path, tasks: int, agents_per_task: int, now: dt.datetime | None = None) -> dict:
     """Make a store at ``path`` with ``tasks`` tasks of ``agents_per_task`` agents each, the newest created just
     before ``now``, one task every 4 minutes going back. Returns what a caller needs to name rows in it."""
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     now = now or dt.datetime.now(dt.UTC)
     open_database(path).close()  # orc's schema, through its own migrations
@@ -352,7 +352,7 @@ def main() -> None:
             )
         )
         build_s = time.perf_counter() - start
-        from orc_store import open_database
+        from orc_agents.orc_store import open_database
 
         open_database(empty).close()
         env = {

@@ -26,9 +26,9 @@ import sqlite_utils
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import Timer, write  # noqa: E402
-from orc_store import RunStore, open_database  # noqa: E402
-from orc_store.rows import event_rows  # noqa: E402
 
+from orc_agents.orc_store import RunStore, open_database  # noqa: E402
+from orc_agents.orc_store.rows import event_rows  # noqa: E402
 from orchestrator_core import Config, Event, EventKind, Orchestrator, make_plugin_manager  # noqa: E402
 from orchestrator_core.testing import ScriptedModel  # noqa: E402
 

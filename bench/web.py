@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import write  # noqa: E402
-from orc_store import open_database  # noqa: E402
-from orc_store.browse import browse_plugins, make_datasette  # noqa: E402
 
+from orc_agents.orc_store import open_database  # noqa: E402
+from orc_agents.orc_store.browse import browse_plugins, make_datasette  # noqa: E402
 from orchestrator_core import make_plugin_manager  # noqa: E402
 
 STATUSES = ("succeeded",) * 8 + ("failed", "cancelled")

@@ -39,8 +39,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_worktree",
     "orc_ray",
 )
-#: Built-ins whose module is not named like the plugin.
-BUILTIN_MODULES = {"orc_conductor": "orc_claude.conductor.plugin"}
+#: The package that holds the built-ins: named for orc's distribution, so no third party's ``orc-<thing>`` can
+#: replace one by shipping a top-level package of the same name (#21).
+BUILTIN_PACKAGE = "orc_agents"
+#: Built-ins whose module is not ``BUILTIN_PACKAGE.<name>``.
+BUILTIN_MODULES = {"orc_conductor": "orc_agents.orc_claude.conductor.plugin"}
 ENTRYPOINT_GROUP = "orc"
 #: orc's distribution on PyPI (`orc` there is another project): what plugins depend on.
 DISTRIBUTION = "orc-agents"
@@ -103,7 +106,7 @@ def make_plugin_manager(
         if pm.is_blocked(name):
             continue
         try:
-            module = importlib.import_module(BUILTIN_MODULES.get(name, name))
+            module = importlib.import_module(BUILTIN_MODULES.get(name, f"{BUILTIN_PACKAGE}.{name}"))
         except Exception as exc:
             raise PluginError(
                 f'built-in plugin "{name}" failed to import: {type(exc).__name__}: {exc}; '

@@ -126,7 +126,7 @@ def test_writes_are_refused(server, store):
 
 
 def test_every_table_view_and_column_is_described(store):
-    from orc_store.browse import metadata_for
+    from orc_agents.orc_store.browse import metadata_for
 
     path = store[0]
     meta = metadata_for(path)["databases"][path.stem]
@@ -153,7 +153,7 @@ def test_every_table_view_and_column_is_described(store):
 @pytest.fixture
 def bare_server(tmp_path):
     """`orc browse --port 0` on a freshly migrated store: yields (base URL, port, server pid); stopped afterwards."""
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     path = tmp_path / "orc.db"
     open_database(path).close()

@@ -14,9 +14,9 @@ from pathlib import Path
 import attrs
 import pytest
 from fixtures import rows
-from orc_claude.conductor.role import SYSTEM_PROMPT
-from orc_claude.conductor.scripted import agent_of, call, tool_results
 
+from orc_agents.orc_claude.conductor.role import SYSTEM_PROMPT
+from orc_agents.orc_claude.conductor.scripted import agent_of, call, tool_results
 from orchestrator_core import AgentStatus, Orchestrator
 from orchestrator_core.testing import Usage, text, tool
 
@@ -131,7 +131,7 @@ async def test_orchestrator_agent_runs_a_team(orc_config, orc_pm, scripted_model
     assert {t["parent_agent_id"] for t in tree} == {parent.id}
     parents = rows(config.db_path, "select id, parent_id from agents where task_id = ?", (result.task_id,))
     assert {r["id"]: r["parent_id"] for r in parents} == {parent.id: None, **{c: parent.id for c in children}}
-    from orc_store import queries, store
+    from orc_agents.orc_store import queries, store
 
     details = queries.task_details(store.open_database(config.db_path, create=False), result.task_id)
     assert {a["agent_id"]: a["parent_id"] for a in details["agents"]} == {

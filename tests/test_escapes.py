@@ -128,10 +128,10 @@ def test_the_live_view_shows_escapes_from_names_targets_words_and_flags():
     """The live table is drawn by rich, which sends ESC and C1 as they are: orc's board makes them visible first."""
     import io
 
-    from orc_monitor.board import Board
-    from orc_monitor.live import render
     from rich.console import Console
 
+    from orc_agents.orc_monitor.board import Board
+    from orc_agents.orc_monitor.live import render
     from orchestrator_core import Agent, AgentStatus, Event, EventKind, Plan, Subtask, Task
 
     plan = Plan([Subtask("1", "builder", "build")])

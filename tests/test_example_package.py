@@ -40,7 +40,7 @@ def venv(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for name in ("orchestrator_core", "plugins"):
+    for name in ("orchestrator_core", "orc_agents"):
         shutil.copytree(ROOT / name, source / name, ignore=ignore)
     example = tmp / "example-src"
     shutil.copytree(EXAMPLE, example, ignore=ignore)

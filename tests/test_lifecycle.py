@@ -504,8 +504,7 @@ def test_a_stalled_stream_is_interrupted_by_default_and_retried(
 
 
 def test_the_stall_detector_warns_then_acts_once_per_silence():
-    from orc_monitor.detectors import StallDetector
-
+    from orc_agents.orc_monitor.detectors import StallDetector
     from orchestrator_core import Agent, AgentStatus
 
     agent = Agent(id="scout-1", name="scout (1)", role="scout", cwd="/tmp", status=AgentStatus.RUNNING)

@@ -138,9 +138,10 @@ def test_a_run_works_without_the_monitor(home):
 
 @pytest.mark.anyio
 async def test_a_silent_agent_is_flagged_once_per_silence(orc_config, orc_pm, scripted_model, orc_workdir):
-    from orc_monitor import VIEW_NAME
-    from orc_monitor.live import LiveView
     from rich.console import Console
+
+    from orc_agents.orc_monitor import VIEW_NAME
+    from orc_agents.orc_monitor.live import LiveView
 
     # The model takes 1.5 s to answer; checks every 0.1 s find the agent silent for more than 0.4 s.
     scripted_model.script([text("finally", latency=1.5)], match="scout of the team")
@@ -205,7 +206,7 @@ async def test_a_repeated_tool_call_is_flagged_once_and_the_plain_view_warns(
 
 
 def _board_with_a_flagged_builder():
-    from orc_monitor.board import Board
+    from orc_agents.orc_monitor.board import Board
 
     plan = Plan([Subtask("1", "scout", "look"), Subtask("2", "builder", "build", ["1"])])
     task = Task(id="task-1", prompt="p", task_type="custom", mode="sequential", cwd="/tmp", plan=plan)
@@ -241,8 +242,9 @@ def _board_with_a_flagged_builder():
 
 
 def test_the_live_table_shows_progress_cost_against_the_limit_and_flags():
-    from orc_monitor.live import render
     from rich.console import Console
+
+    from orc_agents.orc_monitor.live import render
 
     console = Console(file=io.StringIO(), width=140, color_system=None)
     console.print(render(_board_with_a_flagged_builder().view(), max_cost=2.0, verbose=True))
@@ -258,7 +260,7 @@ def test_the_live_table_shows_progress_cost_against_the_limit_and_flags():
 
 
 def test_loop_detector_counts_recent_calls_only():
-    from orc_monitor.detectors import LoopDetector
+    from orc_agents.orc_monitor.detectors import LoopDetector
 
     loops = LoopDetector(repeats=3)
     assert [loops.tool_call("a", "Read", {"file_path": "x"}) for _ in range(2)] == [None, None]
@@ -270,8 +272,9 @@ def test_loop_detector_counts_recent_calls_only():
 
 
 def test_a_narrow_terminal_keeps_every_row_on_one_line():
-    from orc_monitor.live import render
     from rich.console import Console
+
+    from orc_agents.orc_monitor.live import render
 
     console = Console(file=io.StringIO(), width=80, color_system=None)
     console.print(render(_board_with_a_flagged_builder().view(), max_cost=2.0, width=80))
@@ -329,13 +332,12 @@ def test_a_retried_subtask_keeps_one_row_and_counts_every_attempt():
 def test_stall_flags_say_what_the_agent_waits_on_once_per_silence(monkeypatch):
     from types import SimpleNamespace
 
-    from orc_monitor.monitor import Monitor
-
+    from orc_agents.orc_monitor.monitor import Monitor
     from orchestrator_core import Config, make_plugin_manager
     from orchestrator_core.records import StatusSnapshot
 
     clock = SimpleNamespace(now=100.0)
-    monkeypatch.setattr("orc_monitor.monitor.time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr("orc_agents.orc_monitor.monitor.time", SimpleNamespace(monotonic=lambda: clock.now))
     pm = make_plugin_manager(["no:orc_monitor"], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
     recorder = Recorder()
     pm.register(recorder)

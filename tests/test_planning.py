@@ -13,9 +13,9 @@ from pathlib import Path
 import attrs
 import pytest
 from fixtures import default_store, run_in_terminal
-from orc_planners import llm
-from orc_planners.templates import choose_task_type
 
+from orc_agents.orc_planners import llm
+from orc_agents.orc_planners.templates import choose_task_type
 from orchestrator_core import Orchestrator, PlanError, Subtask
 from orchestrator_core.testing import text
 

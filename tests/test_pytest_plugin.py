@@ -163,7 +163,7 @@ class ForgetsOne:
 
 @pytest.mark.anyio
 async def test_check_executor_passes_the_builtin():
-    from orc_executors.sequential import SequentialExecutor
+    from orc_agents.orc_executors.sequential import SequentialExecutor
 
     await check_executor(SequentialExecutor())
 

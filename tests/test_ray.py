@@ -13,17 +13,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_orc_ray_declines_unless_asked():
-    import orc_ray
+    import orc_agents.orc_ray
 
-    assert orc_ray.orc_make_runtime(Config()) is None
-    assert type(orc_ray.orc_make_runtime(Config(runtime="ray"))).__name__ == "RayRuntime"
+    assert orc_agents.orc_ray.orc_make_runtime(Config()) is None
+    assert type(orc_agents.orc_ray.orc_make_runtime(Config(runtime="ray"))).__name__ == "RayRuntime"
 
 
 def test_missing_ray_is_one_clear_line(monkeypatch):
-    import orc_ray
+    import orc_agents.orc_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
-    runtime = orc_ray.orc_make_runtime(Config(runtime="ray"))
+    runtime = orc_agents.orc_ray.orc_make_runtime(Config(runtime="ray"))
     with pytest.raises(RuntimeUnavailable) as caught:
         runtime.check()
     assert 'pip install -e ".[ray]"' in str(caught.value) and "\n" not in str(caught.value)
@@ -32,12 +32,12 @@ def test_missing_ray_is_one_clear_line(monkeypatch):
 def test_an_unreachable_cluster_is_one_clear_line():
     import socket
 
-    import orc_ray
+    import orc_agents.orc_ray
 
     with socket.socket() as sock:  # a loopback port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    runtime = orc_ray.orc_make_runtime(
+    runtime = orc_agents.orc_ray.orc_make_runtime(
         Config(runtime="ray", plugin_settings={"ORC_RAY_ADDRESS": f"127.0.0.1:{port}"})
     )
     with pytest.raises(RuntimeUnavailable) as caught:
@@ -47,7 +47,7 @@ def test_an_unreachable_cluster_is_one_clear_line():
 
 
 def test_secrets_travel_by_name_only():
-    from orc_ray.environment import split_env
+    from orc_agents.orc_ray.environment import split_env
 
     values, names = split_env(
         {

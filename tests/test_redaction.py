@@ -176,7 +176,8 @@ def test_no_piece_of_a_hostile_secret_in_the_store_or_any_output(env, scripted_m
         assert shown.returncode == 0, shown.stderr
         assert leaks(shown.stdout) == [] and leaks(shown.stderr) == [], args
     import anyio
-    from orc_store.browse import make_datasette
+
+    from orc_agents.orc_store.browse import make_datasette
 
     async def pages():
         ds = make_datasette(db)

@@ -264,9 +264,8 @@ def test_money_sums_show_no_float_noise():
 
 
 async def test_hook_orc_storage_api(orc_register):
-    from orc_store import Database
-
     import orchestrator_core.storage as storage
+    from orc_agents.orc_store import Database
 
     assert storage.Database is Database
 

@@ -8,10 +8,10 @@ import attrs
 import pytest
 import sqlite_utils
 from fixtures import rows
-from orc_store import Database
-from orc_store.migrations import migrations
-from orc_store.writer import Writer
 
+from orc_agents.orc_store import Database
+from orc_agents.orc_store.migrations import migrations
+from orc_agents.orc_store.writer import Writer
 from orchestrator_core import Orchestrator, make_plugin_manager
 from orchestrator_core.plugins import notify
 from orchestrator_core.testing import Usage, text, tool
@@ -402,7 +402,7 @@ async def test_status_snapshots_and_agent_flags_are_recorded(orchestrator, scrip
 
 
 def test_writer_batches_flushes_and_loses_only_a_bad_row(tmp_path):
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     path = tmp_path / "w.db"
     open_database(path).close()
@@ -490,8 +490,7 @@ def test_the_session_event_fills_an_empty_model_and_keeps_a_given_one():
         "given": "claude-given",
     }
 
-    from orc_store.rows import agent_row
-
+    from orc_agents.orc_store.rows import agent_row
     from orchestrator_core import Agent
 
     db["agents"].insert(

@@ -22,7 +22,7 @@ REVIEWER = "reviewer of the team"
 
 def make_store(path: Path) -> None:
     """A migrated, empty store at ``path`` (what the first `orc execute` makes)."""
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     open_database(path).close()
 
@@ -236,7 +236,7 @@ def test_non_utf8_prompt_or_cwd_is_refused_in_one_line(cli_env, tmp_path, orc_wo
 
 def test_a_writer_that_fails_never_blocks_a_flush(tmp_path):
     """Whatever kills the writer thread, flush returns, the failure is recorded, and later rows count as lost."""
-    from orc_store.writer import Writer
+    from orc_agents.orc_store.writer import Writer
 
     class Unprintable:
         def __str__(self):
@@ -393,7 +393,7 @@ def on_mount(tmp_path, *args, size="4m", src=None, options="ro", env, popen=Fals
 
 def recorded_store(path: Path) -> None:
     """A store holding one finished task, written by the store's own writer."""
-    from orc_store.writer import Writer
+    from orc_agents.orc_store.writer import Writer
 
     make_store(path)
     writer = Writer(path)
@@ -544,8 +544,7 @@ def test_python_m_runs_the_cli(home):
 @pytest.mark.anyio
 async def test_the_seed_database_api_raises_on_a_lost_row(tmp_path):
     """The Python API's Database says so on close when a row it was given could not be written."""
-    from orc_store import Database
-
+    from orc_agents.orc_store import Database
     from orchestrator_core import Agent, AgentStatus, StoreError
 
     db = tmp_path / "orc.db"

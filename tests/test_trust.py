@@ -232,7 +232,7 @@ async def test_every_path_bearing_input_of_every_file_tool_is_confined(
 )
 def test_the_confinement_rule_for_tools_this_cli_lacks_and_edge_patterns(name, args, denied, tmp_path):
     """Tools the bundled CLI no longer ships (LS, MultiEdit) and pattern shapes, against the rule itself."""
-    from orc_claude.confine import outside
+    from orc_agents.orc_claude.confine import outside
 
     cwd = tmp_path / "work"
     (cwd / "sub").mkdir(parents=True)
@@ -305,7 +305,7 @@ async def test_no_sandbox_available_is_refused_not_ignored(
 def planted(tmp_path: Path, how: str) -> tuple[dict, Path]:
     """A TMPDIR in which another user (nobody) got to orc's private folder first, ``how``; and the marker its
     planted CLI wrapper would create if orc ran it."""
-    from orc_claude.lifeline import _wrapper_text
+    from orc_agents.orc_claude.lifeline import _wrapper_text
 
     tmpdir, marker = tmp_path / "tmp", tmp_path / "planted-ran"
     tmpdir.mkdir()

@@ -237,7 +237,7 @@ def test_a_running_task_updates_without_a_reload(
     """The scout's fourth reply waits until the test lets it go: the page, opened meanwhile, shows the three calls
     so far and the loop flag they raised, then the run go on (the held call, the reviewer, the end) without
     reloading, within 2 s of the store having each change."""
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     db = tmp_path / "orc.db"
     open_database(db).close()
@@ -364,7 +364,7 @@ def test_what_the_model_says_is_shown_never_run(
     page, cli_env, scripted_model, tmp_path, orc_workdir, artifacts
 ):
     """Model output is hostile: markup in a message, a tool input or a prompt is shown as text on every page."""
-    from orc_store import open_database
+    from orc_agents.orc_store import open_database
 
     db = tmp_path / "orc.db"
     open_database(db).close()
@@ -503,9 +503,8 @@ def hello_datasette_plugin():
 def test_hook_orc_browse_plugins(tmp_path):
     import asyncio
 
-    from orc_store import open_database
-    from orc_store.browse import browse_plugins, make_datasette
-
+    from orc_agents.orc_store import open_database
+    from orc_agents.orc_store.browse import browse_plugins, make_datasette
     from orchestrator_core import hookimpl, make_plugin_manager
 
     hello = hello_datasette_plugin()
@@ -559,7 +558,7 @@ def test_hook_orc_browse_path():
 
 
 def test_money_is_dollars_and_cents():
-    from orc_web.mission.formats import money
+    from orc_agents.orc_web.mission.formats import money
 
     assert [money(v) for v in (0.1 + 0.2, 0.115, 12345.678, 0.0042, 0.00004, 0, None)] == [
         "$0.30",

@@ -93,7 +93,8 @@ def orc_store_db(tmp_path: Path) -> Iterator[Any]:
     # Imported here, not at module level: orc_store is a built-in plugin and sqlite-utils its dependency, and a
     # module-level import would run before coverage tools start measuring.
     import sqlite_utils
-    from orc_store.migrations import migrations
+
+    from orc_agents.orc_store.migrations import migrations
 
     db = sqlite_utils.Database(tmp_path / "orchestrator.db")
     migrations.apply(db)

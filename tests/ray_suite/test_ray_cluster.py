@@ -140,7 +140,7 @@ async def test_dag_across_nodes_passes_results_downstream(ray_config, orc_pm, sc
 async def test_cancel_kills_the_remote_cli_and_orc_nodes_shows_it(
     ray_config, orc_pm, scripted_model, orc_workdir, orc_cli
 ):
-    from orc_ray.commands import nodes_report
+    from orc_agents.orc_ray.commands import nodes_report
 
     asked = threading.Event()
 
@@ -217,7 +217,8 @@ async def test_git_worktree_results_come_back(ray_config, orc_pm, scripted_model
 
 async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, scripted_model, orc_workdir):
     import ray
-    from orc_ray.cluster import HOSTS
+
+    from orc_agents.orc_ray.cluster import HOSTS
 
     orc = Orchestrator(attrs.evolve(ray_config, retries=1), pm=orc_pm)
     killed = {}

@@ -11,7 +11,8 @@ from datasette.utils.asgi import NotFound, Response
 from . import drawing, reads
 
 STATUSES = ("running", "pending", "succeeded", "failed", "cancelled")
-STATIC = "/-/static-plugins/orc_web.mission"
+#: Datasette serves a plugin module's static/ folder under its module name.
+STATIC = f"/-/static-plugins/{__package__}"
 
 
 def _database(datasette: Any) -> Any:

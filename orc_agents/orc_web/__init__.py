@@ -3,7 +3,7 @@ as a graph, a timeline lane per agent, cost and context over time, files, the fi
 conversation) and live updates while a task runs. Disable with ``-p no:orc_web``: ``orc browse`` is then stock
 Datasette.
 
-The Datasette side is :mod:`orc_web.mission`, imported only when ``orc browse`` builds its Datasette, so ``orc
+The Datasette side is :mod:`orc_agents.orc_web.mission`, imported only when ``orc browse`` builds its Datasette, so ``orc
 --help`` never imports Datasette. Its hooks are ``orc_store``'s (``optionalhook``: this plugin loads under ``-p
 no:orc_store`` too, and does nothing).
 """

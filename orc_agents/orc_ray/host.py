@@ -22,9 +22,9 @@ from typing import Any
 
 import anyio
 import attrs
-from orc_claude.private import private_subdir
-from orc_claude.runtime import ClaudeRuntime
 
+from orc_agents.orc_claude.private import private_subdir
+from orc_agents.orc_claude.runtime import ClaudeRuntime
 from orchestrator_core import Agent, Config, OrcError
 
 from .workspace import NodeWorkspace
@@ -122,7 +122,7 @@ class AgentHost:
                     NodeWorkspace, self.root, spec["agent"].id, spec["workspace"]
                 )
                 env = {**spec["env"], **{n: os.environ[n] for n in spec["env_names"] if n in os.environ}}
-                # orc_claude's runtime starts the CLI with a parent-death signal (orc_claude.lifeline): a silent
+                # orc_claude's runtime starts the CLI with a parent-death signal (orc_agents.orc_claude.lifeline): a silent
                 # CLI dies with this worker instead of outliving it (FACTS §10).
                 runtime = ClaudeRuntime(Config(runtime_env=env))
                 runtime.check()

@@ -1,7 +1,7 @@
 """RayRuntime: the head's side of agents on a Ray cluster, an :class:`~orchestrator_core.AgentRuntime`.
 
-A session picks a node (:class:`~orc_ray.cluster.Placement`), packs the agent's working directory
-(:mod:`orc_ray.workspace`), and opens the session on that node's AgentHost, whose items it reads one by one: each
+A session picks a node (:class:`~orc_agents.orc_ray.cluster.Placement`), packs the agent's working directory
+(:mod:`orc_agents.orc_ray.workspace`), and opens the session on that node's AgentHost, whose items it reads one by one: each
 event is handed to ``emit`` here, on the head, so the head process alone numbers and stores events. A host that dies
 mid-turn (its worker or its node is gone) makes the turn a retryable failure: orc's retry policy decides, Ray never
 replays it.

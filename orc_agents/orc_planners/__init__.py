@@ -1,7 +1,7 @@
 """Planning: the seed's task types as templates, ``auto``, ``custom`` (``--roles``) and the LLM planner.
 
 ``auto`` picks a template from the prompt's words; when none fits, or with ``--planner llm``, a planner agent
-makes the plan (:mod:`orc_planners.llm`). Without credentials for that agent, ``auto`` falls back to the
+makes the plan (:mod:`orc_agents.orc_planners.llm`). Without credentials for that agent, ``auto`` falls back to the
 feature template with a warning. Disable with ``-p no:orc_planners`` (then another planner plugin must answer
 ``orc_make_plan``).
 """

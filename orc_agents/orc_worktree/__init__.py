@@ -10,7 +10,7 @@ committed on the branch when it ends; when the task ends the branches are merged
 ``orc/<task>/merged`` (or ``--merge-into BRANCH``; ``HEAD`` is the branch checked out, whose checkout then moves).
 Merging stops at the first conflict or overlap and the report (``result.reports["orc_worktree"]``) names the agents
 and files; unmerged branches are kept, merged ones go. Worktrees go with their agents (``--keep-agents`` keeps both).
-Worktrees live in ``$ORC_WORKTREE_DIR`` (default ``~/.local/share/orc/worktrees``); :mod:`orc_worktree.repository`
+Worktrees live in ``$ORC_WORKTREE_DIR`` (default ``~/.local/share/orc/worktrees``); :mod:`orc_agents.orc_worktree.repository`
 says why there.
 
 Its settings (declared in :func:`orc_addoption`, read from ``orc.toml``, ``.env`` and the environment):
@@ -20,7 +20,7 @@ isolate, instead of every writing role), ``ORC_WORKTREE_SETUP`` (a shell command
 it can). A conflict is left to you: the report names it and the branches are kept.
 
 The stateful part is registered as ``"orc-worktree"`` (a :class:`Worktrees`) in ``orc_configure``; this plugin's
-hooks (:mod:`orc_worktree.hookspecs`) are added through ``orc_addhooks``, so other plugins implement them plainly.
+hooks (:mod:`orc_agents.orc_worktree.hookspecs`) are added through ``orc_addhooks``, so other plugins implement them plainly.
 """
 
 import click

@@ -1,7 +1,7 @@
 """What the planner agent answers in an ``orc execute --scripted`` run: a small graph for the demo team.
 
 The team's own scripts (orc_roles) answer the agents that carry the plan out; this one answers only requests for
-a plan, which it recognises by the words every such request contains (:data:`orc_planners.llm.ASK`).
+a plan, which it recognises by the words every such request contains (:data:`orc_agents.orc_planners.llm.ASK`).
 """
 
 from __future__ import annotations

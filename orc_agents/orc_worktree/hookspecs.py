@@ -46,7 +46,7 @@ def orc_worktree_setup(
     copies the files and directories ``.worktreeinclude`` names (one path or glob a line, relative to the
     repository's top; ``#`` starts a comment) from ``source``, then runs the shell command in
     ``ORC_WORKTREE_SETUP``, if set, inside the worktree. To add to the default rather than replace it, call
-    :func:`orc_worktree.prepare.default_setup` from your implementation. Raise an :class:`OrcError` to stop the
+    :func:`orc_agents.orc_worktree.prepare.default_setup` from your implementation. Raise an :class:`OrcError` to stop the
     run with its message.
 
     :param worktree: the new worktree's top directory.

@@ -16,7 +16,7 @@ from orchestrator_core import hookspec
 def orc_browse_plugins(register: Callable[[str, Any], None]) -> None:
     """Add Datasette plugins to the Datasette ``orc browse`` builds.
 
-    Called once per ``orc browse`` (and by :func:`orc_store.browse.make_datasette` callers that pass the result on),
+    Called once per ``orc browse`` (and by :func:`orc_agents.orc_store.browse.make_datasette` callers that pass the result on),
     before Datasette is built. Call ``register(name, module)``: the module is registered with Datasette's plugin
     manager (its ``templates/`` and ``static/`` folders are Datasette's plugin folders, so make it a package), and
     the Datasette gets plugin configuration ``{"database": <the store's database name>}`` under ``name``; answer

@@ -39,7 +39,7 @@ from .repository import DIR_VARIABLE, TaskRepository, Tree, remove_worktree, wor
 
 ROLES_VARIABLE = "ORC_WORKTREE_ROLES"
 #: The settings that turn isolation on, and name the branch the work is merged into (``--isolation``,
-#: ``--merge-into``; declared in ``orc_worktree.orc_addoption``).
+#: ``--merge-into``; declared in ``orc_agents.orc_worktree.orc_addoption``).
 ISOLATION = "ORC_ISOLATION"
 MERGE_INTO = "ORC_MERGE_INTO"
 #: Tools that change files: a role with any of them writes, and gets a worktree by default.

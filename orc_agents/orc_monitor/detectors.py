@@ -1,6 +1,6 @@
 """Stall and loop detection: pure bookkeeping, told what happened and when, answering what to flag.
 
-Neither detector calls a hook; :class:`~orc_monitor.monitor.Monitor` does, on the run's event loop thread.
+Neither detector calls a hook; :class:`~orc_agents.orc_monitor.monitor.Monitor` does, on the run's event loop thread.
 """
 
 from __future__ import annotations

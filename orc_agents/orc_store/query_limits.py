@@ -2,7 +2,7 @@
 
 SQLite refuses to make a string or blob longer than :data:`MAX_VALUE_BYTES` on the connections of the Datasettes
 orc made, so ``select randomblob(1e9)`` fails at once ("string or blob too big") instead of allocating a gigabyte
-per request. Registered with Datasette's plugin manager by :func:`~orc_store.browse.make_datasette`.
+per request. Registered with Datasette's plugin manager by :func:`~orc_agents.orc_store.browse.make_datasette`.
 """
 
 from __future__ import annotations
