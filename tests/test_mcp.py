@@ -145,6 +145,31 @@ async def test_approval_then_a_lower_limit_per_call(cli_env, scripted_model, orc
     assert json.loads(task["limits"])["max_agents"] == 3
 
 
+async def test_a_host_messages_a_kept_agent(cli_env, scripted_model, orc_workdir):
+    scout = scripted_model.script(
+        [text("SCOUTED: two files"), text("STILL HERE: and a third, hidden")], match="scout of the team"
+    )
+    async with stdio_session(cli_env, orc_workdir) as session:
+        started = result_of(
+            await session.call_tool(
+                "execute", {"prompt": "look around", "roles": ["scout"], "keep_agents": True}
+            )
+        )
+        status = await wait_until_done(session, started["task_id"])
+        (agent,) = status["agents"]
+        reply = result_of(
+            await session.call_tool(
+                "send_message", {"agent_id": agent["agent_id"], "message": "Anything else?"}
+            )
+        )
+        assert reply["text"].startswith("STILL HERE")
+        empty = await session.call_tool("send_message", {"agent_id": agent["agent_id"], "message": " "})
+        assert empty.is_error and "empty" in empty.content[0].text
+    # Its own session went on: the model saw the earlier turn.
+    last = scripted_model.requests_for(scout)[-1]
+    assert "SCOUTED: two files" in json.dumps(last.messages) and "Anything else?" in json.dumps(last.messages)
+
+
 # -- HTTP ---------------------------------------------------------------------------------------------------------
 
 
@@ -222,7 +247,9 @@ async def test_over_http_a_host_cancels_a_running_task(http_server, scripted_mod
         assert release.wait(timeout=120), "the test never released the scout"
         return text("SCOUTED late")
 
-    reviewer = team_scripts(scripted_model, scout=[tool("Glob", {"pattern": "*"}), held])
+    reviewer = team_scripts(
+        scripted_model, scout=[tool("Glob", {"pattern": "*"}), held, text("SCOUTED again")]
+    )
     try:
         async with httpx2.AsyncClient(headers={"authorization": f"Bearer {token}"}, timeout=60) as client:
             async with (
@@ -244,10 +271,16 @@ async def test_over_http_a_host_cancels_a_running_task(http_server, scripted_mod
                 status = await wait_until_done(session, started["task_id"])
                 assert status["status"] == "cancelled", status
                 assert scripted_model.requests_for(reviewer) == [], "the reviewer never ran"
+
+                # Resumed from the host, under the same id: it carries on to the end.
+                resumed = result_of(await session.call_tool("resume_task", {"task_id": started["task_id"]}))
+                assert resumed == {"task_id": started["task_id"], "status": "running"}
+                assert (await wait_until_done(session, started["task_id"]))["status"] == "succeeded"
+                assert len(scripted_model.requests_for(reviewer)) == 1
     finally:
         release.set()
     (task,) = rows(tmp_path / "orc.db", "select status, client from tasks")
-    assert task["status"] == "cancelled" and task["client"].startswith("mcp: ")
+    assert task["status"] == "succeeded" and task["client"].startswith("mcp: ")
 
 
 # -- the real Claude Code CLI as the host -------------------------------------------------------------------------
