@@ -133,3 +133,28 @@ def test_columns_give_way_by_priority_and_cells_lose_whole_words():
     assert clip("Bash python3 add_csv_export.py", 29) == "Bash python3 …"
     assert clip("Bash python3 add_csv_export.py", 6) == "Bash …"
     assert clip("orc.delete_agent", 9) == "…"
+
+
+def test_the_orchestrator_agents_team_has_rows_and_the_header_costs_what_the_run_did(home):
+    cwd, env = home
+    (cwd / "work").mkdir()
+    args = ["execute", "--scripted", "--orchestrator", "agent", "Add CSV export", "--cwd", "work"]
+    screen = run_in_tmux(env, cwd, args, 100)
+    assert "EXIT=0" in screen, screen
+    shown, summary = frame(screen)
+    rule = next(i for i, line in enumerate(shown) if set(line) == {"─"})
+    names = cells(shown[rule - 1])
+    rows = [dict(zip(names, cells(line), strict=False)) for line in shown[rule + 1 :]]
+    # The orchestrator's subtask, then the two agents it created and commanded (rows have no subtask "#").
+    assert [r["#"] for r in rows[:1]] == ["orchestrator"] and rows[0]["role"] == "orchestrator"
+    team = [dict(zip(names[1:], cells(line), strict=False)) for line in shown[rule + 2 :]]
+    assert [(r["role"], r["status"]) for r in team] == [("builder", "done"), ("reviewer", "done")], screen
+    assert all(r["turns"] == "2" and r["cost"] != "$0.0000" for r in team), screen
+    # Plan progress counts the plan's one subtask; the cost counts every agent, as the summary's does.
+    title = " ".join(" ".join(shown[: rule - 1]).split())
+    assert "plan 1/1 done · 0 running · 0 waiting · 0 failed" in title
+    text = " ".join(" ".join(summary).split())
+    assert text.startswith("Success: 1/1 subtasks")
+    assert re.search(r"cost (\$\d+\.\d{4})", title)[1] == re.search(r"Cost: (\$\d+\.\d{4})", text)[1]
+    row_costs = [float(r["cost"][1:]) for r in [rows[0], *team]]
+    assert sum(row_costs) == pytest.approx(float(re.search(r"Cost: \$(\S+)", text)[1]), abs=2e-4)
