@@ -145,10 +145,7 @@ def render(
             column.name, justify=column.justify, width=widths[column.name], no_wrap=True, overflow="crop"
         )
     for row, cells in zip(view.rows, rows, strict=True):
-        values = [
-            clip(cells[c.name], widths[c.name]) if c.flexible else cells[c.name]  # type: ignore[arg-type]
-            for c in shown
-        ]
+        values = [clip(cells[c.name], widths[c.name]) if c.flexible else cells[c.name] for c in shown]
         table.add_row(*values, style="dim" if row.status == WAITING else None)
     parts: list[RenderableType] = [_header(view, max_cost, width), table]
     line = width or NOTICE_WIDTH
