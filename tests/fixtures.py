@@ -142,7 +142,8 @@ def run_in_tmux(env, cwd, args, width, height=40, timeout=120, until="EXIT="):
     import shlex
     import uuid
 
-    server = ["tmux", "-L", f"orc-test-{os.getpid()}-{uuid.uuid4().hex[:8]}", "-f", "/dev/null"]
+    name = f"orc-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    server = ["tmux", "-L", name, "-f", "/dev/null"]
     command = shlex.join([str(Path(sys.executable).parent / "orc"), *map(str, args)])
     script = f"cd {shlex.quote(str(cwd))} && {command}; echo EXIT=$?; exec cat"
     subprocess.run(
@@ -161,3 +162,5 @@ def run_in_tmux(env, cwd, args, width, height=40, timeout=120, until="EXIT="):
         return wait_for(screen, timeout=timeout)
     finally:
         subprocess.run([*server, "kill-server"], capture_output=True)
+        # kill-server leaves its socket file behind.
+        Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name).unlink(missing_ok=True)
