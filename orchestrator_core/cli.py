@@ -595,15 +595,14 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
 
     with scripted_if(orc, scripted or orc.config.scripted):
         result = anyio.run(go)
-    _print_result(result, as_json)
-    if not result.success:
-        from .errors import LimitReached, RunFailed
+    from .summary import exit_error, print_result, resume_command
 
-        if result.stopped == "interrupted":
-            raise Interrupted(f"task {result.task_id} {result.error}; what finished is recorded")
-        if result.stopped in ("max_cost", "max_agents", "timeout"):
-            raise LimitReached(f"task {result.task_id} {result.error}")
-        raise RunFailed(f"task {result.task_id} failed: {result.error}")
+    params = click.get_current_context().params
+    resume = resume_command(result.task_id, db_path=params.get("db_path"), scripted=scripted)
+    print_result(result, as_json, resume=resume)
+    error = exit_error(result, resume)
+    if error is not None:
+        raise error
 
 
 def _approve(plan: Any, orc: Any) -> Any:
@@ -638,42 +637,6 @@ def _scrub() -> Any:
     from .secrets import redactor_for
 
     return redactor_for()
-
-
-def _print_result(result: Any, as_json: bool) -> None:
-    """Print a TaskResult. Its texts were redacted at the source; this is the second line, on values (#16)."""
-    scrub = _scrub()
-    if as_json:
-        # json.dumps escapes control characters; redacting before encoding catches what escaping would disguise.
-        click.echo(json.dumps(scrub.value(result.to_dict()), indent=2))
-        return
-    m = result.metrics
-    done = sum(1 for s in result.subtasks if s.succeeded)
-    click.echo(
-        f"{'Success' if result.success else 'Failed'}: {done}/{len(result.subtasks)} subtasks, task {result.task_id}"
-    )
-    click.echo(
-        f"Cost: ${m.cost_usd:.4f}   Tokens: {m.total_tokens:,} (input {m.input_tokens:,}, output {m.output_tokens:,}, "
-        f"cache read {m.cache_read_tokens:,}, cache write {m.cache_creation_tokens:,})   "
-        f"Time: {result.elapsed_s:.1f}s (agents {m.duration_s:.1f}s)"
-    )
-    for name, report in result.reports.items():
-        click.echo(printable(scrub(f"{name}: {_one_line(report)}")))
-    if result.output:
-        click.echo("Output:")
-        click.echo(printable(scrub(result.output)))
-
-
-def _one_line(report: Any) -> str:
-    """A plugin's end-of-task report in one line (``--json`` has it whole)."""
-    if isinstance(report, dict):
-        summary = report.get("summary") or report.get("message")
-        if summary:
-            return str(summary)
-        return ", ".join(f"{k}={v}" for k, v in report.items() if isinstance(v, str | int | float | bool))[
-            :300
-        ]
-    return str(report)[:300]
 
 
 @cli.command()

@@ -125,3 +125,42 @@ def run_in_terminal(env, cwd, args, answer, timeout=90):
             proc.kill()
             proc.wait()
         os.close(main)
+
+
+#: For a test that needs a real terminal: skipped, saying why, without tmux (`.ci/run` installs it).
+needs_tmux = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="needs tmux for a real terminal: apt-get install tmux (.ci/run does)"
+)
+
+
+def run_in_tmux(env, cwd, args, width, height=40, timeout=120, until="EXIT="):
+    """Run `orc ARGS` in a detached tmux terminal ``width`` columns wide, on a tmux server of its own (only that
+    one is killed), and return the screen with its scrollback once ``until`` shows on it.
+
+    The command's exit code is printed after it as ``EXIT=<code>``; the pane stays open until the server goes.
+    """
+    import shlex
+    import uuid
+
+    name = f"orc-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    server = ["tmux", "-L", name, "-f", "/dev/null"]
+    command = shlex.join([str(Path(sys.executable).parent / "orc"), *map(str, args)])
+    script = f"cd {shlex.quote(str(cwd))} && {command}; echo EXIT=$?; exec cat"
+    subprocess.run(
+        [*server, "new-session", "-d", "-x", str(width), "-y", str(height), script],
+        env={**env, "TERM": "xterm-256color"},
+        check=True,
+    )
+    try:
+
+        def screen():
+            shown = subprocess.run(
+                [*server, "capture-pane", "-p", "-S", "-"], capture_output=True, text=True, check=True
+            ).stdout
+            return shown if until in shown else None
+
+        return wait_for(screen, timeout=timeout)
+    finally:
+        subprocess.run([*server, "kill-server"], capture_output=True)
+        # kill-server leaves its socket file behind.
+        Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name).unlink(missing_ok=True)

@@ -109,3 +109,60 @@ def test_without_orc_ray_there_is_no_nodes_command():
     disabled = subprocess.run([str(orc), "-p", "no:orc_ray", "--help"], capture_output=True, text=True)
     assert " nodes " in listed.stdout
     assert disabled.returncode == 0 and " nodes " not in disabled.stdout, disabled.stderr
+
+
+def _namespaces_allowed():
+    try:
+        done = subprocess.run(
+            ["unshare", "-n", "-p", "-f", "--mount-proc", "true"], capture_output=True, timeout=10
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("stale", ["session", "none"])
+def test_orc_nodes_on_a_stale_local_session_fails_fast_in_one_line(tmp_path, stale):
+    """`orc nodes` with the default address hung for minutes on a local Ray session that was gone (#20).
+
+    A real leftover: the Ray temp dir of a session killed without `ray stop` (its session folder, and the address
+    file `ray start` writes) names a GCS port nothing listens on. Inside network and PID namespaces of its own, so
+    no other Ray on this machine (found by Ray's process scan for "auto") and no real interface takes part.
+    """
+    pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
+    if not _namespaces_allowed():
+        pytest.skip("`unshare -n -p` is not permitted here (needs root or user namespaces)")
+    ray_tmp = tmp_path / "raytmp"
+    session = ray_tmp / "ray" / "session_2026-01-01_00-00-00_000000_1"
+    (session / "logs").mkdir(parents=True)
+    (ray_tmp / "ray" / "session_latest").symlink_to(session)
+    if stale == "session":
+        (ray_tmp / "ray" / "ray_current_cluster").write_text("127.0.0.1:6390")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RAY_", "ORC_", "ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_"))
+    }
+    env.update(
+        RAY_TMPDIR=str(ray_tmp),
+        RAY_USAGE_STATS_ENABLED="0",
+        HOME=str(tmp_path / "home"),
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
+    orc = Path(sys.executable).parent / "orc"
+    done = subprocess.run(
+        ["unshare", "-n", "-p", "-f", "--mount-proc", "bash", "-c", f"ip link set lo up && exec {orc} nodes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,  # the bound: a hang raises TimeoutExpired
+    )
+    assert done.returncode == 6, done.stderr  # ExitCode.RUNTIME_UNAVAILABLE
+    assert done.stdout == "" and len(done.stderr.splitlines()) == 1, done.stderr
+    if stale == "session":
+        assert done.stderr.startswith(
+            "Error: the local Ray session at 127.0.0.1:6390 is gone (Connection refused)"
+        )
+    else:
+        assert done.stderr.startswith("Error: no Ray cluster runs on this machine")
+    assert "start one with `ray start --head`, or pass --ray-address HOST:PORT" in done.stderr

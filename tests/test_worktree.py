@@ -334,6 +334,54 @@ def test_orc_execute_scripted_merges_into_the_task_branch(tmp_path, repo):
     assert not (repo / "add_csv_export.py").exists() and worktrees(repo) == [f"worktree {repo}"]
 
 
+def test_the_summary_says_where_the_change_is_and_how_to_take_it(tmp_path, repo):
+    """``into=orc/task-.../merged`` told nobody that the change is on a branch (#20): the summary line says so, and
+    the git command it gives, run as printed, brings the change into the checkout."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORCHESTRATOR_", "ORC_"))
+    }
+    env.update(
+        HOME=str(tmp_path / "home"),
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+        ORC_SCRIPTED_HOME=str(tmp_path / "cc"),
+        ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
+    )
+    command = [str(BIN / "orc"), "execute", "--scripted", "--isolation", "worktree", "--roles", "builder"]
+    done = subprocess.run(
+        [*command, "-q", "Add CSV export"], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    task_id = done.stdout.split()[4]
+    branch = f"orc/{task_id}/merged"
+    line = next(line for line in done.stdout.splitlines() if line.startswith("orc_worktree: "))
+    assert line == (
+        f"orc_worktree: the agents' changes are on the branch {branch}, not in your checkout: take them "
+        f"with `git merge {branch}` (in {repo})"
+    )
+    assert not (repo / "add_csv_export.py").exists()
+    take = line.split("`")[1].split()
+    subprocess.run(take, cwd=repo, check=True, capture_output=True)
+    assert "def export" in (repo / "add_csv_export.py").read_text()
+
+    # Merged into the branch checked out: the change is there already, and the line says so.
+    (repo / "add_csv_export.py").unlink()
+    git(repo, "rm", "--quiet", "--cached", "add_csv_export.py")
+    git(repo, "commit", "--quiet", "-m", "drop it")
+    again = subprocess.run(
+        [*command, "--merge-into", "HEAD", "-q", "Add CSV export"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"orc_worktree: the agents' changes are merged into main, checked out in {repo}\n" in again.stdout
+    assert "def export" in (repo / "add_csv_export.py").read_text()
+
+
 def test_orc_execute_outside_a_repository_says_so_in_one_line(tmp_path, orc_workdir):
     env = {
         k: v

@@ -37,6 +37,13 @@ def tool_target(tool_input: dict | None, width: int = 60) -> str:
     return ""
 
 
+def tool_name(name: str) -> str:
+    """A tool's name as the view shows it: an MCP server's tool as ``server.tool`` (``mcp__orc__read_result`` is
+    ``orc.read_result``), every other as it is."""
+    parts = name.split("__")
+    return f"{parts[1]}.{'__'.join(parts[2:])}" if len(parts) >= 3 and parts[0] == "mcp" else name
+
+
 @attrs.define
 class Row:
     """One agent (or a subtask still waiting for its agent) as the view shows it."""
@@ -75,7 +82,12 @@ class Row:
     def total_cost_usd(self) -> float:
         return self.prior_cost_usd + self.cost_usd
 
+    #: Seconds an agent outside the plan spent working (its metrics'); a subtask's row counts from its start.
+    worked: float | None = None
+
     def elapsed(self, now: float) -> float:
+        if self.worked is not None:
+            return self.worked
         if self.started is None:
             return 0.0
         return (self.ended or now) - self.started
@@ -93,11 +105,17 @@ class BoardView:
     now: float
 
     def count(self, status: str) -> int:
-        return sum(1 for r in self.rows if r.status == status)
+        """How many of the plan's subtasks are in ``status``."""
+        return sum(1 for r in self.planned if r.status == status)
+
+    @property
+    def planned(self) -> tuple[Row, ...]:
+        """The rows of the plan's subtasks (not those of agents outside the plan)."""
+        return tuple(r for r in self.rows if r.subtask_id is not None)
 
     @property
     def total(self) -> int:
-        return len(self.rows)
+        return len(self.planned)
 
     @property
     def cost_usd(self) -> float:
@@ -150,12 +168,13 @@ class Board:
             self.ended = time.monotonic()
 
     def agent_created(self, agent: Agent) -> None:
-        """An agent outside the task gets a row of its own; the task's agents get theirs when their subtask starts.
+        """An agent outside the plan gets a row of its own: one outside the task, or one another agent made (the
+        orchestrator agent's team, #20). The plan's agents get theirs when their subtask starts.
 
         (A sequential run creates the next subtask's agent ahead of time, while the current one works.)
         """
         with self._lock:
-            if self.task is not None and agent.task_id == self.task.id:
+            if self.task is not None and agent.task_id == self.task.id and agent.parent_id is None:
                 return
             if agent.id not in self._by_agent:
                 self._by_agent[agent.id] = agent.id
@@ -203,9 +222,13 @@ class Board:
             return
         row.name = self.shown(agent.name)
         if row.subtask_id is None:
-            row.status = {"running": RUNNING, "failed": FAILED, "deleted": "deleted"}.get(
-                agent.status.value, "idle"
-            )
+            status = agent.status.value
+            if status == "deleted":
+                # Deleted once its work was done (the orchestrator agent's team at the end): it is done.
+                row.status = row.status if row.status == FAILED else DONE if row.turns else "deleted"
+            else:
+                row.status = {"running": RUNNING, "failed": FAILED}.get(status, "idle")
+            row.worked = agent.metrics.duration_s
         self._apply_metrics(row, agent.metrics)
 
     @staticmethod
@@ -234,7 +257,7 @@ class Board:
             row.in_reply = model_output
             if event.kind is EventKind.TOOL_CALL:
                 row.tool_calls += 1
-                row.last_tool = self.shown(str(payload.get("name") or ""))
+                row.last_tool = self.shown(tool_name(str(payload.get("name") or "")))
                 row.last_target = self.shown(tool_target(payload.get("input")))
             elif event.kind is EventKind.MESSAGE and payload.get("role") == "assistant":
                 row.last_text = self.shown(" ".join(str(payload.get("text") or "").split()))

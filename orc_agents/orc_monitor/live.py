@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, JustifyMethod, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -32,10 +33,13 @@ from orchestrator_core import (
 from orchestrator_core.terminal import printable
 
 from .board import DONE, FAILED, RUNNING, WAITING, Board, BoardView
+from .columns import COLUMNS, clip, fit, flow
 
 _STYLES = {RUNNING: "bold yellow", DONE: "green", FAILED: "bold red", WAITING: "dim", "skipped": "dim red"}
 #: How much of an agent's latest text ``--verbose`` shows under the table.
 SAID_WIDTH = 120
+#: How long a notice line may be when the terminal's width is not known.
+NOTICE_WIDTH = 200
 
 
 def _duration(seconds: float) -> str:
@@ -52,16 +56,17 @@ def _percent(value: float | None) -> str:
     return f"{value:.1f}%" if value < 10 else f"{value:.0f}%"
 
 
-def _header(view: BoardView, max_cost: float | None) -> Text:
+def _header(view: BoardView, max_cost: float | None, width: int | None) -> Text:
+    """The task's title and plan progress, in pieces that wrap whole onto the next line on a narrow terminal."""
     task = view.task
-    title = Text.assemble(("orc ", "bold"), (task.id if task else "", "cyan"))
+    title = [Text.assemble(("orc ", "bold"), (task.id if task else "", "cyan"))]
     if task is not None:
-        title.append(printable(f"  {task.task_type} · {task.mode}"))
+        title.append(Text(printable(f"{task.task_type} · {task.mode}")))
         if task.status.value not in ("running", "pending"):
             title.append(
-                f"  {task.status.value}", _STYLES.get(DONE if task.status.value == "succeeded" else FAILED)
+                Text(task.status.value, _STYLES.get(DONE if task.status.value == "succeeded" else FAILED, ""))
             )
-    title.append(f"   elapsed {_duration(view.elapsed)}")
+    title.append(Text(f"elapsed {_duration(view.elapsed)}"))
     counts = [
         f"{view.count(DONE)}/{view.total} done",
         f"{view.count(RUNNING)} running",
@@ -69,10 +74,21 @@ def _header(view: BoardView, max_cost: float | None) -> Text:
         f"{view.count(FAILED)} failed",
     ]
     counts += [f"{view.count(s)} {s}" for s in ("skipped", "cancelled") if view.count(s)]
+    progress = [Text.assemble("plan ", (counts[0], "bold"))]
+    progress += [Text.assemble("· ", (c, "bold"), end="") for c in counts[1:]]
     cost = f"${view.cost_usd:.4f}" + (f" of ${max_cost:.2f}" if max_cost else "")
     cost_style = "bold red" if max_cost and view.cost_usd >= max_cost else ""
-    line = Text.assemble("plan ", (" · ".join(counts), "bold"), "   cost ", (cost, cost_style))
-    return Text("\n").join([title, line])
+    progress[-1].append("  ")
+    progress.append(Text.assemble("cost ", (cost, cost_style)))
+    lines = [*_flowed(title, width, "  "), *_flowed(progress, width, " ")]
+    return Text("\n").join(lines)
+
+
+def _flowed(pieces: list[Text], width: int | None, sep: str) -> list[Text]:
+    return [
+        Text(sep).join(pieces[i] for i in line)
+        for line in flow([p.cell_len for p in pieces], width, len(sep))
+    ]
 
 
 def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
@@ -85,24 +101,6 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
     if row.status == RUNNING and "stall" not in row.flags and quiet >= min(stall_seconds, 10.0):
         cell.append(f" quiet {_duration(quiet)}", "yellow")
     return cell
-
-
-#: Columns: (name, justify); those in NARROW_DROP go first on a terminal narrower than NARROW_WIDTH.
-COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
-    ("#", "right"),
-    ("role", "left"),
-    ("agent", "left"),
-    ("status", "left"),
-    ("turns", "right"),
-    ("tools", "right"),
-    ("last tool", "left"),
-    ("tokens", "right"),
-    ("cost", "right"),
-    ("ctx", "right"),
-    ("time", "right"),
-)
-NARROW_WIDTH = 120
-NARROW_DROP = {"agent", "ctx"}
 
 
 def _cells(row: Any, view: BoardView, stall_seconds: float) -> dict[str, Any]:
@@ -132,32 +130,37 @@ def render(
 ) -> RenderableType:
     """The whole live display for one moment: header, agent table, latest flags (and, verbose, what they said).
 
-    :param width: the terminal's width; a narrow one drops the agent name and context columns.
+    :param width: the terminal's width: the columns that do not fit give way by priority (:mod:`.columns`), and
+        every line fits it, words whole.
     """
-    columns = [(n, j) for n, j in COLUMNS if width is None or width >= NARROW_WIDTH or n not in NARROW_DROP]
+    rows = [_cells(row, view, stall_seconds) for row in view.rows]
+    natural = {
+        c.name: max([cell_len(c.name), *(_cell_len(cells[c.name]) for cells in rows)]) for c in COLUMNS
+    }
+    widths = fit(COLUMNS, natural, width)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for name, justify in columns:
-        # Only the last tool's target may be cut short; every other cell is short and must stay whole.
+    shown = [c for c in COLUMNS if c.name in widths]
+    for column in shown:
         table.add_column(
-            name, justify=justify, no_wrap=True, overflow="ellipsis" if name == "last tool" else "fold"
+            column.name, justify=column.justify, width=widths[column.name], no_wrap=True, overflow="crop"
         )
-    for row in view.rows:
-        cells = _cells(row, view, stall_seconds)
-        table.add_row(*(cells[name] for name, _ in columns), style="dim" if row.status == WAITING else None)
-    parts: list[RenderableType] = [_header(view, max_cost), table]
-    parts += [Text(f"⚠ {notice}", "magenta", overflow="ellipsis", no_wrap=True) for notice in view.notices]
+    for row, cells in zip(view.rows, rows, strict=True):
+        values = [clip(cells[c.name], widths[c.name]) if c.flexible else cells[c.name] for c in shown]
+        table.add_row(*values, style="dim" if row.status == WAITING else None)
+    parts: list[RenderableType] = [_header(view, max_cost, width), table]
+    line = width or NOTICE_WIDTH
+    parts += [Text(clip(f"⚠ {notice}", line), "magenta", no_wrap=True) for notice in view.notices]
     if verbose:
         for row in view.rows:
             if row.status == RUNNING and row.last_text:
-                said = (
-                    row.last_text
-                    if len(row.last_text) <= SAID_WIDTH
-                    else row.last_text[: SAID_WIDTH - 1] + "…"
-                )
-                parts.append(
-                    Text.assemble((f"{row.name}: ", "bold"), said, no_wrap=True, overflow="ellipsis")
-                )
+                label = f"{row.name}: "
+                said = clip(row.last_text, max(min(SAID_WIDTH, line) - cell_len(label), 0))
+                parts.append(Text.assemble((label, "bold"), said, no_wrap=True))
     return Group(*parts)
+
+
+def _cell_len(value: str | Text) -> int:
+    return value.cell_len if isinstance(value, Text) else cell_len(value)
 
 
 class LiveView:
@@ -168,10 +171,12 @@ class LiveView:
         self.board = Board()
         self.console = console
         self._live: Live | None = None
+        self._terminal: Console | None = None
         self._log_streams: list[tuple[logging.StreamHandler, Any]] = []
 
     def renderable(self) -> RenderableType:
-        width = self._live.console.width if self._live is not None else None
+        # The console outlives the Live: the final frame, drawn as it stops, must fit the terminal too (#20).
+        width = self._terminal.width if self._terminal is not None else None
         return render(
             self.board.view(),
             max_cost=getattr(self.config, "max_cost_usd", None),
@@ -183,8 +188,9 @@ class LiveView:
     def start(self) -> None:
         if self._live is not None:
             return
+        self._terminal = self.console or Console(stderr=True)
         self._live = Live(
-            console=self.console or Console(stderr=True),
+            console=self._terminal,
             get_renderable=self.renderable,
             refresh_per_second=4,
             redirect_stdout=False,

@@ -41,6 +41,16 @@ def connect(address: str | None) -> Any:
     if ray.is_initialized():
         return ray
     address = address or os.environ.get("RAY_ADDRESS") or "auto"
+    if address == "auto":
+        found = _local_address(ray)
+        unreachable = _unreachable(found) if found else None
+        if unreachable:
+            # A session that ended without `ray stop` leaves its address behind: ray.init would wait on its GCS
+            # for minutes (#20).
+            raise RuntimeUnavailable(
+                f"the local Ray session at {found} is gone ({unreachable}); start one with `ray start --head`, "
+                "or pass --ray-address HOST:PORT"
+            )
     unreachable = _unreachable(address)
     if unreachable:
         raise RuntimeUnavailable(
@@ -57,6 +67,28 @@ def connect(address: str | None) -> Any:
             "or pass --ray-address HOST:PORT"
         ) from None
     return ray
+
+
+def _local_address(ray: Any) -> str | None:
+    """The address ``auto`` stands for: RAY_ADDRESS, the last ``ray start`` on this machine, or a running local
+    GCS; None when this Ray cannot tell (its private helper moved: ray.init then decides).
+
+    :raises RuntimeUnavailable: no Ray runs on this machine.
+    """
+    try:
+        from ray._private.services import get_ray_address_from_environment
+    except ImportError:
+        return None
+    try:
+        found = get_ray_address_from_environment("auto", None)
+    except ConnectionError:
+        raise RuntimeUnavailable(
+            "no Ray cluster runs on this machine; start one with `ray start --head`, or pass --ray-address "
+            "HOST:PORT"
+        ) from None
+    except Exception:
+        return None
+    return found if isinstance(found, str) else None
 
 
 def _unreachable(address: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -28,6 +29,7 @@ from .merge import (
     BranchWork,
     Member,
     changed_files,
+    checked_out_at,
     commit_work,
     describe_stop,
     merge_in_order,
@@ -46,6 +48,27 @@ MERGE_INTO = "ORC_MERGE_INTO"
 WRITING_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"})
 
 log = logging.getLogger("orc.worktree")
+
+
+def where_the_work_is(top: Path, report: dict[str, Any]) -> str:
+    """The report in one line for people: where the agents' changes are, and the git command that takes them.
+
+    The work lands on a branch, not in the checkout the user looks at (unless ``--merge-into HEAD``): without
+    this line a user saw ``into=orc/task-.../merged`` and no word of how to get the change (#20).
+    """
+    into, stop = report["into"], report["stop"]
+    if into is None:
+        said = "no agent's change was merged" if stop else "the agents changed no file; nothing to merge"
+    elif (checkout := checked_out_at(top, into)) is not None:
+        said = f"the agents' changes are merged into {into}, checked out in {checkout}"
+    else:
+        said = (
+            f"the agents' changes are on the branch {into}, not in your checkout: take them with "
+            f"`git merge {into}` (in {top})"
+        )
+    if report.get("error"):
+        said = f"{report['error']}; {said}"
+    return f"{said}; {stop['message']}" if stop else said
 
 
 class Worktrees:
@@ -257,6 +280,7 @@ class Worktrees:
             }  # fmt: skip
             log.warning("%s", line)
         report["agents"] = [entry for w, _ in works for entry in w.to_dicts()]
+        report["summary"] = where_the_work_is(top, report)
         for work, tree in works:
             tree.disposable = not work.kept
         if not self.config.keep_agents:
