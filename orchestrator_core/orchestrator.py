@@ -474,22 +474,13 @@ class Orchestrator:
         return result
 
     async def _complete(self, task: Task, run: Run) -> dict[str, Any]:
-        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry."""
+        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry (the plugin
+        manager isolates each implementation, see hookcalls)."""
         reports: dict[str, Any] = {}
         agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
-        for impl in reversed(self.pm.hook.orc_task_complete.get_hookimpls()):
-            try:
-                answer: Any = impl.function(
-                    **{
-                        k: {"task": task, "results": dict(run.results), "agents": agents}[k]
-                        for k in impl.argnames
-                    }
-                )
-                if inspect.isawaitable(answer):
-                    answer = await answer
-                reports.update(answer or {})
-            except Exception as exc:
-                reports[f"{impl.plugin_name}.error"] = f"{type(exc).__name__}: {exc}"
+        answers = self.pm.hook.orc_task_complete(task=task, results=dict(run.results), agents=agents)
+        for answer in answers:
+            reports.update((await answer if inspect.isawaitable(answer) else answer) or {})
         return reports
 
     async def _run(self, run: Run, executor: Executor) -> None:
