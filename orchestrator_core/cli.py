@@ -593,10 +593,11 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
     _print_result(result, as_json)
     if not result.success:
         from .errors import LimitReached, RunFailed
+        from .records import StopReason
 
-        if result.stopped == "interrupted":
+        if result.stopped is StopReason.INTERRUPTED:
             raise Interrupted(f"task {result.task_id} {result.error}; what finished is recorded")
-        if result.stopped in ("max_cost", "max_agents", "timeout"):
+        if result.stopped is not None and result.stopped.is_limit:
             raise LimitReached(f"task {result.task_id} {result.error}")
         raise RunFailed(f"task {result.task_id} failed: {result.error}")
 

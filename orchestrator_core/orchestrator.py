@@ -27,6 +27,7 @@ from .records import (
     Metrics,
     Plan,
     Role,
+    StopReason,
     Subtask,
     SubtaskStatus,
     Task,
@@ -514,7 +515,7 @@ class Orchestrator:
     async def _time_limit(run: Run, seconds: float) -> None:
         # Stopped through run.stop, not a deadline on its scope, so every subtask cut short records why (#17).
         await anyio.sleep(seconds)
-        run.stop("timeout", f"stopped: timed out after {seconds:g}s (--timeout)")
+        run.stop(StopReason.TIMEOUT, f"stopped: timed out after {seconds:g}s (--timeout)")
 
     def run_of(self, task_id: str) -> Run | None:
         """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
@@ -538,7 +539,7 @@ class Orchestrator:
         run = self.run_of(task_id)
         if run is None:
             return False
-        run.stop("policy", reason)
+        run.stop(StopReason.POLICY, reason)
         return True
 
     def cancel(self, message: str = "interrupted") -> bool:
@@ -547,7 +548,7 @@ class Orchestrator:
         :returns: False if no task was running (it may be planning: cancel that yourself).
         """
         for run in list(self._runs):
-            run.stop("interrupted", message)
+            run.stop(StopReason.INTERRUPTED, message)
         return bool(self._runs)
 
     async def _status_checks(self, run: Run) -> None:
@@ -648,8 +649,8 @@ class Orchestrator:
             subtasks=ordered,
             status=TaskStatus.SUCCEEDED
             if success
-            else TaskStatus.CANCELLED
-            if run.stopped not in (None, "fail_fast", "error")
+            else run.stopped.task_status
+            if run.stopped
             else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,

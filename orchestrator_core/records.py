@@ -75,6 +75,39 @@ class AgentStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
+class StopReason(enum.StrEnum):
+    """Why a run stopped before its plan was done (:attr:`TaskResult.stopped`, :attr:`Run.stopped`).
+
+    A ``str``: it compares equal to, prints as and is written as its value (``"max_cost"``), as before it was an
+    enum (#18).
+    """
+
+    #: Ctrl-C, a signal, or :meth:`Orchestrator.cancel`.
+    INTERRUPTED = "interrupted"
+    #: The run's cost reached ``--max-cost``.
+    MAX_COST = "max_cost"
+    #: The run created ``--max-agents`` agents.
+    MAX_AGENTS = "max_agents"
+    #: The run took ``--timeout`` seconds.
+    TIMEOUT = "timeout"
+    #: A subtask failed under ``--fail-fast``.
+    FAIL_FAST = "fail_fast"
+    #: An agent raised an :class:`~orchestrator_core.OrcError` (its runtime cannot go on).
+    ERROR = "error"
+    #: A policy plugin called :meth:`Orchestrator.stop_task`.
+    POLICY = "policy"
+
+    @property
+    def is_limit(self) -> bool:
+        """A run-wide limit (cost, agents, wall clock) stopped it."""
+        return self in (StopReason.MAX_COST, StopReason.MAX_AGENTS, StopReason.TIMEOUT)
+
+    @property
+    def task_status(self) -> TaskStatus:
+        """The status of a task stopped for this reason: failed when a failure stopped it, else cancelled."""
+        return TaskStatus.FAILED if self in (StopReason.FAIL_FAST, StopReason.ERROR) else TaskStatus.CANCELLED
+
+
 def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(value or ())
 
@@ -344,8 +377,8 @@ class TaskResult:
     subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=_records)
     status: TaskStatus = TaskStatus.SUCCEEDED
     error: str | None = None
-    #: Why the run stopped before its plan was done: interrupted, max_cost, max_agents, timeout, fail_fast.
-    stopped: str | None = None
+    #: Why the run stopped before its plan was done; None when it was not stopped.
+    stopped: StopReason | None = attrs.field(default=None, converter=attrs.converters.optional(StopReason))
     #: Wall-clock seconds from the first agent's start to the end (``metrics.duration_s`` sums agent time).
     elapsed_s: float = 0.0
     #: What plugins reported at the end (``orc_task_complete``): merges, conflicts, ...

@@ -1,6 +1,17 @@
+import json
+
 import pytest
 
-from orchestrator_core import Metrics, Plan, PlanError, Subtask, check_plan
+from orchestrator_core import (
+    Metrics,
+    Plan,
+    PlanError,
+    StopReason,
+    Subtask,
+    TaskResult,
+    TaskStatus,
+    check_plan,
+)
 
 ROLES = {"analyst", "builder"}
 
@@ -50,3 +61,23 @@ def test_metrics_add_flows_and_keep_the_latest_context():
     assert total.input_tokens == 15 and total.output_tokens == 3 and total.tool_calls == 1
     assert total.total_tokens == 18
     assert (total.context_used, total.context_window) == (300, 1000)
+
+
+def test_a_stop_reason_is_an_enum_written_as_its_old_string():
+    result = TaskResult(
+        "t", False, "", Metrics(), stopped="max_cost"
+    )  # as a plugin or an old caller gives it
+    assert result.stopped is StopReason.MAX_COST and result.stopped == "max_cost"
+    assert json.loads(json.dumps(result.to_dict()))["stopped"] == "max_cost"
+    assert [r for r in StopReason if r.is_limit] == [
+        StopReason.MAX_COST,
+        StopReason.MAX_AGENTS,
+        StopReason.TIMEOUT,
+    ]
+    assert {r: r.task_status for r in (StopReason.FAIL_FAST, StopReason.ERROR, StopReason.POLICY)} == {
+        StopReason.FAIL_FAST: TaskStatus.FAILED,
+        StopReason.ERROR: TaskStatus.FAILED,
+        StopReason.POLICY: TaskStatus.CANCELLED,
+    }
+    with pytest.raises(ValueError, match="'budget' is not a valid StopReason"):
+        TaskResult("t", False, "", Metrics(), stopped="budget")
