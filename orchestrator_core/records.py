@@ -210,7 +210,15 @@ class Plan:
 
 @attrs.frozen
 class Metrics:
-    """What an agent, subtask or task used. Adds up with ``+``."""
+    """What an agent, subtask or task used. Adds up with ``+``.
+
+    ``files_read`` and ``files_written`` count **distinct paths** (absolute), wherever they appear: an agent's, a
+    subtask's, a task's or the fleet's metrics, the store's rows and views, ``orc`` summaries (#18). A file read
+    ten times, or by three agents of one task, is one file read. ``Read`` reads; ``Write``, ``Edit``,
+    ``MultiEdit`` and ``NotebookEdit`` write; searches (``Glob``, ``Grep``) are neither. The paths themselves
+    (:attr:`read_paths`, :attr:`written_paths`) travel with the counts so that ``+`` takes the union; a count
+    from a record without its paths (an agent an earlier process stored) is added as it is.
+    """
 
     cost_usd: float = 0.0
     input_tokens: int = 0
@@ -219,12 +227,30 @@ class Metrics:
     cache_creation_tokens: int = 0
     messages: int = 0
     tool_calls: int = 0
+    #: Distinct files read (see above).
     files_read: int = 0
+    #: Distinct files written or edited.
     files_written: int = 0
     duration_s: float = 0.0
     #: Tokens in the agent's context after its latest turn, and the model's window.
     context_used: int = 0
     context_window: int = 0
+    #: The paths behind ``files_read`` and ``files_written`` as far as this process saw them (not compared, not in
+    #: :meth:`to_dict`).
+    read_paths: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
+    written_paths: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
+
+    @classmethod
+    def of_files(cls, read: Iterable[str] = (), written: Iterable[str] = (), **counts: Any) -> Metrics:
+        """Metrics whose ``files_read``/``files_written`` are these paths (the counts follow from them)."""
+        read, written = frozenset(read), frozenset(written)
+        return cls(
+            **counts,
+            files_read=len(read),
+            files_written=len(written),
+            read_paths=read,
+            written_paths=written,
+        )
 
     @property
     def total_cost(self) -> float:
@@ -236,21 +262,43 @@ class Metrics:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
 
     def __add__(self, other: Metrics) -> Metrics:
-        summed = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
-            for f in attrs.fields(Metrics)
-            if f.name not in ("context_used", "context_window")
-        }
+        summed = {f: getattr(self, f) + getattr(other, f) for f in _FLOWS}
         summed["cost_usd"] = money(summed["cost_usd"])
-        # Context is a level, not a flow: the latest non-empty reading wins.
+        read, written = self.read_paths | other.read_paths, self.written_paths | other.written_paths
         return Metrics(
             **summed,
+            # Distinct paths: the union of those known, plus the counts that came without their paths.
+            files_read=len(read) + _unlisted(self.files_read, self.read_paths, other.files_read, other.read_paths),
+            files_written=len(written)
+            + _unlisted(self.files_written, self.written_paths, other.files_written, other.written_paths),
+            read_paths=read,
+            written_paths=written,
+            # Context is a level, not a flow: the latest non-empty reading wins.
             context_used=other.context_used or self.context_used,
             context_window=other.context_window or self.context_window,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "total_tokens": self.total_tokens}
+        data = attrs.asdict(self, filter=lambda a, _: a.name not in ("read_paths", "written_paths"))
+        return {**data, "total_tokens": self.total_tokens}
+
+
+#: The Metrics fields that add up as numbers.
+_FLOWS = (
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "messages",
+    "tool_calls",
+    "duration_s",
+)
+
+
+def _unlisted(count: int, paths: frozenset[str], other_count: int, other_paths: frozenset[str]) -> int:
+    """How many of two distinct-file counts came without their paths (a record read back from the store)."""
+    return max(count - len(paths), 0) + max(other_count - len(other_paths), 0)
 
 
 @attrs.frozen

@@ -81,3 +81,14 @@ def test_a_stop_reason_is_an_enum_written_as_its_old_string():
     }
     with pytest.raises(ValueError, match="'budget' is not a valid StopReason"):
         TaskResult("t", False, "", Metrics(), stopped="budget")
+
+
+def test_files_read_add_up_as_distinct_paths():
+    a = Metrics.of_files(["/w/a.py", "/w/b.py"], ["/w/out.py"], tool_calls=3)
+    b = Metrics.of_files(["/w/b.py"], ["/w/out.py", "/w/new.py"], tool_calls=2)
+    both = a + b
+    assert (both.files_read, both.files_written, both.tool_calls) == (2, 2, 5)
+    stored = Metrics(files_read=3)  # read back from the store: a count without its paths
+    assert (stored + a).files_read == 5 and (a + stored + b).files_read == 5
+    assert "read_paths" not in both.to_dict() and both.to_dict()["files_read"] == 2
+    assert Metrics.of_files(["/x"]) == Metrics(files_read=1)  # records compare by their counts

@@ -54,7 +54,10 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
 
 def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
     """The Agent a store row describes, as a later process needs it to go on (session id, ``started``)."""
-    metrics = Metrics(**{f.name: row.get(f.name) or 0 for f in attrs.fields(Metrics) if f.name in row})
+    counts: dict[str, Any] = {f.name: row.get(f.name) or 0 for f in attrs.fields(Metrics) if f.name in row}
+    metrics = Metrics(
+        **counts
+    )  # files without their paths: a later turn's add them as they are (see Metrics)
     return Agent(
         id=row["id"],
         name=row["name"],
