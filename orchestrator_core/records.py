@@ -268,7 +268,8 @@ class Metrics:
         return Metrics(
             **summed,
             # Distinct paths: the union of those known, plus the counts that came without their paths.
-            files_read=len(read) + _unlisted(self.files_read, self.read_paths, other.files_read, other.read_paths),
+            files_read=len(read)
+            + _unlisted(self.files_read, self.read_paths, other.files_read, other.read_paths),
             files_written=len(written)
             + _unlisted(self.files_written, self.written_paths, other.files_written, other.written_paths),
             read_paths=read,
