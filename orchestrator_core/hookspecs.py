@@ -216,7 +216,7 @@ def orc_find_agent(agent_id: str) -> Agent | None:
     store answers from its ``agents`` table.
 
     :param agent_id: the agent's id.
-    :returns: the agent as last recorded (status, session id, metrics, ``started``), or None.
+    :returns: the agent as last recorded (status, session id, metrics, ``session_started``), or None.
 
     **Sync or async**: sync only.
     """

@@ -125,6 +125,7 @@ class Orchestrator:
 
     @property
     def started(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`: plugins configured, runtime made."""
         return self._configured
 
     async def start(self) -> None:
@@ -429,7 +430,7 @@ class Orchestrator:
         }
         for agent_id in resumable.values():
             # Its session exists, even if its first turn was cut short: the next turn resumes it.
-            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), started=True)
+            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), session_started=True)
         run = Run(
             task,
             task.plan,
@@ -654,7 +655,7 @@ class Orchestrator:
             else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,
-            elapsed_s=time.monotonic() - run.started,
+            elapsed_s=time.monotonic() - run.monotonic_start,
         )
 
     # -- agents as resources ----------------------------------------------------------------------------------

@@ -317,8 +317,10 @@ class Agent:
     pid: int | None = None
     created_at: dt.datetime = attrs.field(factory=utcnow)
     metrics: Metrics = Metrics()
-    #: True once the session has taken at least one turn (later turns resume it).
-    started: bool = False
+    #: True once its runtime session exists (a turn began at the model): the next turn resumes that session
+    #: instead of opening a new one. The store keeps it in the ``agents.started`` column. (#18: "started" also
+    #: named a run's clock and an Orchestrator's state.)
+    session_started: bool = False
     #: The ``seq`` of the agent's latest event, when loaded from a store (events go on from there).
     last_seq: int = 0
     #: The role itself for a custom agent (``AgentRole.CUSTOM``), whose prompt and tools no plugin registered.

@@ -113,7 +113,8 @@ class Run:
         self.stop_message: str | None = None
         #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
         self.scope = anyio.CancelScope()
-        self.started = time.monotonic()
+        #: ``time.monotonic()`` when the run began: its wall-clock ``elapsed_s`` counts from here.
+        self.monotonic_start = time.monotonic()
         self._running: set[str] = set()
         self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
         #: Sessions opened ahead of their subtask (see :meth:`prepare`), by subtask id.
@@ -156,7 +157,7 @@ class Run:
             agents=agents,
             subtasks=statuses,
             metrics=sum((a.metrics for a in agents), Metrics()),
-            elapsed_s=time.monotonic() - self.started,
+            elapsed_s=time.monotonic() - self.monotonic_start,
         )
 
     def message_for(self, subtask: Subtask, independent: bool = False) -> str:

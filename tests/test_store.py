@@ -385,7 +385,7 @@ async def test_find_agent_and_query_agents_answer_from_the_store_in_a_new_orches
     later = Orchestrator(orc_config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     async with later:
         found = later.pm.hook.orc_find_agent(agent_id=agent_id)
-        assert found is not None and found.started is True
+        assert found is not None and found.session_started is True
         assert (found.role, found.status.value, found.task_id) == ("scout", "idle", result.task_id)
         assert found.session_id == scripted_model.requests[0].session_id
         assert found.metrics.input_tokens == result.metrics.input_tokens
