@@ -162,13 +162,16 @@ def _drive(
     try:
         gen = function(*args, **kwargs)
         next(gen)
-    except Exception as exc:
-        error = (
-            RuntimeError(f"{function.__qualname__} did not yield") if isinstance(exc, StopIteration) else exc
-        )
+    except StopIteration:
+        error = RuntimeError(f"{function.__qualname__} did not yield")
         if on_error is None:
             raise error from None
         on_error(error)
+        gen = None
+    except Exception as exc:
+        if on_error is None:
+            raise
+        on_error(exc)
         gen = None
     finally:
         _running.reset(token)

@@ -289,8 +289,8 @@ class _Failures(logging.Handler):
 
 
 def check_observer(plugin: object, *, timeout: float = 120.0) -> dict[str, int]:
-    """Check an observer plugin: its observer hooks are plain functions, take only known arguments, and do not
-    raise on the calls of a real run.
+    """Check an observer plugin: its observer hooks are plain functions (or pluggy wrappers), take only known
+    arguments, and do not raise on the calls of a real run.
 
     Registers ``plugin`` on a fresh plugin manager (orc's built-ins only), runs a three-subtask scripted task with a
     tool call, then reports one ``orc_agent_flagged`` about one of its agents. Call it from a sync test; it runs
