@@ -90,18 +90,18 @@ class OpenAgent:
                     current,
                     status=AgentStatus.FAILED,
                     metrics=current.metrics + spent.metrics if spent is not None else current.metrics,
-                    started=True if spent is not None else current.started,
+                    session_started=True if spent is not None else current.session_started,
                 )
             )
             raise
         finally:
             manager._turns.pop(self.agent_id, None)
-        started = True
+        session_started = True
         if turn.scope.cancelled_caught:
             # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why, with what
             # it spent if the runtime could tell.
             spent = getattr(self.session, "cut_short", None)
-            started = spent is not None or agent.started
+            session_started = spent is not None or agent.session_started
             manager.emitter(self.agent_id)(EventKind.ERROR, {"error": turn.reason})
             result = TurnResult(
                 text="",
@@ -118,7 +118,7 @@ class OpenAgent:
                 status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
                 session_id=result.session_id or agent.session_id,
                 metrics=agent.metrics + result.metrics,
-                started=started,
+                session_started=session_started,
             )
         )
         threshold = manager.config.context_threshold

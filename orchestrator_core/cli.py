@@ -22,6 +22,7 @@ import click
 from .cli_agents import agents as agents_command
 from .cli_trust import safety_overrides, session_safety
 from .errors import InternalError, Interrupted, OrcError, PluginError, UsageError, leaves
+from .hookcalls import running_plugin
 from .plugin_listing import plugins as plugins_command
 from .plugins import DISTRIBUTION
 from .terminal import printable
@@ -36,27 +37,21 @@ class OrcGroup(click.Group):
         root = ctx.find_root()
         root.ensure_object(dict)
         if "pm" not in root.obj:
-            from .plugins import call_one, make_plugin_manager
+            from .plugins import make_plugin_manager
 
             options = root.params.get("plugin_options") or _early_plugin_options(sys.argv[1:])
             pm = make_plugin_manager(options)
             root.obj["pm"] = pm
-            # One plugin at a time, so a command name two plugins want is an error naming both.
-            for impl in reversed(pm.hook.orc_register_commands.get_hookimpls()):
-                self._registering = impl.plugin_name
-                try:
-                    call_one(pm, "orc_register_commands", impl, {"cli": self})
-                finally:
-                    self._registering = None
+            pm.hook.orc_register_commands(cli=self)
         return root.obj["pm"]
 
-    _registering: str | None = None
     #: Which plugin added each plugin command (core commands are not listed).
     _providers: dict[str, str] = {}
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         name = name or cmd.name
-        plugin = self._registering
+        # The plugin whose orc_register_commands adds it, so a name two plugins want is an error naming both.
+        plugin = running_plugin()
         if plugin is not None and name is not None:
             owner = self._providers.get(name, "orc" if name in self.commands else None)
             if owner is not None and owner != plugin:

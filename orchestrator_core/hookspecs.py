@@ -1,9 +1,10 @@
 """Every hook orc calls, in the order a run meets them.
 
 Hooks are named ``orc_*``. pluggy cannot await: each docstring ends with a **Sync or async** section that says
-whether an implementation may be ``async def`` and how the core treats it. Observer hooks (the "Observation"
-section) are called one implementation at a time: an exception in one is logged (once per plugin and hook, naming
-the plugin, its distribution and how to disable it) and the run goes on.
+whether an implementation may be ``async def`` and how the core treats it. Every hook is called through pluggy, so
+``wrapper=True`` and ``hookwrapper=True`` implementations work; an observer implementation (the "Observation"
+section) that raises is logged (once per plugin and hook, naming the plugin, its distribution and how to disable
+it) and the call goes on with the others, as does the run (see :mod:`orchestrator_core.hookcalls`).
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ def orc_find_agent(agent_id: str) -> Agent | None:
     store answers from its ``agents`` table.
 
     :param agent_id: the agent's id.
-    :returns: the agent as last recorded (status, session id, metrics, ``started``), or None.
+    :returns: the agent as last recorded (status, session id, metrics, ``session_started``), or None.
 
     **Sync or async**: sync only.
     """
@@ -333,15 +334,17 @@ def orc_task_complete(task: Task, results: dict[str, SubtaskResult], agents: dic
     """Finish a task's work once the executor is done, before its agents are deleted: merge branches, collect.
 
     Called once per task, even when it failed or was stopped. Return a report (JSON-able values) to attach to the
-    task's result under ``result.reports``; keys should start with your plugin's name. An exception is logged
-    and becomes an ``error`` entry in the reports; the task still ends.
+    task's result under ``result.reports``; keys should start with your plugin's name. An exception (raised, or
+    by the awaitable you return) becomes a ``<plugin>.error`` entry in the reports; the task still ends.
 
     :param task: the task.
     :param results: the subtask results by subtask id.
     :param agents: the agents of each subtask by subtask id (the last attempt's agent).
     :returns: a dict to merge into ``result.reports``, or None.
 
-    **Sync or async**: the impl may return an awaitable of the dict; the core awaits it.
+    **Sync or async**: the impl may return an awaitable of the dict. Every implementation is called first (one
+    pluggy call), then the core awaits the awaitables one by one in call order: do your slow work inside the
+    awaitable, not before returning it.
     """
 
 
@@ -523,7 +526,7 @@ def orc_event(event: Event) -> None:
     """
 
 
-#: The hooks whose implementations must never break a run: the core calls them one implementation at a time.
+#: The hooks whose implementations must never break a run: each implementation is isolated from the others.
 OBSERVER_HOOKS = frozenset(
     {
         "orc_task_started",

@@ -17,6 +17,7 @@ import click
 
 from .config import SETTINGS, Setting
 from .errors import PluginError
+from .hookcalls import running_plugin
 
 
 @attrs.frozen
@@ -37,8 +38,11 @@ class Parser:
         self.settings: dict[str, Setting] = {}
         self.options: list[PluginOption] = []
         self._owners: dict[str, str] = {}
-        #: The plugin whose ``orc_addoption`` is being called (set by the core).
-        self.plugin = "?"
+
+    @property
+    def plugin(self) -> str:
+        """The plugin whose ``orc_addoption`` is running: the one declaring."""
+        return running_plugin() or "?"
 
     def add_setting(
         self,
@@ -115,17 +119,12 @@ class Parser:
 
 
 def collect_options(pm: Any) -> Parser:
-    """Ask every plugin's ``orc_addoption`` (one at a time, so each declaration knows its plugin); cached on
+    """Ask every plugin's ``orc_addoption`` (each declaration knows its plugin: :attr:`Parser.plugin`); cached on
     ``pm`` (the declarations of one set of plugins do not change)."""
-    from .plugins import call_one
-
     parser: Parser | None = getattr(pm, "parser", None)
     if parser is None:
         parser = Parser()
-        for impl in reversed(pm.hook.orc_addoption.get_hookimpls()):
-            parser.plugin = impl.plugin_name
-            call_one(pm, "orc_addoption", impl, {"parser": parser})
-        parser.plugin = "?"
+        pm.hook.orc_addoption(parser=parser)
         parser.check()
         pm.parser = parser
     return parser

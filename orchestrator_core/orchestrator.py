@@ -27,6 +27,7 @@ from .records import (
     Metrics,
     Plan,
     Role,
+    StopReason,
     Subtask,
     SubtaskStatus,
     Task,
@@ -124,6 +125,7 @@ class Orchestrator:
 
     @property
     def started(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`: plugins configured, runtime made."""
         return self._configured
 
     async def start(self) -> None:
@@ -429,7 +431,7 @@ class Orchestrator:
         }
         for agent_id in resumable.values():
             # Its session exists, even if its first turn was cut short: the next turn resumes it.
-            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), started=True)
+            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), session_started=True)
         run = Run(
             task,
             task.plan,
@@ -475,22 +477,13 @@ class Orchestrator:
         return result
 
     async def _complete(self, task: Task, run: Run) -> dict[str, Any]:
-        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry."""
+        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry (the plugin
+        manager isolates each implementation, see hookcalls)."""
         reports: dict[str, Any] = {}
         agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
-        for impl in reversed(self.pm.hook.orc_task_complete.get_hookimpls()):
-            try:
-                answer: Any = impl.function(
-                    **{
-                        k: {"task": task, "results": dict(run.results), "agents": agents}[k]
-                        for k in impl.argnames
-                    }
-                )
-                if inspect.isawaitable(answer):
-                    answer = await answer
-                reports.update(answer or {})
-            except Exception as exc:
-                reports[f"{impl.plugin_name}.error"] = f"{type(exc).__name__}: {exc}"
+        answers = self.pm.hook.orc_task_complete(task=task, results=dict(run.results), agents=agents)
+        for answer in answers:
+            reports.update((await answer if inspect.isawaitable(answer) else answer) or {})
         return reports
 
     async def _run(self, run: Run, executor: Executor) -> None:
@@ -524,7 +517,7 @@ class Orchestrator:
     async def _time_limit(run: Run, seconds: float) -> None:
         # Stopped through run.stop, not a deadline on its scope, so every subtask cut short records why (#17).
         await anyio.sleep(seconds)
-        run.stop("timeout", f"stopped: timed out after {seconds:g}s (--timeout)")
+        run.stop(StopReason.TIMEOUT, f"stopped: timed out after {seconds:g}s (--timeout)")
 
     def run_of(self, task_id: str) -> Run | None:
         """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
@@ -548,7 +541,7 @@ class Orchestrator:
         run = self.run_of(task_id)
         if run is None:
             return False
-        run.stop("policy", reason)
+        run.stop(StopReason.POLICY, reason)
         return True
 
     def cancel(self, message: str = "interrupted") -> bool:
@@ -557,7 +550,7 @@ class Orchestrator:
         :returns: False if no task was running (it may be planning: cancel that yourself).
         """
         for run in list(self._runs):
-            run.stop("interrupted", message)
+            run.stop(StopReason.INTERRUPTED, message)
         return bool(self._runs)
 
     async def _status_checks(self, run: Run) -> None:
@@ -658,12 +651,12 @@ class Orchestrator:
             subtasks=ordered,
             status=TaskStatus.SUCCEEDED
             if success
-            else TaskStatus.CANCELLED
-            if run.stopped not in (None, "fail_fast", "error")
+            else run.stopped.task_status
+            if run.stopped
             else TaskStatus.FAILED,
             error=error or None,
             stopped=run.stopped,
-            elapsed_s=time.monotonic() - run.started,
+            elapsed_s=time.monotonic() - run.monotonic_start,
         )
 
     # -- agents as resources ----------------------------------------------------------------------------------

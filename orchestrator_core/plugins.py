@@ -13,7 +13,6 @@ import inspect
 import logging
 import os
 import re
-import time
 import traceback
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +22,7 @@ from typing import Any
 import attrs
 import pluggy
 
-from . import hookspecs
+from . import hookcalls, hookspecs
 from .errors import PluginError, UsageError
 
 #: Built-in plugins, by module name, registered in this order under the same name.
@@ -49,12 +48,12 @@ ENTRYPOINT_GROUP = "orc"
 #: orc's distribution on PyPI (`orc` there is another project): what plugins depend on.
 DISTRIBUTION = "orc-agents"
 log = logging.getLogger("orc.plugins")
-#: An observer call longer than this is reported (once per plugin and hook): it holds up the whole run.
-SLOW_OBSERVER_S = 0.1
 
 
 class OrcPluginManager(pluggy.PluginManager):
-    """A pluggy manager that also remembers which distribution each third-party plugin came from."""
+    """A pluggy manager that also remembers which distribution each third-party plugin came from, and calls each
+    implementation of orc's hooks under orc's rules (:mod:`~orchestrator_core.hookcalls`: provenance, isolated
+    observers)."""
 
     def __init__(self) -> None:
         super().__init__("orc")
@@ -63,8 +62,18 @@ class OrcPluginManager(pluggy.PluginManager):
         self.distributions: dict[str, tuple[str, str]] = {}
         #: (plugin, hook) pairs whose failure was already logged: a raising ``orc_event`` must not flood stderr.
         self.reported: set[tuple[str, str]] = set()
-        #: True with ORC_TRACE_PLUGINS: calls of single implementations go through pluggy so they are traced.
-        self.tracing = False
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register ``plugin`` (pluggy's ``register``); its implementations of orc's own hooks are guarded."""
+        plugin_name = super().register(plugin, name)
+        if plugin_name is not None:
+            for caller in self.get_hookcallers(plugin) or ():
+                if caller.spec is None or caller.spec.namespace is not hookspecs or caller.is_historic():
+                    continue
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin:
+                        hookcalls.guard(self, caller.name, impl)
+        return plugin_name
 
     def describe(self, name: str) -> str:
         """``"name"`` or ``"name" (dist 1.2)``, for messages."""
@@ -127,7 +136,6 @@ def make_plugin_manager(
     if environ.get("ORC_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda line: os.write(2, line.encode()))
         pm.enable_tracing()
-        pm.tracing = True
     return pm
 
 
@@ -192,17 +200,15 @@ def blame(pm: Any, exc: BaseException) -> PluginError | None:
 
 
 def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
-    """Call one implementation of a hook (for provenance, or to keep one failure from stopping the others).
+    """Call one implementation of a hook, through pluggy (a subset caller without the other plugins).
 
-    When ``ORC_TRACE_PLUGINS`` is on, the call goes through pluggy (a subset caller) so the trace shows it.
+    Kept for callers written before every hook call went through ``pm.hook`` (#18); new code calls
+    ``pm.hook.NAME(...)`` and reads :func:`~orchestrator_core.hookcalls.running_plugin` for provenance.
     """
-    if getattr(pm, "tracing", False):
-        others = [
-            pm.get_plugin(i.plugin_name) for i in getattr(pm.hook, hook_name).get_hookimpls() if i is not impl
-        ]
-        answers = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
-        return answers[0] if isinstance(answers, list) and answers else answers
-    return impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+    hook = getattr(pm.hook, hook_name)
+    others = {i.plugin for i in hook.get_hookimpls() if i.plugin is not impl.plugin}
+    answers = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+    return answers[0] if isinstance(answers, list) and answers else answers
 
 
 @attrs.frozen
@@ -314,37 +320,43 @@ def collect(
     check: Callable[[Any], str | None] = lambda item: None,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Call a ``register`` hook one implementation at a time, so each item knows which plugin registered it.
+    """Call a ``register`` hook (through pluggy) and note which plugin registered each item.
 
     The register callback gets the items; ``key`` names an item; ``check`` says what is wrong with one (or None).
     The result maps names to ``(item, plugin)``. A name registered twice, or an item ``check`` refuses, is a
     :class:`PluginError` naming the plugin (both, for a duplicate).
     """
     found: dict[str, Any] = {}
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        plugin_name = impl.plugin_name
 
-        def register(*item: Any, _plugin: str = plugin_name) -> None:
-            value = item[0] if len(item) == 1 else item
-            try:
-                problem = check(value)
-            except Exception as exc:  # not the record the hook takes at all
-                problem = f"{hook_name} takes its documented record, got {value!r} ({type(exc).__name__})"
-            if problem:
-                raise PluginError(
-                    f"plugin {pm.describe(_plugin)} registered something unusable: {problem}; "
-                    f"fix it or disable the plugin with -p no:{_plugin}"
-                )
-            name = key(value)
-            if name in found:
-                raise PluginError(
-                    f"{hook_name.removeprefix('orc_register_')[:-1]} {name!r} is registered by both "
-                    f"{pm.describe(found[name][1])} and {pm.describe(_plugin)}; disable one with -p no:NAME"
-                )
-            found[name] = (value, _plugin)
+    def register(*item: Any) -> None:
+        plugin = hookcalls.running_plugin() or "?"
+        value = item[0] if len(item) == 1 else item
+        try:
+            problem = check(value)
+        except Exception as exc:  # not the record the hook takes at all
+            problem = f"{hook_name} takes its documented record, got {value!r} ({type(exc).__name__})"
+        if problem:
+            raise PluginError(
+                f"plugin {pm.describe(plugin)} registered something unusable: {problem}; "
+                f"fix it or disable the plugin with -p no:{plugin}"
+            )
+        name = key(value)
+        if name in found:
+            first, second = sorted((found[name][1], plugin), key=registered)
+            raise PluginError(
+                f"{hook_name.removeprefix('orc_register_')[:-1]} {name!r} is registered by both "
+                f"{pm.describe(first)} and {pm.describe(second)}; disable one with -p no:NAME"
+            )
+        found[name] = (value, plugin)
 
-        call_one(pm, hook_name, impl, {**kwargs, "register": register})
-    return found
+    # pluggy calls the plugins registered last first; items and messages follow the registration order.
+    order = {name: index for index, (name, _) in enumerate(pm.list_name_plugin())}
+
+    def registered(plugin: str) -> int:
+        return order.get(plugin, len(order))
+
+    getattr(pm.hook, hook_name)(**kwargs, register=register)
+    return dict(sorted(found.items(), key=lambda item: registered(item[1][1])))
 
 
 def is_builtin(plugin: object) -> bool:
@@ -358,50 +370,15 @@ def is_builtin(plugin: object) -> bool:
 
 
 def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]:
-    """Call an observer hook one implementation at a time; an exception is logged, never raised.
+    """Call an observer hook (``pm.hook.NAME(**kwargs)``); returns one line per implementation that failed.
 
-    Observers must not break a run (DESIGN.md, "Hook families"). The first failure of each plugin in each hook is
-    logged as a warning naming the plugin, its distribution and how to disable it; repeats are logged at debug
-    level. Returns one line per failed implementation.
+    Observers must not break a run (DESIGN.md, "Hook families"): on an :class:`OrcPluginManager` each observer
+    implementation is isolated (:mod:`~orchestrator_core.hookcalls`), its first failure in each hook logged as a
+    warning naming the plugin, its distribution and how to disable it, repeats at debug level.
     """
-    failures = []
-    reported: set[tuple[str, str]] = getattr(pm, "reported", set())
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-        began = time.perf_counter()
-        try:
-            outcome = call_one(pm, hook_name, impl, kwargs)
-            took = time.perf_counter() - began
-            if (
-                took > SLOW_OBSERVER_S
-                and (impl.plugin_name, f"slow {hook_name}") not in reported
-                and not is_builtin(impl.plugin)
-            ):
-                reported.add((impl.plugin_name, f"slow {hook_name}"))
-                who = (
-                    pm.describe(impl.plugin_name)
-                    if isinstance(pm, OrcPluginManager)
-                    else f'"{impl.plugin_name}"'
-                )
-                log.warning(
-                    "plugin %s took %.2f s in %s; observers run on the run's event loop and must return at once "
-                    "(hand slow work to a thread); said once",
-                    who,
-                    took,
-                    hook_name,
-                )
-            if getattr(pm, "tracing", False):
-                os.write(2, f"  {hook_name}: {impl.plugin_name} took {took * 1000:.1f} ms\n".encode())
-            if hasattr(outcome, "close") and hasattr(outcome, "send"):
-                outcome.close()
-                raise TypeError(f"{hook_name} must be a plain function, not async def")
-        except Exception as exc:
-            name = impl.plugin_name
-            who = pm.describe(name) if isinstance(pm, OrcPluginManager) else f'"{name}"'
-            line = (
-                f"plugin {who} failed in {hook_name}: {type(exc).__name__}: {exc}; the run goes on; "
-                f"disable it with -p no:{name}"
-            )
-            log.log(logging.DEBUG if (name, hook_name) in reported else logging.WARNING, "%s", line)
-            reported.add((name, hook_name))
-            failures.append(line)
+    failures, token = hookcalls.collecting_failures()
+    try:
+        getattr(pm.hook, hook_name)(**kwargs)
+    finally:
+        hookcalls.stop_collecting(token)
     return failures

@@ -75,6 +75,39 @@ class AgentStatus(enum.StrEnum):
     DELETED = "deleted"
 
 
+class StopReason(enum.StrEnum):
+    """Why a run stopped before its plan was done (:attr:`TaskResult.stopped`, :attr:`Run.stopped`).
+
+    A ``str``: it compares equal to, prints as and is written as its value (``"max_cost"``), as before it was an
+    enum (#18).
+    """
+
+    #: Ctrl-C, a signal, or :meth:`Orchestrator.cancel`.
+    INTERRUPTED = "interrupted"
+    #: The run's cost reached ``--max-cost``.
+    MAX_COST = "max_cost"
+    #: The run created ``--max-agents`` agents.
+    MAX_AGENTS = "max_agents"
+    #: The run took ``--timeout`` seconds.
+    TIMEOUT = "timeout"
+    #: A subtask failed under ``--fail-fast``.
+    FAIL_FAST = "fail_fast"
+    #: An agent raised an :class:`~orchestrator_core.OrcError` (its runtime cannot go on).
+    ERROR = "error"
+    #: A policy plugin called :meth:`Orchestrator.stop_task`.
+    POLICY = "policy"
+
+    @property
+    def is_limit(self) -> bool:
+        """A run-wide limit (cost, agents, wall clock) stopped it."""
+        return self in (StopReason.MAX_COST, StopReason.MAX_AGENTS, StopReason.TIMEOUT)
+
+    @property
+    def task_status(self) -> TaskStatus:
+        """The status of a task stopped for this reason: failed when a failure stopped it, else cancelled."""
+        return TaskStatus.FAILED if self in (StopReason.FAIL_FAST, StopReason.ERROR) else TaskStatus.CANCELLED
+
+
 def _tuple(value: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(value or ())
 
@@ -177,7 +210,15 @@ class Plan:
 
 @attrs.frozen
 class Metrics:
-    """What an agent, subtask or task used. Adds up with ``+``."""
+    """What an agent, subtask or task used. Adds up with ``+``.
+
+    ``files_read`` and ``files_written`` count **distinct paths** (absolute), wherever they appear: an agent's, a
+    subtask's, a task's or the fleet's metrics, the store's rows and views, ``orc`` summaries (#18). A file read
+    ten times, or by three agents of one task, is one file read. ``Read`` reads; ``Write``, ``Edit``,
+    ``MultiEdit`` and ``NotebookEdit`` write; searches (``Glob``, ``Grep``) are neither. The paths themselves
+    (:attr:`read_paths`, :attr:`written_paths`) travel with the counts so that ``+`` takes the union; a count
+    from a record without its paths (an agent an earlier process stored) is added as it is.
+    """
 
     cost_usd: float = 0.0
     input_tokens: int = 0
@@ -186,12 +227,30 @@ class Metrics:
     cache_creation_tokens: int = 0
     messages: int = 0
     tool_calls: int = 0
+    #: Distinct files read (see above).
     files_read: int = 0
+    #: Distinct files written or edited.
     files_written: int = 0
     duration_s: float = 0.0
     #: Tokens in the agent's context after its latest turn, and the model's window.
     context_used: int = 0
     context_window: int = 0
+    #: The paths behind ``files_read`` and ``files_written`` as far as this process saw them (not compared, not in
+    #: :meth:`to_dict`).
+    read_paths: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
+    written_paths: frozenset[str] = attrs.field(default=frozenset(), eq=False, repr=False)
+
+    @classmethod
+    def of_files(cls, read: Iterable[str] = (), written: Iterable[str] = (), **counts: Any) -> Metrics:
+        """Metrics whose ``files_read``/``files_written`` are these paths (the counts follow from them)."""
+        read, written = frozenset(read), frozenset(written)
+        return cls(
+            **counts,
+            files_read=len(read),
+            files_written=len(written),
+            read_paths=read,
+            written_paths=written,
+        )
 
     @property
     def total_cost(self) -> float:
@@ -203,21 +262,44 @@ class Metrics:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_creation_tokens
 
     def __add__(self, other: Metrics) -> Metrics:
-        summed = {
-            f.name: getattr(self, f.name) + getattr(other, f.name)
-            for f in attrs.fields(Metrics)
-            if f.name not in ("context_used", "context_window")
-        }
+        summed = {f: getattr(self, f) + getattr(other, f) for f in _FLOWS}
         summed["cost_usd"] = money(summed["cost_usd"])
-        # Context is a level, not a flow: the latest non-empty reading wins.
+        read, written = self.read_paths | other.read_paths, self.written_paths | other.written_paths
         return Metrics(
             **summed,
+            # Distinct paths: the union of those known, plus the counts that came without their paths.
+            files_read=len(read)
+            + _unlisted(self.files_read, self.read_paths, other.files_read, other.read_paths),
+            files_written=len(written)
+            + _unlisted(self.files_written, self.written_paths, other.files_written, other.written_paths),
+            read_paths=read,
+            written_paths=written,
+            # Context is a level, not a flow: the latest non-empty reading wins.
             context_used=other.context_used or self.context_used,
             context_window=other.context_window or self.context_window,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**attrs.asdict(self), "total_tokens": self.total_tokens}
+        data = attrs.asdict(self, filter=lambda a, _: a.name not in ("read_paths", "written_paths"))
+        return {**data, "total_tokens": self.total_tokens}
+
+
+#: The Metrics fields that add up as numbers.
+_FLOWS = (
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "messages",
+    "tool_calls",
+    "duration_s",
+)
+
+
+def _unlisted(count: int, paths: frozenset[str], other_count: int, other_paths: frozenset[str]) -> int:
+    """How many of two distinct-file counts came without their paths (a record read back from the store)."""
+    return max(count - len(paths), 0) + max(other_count - len(other_paths), 0)
 
 
 @attrs.frozen
@@ -235,8 +317,10 @@ class Agent:
     pid: int | None = None
     created_at: dt.datetime = attrs.field(factory=utcnow)
     metrics: Metrics = Metrics()
-    #: True once the session has taken at least one turn (later turns resume it).
-    started: bool = False
+    #: True once its runtime session exists (a turn began at the model): the next turn resumes that session
+    #: instead of opening a new one. The store keeps it in the ``agents.started`` column. (#18: "started" also
+    #: named a run's clock and an Orchestrator's state.)
+    session_started: bool = False
     #: The ``seq`` of the agent's latest event, when loaded from a store (events go on from there).
     last_seq: int = 0
     #: The role itself for a custom agent (``AgentRole.CUSTOM``), whose prompt and tools no plugin registered.
@@ -346,8 +430,8 @@ class TaskResult:
     subtasks: tuple[SubtaskResult, ...] = attrs.field(default=(), converter=_records)
     status: TaskStatus = TaskStatus.SUCCEEDED
     error: str | None = None
-    #: Why the run stopped before its plan was done: interrupted, max_cost, max_agents, timeout, fail_fast.
-    stopped: str | None = None
+    #: Why the run stopped before its plan was done; None when it was not stopped.
+    stopped: StopReason | None = attrs.field(default=None, converter=attrs.converters.optional(StopReason))
     #: Wall-clock seconds from the first agent's start to the end (``metrics.duration_s`` sums agent time).
     elapsed_s: float = 0.0
     #: What plugins reported at the end (``orc_task_complete``): merges, conflicts, ...

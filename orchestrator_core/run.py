@@ -27,6 +27,7 @@ from .records import (
     Metrics,
     Plan,
     StatusSnapshot,
+    StopReason,
     Subtask,
     SubtaskResult,
     SubtaskStatus,
@@ -107,14 +108,13 @@ class Run:
         self.agent_ids: dict[str, str] = {}
         #: Every agent this run created (retries make more than one per subtask), oldest first.
         self.created: list[str] = []
-        #: Why the run stopped before its plan was done (``interrupted``, ``max_cost``, ``max_agents``,
-        #: ``timeout``, ``fail_fast``, ``error``: an OrcError from an agent), and the line that says so; None while
-        #: it goes on.
-        self.stopped: str | None = None
+        #: Why the run stopped before its plan was done, and the line that says so; None while it goes on.
+        self.stopped: StopReason | None = None
         self.stop_message: str | None = None
         #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
         self.scope = anyio.CancelScope()
-        self.started = time.monotonic()
+        #: ``time.monotonic()`` when the run began: its wall-clock ``elapsed_s`` counts from here.
+        self.monotonic_start = time.monotonic()
         self._running: set[str] = set()
         self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
         #: Sessions opened ahead of their subtask (see :meth:`prepare`), by subtask id.
@@ -157,7 +157,7 @@ class Run:
             agents=agents,
             subtasks=statuses,
             metrics=sum((a.metrics for a in agents), Metrics()),
-            elapsed_s=time.monotonic() - self.started,
+            elapsed_s=time.monotonic() - self.monotonic_start,
         )
 
     def message_for(self, subtask: Subtask, independent: bool = False) -> str:
@@ -206,16 +206,19 @@ class Run:
 
     # -- stopping -------------------------------------------------------------------------------------------------
 
-    def stop(self, reason: str, message: str) -> None:
+    def stop(self, reason: StopReason, message: str) -> None:
         """Stop the run: start no more agents and interrupt the running ones. The first reason given wins."""
         if self.stopped is None:
-            self.stopped, self.stop_message = reason, message
+            self.stopped, self.stop_message = StopReason(reason), message
         self.scope.cancel()
 
     def _check_budget(self) -> None:
         limit = self.config.max_cost_usd
         if limit is not None and self.cost >= limit:
-            self.stop("max_cost", f"stopped: the run cost ${self.cost:.4f}, reaching --max-cost ${limit:.4f}")
+            self.stop(
+                StopReason.MAX_COST,
+                f"stopped: the run cost ${self.cost:.4f}, reaching --max-cost ${limit:.4f}",
+            )
 
     # -- running --------------------------------------------------------------------------------------------------
 
@@ -281,7 +284,7 @@ class Run:
                     metrics=self.agents.get(agent_id).metrics if agent_id else Metrics(),
                 ),
             )
-            self.stop("error", f"stopped: {exc.message}")
+            self.stop(StopReason.ERROR, f"stopped: {exc.message}")
             raise
         except anyio.get_cancelled_exc_class():
             agent_id = self.agent_ids.get(subtask.id)
@@ -300,7 +303,8 @@ class Run:
         self.finish(subtask, result)
         if not result.succeeded and self.config.fail_fast:
             self.stop(
-                "fail_fast", f"stopped at the first failure (--fail-fast): {subtask.id} ({subtask.role})"
+                StopReason.FAIL_FAST,
+                f"stopped at the first failure (--fail-fast): {subtask.id} ({subtask.role})",
             )
         self._check_budget()
         return result
@@ -326,7 +330,8 @@ class Run:
             # Only a new agent counts against the limit: a prepared one was counted when it was made.
             if limit is not None and not (warm or resumed) and len(self.created) >= limit:
                 self.stop(
-                    "max_agents", f"stopped: the run created {len(self.created)} agents, --max-agents {limit}"
+                    StopReason.MAX_AGENTS,
+                    f"stopped: the run created {len(self.created)} agents, --max-agents {limit}",
                 )
             if self.stopped:
                 return SubtaskResult(

@@ -95,3 +95,37 @@ def test_messages_count_model_responses(cli_env, scripted_model, orc_workdir, tm
     db = tmp_path / "orc.db"
     assert rows(db, "select messages from agents") == [{"messages": 2}]
     assert rows(db, "select messages from agent_totals") == [{"messages": 2}]
+
+
+@pytest.mark.anyio
+async def test_files_read_are_distinct_paths_everywhere(orc_config, orc_pm, scripted_model, orc_workdir):
+    """A file read twice by one agent and again by another is one file read: for each agent, the task, the store's
+    rows and views, and the Orchestrator's status (#18: the agent rows counted accesses, the views paths)."""
+    from orchestrator_core import Orchestrator
+
+    (orc_workdir / "app.py").write_text("x = 1\n")
+    (orc_workdir / "lib.py").write_text("y = 2\n")
+    read = tool("Read", {"file_path": "app.py"})
+    scripted_model.script([read, read, text("found app.py")], match="scout of the team")
+    scripted_model.script(
+        [read, tool("Read", {"file_path": "lib.py"}), text("Approved.")], match="reviewer of the team"
+    )
+    write = tool("Write", {"file_path": "out.py", "content": "z = 3\n"})
+    scripted_model.script([write, write, text("built")], match="builder of the team")
+    async with Orchestrator(orc_config, pm=orc_pm) as orc:
+        result = await orc.execute("look", roles=["scout", "reviewer", "builder"], cwd=orc_workdir)
+        files = orc.get_status()["monitoring"]["files"]
+    assert result.success, result.error
+    by_role = {s.role: (s.metrics.files_read, s.metrics.files_written) for s in result.subtasks}
+    assert by_role == {"scout": (1, 0), "reviewer": (2, 0), "builder": (0, 1)}
+    assert (result.metrics.files_read, result.metrics.files_written) == (2, 1)
+    assert files == {"files_consumed": 2, "files_produced": 1}
+    db = orc_config.db_path
+
+    def counts(sql):
+        return sorted(tuple(r.values()) for r in rows(db, sql))
+
+    agents = counts("select role, files_read, files_written from agents")
+    assert agents == [("builder", 0, 1), ("reviewer", 2, 0), ("scout", 1, 0)]
+    assert counts("select role, files_read, files_written from agent_totals") == agents
+    assert counts("select files_read, files_written from task_totals") == [(2, 1)]

@@ -588,9 +588,18 @@ async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
         def orc_task_complete(self, task):
             raise RuntimeError("merge exploded")
 
+    class Late:
+        @hookimpl
+        def orc_task_complete(self, task):
+            async def merge():
+                raise OSError("disk full")
+
+            return merge()
+
     scripted_model.script([text("ok")], match="scout of the team")
     orchestrator = orc(Counter())
     orchestrator.pm.register(Broken(), "broken")
+    orchestrator.pm.register(Late(), "late")
     async with orchestrator:
         result = await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
     assert result.success
@@ -598,6 +607,7 @@ async def test_hook_orc_task_complete(orc, scripted_model, orc_workdir):
         "counter.subtasks": 1,
         "counter.agents": ["scout"],
         "broken.error": "RuntimeError: merge exploded",
+        "late.error": "OSError: disk full",
     }
 
 

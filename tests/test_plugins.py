@@ -6,6 +6,7 @@ entry_points.txt (what pip writes) and the plugin's module beside it, on sys.pat
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,9 +15,11 @@ from pathlib import Path
 import pytest
 from fixtures import clean_env
 
-from orchestrator_core import DEFAULT_PLUGINS, make_plugin_manager
+from orchestrator_core import DEFAULT_PLUGINS, Orchestrator, Role, hookimpl, make_plugin_manager
 from orchestrator_core.cli import cli
 from orchestrator_core.plugin_listing import plugins as plugins_command
+from orchestrator_core.plugins import notify
+from orchestrator_core.testing import text
 
 LOAD = {
     "ORC_DISABLE_PLUGIN_AUTOLOAD": None
@@ -505,3 +508,106 @@ def test_the_deprecated_executor_option_still_works_and_says_so(orc_cli, caplog)
     out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--executor", "ray", "--roles", "scout", "x")
     assert out.exit_code == 6 and "no plugin runs agents with --runtime ray" in out.stderr
     assert "--executor is deprecated: it is --runtime now (--runtime ray)" in caplog.text
+
+
+# -- every hook is called through pluggy (#18) ----------------------------------------------------------------------
+
+
+class WrapsObservers:
+    """New- and old-style wrappers of an observer hook and of a registration hook, as pluggy documents them."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl(wrapper=True)
+    def orc_subtask_finished(self, task, subtask, result):
+        self.seen.append(("before", subtask.id))
+        answers = yield
+        self.seen.append(("after", subtask.id, answers))
+        return answers
+
+    @hookimpl(hookwrapper=True)
+    def orc_task_finished(self, task, result):
+        outcome = yield
+        self.seen.append(("task", result.success, outcome.get_result()))
+
+    @hookimpl(wrapper=True)
+    def orc_register_roles(self, register):
+        register(Role("wrapped", "a role a wrapper registers", "You are wrapped.", tools=("Read",)))
+        return (yield)
+
+
+class Raises:
+    """Observers that raise: a plain one, and wrappers before and after their yield."""
+
+    @hookimpl
+    def orc_subtask_finished(self, task, subtask, result):
+        raise RuntimeError("plain observer bug")
+
+    @hookimpl(wrapper=True)
+    def orc_subtask_started(self, task, subtask, agent):
+        raise RuntimeError("wrapper bug before its yield")
+        yield  # pragma: no cover
+
+    @hookimpl(wrapper=True)
+    def orc_task_finished(self, task, result):
+        yield
+        raise RuntimeError("wrapper bug after its yield")
+
+
+@pytest.mark.anyio
+async def test_wrappers_of_observer_and_registration_hooks_work(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
+    wrapper = WrapsObservers()
+    orc_pm.register(wrapper, "wrapper-plugin")
+    scripted_model.script([text("done")], match="scout of the team")
+    orc = Orchestrator(orc_config, pm=orc_pm)
+    assert orc.roles["wrapped"].provided_by == "wrapper-plugin"  # provenance through a wrapper
+    assert orc.roles["scout"].provided_by == "orc_roles"
+    async with orc:
+        result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
+    assert result.success
+    sid = result.subtasks[0].subtask_id
+    assert wrapper.seen == [("before", sid), ("after", sid, []), ("task", True, [])]
+
+
+@pytest.mark.anyio
+async def test_raising_observers_stop_neither_the_others_nor_the_run(
+    orc_config, orc_pm, scripted_model, orc_workdir, caplog
+):
+    wrapper = WrapsObservers()
+    orc_pm.register(wrapper, "wrapper-plugin")
+    orc_pm.register(Raises(), "raiser")
+    scripted_model.script([text("done")], match="scout of the team")
+    scripted_model.script([text("ok")], match="reviewer of the team")
+    async with Orchestrator(orc_config, pm=orc_pm) as orc:
+        result = await orc.execute("x", roles=["scout", "reviewer"], cwd=orc_workdir)
+    assert result.success
+    assert [s[0] for s in wrapper.seen] == ["before", "after", "before", "after", "task"]
+    failures = sorted(
+        r.getMessage() for r in caplog.records if r.name == "orc.plugins" and r.levelname == "WARNING"
+    )
+    assert failures == [
+        f'plugin "raiser" failed in {hook}: RuntimeError: {words}; the run goes on; disable it with -p no:raiser'
+        for hook, words in [
+            ("orc_subtask_finished", "plain observer bug"),
+            ("orc_subtask_started", "wrapper bug before its yield"),
+            ("orc_task_finished", "wrapper bug after its yield"),
+        ]
+    ]  # once per hook, though two subtasks raised in each
+    db = sqlite3.connect(orc_config.db_path)
+    assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
+
+
+def test_notify_goes_through_pluggy_so_tracing_and_monitoring_see_observers(capfd):
+    pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1", "ORC_TRACE_PLUGINS": "1"})
+    seen = []
+    pm.add_hookcall_monitoring(lambda name, impls, kwargs: seen.append(name), lambda *a: None)
+    pm.register(Raises(), "raiser")
+    assert notify(pm, "orc_subtask_finished", task=None, subtask=None, result=None) == [
+        'plugin "raiser" failed in orc_subtask_finished: RuntimeError: plain observer bug; the run goes on; '
+        "disable it with -p no:raiser"
+    ]
+    assert seen == ["orc_subtask_finished"]
+    assert "orc_subtask_finished" in capfd.readouterr().err

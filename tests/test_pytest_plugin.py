@@ -212,9 +212,17 @@ class SlowObserver:
         time.sleep(0.25)
 
 
+class WrappingObserver:
+    @hookimpl(wrapper=True)
+    def orc_subtask_finished(self, task, subtask, result):
+        return (yield)
+
+
 def test_check_observer_counts_the_calls():
     counts = check_observer(QuietObserver())
     assert counts["orc_event"] > 10 and counts["orc_agent_flagged"] == 1
+    # Wrappers are observers too (#18).
+    assert check_observer(WrappingObserver()) == {"orc_subtask_finished": 3}
 
 
 @pytest.mark.parametrize(

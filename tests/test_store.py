@@ -76,6 +76,39 @@ def test_migration_names_are_unique_and_ordered():
         migrations(name=names[0])(lambda db: None)
 
 
+def test_m019_recounts_an_agents_files_as_distinct_paths():
+    db = sqlite_utils.Database(memory=True)
+    migrations.apply(db, stop_before="m019_files_read_are_distinct_paths")
+    db["tasks"].insert({"id": "t1", "prompt": "p", "status": "succeeded"})
+    for agent, read, written in (("a1", 3, 2), ("a2", 4, 0)):  # access counts, as rows were written before
+        db["agents"].insert(
+            {"id": agent, "task_id": "t1", "name": agent, "role": "builder", "status": "idle"}
+            | {"files_read": read, "files_written": written}
+        )
+    accesses = [
+        ("/w/a.py", "read"),
+        ("/w/a.py", "read"),
+        ("/w/b.py", "read"),
+        ("/w/a.py", "edit"),
+        (".", "search"),
+    ]
+    db["file_accesses"].insert_all(
+        {"task_id": "t1", "agent_id": "a1", "path": path, "operation": operation, "tool": "x"}
+        for path, operation in accesses
+    )
+    migrations.apply(db)
+    assert [
+        (r["id"], r["files_read"], r["files_written"]) for r in db.query("select * from agents order by id")
+    ] == [
+        ("a1", 2, 1),
+        ("a2", 4, 0),  # no file access recorded for it: its count stays
+    ]
+    assert [
+        (r["files_read"], r["files_written"])
+        for r in db.query("select * from agent_totals where agent_id = 'a1'")
+    ] == [(2, 1)]
+
+
 def test_a_store_written_before_m002_is_carried_forward():
     db = sqlite_utils.Database(memory=True)
     migrations.apply(db, stop_before="m002_agent_started")
@@ -352,7 +385,7 @@ async def test_find_agent_and_query_agents_answer_from_the_store_in_a_new_orches
     later = Orchestrator(orc_config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
     async with later:
         found = later.pm.hook.orc_find_agent(agent_id=agent_id)
-        assert found is not None and found.started is True
+        assert found is not None and found.session_started is True
         assert (found.role, found.status.value, found.task_id) == ("scout", "idle", result.task_id)
         assert found.session_id == scripted_model.requests[0].session_id
         assert found.metrics.input_tokens == result.metrics.input_tokens

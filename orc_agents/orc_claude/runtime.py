@@ -77,12 +77,12 @@ class ClaudeRuntime:
         extra: dict[str, Any] | None = None,
         resume: bool | None = None,
     ) -> Any:
-        """The SDK options of the agent's session; ``resume`` (default: ``agent.started``) continues its
+        """The SDK options of the agent's session; ``resume`` (default: ``agent.session_started``) continues its
         transcript, else the session opens with the id orc chose."""
         from claude_agent_sdk import ClaudeAgentOptions
 
         extra = extra or {}
-        resumes = agent.started if resume is None else resume
+        resumes = agent.session_started if resume is None else resume
         return ClaudeAgentOptions(
             cwd=agent.cwd,
             system_prompt=role.system_prompt,
@@ -124,7 +124,7 @@ class ClaudeRuntime:
             # Decided under the lock, from the transcript itself (#17): a first turn cut short (Ctrl-C, SIGTERM)
             # after the CLI created the transcript must be resumed, or the CLI says "Session ID already in use".
             transcript = self.has_session(agent)
-            if agent.started and not transcript:
+            if agent.session_started and not transcript:
                 raise UsageError(
                     f"agent {agent.id!r} cannot go on: its conversation (session {agent.session_id}) is gone from "
                     f"{config_dir(self.env)}; delete it (`orc agents delete {agent.id}`) and create a new one"

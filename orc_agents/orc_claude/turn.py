@@ -50,7 +50,10 @@ class Turn:
         self.result: Any = None
         self.error: str | None = None
         self.session_id = agent.session_id
-        self.counts = {"messages": 0, "tool_calls": 0, "files_read": 0, "files_written": 0}
+        self.counts = {"messages": 0, "tool_calls": 0}
+        #: The distinct paths this turn's tools read and wrote (searches are neither): ``Metrics.files_read``.
+        self.read: set[str] = set()
+        self.written: set[str] = set()
         self.context_used = 0
         self.retryable = False
         #: The model responses seen: the CLI sends one message per content block, all with the response's id.
@@ -146,9 +149,8 @@ class Turn:
         if not path:
             return
         full = str((Path(self.agent.cwd) / path).resolve())
-        self.counts["files_read" if operation in ("read", "search") else "files_written"] += (
-            operation != "search"
-        )
+        if operation != "search":
+            (self.read if operation == "read" else self.written).add(full)
         self.emit(
             EventKind.FILE_ACCESS,
             {"path": full, "operation": operation, "tool": name, "tool_use_id": tool_use_id},
@@ -190,7 +192,9 @@ class Turn:
         for model_usage in (result.model_usage or {}).values() if result is not None else ():
             window = max(window, int(model_usage.get("contextWindow") or 0))
         tokens = self._tokens(result, usage)
-        metrics = Metrics(
+        metrics = Metrics.of_files(
+            self.read,
+            self.written,
             cost_usd=cost,
             **tokens,
             duration_s=(result.duration_ms / 1000)

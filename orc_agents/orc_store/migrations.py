@@ -501,6 +501,21 @@ def m015_money_without_float_noise(db: Database) -> None:
 
 
 @migrations()
+def m019_files_read_are_distinct_paths(db: Database) -> None:
+    # An agent row's files_read and files_written counted accesses (a file read three times counted three), while
+    # the agent_totals and task_totals views counted distinct paths (#18). Both mean distinct paths now; the rows
+    # written before are recounted from their file accesses. A row with no file access recorded keeps its count.
+    db.execute(
+        """update agents set
+        files_read = (select count(distinct path) from file_accesses f
+            where f.agent_id = agents.id and f.operation = 'read'),
+        files_written = (select count(distinct path) from file_accesses f
+            where f.agent_id = agents.id and f.operation in ('write', 'edit'))
+        where exists (select 1 from file_accesses f where f.agent_id = agents.id)"""
+    )
+
+
+@migrations()
 def m020_task_client(db: Database) -> None:
     # `orc mcp` (#26) runs tasks for MCP hosts; the store records which client started each one ("mcp: claude-code
     # 2.1.0"). NULL: the command line or the Python API, and every task from before.

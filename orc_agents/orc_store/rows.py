@@ -41,7 +41,7 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
         "cwd": agent.cwd,
         "pid": agent.pid,
         **metrics_columns(agent.metrics, cost),
-        "started": int(agent.started),
+        "started": int(agent.session_started),
         "custom_role": json.dumps(agent.custom_role.to_dict()) if agent.custom_role else None,
         "parent_id": agent.parent_id,
         "created_at": agent.created_at.isoformat(),
@@ -53,8 +53,11 @@ def agent_row(agent: Agent, cost: bool, now: str) -> dict[str, Any]:
 
 
 def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
-    """The Agent a store row describes, as a later process needs it to go on (session id, ``started``)."""
-    metrics = Metrics(**{f.name: row.get(f.name) or 0 for f in attrs.fields(Metrics) if f.name in row})
+    """The Agent a store row describes, as a later process needs it to go on (session id, ``session_started``)."""
+    counts: dict[str, Any] = {f.name: row.get(f.name) or 0 for f in attrs.fields(Metrics) if f.name in row}
+    metrics = Metrics(
+        **counts
+    )  # files without their paths: a later turn's add them as they are (see Metrics)
     return Agent(
         id=row["id"],
         name=row["name"],
@@ -67,7 +70,7 @@ def agent_from_row(row: dict[str, Any], last_seq: int = 0) -> Agent:
         pid=row["pid"],
         created_at=dt.datetime.fromisoformat(row["created_at"]),
         metrics=metrics,
-        started=bool(row.get("started")),
+        session_started=bool(row.get("started")),
         last_seq=last_seq,
         custom_role=Role(**json.loads(row["custom_role"])) if row.get("custom_role") else None,
         parent_id=row.get("parent_id"),

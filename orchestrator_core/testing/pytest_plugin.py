@@ -161,49 +161,23 @@ class HookCall:
 class HookRecorder:
     """Records every hook call made on one plugin manager, in order (pytest's ``HookRecorder``, for orc).
 
-    Calls that go through pluggy (``pm.hook.orc_make_plan(...)``) are seen with ``pm.add_hookcall_monitoring``. The
-    core calls observer hooks and ``orc_register_*`` hooks one implementation at a time, past pluggy's call
-    machinery, so a ``tryfirst`` spy implementation of every hook catches those; a call is recorded once either way.
+    Every hook call goes through pluggy (#18), so ``pm.add_hookcall_monitoring`` sees them all.
     """
 
     def __init__(self, pm: Any) -> None:
-        from orchestrator_core import hookimpl
-
         self.pm = pm
         self.calls: list[HookCall] = []
-        self._in_pluggy: list[str] = []
         self._undo = pm.add_hookcall_monitoring(self._before, self._after)
-        spy = type("HookSpy", (), {})()
-        for name in pm.hook.__dict__:
-            caller = getattr(pm.hook, name)
-            if not name.startswith("orc_") or caller.spec is None:
-                continue
-
-            def record(
-                *args: Any, _name: str = name, _argnames: tuple = caller.spec.argnames, **kwargs: Any
-            ) -> None:
-                if self._in_pluggy and self._in_pluggy[-1] == _name:
-                    return  # already recorded by the monitoring
-                self.calls.append(HookCall(_name, {**dict(zip(_argnames, args, strict=False)), **kwargs}))
-
-            # pluggy reads an implementation's argument names from its code; __wrapped__ points it at the spec.
-            record.__wrapped__ = caller.spec.function  # type: ignore[attr-defined]
-            setattr(spy, name, hookimpl(tryfirst=True)(record))
-        self._spy = spy
-        pm.register(spy, "orc-hook-recorder")
 
     def _before(self, hook_name: str, impls: Any, kwargs: Any) -> None:
-        self._in_pluggy.append(hook_name)
         self.calls.append(HookCall(hook_name, dict(kwargs)))
 
     def _after(self, outcome: Any, hook_name: str, impls: Any, kwargs: Any) -> None:
-        self._in_pluggy.pop()
+        pass
 
     def close(self) -> None:
         """Stop recording."""
         self._undo()
-        if self.pm.is_registered(self._spy):
-            self.pm.unregister(self._spy)
 
     @property
     def names(self) -> list[str]:

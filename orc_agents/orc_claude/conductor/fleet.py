@@ -68,7 +68,7 @@ class Fleet:
         #: The task every agent's first message names: the run's prompt, or (in a chat) the user's first words.
         self.task: str | None = run.task.prompt if run is not None else None
         self.members: dict[str, Member] = {}
-        self.started = run.started if run is not None else time.monotonic()
+        self.started = run.monotonic_start if run is not None else time.monotonic()
         self._group: anyio.abc.TaskGroup | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------------------
