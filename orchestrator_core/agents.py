@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,12 +52,21 @@ class AgentRuntime(Protocol):
         """Raise :class:`RuntimeUnavailable` (one line: what is missing, how to fix it) if agents cannot run."""
 
     def session(
-        self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
+        self,
+        agent: Agent,
+        role: Role,
+        emit: Emit,
+        *,
+        max_budget_usd: float | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AbstractAsyncContextManager[AgentSession]:
         """Open the agent's session (its first one, or resume it). Leaving the context closes it: a turn still
         running is interrupted and the process is gone, even when the caller was cancelled.
 
         :param max_budget_usd: stop the session's turns once it has cost this much.
+        :param env: environment variables plugins add to the agent's process (``orc_agent_environment``); a
+            runtime that starts a process sets them under the run's own (``Config.runtime_env``). Passed only
+            when a plugin adds some, so a runtime without this parameter works while none does.
         """
 
     async def delete(self, agent: Agent) -> None:
@@ -257,8 +266,13 @@ class AgentManager:
             raise UsageError(f"agent {agent_id!r} has role {agent.role!r}, which no loaded plugin provides")
         self._open.add(agent_id)
         try:
+            env = self.environment(agent, role)
             async with self.runtime.session(
-                agent, role, self.emitter(agent_id), max_budget_usd=max_budget_usd
+                agent,
+                role,
+                self.emitter(agent_id),
+                max_budget_usd=max_budget_usd,
+                **({"env": env} if env else {}),
             ) as session:
                 if agent_id in self._recorded:
                     # Read again now that the session is ours: another process may have deleted it meanwhile (#17).
@@ -271,6 +285,13 @@ class AgentManager:
                 yield OpenAgent(self, agent_id, session)
         finally:
             self._open.discard(agent_id)
+
+    def environment(self, agent: Agent, role: Role) -> dict[str, str]:
+        """What plugins add to the environment of the agent's process (``orc_agent_environment``), merged."""
+        merged: dict[str, str] = {}
+        for answer in reversed(self.pm.hook.orc_agent_environment(agent=agent, role=role)):
+            merged.update({str(k): str(v) for k, v in (answer or {}).items()})
+        return merged
 
     async def send(self, agent_id: str, message: str, *, max_budget_usd: float | None = None) -> TurnResult:
         """Open the agent's session, send one message, wait for the answer, close it."""
