@@ -4,7 +4,6 @@ shows the trace's shape and numbers. Claude Code's own telemetry, when turned on
 """
 
 import json
-import os
 import subprocess
 import sys
 import uuid
