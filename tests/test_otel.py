@@ -12,10 +12,10 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import rows
+from fixtures import clean_env, rows
 
 from orchestrator_core import Config, Orchestrator, Plan, Subtask, hookimpl
-from orchestrator_core.testing import Reply, Text, ToolUse, Usage, error, text
+from orchestrator_core.testing import Reply, Text, ToolUse, Usage, error, text, tool
 
 pytest.importorskip("opentelemetry.sdk", reason='the otel extra is not installed: pip install -e ".[otel]"')
 
@@ -285,3 +285,141 @@ def test_without_orc_otel_there_is_no_otel_option(tmp_path):
     )
     assert "--otel" in listed.stdout
     assert disabled.returncode == 0 and "--otel" not in disabled.stdout, disabled.stderr
+
+
+def test_the_readmes_traces_command_sends_a_trace(tmp_path):
+    """The README's command, offline (--scripted) and pointed at a local OTLP receiver: spans arrive over HTTP."""
+    import http.server
+    import re
+    import shlex
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    command = re.search(
+        r"```bash\n(OTEL_EXPORTER_OTLP_ENDPOINT=.*?)\n```", readme.split("## Traces", 1)[1], re.DOTALL
+    )
+    names = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            request = ExportTraceServiceRequest.FromString(body)
+            for resource in request.resource_spans:
+                service = [
+                    a.value.string_value for a in resource.resource.attributes if a.key == "service.name"
+                ]
+                for scope in resource.scope_spans:
+                    names.extend((service[0], span.name) for span in scope.spans)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        words = shlex.split(command.group(1))
+        assignments = dict(
+            w.split("=", 1)
+            for w in words
+            if "=" in w and not w.startswith("-") and w.isascii() and w[0].isupper()
+        )
+        argv = words[len(assignments) :]
+        assert argv[:2] == ["orc", "execute"] and assignments["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith(
+            "http://127.0.0.1"
+        )
+        assignments["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
+        env = clean_env(
+            tmp_path,
+            ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+            ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
+            **assignments,
+        )
+        (tmp_path / "work").mkdir()
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "orc"),
+                *argv[1:],
+                "--scripted",
+                "--cwd",
+                str(tmp_path / "work"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stdout + done.stderr
+    spans = [name for service, name in names if service == "orc"]
+    assert sum(n.startswith("invoke_workflow") for n in spans) == 1 and "plan" in spans
+    assert sum(n.startswith("invoke_agent") for n in spans) == 2
+    assert any(n.startswith("execute_tool") for n in spans)
+
+
+async def test_a_planner_agent_is_under_the_plan_span_and_gets_no_second_span(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
+    plan = {"subtasks": [{"id": "1", "role": "scout", "instruction": "look", "depends_on": []}]}
+    scripted_model.script([text(json.dumps(plan))], match="Answer with the plan as JSON only")
+    scripted_model.script([text("looked")], match="scout of the team")
+    orc, exporter = traced(attrs.evolve(orc_config, plugin_settings={"ORC_PLANNER": "llm"}), orc_pm)
+    async with orc:
+        result = await orc.execute("plan and look", cwd=orc_workdir)
+    assert result.success, result.error
+    spans = exporter.get_finished_spans()
+    (workflow,) = by_name(spans, "invoke_workflow")
+    (planning,) = by_name(spans, "plan")
+    agents = {s.attributes["orc.agent.role"]: s for s in by_name(spans, "invoke_agent")}
+    assert sorted(agents) == ["planner", "scout"] and len(by_name(spans, "invoke_agent")) == 2
+    assert parent_of(planning) == workflow.context.span_id
+    assert parent_of(agents["planner"]) == planning.context.span_id  # the planner's work is the plan's
+    assert parent_of(agents["scout"]) == workflow.context.span_id
+    assert (
+        planning.start_time <= agents["planner"].start_time
+        and agents["planner"].end_time <= planning.end_time
+    )
+    assert planning.attributes["orc.plan.subtasks"] == 1
+    assert workflow.attributes["orc.task.id"] == result.task_id
+
+
+async def test_the_orchestrator_agents_children_are_under_its_span(
+    orc_config, orc_pm, scripted_model, orc_workdir
+):
+    from test_conductor import LONG, ORCHESTRATOR, agent_config, conductor
+
+    scripted_model.script([conductor] * 30, match=ORCHESTRATOR)
+    scripted_model.script(
+        [tool("Write", {"file_path": "alpha.txt", "content": "A\n"}), text(LONG)], match="WRITE-ALPHA"
+    )
+    scripted_model.script(
+        [tool("Write", {"file_path": "beta.txt", "content": "B\n"}), text("BETA-DONE")], match="WRITE-BETA"
+    )
+    orc, exporter = traced(agent_config(orc_config), orc_pm)
+    async with orc:
+        result = await orc.execute("Write two files", cwd=orc_workdir)
+    assert result.success, result.error
+    spans = exporter.get_finished_spans()
+    (workflow,) = by_name(spans, "invoke_workflow")
+    agents = by_name(spans, "invoke_agent")
+    (boss,) = [a for a in agents if a.attributes["orc.agent.role"] == "orchestrator"]
+    children = [a for a in agents if a is not boss]
+    assert parent_of(boss) == workflow.context.span_id and len(children) == 2
+    assert {parent_of(c) for c in children} == {boss.context.span_id}
+    assert {c.attributes["orc.agent.parent_id"] for c in children} == {boss.attributes["gen_ai.agent.id"]}
+    for child in children:
+        (write,) = [
+            s for s in spans if s.name == "execute_tool Write" and parent_of(s) == child.context.span_id
+        ]
+    fleet_tools = {
+        s.attributes["gen_ai.tool.name"]
+        for s in spans
+        if parent_of(s) == boss.context.span_id and s.name.startswith("execute_tool")
+    }
+    assert any(name.startswith("mcp__") for name in fleet_tools)

@@ -29,6 +29,7 @@ import contextvars
 import datetime as dt
 import inspect
 import json
+import logging
 import os
 import time
 from typing import Any
@@ -67,6 +68,7 @@ _PLANNING: contextvars.ContextVar[_Planning | None] = contextvars.ContextVar(
     "orc_otel_planning", default=None
 )
 PROVIDER = "anthropic"
+log = logging.getLogger("orc.otel")
 SCOPE = "orc_agents.orc_otel"
 
 
@@ -362,12 +364,23 @@ class OtelTracer:
 
     @hookimpl
     def orc_agent_environment(self, agent: Agent, role: Role) -> dict[str, str] | None:
-        """The agent's span as the W3C trace context of its process: Claude Code's own spans nest under it."""
-        state = self._agent(agent, when=None if agent.id in self.agents else time.time_ns())
-        if role.description:
-            state.span.set_attribute("gen_ai.agent.description", self.text(role.description))
-        carrier: dict[str, str] = {}
-        TraceContextTextMapPropagator().inject(carrier, context=trace.set_span_in_context(state.span))
+        """The agent's span as the W3C trace context of its process: Claude Code's own spans nest under it. Not an
+        observer hook (an exception would stop the session from opening), so a failure here costs only the
+        trace context."""
+        try:
+            state = self._agent(agent, when=None if agent.id in self.agents else time.time_ns())
+            if role.description:
+                state.span.set_attribute("gen_ai.agent.description", self.text(role.description))
+            carrier: dict[str, str] = {}
+            TraceContextTextMapPropagator().inject(carrier, context=trace.set_span_in_context(state.span))
+        except Exception as exc:
+            log.warning(
+                "orc_otel could not give agent %s its trace context: %s: %s",
+                agent.id,
+                type(exc).__name__,
+                exc,
+            )
+            return None
         env = {"TRACEPARENT": carrier["traceparent"]} if "traceparent" in carrier else {}
         if carrier.get("tracestate"):
             env["TRACESTATE"] = carrier["tracestate"]
@@ -375,6 +388,8 @@ class OtelTracer:
 
     @hookimpl
     def orc_agent_updated(self, agent: Agent) -> None:
+        if agent.status is AgentStatus.DELETED and agent.id not in self.agents:
+            return  # a record changed after its span ended (a planner agent given its task's id): no new span
         state = self._agent(agent, when=None if agent.id in self.agents else time.time_ns())
         if agent.session_id:
             state.span.set_attribute("gen_ai.conversation.id", agent.session_id)
