@@ -14,7 +14,8 @@ from fixtures import clean_env, rows, wait_for
 from orchestrator_core.testing import Reply, ToolUse, Usage, text
 
 USAGE = Usage(input_tokens=70, output_tokens=20, cache_read_input_tokens=300, cache_creation_input_tokens=40)
-#: Claude Code's own session tracing (its CLI reads these; FACTS-style finding in the otel plugin's docs).
+#: Claude Code's own session tracing: spans need both switches (with ENABLE_TELEMETRY alone the CLI sends only
+#: metrics and log events); the CLI inherits orc's environment, so it sends to the same OTLP endpoint.
 CLAUDE_CODE_TRACING = {
     "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
     "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA": "1",
@@ -45,11 +46,10 @@ def test_a_scripted_runs_trace_in_phoenix(phoenix, scripted_model, tmp_path):
         ],
         match="builder of the team",
     )
-    model_env = scripted_model.env(tmp_path / "claude-config")
-    model_env.pop("DISABLE_TELEMETRY")  # Claude Code's own tracing on, for the nesting check below
     env = clean_env(
         tmp_path,
-        **model_env,
+        # (Its DISABLE_TELEMETRY=1 does not stop the CLI's OpenTelemetry export: only Anthropic's own analytics.)
+        **scripted_model.env(tmp_path / "claude-config"),
         **CLAUDE_CODE_TRACING,
         ORC_DISABLE_PLUGIN_AUTOLOAD="1",
         ORCHESTRATOR_DB_PATH=str(tmp_path / "orc.db"),
