@@ -423,3 +423,23 @@ async def test_the_orchestrator_agents_children_are_under_its_span(
         if parent_of(s) == boss.context.span_id and s.name.startswith("execute_tool")
     }
     assert any(name.startswith("mcp__") for name in fleet_tools)
+
+
+def test_a_backend_that_is_down_delays_the_end_by_at_most_the_close_timeout(caplog):
+    import socket
+    import time
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from orc_agents.orc_otel.tracer import CLOSE_TIMEOUT_S
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tracer = OtelTracer(Config(), OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
+    tracer.tracer.start_span("x").end()
+    began = time.monotonic()
+    tracer.close()
+    assert time.monotonic() - began < CLOSE_TIMEOUT_S + 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "orc.otel"]
+    assert len(lines) == 1 and "lost" in lines[0]

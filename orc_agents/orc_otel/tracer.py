@@ -31,6 +31,7 @@ import inspect
 import json
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -38,7 +39,12 @@ import attrs
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -70,6 +76,8 @@ _PLANNING: contextvars.ContextVar[_Planning | None] = contextvars.ContextVar(
 PROVIDER = "anthropic"
 log = logging.getLogger("orc.otel")
 SCOPE = "orc_agents.orc_otel"
+#: The longest the end of a run waits for the last spans to leave.
+CLOSE_TIMEOUT_S = 3.0
 
 
 def _ns(when: dt.datetime | None = None) -> int:
@@ -169,6 +177,8 @@ class OtelTracer:
             # An exporter that talks to a backend gets a batch (spans leave on a thread of its own, off the run's
             # event loop); the in-memory one of tests is simple (spans are there when they end).
             use_batch = batch if batch is not None else type(exporter).__name__ != "InMemorySpanExporter"
+            if use_batch:
+                exporter = _Reporting(exporter)
             processor = BatchSpanProcessor(exporter) if use_batch else SimpleSpanProcessor(exporter)
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer(SCOPE)
@@ -615,8 +625,47 @@ class OtelTracer:
         for span in self.tasks.values():
             span.end()
         self.tasks.clear()
-        self.provider.force_flush()
-        self.provider.shutdown()
+        # Bounded: a backend that is down would hold the end of the run for the exporter's retries (7 s and more here).
+        # The thread is a daemon: what it has not sent when orc exits is lost, and said so.
+        closing = threading.Thread(target=self.provider.shutdown, name="orc-otel-close", daemon=True)
+        closing.start()
+        closing.join(CLOSE_TIMEOUT_S)
+        if closing.is_alive():
+            log.warning(
+                "orc_otel: the trace backend did not take the last spans within %g s; they are lost",
+                CLOSE_TIMEOUT_S,
+            )
+
+
+class _Reporting(SpanExporter):
+    """The exporter, saying once, in one line, that spans could not be sent (the SDK's own retries and failures
+    are logged a line a try, a batch every few seconds: quieted to CRITICAL)."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self.warned = False
+        logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
+
+    def export(self, spans: Any) -> SpanExportResult:
+        try:
+            result = self.inner.export(spans)
+        except Exception as exc:  # an exporter that raises instead of answering FAILURE
+            result, detail = SpanExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
+        else:
+            detail = "the endpoint refused them or did not answer"
+        if result is not SpanExportResult.SUCCESS and not self.warned:
+            self.warned = True
+            endpoint = getattr(self.inner, "_endpoint", None) or "the OTLP endpoint"
+            log.warning(
+                "orc_otel: spans could not be sent to %s (%s); the run goes on (said once)", endpoint, detail
+            )
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 def _minus(after: Metrics, before: Metrics) -> Metrics:
