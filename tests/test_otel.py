@@ -443,3 +443,36 @@ def test_a_backend_that_is_down_delays_the_end_by_at_most_the_close_timeout(capl
     assert time.monotonic() - began < CLOSE_TIMEOUT_S + 1
     lines = [r.getMessage() for r in caplog.records if r.name == "orc.otel"]
     assert len(lines) == 1 and "lost" in lines[0]
+
+
+def test_without_the_extra_on_is_one_clear_line_and_auto_a_warning(monkeypatch, caplog):
+    from orc_agents.orc_otel.switch import tracer_for
+    from orchestrator_core import ConfigError, make_plugin_manager
+
+    monkeypatch.setitem(
+        sys.modules, "orc_agents.orc_otel.tracer", None
+    )  # as if OpenTelemetry were not installed
+    pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    with pytest.raises(ConfigError) as caught:
+        tracer_for(pm, Config(plugin_settings={SETTING: "on"}))
+    assert 'pip install "orc-agents[otel]"' in str(caught.value) and "\n" not in str(caught.value)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    assert tracer_for(pm, Config(plugin_settings={SETTING: "auto"})) is None
+    assert tracer_for(pm, Config(plugin_settings={SETTING: "auto"})) is None
+    warnings = [r.getMessage() for r in caplog.records if r.name == "orc.otel"]
+    assert len(warnings) == 1 and "not installed" in warnings[0]
+
+
+def test_exporters_orc_cannot_use_are_one_clear_line():
+    from orc_agents.orc_otel.sending import make_exporter
+    from orchestrator_core import ConfigError
+
+    assert make_exporter({"OTEL_TRACES_EXPORTER": "none"}) is None
+    assert type(make_exporter({})).__module__.startswith("opentelemetry.exporter.otlp.proto.http")
+    for environ, named in (
+        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER=zipkin"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL=http/json"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            make_exporter(environ)
+        assert named in str(caught.value) and "\n" not in str(caught.value)

@@ -1,4 +1,4 @@
-"""Whether traces are on, where they go, and the one tracer per plugin manager (``orc-otel``).
+"""Whether traces are on, and the one tracer per plugin manager (``orc-otel``); where they go is :mod:`.sending`.
 
 Deciding costs no import of OpenTelemetry: ``orc --help`` and every run with traces off never load it.
 """
@@ -46,51 +46,6 @@ def wanted(config: Config, environ: Mapping[str, str] | None = None) -> bool:
     return any(environ.get(name) for name in ENDPOINTS)
 
 
-def make_exporter(environ: Mapping[str, str] | None = None) -> Any:
-    """The span exporter the environment asks for (``OTEL_TRACES_EXPORTER``, ``OTEL_EXPORTER_OTLP_PROTOCOL``),
-    configured by the exporter itself from ``OTEL_EXPORTER_OTLP_*``; None for ``none``.
-
-    :raises ConfigError: an exporter or protocol orc cannot send with, or the one it needs is not installed.
-    """
-    environ = os.environ if environ is None else environ
-    kind = (environ.get("OTEL_TRACES_EXPORTER") or "otlp").split(",")[0].strip().lower()
-    if kind == "none":
-        return None
-    if kind == "console":
-        import sys
-
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        return ConsoleSpanExporter(out=sys.stderr)
-    if kind != "otlp":
-        raise ConfigError(
-            f"OTEL_TRACES_EXPORTER={kind} is not one orc can send with; use otlp, console or none"
-        )
-    protocol = (
-        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
-    if protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter()
-    if protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found,unused-ignore]
-                OTLPSpanExporter as GrpcExporter,
-            )
-        except ImportError:
-            raise ConfigError(
-                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the gRPC exporter: pip install "
-                "opentelemetry-exporter-otlp-proto-grpc (or use http/protobuf, which the otel extra has)"
-            ) from None
-        return GrpcExporter()
-    raise ConfigError(
-        f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol} is not supported by orc; use http/protobuf or grpc"
-    )
-
-
 def tracer_for(pm: Any, config: Config) -> OtelTracer | None:
     """The tracer of ``pm`` (started and registered as ``orc-otel`` the first time), or None when traces are off.
 
@@ -111,6 +66,8 @@ def tracer_for(pm: Any, config: Config) -> OtelTracer | None:
                 "an OTLP endpoint is set but OpenTelemetry is not installed (%s); no traces: %s", exc, INSTALL
             )
         return None
+    from .sending import make_exporter
+
     tracer = OtelTracer(config, make_exporter())
     pm.register(tracer, PLUGIN_NAME)
     return tracer

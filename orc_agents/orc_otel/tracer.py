@@ -25,9 +25,7 @@ the store redacts it before it becomes an attribute; prompts, answers and tool i
 from __future__ import annotations
 
 import atexit
-import contextvars
 import datetime as dt
-import inspect
 import json
 import logging
 import os
@@ -43,7 +41,6 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     SimpleSpanProcessor,
     SpanExporter,
-    SpanExportResult,
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -67,12 +64,10 @@ from orchestrator_core import (
 )
 from orchestrator_core.secrets import Redactor, secrets_in
 
+from .planning import PLANNING, Planning
+from .sending import Reporting
 from .switch import CONTENT, CONTENT_MAX
 
-#: The task being planned in this context (asyncio task): its span and its plan's, until ``orc_task_started``.
-_PLANNING: contextvars.ContextVar[_Planning | None] = contextvars.ContextVar(
-    "orc_otel_planning", default=None
-)
 PROVIDER = "anthropic"
 log = logging.getLogger("orc.otel")
 SCOPE = "orc_agents.orc_otel"
@@ -106,60 +101,6 @@ class _AgentSpan:
     files: dict[str, set[str]] = attrs.field(factory=lambda: {"read": set(), "written": set()})
 
 
-class _Planning:
-    """The spans of a task being planned: the task's own (adopted by ``orc_task_started``) and the plan's."""
-
-    def __init__(self, tracer: OtelTracer, root: Any, plan: Any) -> None:
-        self.tracer = tracer
-        self.root = root
-        self.plan = plan
-        self.adopted = False
-        self.token = _PLANNING.set(self)
-        tracer.plannings.append(self)
-
-    def failed(self, exc: BaseException) -> None:
-        """The planner raised: the plan and the task that will not run end in error."""
-        self.tracer.fail(self.plan, exc)
-        self.tracer.fail(self.root, exc)
-        self.plan.end()
-        self.end_root()
-
-    def end_root(self) -> None:
-        if not self.adopted and self.root.is_recording():
-            self.root.end()
-        if _PLANNING.get() is self:
-            _PLANNING.set(None)
-
-    def answered(self, answer: Any) -> Any:
-        """The planner's answer, with the plan span ended when the plan is there (now, or once awaited)."""
-        if not inspect.isawaitable(answer):
-            self.done(answer)
-            return answer
-
-        async def awaited() -> Any:
-            try:
-                plan = await answer
-            except BaseException as exc:
-                self.failed(exc)
-                raise
-            self.done(plan)
-            return plan
-
-        return awaited()
-
-    def done(self, plan: Any) -> None:
-        if plan is not None:
-            subtasks = getattr(plan, "subtasks", ())
-            self.plan.set_attribute("orc.plan.task_type", str(getattr(plan, "task_type", "")))
-            self.plan.set_attribute("orc.plan.subtasks", len(subtasks))
-            shape = [{"id": s.id, "role": s.role, "depends_on": list(s.depends_on)} for s in subtasks]
-            self.plan.set_attribute("orc.plan", self.tracer.text(json.dumps(shape)))
-            if self.tracer.content:
-                steps = [{"id": s.id, "instruction": s.instruction} for s in subtasks]
-                self.plan.set_attribute("orc.plan.instructions", self.tracer.content_text(json.dumps(steps)))
-        self.plan.end()
-
-
 class OtelTracer:
     """Registered as ``orc-otel``: builds the spans from the observer hooks and exports them."""
 
@@ -178,7 +119,7 @@ class OtelTracer:
             # event loop); the in-memory one of tests is simple (spans are there when they end).
             use_batch = batch if batch is not None else type(exporter).__name__ != "InMemorySpanExporter"
             if use_batch:
-                exporter = _Reporting(exporter)
+                exporter = Reporting(exporter)
             processor = BatchSpanProcessor(exporter) if use_batch else SimpleSpanProcessor(exporter)
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer(SCOPE)
@@ -186,7 +127,7 @@ class OtelTracer:
         self.agents: dict[str, _AgentSpan] = {}
         #: (task id, subtask id) -> the span context of the subtask's latest agent: what dependents link to.
         self.subtasks: dict[tuple[str, str], Any] = {}
-        self.plannings: list[_Planning] = []
+        self.plannings: list[Planning] = []
         self.closed = False
         atexit.register(self.close)
 
@@ -214,7 +155,7 @@ class OtelTracer:
 
     # -- planning (called from the plugin's orc_make_plan wrapper) -----------------------------------------------
 
-    def plan_started(self, prompt: str, task_type: str, roles: tuple[str, ...]) -> _Planning:
+    def plan_started(self, prompt: str, task_type: str, roles: tuple[str, ...]) -> Planning:
         root = self.tracer.start_span(
             "invoke_workflow",
             kind=SpanKind.INTERNAL,
@@ -231,16 +172,16 @@ class OtelTracer:
         )
         if self.content:
             root.set_attribute("gen_ai.input.messages", self._messages("user", prompt))
-        return _Planning(self, root, plan)
+        return Planning(self, root, plan)
 
     # -- tasks ----------------------------------------------------------------------------------------------------
 
     @hookimpl
     def orc_task_started(self, task: Task) -> None:
-        planning = _PLANNING.get()
+        planning = PLANNING.get()
         if planning is not None and not planning.adopted and planning.root.is_recording():
             planning.adopted = True
-            _PLANNING.set(None)
+            PLANNING.set(None)
             root = planning.root
         else:
             root = self.tracer.start_span(
@@ -330,7 +271,7 @@ class OtelTracer:
             return trace.set_span_in_context(self.agents[agent.parent_id].span)
         if agent.task_id and agent.task_id in self.tasks:
             return trace.set_span_in_context(self.tasks[agent.task_id])
-        planning = _PLANNING.get()
+        planning = PLANNING.get()
         if planning is not None and planning.plan.is_recording():
             return trace.set_span_in_context(planning.plan)
         return None
@@ -635,37 +576,6 @@ class OtelTracer:
                 "orc_otel: the trace backend did not take the last spans within %g s; they are lost",
                 CLOSE_TIMEOUT_S,
             )
-
-
-class _Reporting(SpanExporter):
-    """The exporter, saying once, in one line, that spans could not be sent (the SDK's own retries and failures
-    are logged a line a try, a batch every few seconds: quieted to CRITICAL)."""
-
-    def __init__(self, inner: SpanExporter) -> None:
-        self.inner = inner
-        self.warned = False
-        logging.getLogger("opentelemetry.exporter.otlp").setLevel(logging.CRITICAL)
-
-    def export(self, spans: Any) -> SpanExportResult:
-        try:
-            result = self.inner.export(spans)
-        except Exception as exc:  # an exporter that raises instead of answering FAILURE
-            result, detail = SpanExportResult.FAILURE, f"{type(exc).__name__}: {exc}"
-        else:
-            detail = "the endpoint refused them or did not answer"
-        if result is not SpanExportResult.SUCCESS and not self.warned:
-            self.warned = True
-            endpoint = getattr(self.inner, "_endpoint", None) or "the OTLP endpoint"
-            log.warning(
-                "orc_otel: spans could not be sent to %s (%s); the run goes on (said once)", endpoint, detail
-            )
-        return result
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.inner.force_flush(timeout_millis)
 
 
 def _minus(after: Metrics, before: Metrics) -> Metrics:
