@@ -15,7 +15,8 @@ One task is one trace:
 - ``execute_tool {tool}`` (INTERNAL) under its agent, from the model's call to the tool's result.
 - ``chat {model}`` (CLIENT) under its agent: one model call, from its input being complete (the agent's message,
   or the last tool result) to the last block of its answer. The CLI reports usage per turn, not per call, so the
-  tokens are on the agent's span.
+  tokens are on the agent's span. With Claude Code's own tracing on, its ``claude_code.llm_request`` spans (per-call
+  tokens) nest under the agent's span beside these, through the ``TRACEPARENT`` each agent's process gets.
 
 Errors and cancellations set the span's status to ERROR with ``error.type``. Every text is redacted exactly as
 the store redacts it before it becomes an attribute; prompts, answers and tool input and output only with
