@@ -7,6 +7,8 @@ An :class:`AgentManager` owns the agents of one Orchestrator. It numbers each ag
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -25,6 +27,7 @@ from .plugins import notify
 from .records import Agent, AgentStatus, Metrics, Role, TurnResult, new_id
 from .secrets import redactor_for
 
+log = logging.getLogger("orc.agents")
 #: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
 Emit = Callable[[EventKind, dict[str, Any]], None]
 
@@ -71,6 +74,15 @@ class AgentRuntime(Protocol):
 
     async def delete(self, agent: Agent) -> None:
         """Remove the agent's session and transcript. Deleting what is already gone is not an error."""
+
+
+def _takes_env(runtime: AgentRuntime) -> bool:
+    """True if ``runtime.session`` accepts ``env=`` (by name, or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(runtime.session).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "env" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class OpenAgent:
@@ -173,6 +185,8 @@ class AgentManager:
         self._turns: dict[str, _Turn] = {}
         #: Replaces the secrets every agent's tools could see, in events and answers, before anyone else sees them.
         self.redact = redactor_for(config.runtime_env)
+        #: The runtime's session() takes no ``env`` and plugins offered some (said once).
+        self._env_refused = False
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -287,10 +301,21 @@ class AgentManager:
             self._open.discard(agent_id)
 
     def environment(self, agent: Agent, role: Role) -> dict[str, str]:
-        """What plugins add to the environment of the agent's process (``orc_agent_environment``), merged."""
+        """What plugins add to the environment of the agent's process (``orc_agent_environment``), merged; empty
+        for a runtime whose ``session`` takes no ``env`` (one written before the hook), which is said once."""
         merged: dict[str, str] = {}
         for answer in reversed(self.pm.hook.orc_agent_environment(agent=agent, role=role)):
             merged.update({str(k): str(v) for k, v in (answer or {}).items()})
+        if merged and not _takes_env(self.runtime):
+            if not self._env_refused:
+                self._env_refused = True
+                log.warning(
+                    "the agent runtime %s takes no env in session(), so what plugins add to agents' environment "
+                    "(%s) is left out",
+                    type(self.runtime).__name__,
+                    ", ".join(sorted(merged)),
+                )
+            return {}
         return merged
 
     async def send(self, agent_id: str, message: str, *, max_budget_usd: float | None = None) -> TurnResult:

@@ -476,3 +476,36 @@ def test_exporters_orc_cannot_use_are_one_clear_line():
         with pytest.raises(ConfigError) as caught:
             make_exporter(environ)
         assert named in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_runtime_without_env_still_runs_and_is_told_once(caplog):
+    from orchestrator_core import AgentManager, Role, make_plugin_manager
+    from orchestrator_core.records import Agent
+
+    class OldRuntime:  # written before orc_agent_environment: session() takes no env
+        def check(self):
+            pass
+
+        def session(self, agent, role, emit, *, max_budget_usd=None):
+            raise NotImplementedError
+
+        async def delete(self, agent):
+            pass
+
+    class Marker:
+        @hookimpl
+        def orc_agent_environment(self, agent, role):
+            return {"TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+    pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm.register(Marker())
+    role = Role("r", "a role", "prompt")
+    agent = Agent(id="r-1", name="r-1", role="r", cwd="/")
+    old = AgentManager(pm, OldRuntime(), {"r": role}, Config())
+    assert old.environment(agent, role) == {} and old.environment(agent, role) == {}
+    warnings = [r.getMessage() for r in caplog.records if r.name == "orc.agents"]
+    assert len(warnings) == 1 and "OldRuntime takes no env" in warnings[0] and "TRACEPARENT" in warnings[0]
+    from orc_agents.orc_claude.runtime import ClaudeRuntime
+
+    current = AgentManager(pm, ClaudeRuntime(Config()), {"r": role}, Config())
+    assert current.environment(agent, role)["TRACEPARENT"].startswith("00-0af7")
