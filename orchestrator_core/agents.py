@@ -7,9 +7,11 @@ An :class:`AgentManager` owns the agents of one Orchestrator. It numbers each ag
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +27,7 @@ from .plugins import notify
 from .records import Agent, AgentStatus, Metrics, Role, TurnResult, new_id
 from .secrets import redactor_for
 
+log = logging.getLogger("orc.agents")
 #: What the runtime calls for each thing it sees: ``emit(kind, payload)``.
 Emit = Callable[[EventKind, dict[str, Any]], None]
 
@@ -52,16 +55,34 @@ class AgentRuntime(Protocol):
         """Raise :class:`RuntimeUnavailable` (one line: what is missing, how to fix it) if agents cannot run."""
 
     def session(
-        self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
+        self,
+        agent: Agent,
+        role: Role,
+        emit: Emit,
+        *,
+        max_budget_usd: float | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AbstractAsyncContextManager[AgentSession]:
         """Open the agent's session (its first one, or resume it). Leaving the context closes it: a turn still
         running is interrupted and the process is gone, even when the caller was cancelled.
 
         :param max_budget_usd: stop the session's turns once it has cost this much.
+        :param env: environment variables plugins add to the agent's process (``orc_agent_environment``); a
+            runtime that starts a process sets them under the run's own (``Config.runtime_env``). Passed only
+            when a plugin adds some, so a runtime without this parameter works while none does.
         """
 
     async def delete(self, agent: Agent) -> None:
         """Remove the agent's session and transcript. Deleting what is already gone is not an error."""
+
+
+def _takes_env(runtime: AgentRuntime) -> bool:
+    """True if ``runtime.session`` accepts ``env=`` (by name, or through ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(runtime.session).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "env" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 class OpenAgent:
@@ -164,6 +185,8 @@ class AgentManager:
         self._turns: dict[str, _Turn] = {}
         #: Replaces the secrets every agent's tools could see, in events and answers, before anyone else sees them.
         self.redact = redactor_for(config.runtime_env)
+        #: The runtime's session() takes no ``env`` and plugins offered some (said once).
+        self._env_refused = False
 
     def get(self, agent_id: str) -> Agent:
         """The agent with this id: one of ours, or one an earlier process recorded (``orc_find_agent``)."""
@@ -257,8 +280,13 @@ class AgentManager:
             raise UsageError(f"agent {agent_id!r} has role {agent.role!r}, which no loaded plugin provides")
         self._open.add(agent_id)
         try:
+            env = self.environment(agent, role)
             async with self.runtime.session(
-                agent, role, self.emitter(agent_id), max_budget_usd=max_budget_usd
+                agent,
+                role,
+                self.emitter(agent_id),
+                max_budget_usd=max_budget_usd,
+                **({"env": env} if env else {}),
             ) as session:
                 if agent_id in self._recorded:
                     # Read again now that the session is ours: another process may have deleted it meanwhile (#17).
@@ -271,6 +299,24 @@ class AgentManager:
                 yield OpenAgent(self, agent_id, session)
         finally:
             self._open.discard(agent_id)
+
+    def environment(self, agent: Agent, role: Role) -> dict[str, str]:
+        """What plugins add to the environment of the agent's process (``orc_agent_environment``), merged; empty
+        for a runtime whose ``session`` takes no ``env`` (one written before the hook), which is said once."""
+        merged: dict[str, str] = {}
+        for answer in reversed(self.pm.hook.orc_agent_environment(agent=agent, role=role)):
+            merged.update({str(k): str(v) for k, v in (answer or {}).items()})
+        if merged and not _takes_env(self.runtime):
+            if not self._env_refused:
+                self._env_refused = True
+                log.warning(
+                    "the agent runtime %s takes no env in session(), so what plugins add to agents' environment "
+                    "(%s) is left out",
+                    type(self.runtime).__name__,
+                    ", ".join(sorted(merged)),
+                )
+            return {}
+        return merged
 
     async def send(self, agent_id: str, message: str, *, max_budget_usd: float | None = None) -> TurnResult:
         """Open the agent's session, send one message, wait for the answer, close it."""

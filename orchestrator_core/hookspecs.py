@@ -330,6 +330,25 @@ def orc_agent_workdir(task: Task, subtask: Subtask, config: Config) -> str | Non
 
 
 @hookspec
+def orc_agent_environment(agent: Agent, role: Role) -> dict[str, str] | None:
+    """Add environment variables to the process an agent's session starts (for Claude: its Claude Code CLI).
+
+    Called by the agent manager each time it opens an agent's session, just before the runtime starts the
+    process; a tracing plugin gives the agent the W3C trace context of its span here (``TRACEPARENT``). Every
+    implementation's answer is merged (a later-registered plugin's value wins for the same name) and handed to
+    :meth:`AgentRuntime.session <orchestrator_core.AgentRuntime.session>` as ``env``; the run's own environment
+    (``Config.runtime_env``) wins over it. Return None to add nothing. The agent's tools see these values and
+    orc does not redact them: put no secret here.
+
+    :param agent: the agent whose session is about to open.
+    :param role: its role.
+    :returns: variable names to values, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
 def orc_task_complete(task: Task, results: dict[str, SubtaskResult], agents: dict[str, Agent]) -> dict | None:
     """Finish a task's work once the executor is done, before its agents are deleted: merge branches, collect.
 

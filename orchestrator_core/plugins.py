@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_worktree",
     "orc_ray",
     "orc_mcp",
+    "orc_otel",
 )
 #: The package that holds the built-ins: named for orc's distribution, so no third party's ``orc-<thing>`` can
 #: replace one by shipping a top-level package of the same name (#21).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -76,6 +76,7 @@ class ClaudeRuntime:
         max_budget_usd: float | None,
         extra: dict[str, Any] | None = None,
         resume: bool | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Any:
         """The SDK options of the agent's session; ``resume`` (default: ``agent.session_started``) continues its
         transcript, else the session opens with the id orc chose."""
@@ -95,7 +96,8 @@ class ClaudeRuntime:
             model=agent.model,
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
-            env={**self.config.runtime_env, **_output_limit(role)},
+            # What plugins add (orc_agent_environment: a tracer's TRACEPARENT) under the run's own environment.
+            env={**(env or {}), **self.config.runtime_env, **_output_limit(role)},
             # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
             **trust_options(self.config, self.env),
             sandbox=bash_sandbox(self.config, role, self.env),
@@ -113,7 +115,13 @@ class ClaudeRuntime:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
+        self,
+        agent: Agent,
+        role: Role,
+        emit: Emit,
+        *,
+        max_budget_usd: float | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[ClaudeSession]:
         stderr_lines: deque[str] = deque(maxlen=20)
         async with contextlib.AsyncExitStack() as stack:
@@ -136,7 +144,9 @@ class ClaudeRuntime:
                     given = await stack.enter_async_context(manager)
                     extra["allowed_tools"] += given.get("allowed_tools", ())
                     extra["mcp_servers"].update(given.get("mcp_servers", {}))
-            options = self.options(agent, role, stderr_lines, max_budget_usd, extra, resume=transcript)
+            options = self.options(
+                agent, role, stderr_lines, max_budget_usd, extra, resume=transcript, env=env
+            )
             session = ClaudeSession(agent, options, stderr_lines, emit)
             try:
                 await session.open()

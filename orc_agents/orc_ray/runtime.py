@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -160,14 +160,21 @@ class RayRuntime:
 
     @contextlib.asynccontextmanager
     async def session(
-        self, agent: Agent, role: Role, emit: Emit, *, max_budget_usd: float | None = None
+        self,
+        agent: Agent,
+        role: Role,
+        emit: Emit,
+        *,
+        max_budget_usd: float | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[RaySession]:
         node_id = await self.placement.acquire(prefer=self.nodes.get(agent.id))
         try:
             packed = await anyio.to_thread.run_sync(workspace.pack, agent.cwd, agent.id)
             self.nodes[agent.id] = node_id
             self.roots[agent.id] = packed["root"] if packed["kind"] == "git" else None
-            values, names = split_env(self.config.runtime_env)
+            # What plugins add (orc_agent_environment: a tracer's TRACEPARENT) travels with the run's own.
+            values, names = split_env({**(env or {}), **self.config.runtime_env})
             spec = {
                 "agent": agent,
                 "role": role,
