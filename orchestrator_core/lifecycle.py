@@ -135,30 +135,30 @@ class TaskLifecycle:
     async def execute(self, request: TaskRequest) -> TaskResult:
         """Run a checked request: let plugins refuse it, plan it (unless it has its plan), put the plan to the
         gates, then start the Orchestrator and run the plan with its mode."""
-        assert request.mode is not None
         orc = self.orc
         orc.pm.hook.orc_check_request(request=request, config=orc.config)
         if request.plan is None:
             request = await self.make_plan(request)
         request = self.gate(request)
-        assert request.plan is not None
+        plan, mode = request.plan, request.mode
+        assert plan is not None and mode is not None, "execute takes a request checked with its mode"
         await orc.start()
         task = Task(
             id=new_id("task"),
             prompt=request.prompt,
-            task_type=request.plan.task_type,
-            mode=request.mode,
+            task_type=plan.task_type,
+            mode=mode,
             cwd=request.cwd,
             status=TaskStatus.RUNNING,
-            plan=request.plan,
+            plan=plan,
             limits={name: getattr(orc.config, name) for name in RUN_LIMITS},
             pid=os.getpid(),
         )
         # The planner agents that made this plan belong to the task: their cost counts, their records say so.
         planners, self.planners = self.planners, []
-        run = Run(task, request.plan, orc.agents, orc.pm, orc.config, inherited=planners)
+        run = Run(task, plan, orc.agents, orc.pm, orc.config, inherited=planners)
         with task_lock(task.id):
-            return await self._carry_out(run, request.mode)
+            return await self._carry_out(run, mode)
 
     async def resume(self, task_id: str, execution_mode: str | None, limits: dict[str, Any]) -> TaskResult:
         """Carry on a stopped task (see :meth:`Orchestrator.resume`)."""
