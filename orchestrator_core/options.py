@@ -9,6 +9,7 @@ settings with :meth:`Config.get <orchestrator_core.Config.get>`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -114,12 +115,17 @@ class Parser:
         return made
 
 
+#: What each plugin manager's plugins declared (the declarations of one set of plugins do not change). Kept here,
+#: not written onto the manager (#18).
+_declared: weakref.WeakKeyDictionary[Any, Parser] = weakref.WeakKeyDictionary()
+
+
 def collect_options(pm: Any) -> Parser:
-    """Ask every plugin's ``orc_addoption`` (one at a time, so each declaration knows its plugin); cached on
-    ``pm`` (the declarations of one set of plugins do not change)."""
+    """Ask every plugin's ``orc_addoption`` (one at a time, so each declaration knows its plugin); asked once per
+    plugin manager."""
     from .plugins import call_one
 
-    parser: Parser | None = getattr(pm, "parser", None)
+    parser = _declared.get(pm)
     if parser is None:
         parser = Parser()
         for impl in reversed(pm.hook.orc_addoption.get_hookimpls()):
@@ -127,5 +133,5 @@ def collect_options(pm: Any) -> Parser:
             call_one(pm, "orc_addoption", impl, {"parser": parser})
         parser.plugin = "?"
         parser.check()
-        pm.parser = parser
+        _declared[pm] = parser
     return parser
