@@ -276,7 +276,8 @@ def orc_make_plan(
     answer synchronously, so declining is always a plain None.
 
     :param prompt: what the user asked for.
-    :param task_type: a registered task type, ``auto`` or ``custom``.
+    :param task_type: a registered task type, ``auto`` or ``custom``; ``auto`` with roles arrives as ``custom``
+        (the core checked the request: the prompt is not empty, the roles and the task type exist).
     :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
     :param task_types: every registered task type (templates from any plugin), by name.
     :param config: the settings (a planner plugin's own, such as the one naming the planner the user asked

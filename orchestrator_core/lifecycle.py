@@ -5,7 +5,7 @@ One :class:`TaskLifecycle` per :class:`~orchestrator_core.Orchestrator`, which i
 lifecycle reaches the Orchestrator only through its public API (``pm``, ``config``, ``agents``, ``roles``,
 ``task_types``, ``executors``, ``start()``), as a plugin would. The path of one task::
 
-    check_request (task_request.py) -> plan (orc_make_plan) -> orc_check_request, orc_plan_gate -> start -> run
+    check_request (task_request.py) -> orc_check_request -> orc_make_plan -> orc_plan_gate -> start() -> run
 
 Every check is made once, in :func:`~orchestrator_core.task_request.check_request` (the request) and
 :meth:`TaskRequest.with_plan <orchestrator_core.task_request.TaskRequest.with_plan>` (the plan).
