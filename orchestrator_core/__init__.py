@@ -43,6 +43,7 @@ from .records import (
     money,
 )
 from .run import Executor, Run, bound
+from .task_request import TaskRequest
 
 __all__ = [
     "DEFAULT_PLUGINS",
@@ -81,6 +82,7 @@ __all__ = [
     "SubtaskStatus",
     "Task",
     "TaskRecord",
+    "TaskRequest",
     "TaskResult",
     "TaskStatus",
     "TaskType",

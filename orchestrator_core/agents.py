@@ -11,7 +11,7 @@ import inspect
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,17 +96,15 @@ class OpenAgent:
     async def send(self, message: str) -> TurnResult:
         """Send one message and wait for its answer; the agent's metrics grow by the turn's."""
         manager = self.manager
-        agent = manager._update(attrs.evolve(manager.agents[self.agent_id], status=AgentStatus.RUNNING))
+        agent = manager.update(attrs.evolve(manager.get(self.agent_id), status=AgentStatus.RUNNING))
         manager.emitter(self.agent_id)(EventKind.MESSAGE, {"role": "user", "text": message})
-        turn = _Turn()
-        manager._turns[self.agent_id] = turn
         try:
-            with turn.scope:
+            with manager.turn(self.agent_id) as turn, turn.scope:
                 result = manager.redacted(await self.session.send(message, agent))
         except BaseException:
             spent = getattr(self.session, "cut_short", None)
-            current = manager.agents[self.agent_id]
-            manager._update(
+            current = manager.get(self.agent_id)
+            manager.update(
                 attrs.evolve(
                     current,
                     status=AgentStatus.FAILED,
@@ -115,8 +113,6 @@ class OpenAgent:
                 )
             )
             raise
-        finally:
-            manager._turns.pop(self.agent_id, None)
         session_started = True
         if turn.scope.cancelled_caught:
             # Stopped by :meth:`AgentManager.interrupt` (the stall policy): a failed turn that says why, with what
@@ -133,9 +129,9 @@ class OpenAgent:
                 retryable=turn.retryable,
                 stalled=turn.stalled,
             )
-        updated = manager._update(
+        updated = manager.update(
             attrs.evolve(
-                manager.agents[self.agent_id],
+                manager.get(self.agent_id),
                 status=AgentStatus.FAILED if result.is_error else AgentStatus.IDLE,
                 session_id=result.session_id or agent.session_id,
                 metrics=agent.metrics + result.metrics,
@@ -155,7 +151,7 @@ class OpenAgent:
         return result
 
 
-class _Turn:
+class Turn:
     """A turn in progress: the scope :meth:`AgentManager.interrupt` cancels, and why it did."""
 
     def __init__(self) -> None:
@@ -182,7 +178,7 @@ class AgentManager:
         #: Agents an earlier (or another) process recorded: their record may change under us.
         self._recorded: set[str] = set()
         #: The turns running now, by agent id.
-        self._turns: dict[str, _Turn] = {}
+        self._turns: dict[str, Turn] = {}
         #: Replaces the secrets every agent's tools could see, in events and answers, before anyone else sees them.
         self.redact = redactor_for(config.runtime_env)
         #: The runtime's session() takes no ``env`` and plugins offered some (said once).
@@ -199,6 +195,35 @@ class AgentManager:
             # Events go on numbering where the earlier process stopped.
             self._seq.setdefault(agent_id, found.last_seq)
         return self.agents[agent_id]
+
+    def records(self) -> list[Agent]:
+        """The records of the agents this manager knows (made here or looked up), oldest first."""
+        return list(self.agents.values())
+
+    def update(self, agent: Agent) -> Agent:
+        """Replace the record of an agent of ours with ``agent`` (same id) and tell the observers
+        (``orc_agent_updated``). The one way to change an agent's record.
+
+        :raises UsageError: no agent with that id.
+        """
+        self.get(agent.id)
+        return self._update(agent)
+
+    def use(self, config: Config, runtime: AgentRuntime) -> None:
+        """Talk to the agents through ``runtime`` with ``config`` from now on (the Orchestrator started again with
+        another model endpoint); the agents and their sessions stay."""
+        self.config = config
+        self.runtime = runtime
+
+    @contextlib.contextmanager
+    def turn(self, agent_id: str) -> Iterator[Turn]:
+        """A turn of the agent in progress: :meth:`interrupt` cancels its scope while the block runs."""
+        turn = Turn()
+        self._turns[agent_id] = turn
+        try:
+            yield turn
+        finally:
+            self._turns.pop(agent_id, None)
 
     def _update(self, agent: Agent, hook: str = "orc_agent_updated") -> Agent:
         self.agents[agent.id] = agent

@@ -351,7 +351,6 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Run exactly this plan (written by `orc plan --output`, maybe edited).",
 )
-@click.option("--approve", type=click.Choice(["plan"]), help="Show the plan and ask before running it.")
 @click.option(
     "--runtime",
     help="Where agents run: local (default; ORC_RUNTIME), or the name a runtime plugin answers to, e.g. ray.",
@@ -387,7 +386,6 @@ def execute(
     fail_fast: bool,
     retries: int,
     plan_file: Path | None,
-    approve: str | None,
     runtime: str | None,
     old_executor: str | None,
     add_dirs: tuple[str, ...],
@@ -439,43 +437,17 @@ def execute(
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
-    if not cwd.is_dir():
-        raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
-    role_names = _split_roles(roles)
-    if mode not in orc.executors:
-        raise UsageError(
-            f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(orc.executors))}"
-        )
-    if approve and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError(
-            "--approve plan needs a terminal to ask on; review it with `orc plan ... --output plan.json`, "
-            "then run `orc execute --plan plan.json`"
-        )
     from .plan_file import load_plan
 
     given = load_plan(plan_file) if plan_file else None
-    if given is not None:
-        from .records import check_plan
-
-        check_plan(given, orc.roles)
-        prompt = prompt or given.prompt or ""
-        if not prompt.strip():
-            raise UsageError(
-                f'{plan_file} does not say what the task is (no "prompt"); give it as PROMPT, or '
-                "make the plan with `orc plan PROMPT --output`"
-            )
-    elif not prompt.strip():
-        orc.plan(prompt)  # the one-line "prompt is empty" error, before anything starts
-
-    async def work() -> Any:
-        the_plan = given or await orc.make_plan(
-            prompt, "custom" if role_names and task_type == "auto" else task_type, role_names, cwd=cwd
-        )
-        if approve:
-            the_plan = _approve(the_plan, orc)
-        return await orc.execute(prompt, the_plan.task_type, mode, cwd=cwd, plan=the_plan)
-
-    _run_task(orc, work, scripted, as_json)
+    role_names = _split_roles(roles)
+    # Everything else is checked once, by Orchestrator.execute, before anything is spent (#18).
+    _run_task(
+        orc,
+        lambda: orc.execute(prompt, task_type, mode, roles=role_names, cwd=cwd, plan=given),
+        scripted,
+        as_json,
+    )
 
 
 @cli.command()
@@ -600,33 +572,6 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
         raise error
 
 
-def _approve(plan: Any, orc: Any) -> Any:
-    """Show the plan and ask: y runs it, n stops, e opens it in $EDITOR (as JSON) and asks again."""
-    from .errors import Interrupted
-    from .plan_file import plan_from_dict, render_plan
-    from .records import check_plan
-
-    while True:
-        click.echo(printable(render_plan(plan)), err=True)
-        answer = click.prompt(
-            "Run this plan? [y]es, [n]o, [e]dit", type=click.Choice(["y", "n", "e"]), err=True
-        )
-        if answer == "y":
-            return plan
-        if answer == "n":
-            raise Interrupted("not run: the plan was not approved; nothing was spent")
-        edited = click.edit(json.dumps(plan.to_dict(), indent=2), extension=".json")
-        if edited is not None:
-            try:
-                candidate = plan_from_dict(json.loads(edited), "the edited plan")
-                check_plan(candidate, orc.roles)
-                plan = candidate
-            except (ValueError, OrcError) as exc:
-                click.echo(
-                    f"Error: {getattr(exc, 'message', exc)}; showing the plan before the edit", err=True
-                )
-
-
 def _scrub() -> Any:
     """A Redactor for this process's secret environment values: nothing orc prints may hold one."""
     from .secrets import redactor_for
@@ -685,9 +630,7 @@ def plan(
 
     async def make() -> Any:
         try:
-            return await orc.make_plan(
-                prompt, "custom" if role_names and task_type == "auto" else task_type, role_names, cwd=cwd
-            )
+            return await orc.make_plan(prompt, task_type, role_names, cwd=cwd)
         finally:
             await orc.stop()
 

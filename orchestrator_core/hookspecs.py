@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         TaskType,
     )
     from .run import Executor
+    from .task_request import TaskRequest
     from .testing.scripted_server import ScriptedModel
 
 hookspec = pluggy.HookspecMarker("orc")
@@ -276,7 +277,8 @@ def orc_make_plan(
     answer synchronously, so declining is always a plain None.
 
     :param prompt: what the user asked for.
-    :param task_type: a registered task type, ``auto`` or ``custom``.
+    :param task_type: a registered task type, ``auto`` or ``custom``; ``auto`` with roles arrives as ``custom``
+        (the core checked the request: the prompt is not empty, the roles and the task type exist).
     :param roles: the roles the user asked for (``--roles``), in order; empty when none were given.
     :param task_types: every registered task type (templates from any plugin), by name.
     :param config: the settings (a planner plugin's own, such as the one naming the planner the user asked
@@ -291,18 +293,42 @@ def orc_make_plan(
     """
 
 
+@hookspec
+def orc_check_request(request: TaskRequest, config: Config) -> None:
+    """Refuse a task before anything is spent on it, planning included: a setting this task cannot use.
+
+    Called by :meth:`Orchestrator.execute` once the core has checked the request (prompt, roles, task type,
+    mode, working directory) and before the planners run. Every impl is called; raise an :class:`OrcError`
+    (one line saying what to do) to refuse. The approval plugin refuses ``--approve plan`` here when there is no
+    terminal to ask on.
+
+    :param request: the checked request: ``prompt``, ``task_type`` (``auto`` with roles is ``custom`` by now),
+        ``roles``, ``cwd`` (absolute), ``mode``, and ``plan`` when one was given.
+    :param config: the settings (a plugin reads its own with ``config.get(NAME)``).
+
+    **Sync or async**: sync only.
+    """
+
+
 @hookspec(firstresult=True)
-def orc_plan_gate(plan: Plan, prompt: str, cwd: str, config: Config) -> str | None:
-    """Stop a plan before anything is spent on it: an approval gate, a policy check.
+def orc_plan_gate(
+    plan: Plan, prompt: str, cwd: str, config: Config, roles: dict[str, Role]
+) -> str | Plan | None:
+    """Stop a plan before anything is spent on it, or change it: an approval gate, a policy check.
 
     Called by :meth:`Orchestrator.execute` after the plan is made and checked, before the first agent. The call
-    stops at the first non-None result: a one-line reason, which ``execute`` raises as a :class:`PlanError`.
+    stops at the first non-None result: a one-line reason, which ``execute`` raises as a :class:`PlanError`, or
+    an edited :class:`Plan`, which the core checks and puts to every gate again (return None, or the plan you
+    were given, to let it run). A gate may also raise an :class:`OrcError` of its own: the approval plugin
+    raises :class:`Interrupted` when the user says no. Built-in gates are asked last, so a policy refuses
+    before a person is asked.
 
     :param plan: the plan about to run.
     :param prompt: the task's prompt.
     :param cwd: the task's working directory (absolute).
     :param config: the settings.
-    :returns: a reason to refuse, or None to let it run.
+    :param roles: the registered roles by name (to check an edited plan with :func:`check_plan`).
+    :returns: a reason to refuse, a plan to run instead, or None to let it run.
 
     **Sync or async**: sync only.
     """

@@ -9,6 +9,7 @@ settings with :meth:`Config.get <orchestrator_core.Config.get>`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -118,13 +119,18 @@ class Parser:
         return made
 
 
+#: What each plugin manager's plugins declared (the declarations of one set of plugins do not change). Kept here,
+#: not written onto the manager (#18).
+_declared: weakref.WeakKeyDictionary[Any, Parser] = weakref.WeakKeyDictionary()
+
+
 def collect_options(pm: Any) -> Parser:
-    """Ask every plugin's ``orc_addoption`` (each declaration knows its plugin: :attr:`Parser.plugin`); cached on
-    ``pm`` (the declarations of one set of plugins do not change)."""
-    parser: Parser | None = getattr(pm, "parser", None)
+    """Ask every plugin's ``orc_addoption`` (each declaration knows its plugin: :attr:`Parser.plugin`); asked once
+    per plugin manager."""
+    parser = _declared.get(pm)
     if parser is None:
         parser = Parser()
         pm.hook.orc_addoption(parser=parser)
         parser.check()
-        pm.parser = parser
+        _declared[pm] = parser
     return parser

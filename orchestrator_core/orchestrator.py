@@ -3,65 +3,34 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
-import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-import anyio
 import attrs
 
 from . import stall_policy
 from .agent_handle import AgentHandle
 from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config, with_declared
-from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
+from .errors import RunFailed, RuntimeUnavailable, UsageError
+from .lifecycle import HANDOVER_PROMPT, RUN_LIMITS, TaskLifecycle
 from .options import collect_options
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
-from .records import (
-    Agent,
-    AgentStatus,
-    Metrics,
-    Plan,
-    Role,
-    StopReason,
-    Subtask,
-    SubtaskStatus,
-    Task,
-    TaskResult,
-    TaskStatus,
-    TaskType,
-    check_plan,
-    money,
-    new_id,
-    utcnow,
-)
+from .records import Agent, Metrics, Plan, Role, Task, TaskResult, TaskType, money
 from .run import Executor, Run, executor_problem
-from .task_lock import task_lock
-
-#: What an agent is asked before a fresh one takes over from it.
-HANDOVER_PROMPT = (
-    "Your context is nearly full and a fresh agent will take over your work. Write a complete, self-contained "
-    "summary: the goal, what you did, what you found (files, decisions, open questions) and what is left to do."
-)
-
-#: The Config attributes a task keeps and a resumed task runs under again, unless the resume overrides them (#17).
-RUN_LIMITS = ("max_parallel_agents", "max_cost_usd", "max_agents", "timeout_seconds", "fail_fast", "retries")
+from .steps import steps_plan
+from .task_request import BUILTIN_TASK_TYPES, TaskRequest, check_request
+from .task_request import role_name as _role_name
 
 log = logging.getLogger("orc")
 
 #: Settings of other agent APIs that a Claude Code session has no knob for: taken, warned about once, unused (#19).
 NO_EFFECT_SETTINGS = ("temperature", "top_p", "top_k")
 
-#: Task types every Orchestrator understands, whatever plugins add: choose for me, and "the roles I named".
-BUILTIN_TASK_TYPES = ("auto", "custom")
-
-
-def _role_name(role: Any) -> str:
-    return str(getattr(role, "value", role))
+#: Names other modules imported from here before the task lifecycle had its own module (#18).
+__all__ = ["BUILTIN_TASK_TYPES", "HANDOVER_PROMPT", "NO_EFFECT_SETTINGS", "RUN_LIMITS", "Orchestrator"]
 
 
 class Orchestrator:
@@ -115,11 +84,8 @@ class Orchestrator:
         }
         self._agents: AgentManager | None = None
         self._configured = False
-        self._runs: set[Run] = set()
-        #: After a hand-over: {old agent id: new agent id}.
-        self.last_handover: dict[str, str] = {}
-        #: Agents the latest make_plan created (planner agents); the next execute adopts them.
-        self._planners: list[str] = []
+        #: The tasks: planning, running, resuming, hand-overs (the Orchestrator is a facade over it).
+        self.lifecycle = TaskLifecycle(self)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -194,8 +160,7 @@ class Orchestrator:
         self.config = attrs.evolve(self.config, runtime_env={**self.config.runtime_env, **env})
         if self._agents is not None:
             # Started again after a stop: the agents made before talk to the new model (their sessions stay).
-            self._agents.config = self.config
-            self._agents.runtime = self.pm.hook.orc_make_runtime(config=self.config)
+            self._agents.use(self.config, self.pm.hook.orc_make_runtime(config=self.config))
 
     def _stop_scripted_model(self) -> None:
         self._scripted.close()
@@ -241,6 +206,33 @@ class Orchestrator:
 
     # -- planning ---------------------------------------------------------------------------------------------
 
+    def _request(
+        self,
+        prompt: str | None,
+        task_type: str = "auto",
+        roles: Sequence[Any] = (),
+        *,
+        execution_mode: str | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        plan: Plan | None = None,
+    ) -> TaskRequest:
+        """Check what a task asks for, once, against what the plugins registered (:func:`check_request`).
+
+        :raises UsageError: an empty prompt, an unknown role, task type or mode, a directory that does not exist.
+        :raises PlanError: a given plan that cannot run.
+        """
+        return check_request(
+            prompt,
+            task_type,
+            roles,
+            cwd=cwd,
+            mode=execution_mode,
+            plan=plan,
+            known_roles=self.roles,
+            task_types=self.task_types,
+            executors=self.executors,
+        )
+
     def plan(self, prompt: str, task_type: str = "auto", roles: Sequence[Any] = ()) -> Plan:
         """Turn a prompt into a checked plan without spending anything (template planners only).
 
@@ -248,12 +240,9 @@ class Orchestrator:
             :meth:`make_plan`).
         :raises PlanError: the planner's plan cannot run.
         """
-        answer = self._ask_planners(prompt, task_type, roles, None)
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
-            raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
-        return self._checked(answer, task_type, prompt)
+        planned = self.lifecycle.plan(self._request(prompt, task_type, roles)).plan
+        assert planned is not None
+        return planned
 
     async def make_plan(
         self,
@@ -271,54 +260,15 @@ class Orchestrator:
         :raises UsageError: empty prompt, unknown task type or role.
         :raises PlanError: the planner's plan cannot run.
         """
-        before = set(self._agents.agents) if self._agents else set()
-        try:
-            answer = self._ask_planners(prompt, task_type, roles, cwd)
-            if inspect.isawaitable(answer):
-                answer = await answer
-        finally:
-            self._planners = [a for a in (self._agents.agents if self._agents else ()) if a not in before]
-        return self._checked(answer, task_type, prompt)
-
-    def _checked(self, plan: Plan | None, task_type: str, prompt: str) -> Plan:
-        if plan is None:
-            raise PlanError(
-                f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?"
-            )
-        check_plan(plan, self.roles)
-        return plan if plan.prompt else attrs.evolve(plan, prompt=prompt)
-
-    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Any:
-        if not prompt or not prompt.strip():
-            raise UsageError(
-                'the prompt is empty; say what the agents should do, e.g. orc execute "Add CSV export"'
-            )
-        role_names = tuple(_role_name(r) for r in roles)
-        unknown = [r for r in role_names if r not in self.roles]
-        if unknown:
-            raise UsageError(
-                f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(sorted(self.roles))} (see `orc roles`)"
-            )
-        if task_type not in self.task_types and task_type not in BUILTIN_TASK_TYPES:
-            known = sorted({*self.task_types, *BUILTIN_TASK_TYPES})
-            raise UsageError(f"unknown task type {task_type!r}; choose one of: {', '.join(known)}")
-        if task_type == "custom" and not role_names:
-            raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
-        return self.pm.hook.orc_make_plan(
-            prompt=prompt,
-            task_type=task_type,
-            roles=role_names,
-            task_types=self.task_types,
-            config=self.config,
-            orc=self,
-            cwd=str(Path(cwd or ".").resolve()),
-        )
+        planned = (await self.lifecycle.make_plan(self._request(prompt, task_type, roles, cwd=cwd))).plan
+        assert planned is not None
+        return planned
 
     # -- running ----------------------------------------------------------------------------------------------
 
     async def execute(
         self,
-        prompt: str,
+        prompt: str | None,
         task_type: str = "auto",
         execution_mode: str = "sequential",
         *,
@@ -328,49 +278,20 @@ class Orchestrator:
     ) -> TaskResult:
         """Plan ``prompt``, run the plan with a team of agents, delete them, and return the result.
 
+        Before anything is spent: the request is checked (:meth:`request`), plugins may refuse it
+        (``orc_check_request``), the plan is made and checked, and the ``orc_plan_gate`` hooks may refuse or edit
+        it (``--approve plan`` is one).
+
         :param task_type: a registered task type, ``auto`` (choose from the prompt) or ``custom`` (use ``roles``).
         :param execution_mode: a registered executor: ``sequential`` and whatever plugins add.
         :param roles: with ``custom`` (or instead of a task type), the roles to run in order.
         :param cwd: the agents' working directory (default: the current directory).
-        :param plan: run this plan instead of making one.
+        :param plan: run this plan instead of making one (``prompt`` may then be None: the plan's own).
         :raises UsageError: bad input, found before anything is spent.
+        :raises PlanError: the plan cannot run, or a gate refused it.
         """
-        if execution_mode not in self.executors:
-            raise UsageError(
-                f"unknown execution mode {execution_mode!r}; choose one of: {', '.join(sorted(self.executors))}"
-            )
-        if roles and task_type == "auto":
-            task_type = "custom"
-        if plan is None:
-            plan = await self.make_plan(prompt, task_type, roles, cwd=cwd)
-        else:
-            check_plan(plan, self.roles)
-        workdir = Path(cwd or ".").resolve()
-        if not workdir.is_dir():
-            raise UsageError(
-                f"working directory {str(workdir)!r} does not exist; create it or pass another --cwd"
-            )
-        refusal = self.pm.hook.orc_plan_gate(plan=plan, prompt=prompt, cwd=str(workdir), config=self.config)
-        if refusal:
-            raise PlanError(refusal)
-        await self.start()
-        task = Task(
-            id=new_id("task"),
-            prompt=prompt,
-            task_type=plan.task_type,
-            mode=execution_mode,
-            cwd=str(workdir),
-            status=TaskStatus.RUNNING,
-            plan=plan,
-            limits={name: getattr(self.config, name) for name in RUN_LIMITS},
-            pid=os.getpid(),
-            client=self.config.client,
-        )
-        # The planner agents that made this plan belong to the task: their cost counts, their records say so.
-        planners, self._planners = self._planners, []
-        run = Run(task, plan, self.agents, self.pm, self.config, inherited=planners)
-        with task_lock(task.id):
-            return await self._carry_out(run, execution_mode)
+        request = self._request(prompt, task_type, roles, execution_mode=execution_mode, cwd=cwd, plan=plan)
+        return await self.lifecycle.execute(request)
 
     async def resume(
         self, task_id: str, execution_mode: str | None = None, *, limits: dict[str, Any] | None = None
@@ -386,177 +307,7 @@ class Orchestrator:
         :raises UsageError: unknown task id, a task that already succeeded, an unknown mode.
         :raises TaskBusy: another process is running the task; nothing was changed.
         """
-        unknown = sorted(set(limits or {}) - set(RUN_LIMITS))
-        if unknown:
-            raise UsageError(f"not a run limit: {', '.join(unknown)}; limits are {', '.join(RUN_LIMITS)}")
-        await self.start()
-        # Before anything changes (#17): a second resume of the same task leaves the first one's agents alone.
-        with task_lock(task_id):
-            return await self._resume(task_id, execution_mode, dict(limits or {}))
-
-    async def _resume(self, task_id: str, execution_mode: str | None, limits: dict[str, Any]) -> TaskResult:
-        record = self.pm.hook.orc_load_task(task_id=task_id)
-        if record is None:
-            raise UsageError(f"no task {task_id!r}; `orc list-tasks` shows the tasks")
-        if record.task.status is TaskStatus.SUCCEEDED:
-            raise UsageError(f"task {task_id} already succeeded; there is nothing to resume")
-        if record.task.plan is None:
-            raise UsageError(f"task {task_id} has no recorded plan; run it again with `orc execute`")
-        mode = execution_mode or record.task.mode
-        if mode not in self.executors:
-            raise UsageError(
-                f"unknown execution mode {mode!r}; choose one of: {', '.join(sorted(self.executors))}"
-            )
-        check_plan(record.task.plan, self.roles)
-        if not Path(record.task.cwd).is_dir():
-            raise UsageError(
-                f"task {task_id}'s working directory {record.task.cwd!r} is gone; restore it first"
-            )
-        recorded = {k: v for k, v in record.task.limits.items() if k in RUN_LIMITS}
-        config = attrs.evolve(self.config, **{**recorded, **limits})
-        task = attrs.evolve(
-            record.task,
-            status=TaskStatus.RUNNING,
-            mode=mode,
-            finished_at=None,
-            pid=os.getpid(),
-            limits={name: getattr(config, name) for name in RUN_LIMITS},
-        )
-        kept = {sid: r for sid, r in record.results.items() if r.succeeded}
-        has_session = getattr(self.agents.runtime, "has_session", None)
-        resumable = {
-            sid: agent_id
-            for sid, agent_id in record.agent_ids.items()
-            if sid not in kept and has_session is not None and has_session(self.agents.get(agent_id))
-        }
-        for agent_id in resumable.values():
-            # Its session exists, even if its first turn was cut short: the next turn resumes it.
-            self.agents.agents[agent_id] = attrs.evolve(self.agents.get(agent_id), session_started=True)
-        run = Run(
-            task,
-            task.plan,
-            self.agents,
-            self.pm,
-            config,
-            kept=kept,
-            resumable=resumable,
-            inherited=record.agents,
-        )
-        return await self._carry_out(run, mode)
-
-    async def _carry_out(self, run: Run, execution_mode: str) -> TaskResult:
-        task, plan = run.task, run.plan
-        notify(self.pm, "orc_task_started", task=task)
-        for agent_id in run.inherited:
-            agent = self.agents.get(agent_id)
-            if agent.task_id != task.id:
-                self.agents._update(attrs.evolve(agent, task_id=task.id))
-        self._runs.add(run)
-        try:
-            await self._run(run, self.executors[execution_mode])
-        finally:
-            # Shielded: a run cancelled from outside (Ctrl-C) still deletes its agents and records its end.
-            with anyio.CancelScope(shield=True):
-                self._runs.discard(run)
-                reason = run.stop_message or "cancelled"
-                for subtask in plan.subtasks:
-                    if subtask.id not in run.results:
-                        run.skip(subtask, reason, SubtaskStatus.CANCELLED)
-                reports = await self._complete(task, run)
-                if not self.config.keep_agents:
-                    for agent_id in [*run.inherited, *run.created]:
-                        if self.agents.get(agent_id).status is not AgentStatus.DELETED:
-                            await self.agents.delete(agent_id)
-                result = attrs.evolve(self._result(task, run), reports=reports)
-                notify(
-                    self.pm,
-                    "orc_task_finished",
-                    task=attrs.evolve(task, status=result.status, finished_at=utcnow()),
-                    result=result,
-                )
-        return result
-
-    async def _complete(self, task: Task, run: Run) -> dict[str, Any]:
-        """Ask every ``orc_task_complete`` impl for its report; one that raises becomes an error entry (the plugin
-        manager isolates each implementation, see hookcalls)."""
-        reports: dict[str, Any] = {}
-        agents = {sid: self.agents.get(aid) for sid, aid in run.agent_ids.items()}
-        answers = self.pm.hook.orc_task_complete(task=task, results=dict(run.results), agents=agents)
-        for answer in answers:
-            reports.update((await answer if inspect.isawaitable(answer) else answer) or {})
-        return reports
-
-    async def _run(self, run: Run, executor: Executor) -> None:
-        try:
-            await self._run_in_scope(run, executor)
-        except BaseExceptionGroup as group:
-            # A user's error raised inside an executor's task group reaches the caller as itself.
-            inner = leaves(group)
-            if len(inner) == 1 and isinstance(inner[0], OrcError):
-                raise inner[0] from None
-            raise
-
-    async def _run_in_scope(self, run: Run, executor: Executor) -> None:
-        with run.scope:
-            async with anyio.create_task_group() as group:
-                if run.config.timeout_seconds is not None:
-                    group.start_soon(self._time_limit, run, run.config.timeout_seconds)
-                if self.enable_monitoring:
-                    group.start_soon(self._status_checks, run)
-                async with anyio.create_task_group() as sessions:
-                    run.group = sessions
-                    try:
-                        await executor.run(run)
-                    finally:
-                        run.group = None
-                        run.release_prepared()
-                group.cancel_scope.cancel()
-        notify(self.pm, "orc_status", snapshot=run.snapshot())
-
-    @staticmethod
-    async def _time_limit(run: Run, seconds: float) -> None:
-        # Stopped through run.stop, not a deadline on its scope, so every subtask cut short records why (#17).
-        await anyio.sleep(seconds)
-        run.stop(StopReason.TIMEOUT, f"stopped: timed out after {seconds:g}s (--timeout)")
-
-    def run_of(self, task_id: str) -> Run | None:
-        """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
-        return next((run for run in self._runs if run.task.id == task_id), None)
-
-    # -- the policy API: what a plugin may do to a running fleet (#21) ------------------------------------------
-
-    def flag_agent(self, agent_id: str, kind: str, message: str) -> None:
-        """Flag an agent (``orc_agent_flagged``): observers record and show it, policies may act on it."""
-        notify(self.pm, "orc_agent_flagged", agent=self.agents.get(agent_id), kind=kind, message=message)
-
-    def interrupt_agent(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
-        """Stop an agent's running turn: it ends as a failed turn whose error is ``reason``; with ``retryable``
-        the retry policy may run its subtask again. False if the agent is not in a turn here. Call it on the run's
-        event loop (from a hook, for example)."""
-        return self.agents.interrupt(agent_id, reason, retryable=retryable, stalled=False)
-
-    def stop_task(self, task_id: str, reason: str) -> bool:
-        """Stop a running task: no new agents, running ones interrupted, each subtask cut short records ``reason``
-        (the task's error too). False if this Orchestrator is not running that task."""
-        run = self.run_of(task_id)
-        if run is None:
-            return False
-        run.stop(StopReason.POLICY, reason)
-        return True
-
-    def cancel(self, message: str = "interrupted") -> bool:
-        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.
-
-        :returns: False if no task was running (it may be planning: cancel that yourself).
-        """
-        for run in list(self._runs):
-            run.stop(StopReason.INTERRUPTED, message)
-        return bool(self._runs)
-
-    async def _status_checks(self, run: Run) -> None:
-        while True:
-            await anyio.sleep(self.config.monitor_interval_seconds)
-            notify(self.pm, "orc_status", snapshot=run.snapshot())
+        return await self.lifecycle.resume(task_id, execution_mode, dict(limits or {}))
 
     async def execute_with_dependencies(
         self,
@@ -580,46 +331,8 @@ class Orchestrator:
         :raises PlanError: an unknown step index, a cycle, an unknown role.
         :raises UsageError: no goal to give the agents.
         """
-        if isinstance(task, Task):
-            prompt = prompt or task.prompt
-            steps: list[Any] = list(task.plan.subtasks if task.plan else roles)
-            cwd = cwd or task.cwd
-        elif isinstance(task, Plan):
-            prompt = prompt or task.prompt
-            steps = list(task.subtasks)
-        elif isinstance(task, str):
-            prompt, steps = prompt or task, list(roles)
-        else:
-            steps = list(task)
-        unknown = sorted(set(dependencies) - set(range(len(steps))))
-        if unknown:
-            raise PlanError(
-                f"dependencies name step(s) {unknown} but there are {len(steps)} steps (0 to "
-                f"{len(steps) - 1})"
-            )
-        # A (role, instruction) pair is the caller's own words; a role or a template's Subtask says nothing of
-        # the goal, so the goal must come from somewhere: a Task, a Plan made for a prompt, or prompt=.
-        vague = [s for s in steps if not isinstance(s, tuple)]
-        if vague and not (prompt and prompt.strip()):
-            role = vague[0].role if isinstance(vague[0], Subtask) else _role_name(vague[0])
-            raise UsageError(
-                "execute_with_dependencies: give the task's goal (prompt=...), or a Task or Plan "
-                f"made for it, so the {role} knows what to work on"
-            )
-        subtasks = []
-        for i, step in enumerate(steps):
-            after = [str(d) for d in dependencies.get(i, ())]
-            if isinstance(step, Subtask):
-                subtasks.append(attrs.evolve(step, id=str(i), depends_on=after))
-            elif isinstance(step, tuple):
-                subtasks.append(Subtask(str(i), _role_name(step[0]), str(step[1]), after))
-            else:
-                subtasks.append(
-                    Subtask(str(i), _role_name(step), f"As the {_role_name(step)}: {prompt}", after)
-                )
-        plan = Plan(subtasks, task_type="custom")
-        text = prompt or "; ".join(s.instruction for s in subtasks)
-        return await self.execute(text, "custom", "dag", plan=plan, cwd=cwd)
+        steps = steps_plan(task, dependencies, roles=roles, prompt=prompt, cwd=cwd)
+        return await self.execute(steps.prompt, "custom", "dag", plan=steps.plan, cwd=steps.cwd)
 
     async def execute_custom_workflow(
         self, prompt: str, roles: Sequence[Any], parallel: bool = False
@@ -627,37 +340,33 @@ class Orchestrator:
         """Run ``roles`` in order (or side by side with ``parallel``) on ``prompt``: the seed API's custom team."""
         return await self.execute(prompt, "custom", "parallel" if parallel else "sequential", roles=roles)
 
-    def _result(self, task: Task, run: Run) -> TaskResult:
-        ordered = tuple(run.results[s.id] for s in run.plan.subtasks if s.id in run.results)
-        # Every agent counts: retried attempts, and those of earlier runs of a resumed task.
-        metrics = sum(
-            (self.agents.get(a).metrics for a in dict.fromkeys([*run.inherited, *run.created])), Metrics()
-        )
-        failed = [r for r in ordered if not r.succeeded]
-        success = not failed and len(ordered) == len(run.plan.subtasks) and run.stopped is None
-        output = next((r.output for r in reversed(ordered) if r.succeeded and r.output), "")
-        # Say why it stopped, then each subtask that failed itself (skipped and cancelled ones follow from those).
-        culprits = [r for r in failed if r.status is SubtaskStatus.FAILED] or ([] if run.stopped else failed)
-        lines = [run.stop_message] if run.stop_message else []
-        lines += [
-            f"{r.subtask_id} ({r.role}) {r.status.value}: {r.error or 'no reason given'}" for r in culprits
-        ]
-        error = "; ".join(lines)
-        return TaskResult(
-            task_id=task.id,
-            success=success,
-            output=output,
-            metrics=metrics,
-            subtasks=ordered,
-            status=TaskStatus.SUCCEEDED
-            if success
-            else run.stopped.task_status
-            if run.stopped
-            else TaskStatus.FAILED,
-            error=error or None,
-            stopped=run.stopped,
-            elapsed_s=time.monotonic() - run.monotonic_start,
-        )
+    def run_of(self, task_id: str) -> Run | None:
+        """The :class:`Run` of a task this Orchestrator is running now (its limits, agents, results), or None."""
+        return self.lifecycle.run_of(task_id)
+
+    # -- the policy API: what a plugin may do to a running fleet (#21) ------------------------------------------
+
+    def flag_agent(self, agent_id: str, kind: str, message: str) -> None:
+        """Flag an agent (``orc_agent_flagged``): observers record and show it, policies may act on it."""
+        notify(self.pm, "orc_agent_flagged", agent=self.agents.get(agent_id), kind=kind, message=message)
+
+    def interrupt_agent(self, agent_id: str, reason: str, *, retryable: bool = False) -> bool:
+        """Stop an agent's running turn: it ends as a failed turn whose error is ``reason``; with ``retryable``
+        the retry policy may run its subtask again. False if the agent is not in a turn here. Call it on the run's
+        event loop (from a hook, for example)."""
+        return self.agents.interrupt(agent_id, reason, retryable=retryable, stalled=False)
+
+    def stop_task(self, task_id: str, reason: str) -> bool:
+        """Stop a running task: no new agents, running ones interrupted, each subtask cut short records ``reason``
+        (the task's error too). False if this Orchestrator is not running that task."""
+        return self.lifecycle.stop_task(task_id, reason)
+
+    def cancel(self, message: str = "interrupted") -> bool:
+        """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.
+
+        :returns: False if no task was running (it may be planning: cancel that yourself).
+        """
+        return self.lifecycle.cancel(message)
 
     # -- agents as resources ----------------------------------------------------------------------------------
 
@@ -759,34 +468,12 @@ class Orchestrator:
         """Replace an agent whose context is filling up: it writes a summary, a fresh agent of the same role
         starts from it, and the old agent is deleted. Returns the new agent.
         """
-        await self.start()
-        old = self.agents.get(agent_id)
-        summary = await self.agents.send(agent_id, HANDOVER_PROMPT)
-        if summary.is_error:
-            raise RunFailed(f"agent {agent_id} could not summarise itself for a hand-over: {summary.error}")
-        new = self.agents.create(
-            old.role,
-            name=f"{old.name} (continued)",
-            cwd=old.cwd,
-            model=old.model,
-            task_id=old.task_id,
-            custom_role=old.custom_role,
-        )
-        async with self.agents.open(new.id) as fresh:
-            await fresh.send(
-                f"You continue the work of an earlier agent whose context was full. Its summary:\n\n"
-                f"{summary.text}\n\nReply only with: ready."
-            )
-        await self.agents.delete(agent_id)
-        self.last_handover = {agent_id: new.id}
-        notify(
-            self.pm,
-            "orc_agent_flagged",
-            agent=self.agents.get(new.id),
-            kind="handover",
-            message=f"took over from {agent_id}, whose context was full",
-        )
-        return self.agents.get(new.id)
+        return await self.lifecycle.hand_over(agent_id)
+
+    @property
+    def last_handover(self) -> dict[str, str]:
+        """After a hand-over: {old agent id: new agent id}."""
+        return self.lifecycle.last_handover
 
     def get_agent_details(self, agent_id: str) -> dict[str, Any]:
         """An agent as a dict: status, session id, cwd, ``metrics`` and ``context_usage``."""
@@ -821,7 +508,7 @@ class Orchestrator:
         monitoring = {
             "enabled": self.enable_monitoring,
             "interval_seconds": self.config.monitor_interval_seconds,
-            "running_tasks": sorted(run.task.id for run in self._runs),
+            "running_tasks": sorted(run.task.id for run in self.lifecycle.runs),
             "files": files,
         }
         return {
@@ -845,7 +532,7 @@ class Orchestrator:
         status_name = str(getattr(status, "value", status)) if status is not None else None
         local = [
             a
-            for a in (self._agents.agents.values() if self._agents else ())
+            for a in (self._agents.records() if self._agents else ())
             if (role_name is None or a.role == role_name)
             and (status_name is None or a.status.value == status_name)
         ]

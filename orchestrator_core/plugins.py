@@ -29,6 +29,7 @@ from .errors import PluginError, UsageError
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_roles",
     "orc_planners",
+    "orc_approval",
     "orc_executors",
     "orc_claude",
     "orc_conductor",

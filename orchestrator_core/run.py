@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 import anyio
@@ -119,7 +119,7 @@ class Run:
         self._limiter = anyio.CapacityLimiter(config.max_parallel_agents)
         #: Sessions opened ahead of their subtask (see :meth:`prepare`), by subtask id.
         self._warm: dict[str, _Warm] = {}
-        #: Where warm sessions live; set by the Orchestrator while the executor runs.
+        #: Where warm sessions live while the executor runs (:meth:`sessions_in`).
         self.group: anyio.abc.TaskGroup | None = None
 
     # -- what executors ask ---------------------------------------------------------------------------------------
@@ -197,6 +197,17 @@ class Run:
         warm = _Warm(agent.id)
         self._warm[subtask.id] = warm
         self.group.start_soon(warm.serve, self.agents)
+
+    @contextlib.contextmanager
+    def sessions_in(self, group: anyio.abc.TaskGroup) -> Iterator[None]:
+        """While the executor runs: sessions opened ahead of their subtask (:meth:`prepare`) live in ``group``;
+        on leaving, those prepared for subtasks that did not run are closed."""
+        self.group = group
+        try:
+            yield
+        finally:
+            self.group = None
+            self.release_prepared()
 
     def release_prepared(self) -> None:
         """Close the sessions prepared for subtasks that did not run."""

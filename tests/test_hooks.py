@@ -32,6 +32,7 @@ from orchestrator_core import (
     TaskStatus,
     TaskType,
     TurnResult,
+    UsageError,
     hookimpl,
     hookspec,
     make_plugin_manager,
@@ -550,6 +551,76 @@ async def test_hook_orc_plan_gate(orc, scripted_model, orc_workdir):
     with pytest.raises(PlanError, match="refused: 1 agents for 'x'"):
         await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
     assert scripted_model.requests == []
+
+
+async def test_hook_orc_check_request(orc, scripted_model, orc_workdir):
+    """Every impl sees the checked request (``auto`` with roles is ``custom`` by then) before planning; one that
+    raises refuses the task and nothing is spent (#18)."""
+    seen = []
+
+    class Look:
+        @hookimpl(tryfirst=True)
+        def orc_check_request(self, request, config):
+            seen.append(request)
+
+    class Refuse:
+        @hookimpl
+        def orc_check_request(self, request):
+            raise UsageError(f"not in {request.cwd}")
+
+    class Planner:
+        @hookimpl(tryfirst=True)
+        def orc_make_plan(self, prompt):
+            seen.append("planned")
+
+    orchestrator = orc(Look(), Refuse(), Planner())
+    with pytest.raises(UsageError, match=f"not in {orc_workdir}"):
+        await orchestrator.execute("x", roles=["scout"], cwd=orc_workdir)
+    (request,) = seen  # asked once, before the planners
+    assert (request.prompt, request.task_type, request.roles, request.mode) == (
+        "x",
+        "custom",
+        ("scout",),
+        "sequential",
+    )
+    assert request.cwd == str(orc_workdir.resolve()) and request.plan is None
+    assert scripted_model.requests == [] and not orchestrator.started
+
+
+async def test_a_plan_gate_may_edit_the_plan(orc, scripted_model, orc_workdir):
+    """A gate's edited plan is checked and put to every gate again; the task runs it (#18)."""
+    shown = []
+
+    class Policy:
+        @hookimpl
+        def orc_plan_gate(self, plan):
+            shown.append(("policy", [s.role for s in plan.subtasks]))
+
+    class OnlyTheScout:
+        @hookimpl(trylast=True)
+        def orc_plan_gate(self, plan, roles):
+            shown.append(("editor", [s.role for s in plan.subtasks]))
+            assert "scout" in roles
+            return attrs.evolve(plan, subtasks=plan.subtasks[:1]) if len(plan.subtasks) > 1 else None
+
+    class Broken:
+        @hookimpl(trylast=True)
+        def orc_plan_gate(self, plan):
+            return attrs.evolve(plan, subtasks=[attrs.evolve(plan.subtasks[0], role="wizard")])
+
+    scripted_model.script([text("looked")], match="scout of the team")
+    async with orc(Policy(), OnlyTheScout()) as orchestrator:
+        result = await orchestrator.execute("x", roles=["scout", "builder"], cwd=orc_workdir)
+    assert result.success, result.error
+    assert [s.role for s in result.subtasks] == ["scout"]
+    assert shown == [
+        ("policy", ["scout", "builder"]),
+        ("editor", ["scout", "builder"]),
+        ("policy", ["scout"]),
+        ("editor", ["scout"]),
+    ]
+    with pytest.raises(PlanError, match="unknown role 'wizard'"):
+        await orc(Broken()).execute("x", roles=["scout"], cwd=orc_workdir)
 
 
 async def test_hook_orc_agent_workdir(orc, scripted_model, orc_workdir):

@@ -60,7 +60,7 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         )
     if planner == llm.LLM:
         return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
-    if task_type == "custom" or (task_type == "auto" and roles):
+    if task_type == "custom":  # the core made ``auto`` with roles ``custom`` (#18)
         subtasks = [
             Subtask(
                 str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ()
