@@ -292,6 +292,21 @@ def _runtime(runtime: str | None, old_executor: str | None) -> str | None:
     return runtime
 
 
+def _check_runtime(pm: Any, runtime: str) -> None:
+    """A runtime no loaded plugin registers is bad usage (exit 2) listing those that are, before anything runs.
+    The default (``local``) is left to the Orchestrator, whose error says that no runtime plugin is loaded."""
+    from .plugins import collect
+
+    names = sorted(collect(pm, "orc_register_runtimes", str))
+    if runtime not in names and runtime != "local":
+        blocked = [name for name, plugin in pm.list_name_plugin() if plugin is None]
+        disabled = f"; disabled here: {', '.join(f'-p no:{n}' for n in blocked)}" if blocked else ""
+        raise UsageError(
+            f"unknown runtime {runtime!r} (--runtime or ORC_RUNTIME); choose one of: {', '.join(names) or '(none)'}"
+            f" (`orc plugins --all` lists the loaded plugins{disabled})"
+        )
+
+
 def _split_roles(roles: str | None) -> tuple[str, ...]:
     return tuple(r.strip() for r in (roles or "").split(",") if r.strip())
 
@@ -444,6 +459,7 @@ def execute(
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
+    _check_runtime(orc.pm, orc.config.runtime)
     if not cwd.is_dir():
         raise UsageError(f"working directory {str(cwd)!r} does not exist; create it or pass another --cwd")
     role_names = _split_roles(roles)

@@ -121,6 +121,19 @@ def orc_register_executors(register: Callable[[str, Executor], None]) -> None:
 
 
 @hookspec
+def orc_register_runtimes(register: Callable[[str], None]) -> None:
+    """Register the names ``--runtime`` (``ORC_RUNTIME``) takes: the places your runtime runs agents.
+
+    Called when a command checks ``--runtime``, before anything starts: a name no loaded plugin registers is a
+    usage error listing the registered ones. Register every name your ``orc_make_runtime`` answers to.
+
+    :param register: the callback that takes one runtime name.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
 def orc_register_commands(cli: click.Group) -> None:
     """Add commands to the ``orc`` command line.
 
