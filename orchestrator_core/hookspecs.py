@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    import contextlib
+    from collections.abc import Awaitable, Callable, Mapping
 
     import click
 
@@ -188,6 +189,27 @@ def orc_make_runtime(config: Config) -> AgentRuntime | None:
     :returns: an :class:`~orchestrator_core.AgentRuntime`, or None.
 
     **Sync or async**: sync only (an async impl would return a coroutine, which counts as an answer).
+    """
+
+
+@hookspec
+def orc_model_environment(
+    config: Config, pm: pluggy.PluginManager, stack: contextlib.ExitStack
+) -> Mapping[str, str] | None:
+    """Give every agent's Claude CLI more environment for as long as an Orchestrator runs: a model endpoint you
+    serve, for example (orc_scripted's ``--scripted``).
+
+    Called by :meth:`Orchestrator.start`, before the runtime is made and its credentials checked. Start what you
+    serve with ``stack.enter_context(...)``: the Orchestrator closes ``stack`` when it stops. Leave an endpoint the
+    configuration already has (``ANTHROPIC_BASE_URL`` in ``config.runtime_env``) alone. Every result is merged
+    into ``Config.runtime_env``; return None to add nothing.
+
+    :param config: the settings for this Orchestrator.
+    :param pm: its plugin manager.
+    :param stack: closed when the Orchestrator stops.
+    :returns: environment variables, or None.
+
+    **Sync or async**: sync only.
     """
 
 

@@ -36,3 +36,70 @@ def test_an_unknown_runtime_is_exit_2_listing_the_registered_ones(home, option):
 def test_an_unknown_runtime_in_the_environment_is_exit_2_too(home):
     out = orc(home, "execute", "--scripted", "x", extra_env={"ORC_RUNTIME": "bogus"})
     assert out.returncode == 2 and "unknown runtime 'bogus'" in out.stderr
+
+
+# -- each invocation its own plugins and commands (#18) -------------------------------------------------------------
+
+
+def commands_of(result) -> set[str]:
+    listed = result.stdout.split("Commands:\n", 1)[1]
+    return {line.split()[0] for line in listed.splitlines() if line.startswith("  ") and line.split()}
+
+
+def test_two_in_process_invocations_with_different_plugins_see_different_commands(orc_cli):
+    from orchestrator_core.cli import cli
+
+    everything = commands_of(orc_cli("--help"))
+    assert {"agents", "nodes", "chat", "status"} <= everything
+    fewer = commands_of(orc_cli("-p", "no:orc_fleet", "-p", "no:orc_ray", "--help"))
+    assert everything - fewer == {"agents", "nodes"}
+    assert commands_of(orc_cli("--help")) == everything  # the second call left nothing behind
+    assert orc_cli("-p", "no:orc_fleet", "agents", "--help").exit_code == 2
+    assert orc_cli("agents", "--help").exit_code == 0
+    assert not {"agents", "nodes", "status", "chat"} & set(cli.commands)  # never added to the shared group
+
+
+def test_p_after_help_and_before_a_command_s_help_both_count(orc_cli):
+    assert "--ray-address" not in orc_cli("-p", "no:orc_ray", "execute", "--help").stdout
+    assert "nodes" not in commands_of(orc_cli("--help", "-p", "no:orc_ray"))
+
+
+def test_sys_argv_is_not_read(orc_cli, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["orc", "-p", "no:orc_ray"])
+    assert "nodes" in commands_of(orc_cli("--help"))
+
+
+# -- the scripted model is a plugin (#18) ---------------------------------------------------------------------------
+
+
+def test_built_in_plugins_import_no_testing_code(home):
+    probe = (
+        "import sys; from orchestrator_core import make_plugin_manager; "
+        "make_plugin_manager(environ={'ORC_DISABLE_PLUGIN_AUTOLOAD': '1'}); "
+        "print(sorted(m for m in sys.modules if m.startswith('orchestrator_core.testing') or m.endswith('.scripted')))"
+    )
+    cwd, env = home
+    out = subprocess.run([sys.executable, "-c", probe], cwd=cwd, env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.anyio
+async def test_hook_orc_model_environment(orc_config, orc_pm):
+    """What a plugin serves is in every agent's environment while the Orchestrator runs, and closed at its stop."""
+    from orchestrator_core import Orchestrator, hookimpl
+
+    closed = []
+
+    class Endpoint:
+        @hookimpl
+        def orc_model_environment(self, config, pm, stack):
+            stack.callback(closed.append, config.db_path)
+            return {"ORC_TEST_ENDPOINT": "http://127.0.0.1:9"}
+
+    orc_pm.register(Endpoint())
+    orc = Orchestrator(orc_config, pm=orc_pm)
+    async with orc:
+        assert orc.config.runtime_env["ORC_TEST_ENDPOINT"] == "http://127.0.0.1:9"
+        assert orc.agents.config.runtime_env["ORC_TEST_ENDPOINT"] == "http://127.0.0.1:9"
+        assert closed == []
+    assert closed == [orc_config.db_path] and "ORC_TEST_ENDPOINT" not in orc.config.runtime_env

@@ -154,15 +154,11 @@ def test_hook_orc_register_commands(orc_cli, install):
                 "Say hello."
                 click.echo(f"hello {name}")
         """})  # fmt: skip
-    try:
-        assert orc_cli("hello", "orc", env=LOAD).stdout == "hello orc\n"
-        cli.commands.pop("hello")
-        assert "hello" in orc_cli("--help", env=LOAD).stdout
-        cli.commands.pop("hello")
-        blocked = orc_cli("-p", "no:greeter", "hello", "orc", env=LOAD)
-        assert blocked.exit_code == 2 and "No such command 'hello'" in blocked.output
-    finally:
-        cli.commands.pop("hello", None)  # the group is module-global; commands a plugin added stay on it
+    assert orc_cli("hello", "orc", env=LOAD).stdout == "hello orc\n"
+    assert "hello" in orc_cli("--help", env=LOAD).stdout
+    blocked = orc_cli("-p", "no:greeter", "hello", "orc", env=LOAD)
+    assert blocked.exit_code == 2 and "No such command 'hello'" in blocked.output
+    assert "hello" not in cli.commands  # the invocation's, never left on the module's group
 
 
 # -- -p no:NAME for every built-in ----------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ async def test_no_sandbox_available_is_refused_not_ignored(
     assert not marker.exists() and scripted_model.requests == []
     # A --scripted run (orc's own script drives the tools) goes on, saying that Bash is not sandboxed.
     caplog.set_level(logging.WARNING)
-    async with Orchestrator(attrs.evolve(config, scripted=True), pm=orc_pm) as o:
+    async with Orchestrator(config, pm=orc_pm, scripted=True) as o:
         result = await o.execute("build", roles=["builder"], cwd=orc_workdir)
     assert result.success
     assert "Bash runs without the OS sandbox in this --scripted run (bwrap not found)" in caplog.text
