@@ -20,6 +20,7 @@ import click
 from .cli_trust import safety_overrides, session_safety
 from .command_group import OrcGroup, make_orchestrator, plugin_manager
 from .command_group import current_config as current_config  # for plugin commands (CONTRIBUTING)
+from .command_group import remembered as remembered  # for plugin commands
 from .command_group import scrub as _scrub
 from .errors import Interrupted, OrcError, UsageError
 from .plugin_listing import plugins as plugins_command
@@ -363,6 +364,8 @@ def resume(
     """
     orc = make_orchestrator(
         ctx,
+        # The task runs the way it was started (--scripted), unless this command line says otherwise.
+        recorded=remembered(ctx, task_id=task_id, db_path=db_path),
         db_path=db_path,
         keep_agents=keep_agents,
         progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",

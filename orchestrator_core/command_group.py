@@ -250,6 +250,20 @@ def make_orchestrator(
     return Orchestrator(config, pm=plugin_manager(ctx))
 
 
+def remembered(
+    ctx: click.Context, *, task_id: str | None = None, agent_id: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """The remembered settings a recorded task or agent was made with (``orc_remembered_settings``), for
+    :func:`make_orchestrator`'s ``recorded``; empty when no plugin knows it.
+
+    :param overrides: Config attributes the command's own options set (``db_path``: where the store is).
+    """
+    config = current_config(ctx, **overrides)
+    pm = plugin_manager(ctx)
+    found = pm.hook.orc_remembered_settings(config=config, task_id=task_id, agent_id=agent_id)
+    return dict(found or {})
+
+
 def current_config(
     ctx: click.Context | None = None,
     settings: Mapping[str, Any] | None = None,

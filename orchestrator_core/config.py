@@ -276,6 +276,9 @@ class Config:
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
     #: Keep agents (sessions and transcripts) when a task ends.
     keep_agents: bool = False
+    #: False for a command that talks to no model (``orc agents delete``): the runtime is not asked whether agents
+    #: can run (``AgentRuntime.check``: credentials), so deleting needs none (#20).
+    needs_model: bool = True
     #: The command only shows a plan (``orc plan``): a planner plugin spends nothing unless a planner that spends
     #: was asked for by name.
     plan_only: bool = False

@@ -242,6 +242,26 @@ def orc_storage_api(name: str) -> Any | None:
 
 
 @hookspec(firstresult=True)
+def orc_remembered_settings(
+    config: Config, task_id: str | None, agent_id: str | None
+) -> dict[str, Any] | None:
+    """Give the remembered settings (``add_setting(..., remember=True)``) a recorded task or agent was made with.
+
+    Called by ``orc resume``, ``orc agents send`` and ``orc agents delete`` before they build their Orchestrator:
+    the values come back as the settings' values unless the command line gives others (a task made with
+    ``--scripted`` resumes scripted). The call stops at the first non-None result; return None when you do not
+    know the task or agent. The built-in store answers from its ``tasks`` and ``agents`` rows.
+
+    :param config: the settings of the command (where the store is).
+    :param task_id: the task's id, or None.
+    :param agent_id: the agent's id, or None.
+    :returns: setting name -> value, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
 def orc_find_agent(agent_id: str) -> Agent | None:
     """Look up an agent this process did not create (an earlier ``orc`` process made it).
 

@@ -158,7 +158,8 @@ class Orchestrator:
                     f"no agent runtime plugin is loaded{disabled}; do not disable the one that runs agents, or "
                     "install a plugin that provides one (`orc plugins --all` lists what is loaded)"
                 )
-            runtime.check()
+            if self.config.needs_model:
+                runtime.check()
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
         try:
             if runtime is not None:

@@ -1,6 +1,7 @@
 """The command line's own seams (#18, #20): bad values are usage errors, each invocation its own commands, no import
 cycle in the core, and a scripted task or agent remembered as scripted. Driven through the real `orc` process."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,72 @@ async def test_hook_orc_model_environment(orc_config, orc_pm):
         assert orc.agents.config.runtime_env["ORC_TEST_ENDPOINT"] == "http://127.0.0.1:9"
         assert closed == []
     assert closed == [orc_config.db_path] and "ORC_TEST_ENDPOINT" not in orc.config.runtime_env
+
+
+# -- a task or agent made with --scripted is remembered so (#20) ----------------------------------------------------
+
+
+def store_rows(home, sql):
+    from fixtures import default_store, rows
+
+    return rows(default_store(home[0].parent / "home"), sql)
+
+
+def test_a_scripted_task_resumes_scripted_without_the_flag_or_credentials(home):
+    (home[0] / "w").mkdir()
+    first = orc(
+        home,
+        "execute",
+        "--scripted",
+        "--max-agents",
+        "1",
+        "--roles",
+        "scout,builder",
+        "-q",
+        "x",
+        "--cwd",
+        "w",
+    )
+    assert first.returncode == 7, first.stderr
+    (task,) = store_rows(home, "select id, settings from tasks")
+    assert json.loads(task["settings"]) == {"ORC_SCRIPTED": True}
+    again = orc(home, "resume", task["id"], "-q", "--max-agents", "3")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Success: 2/2"), again.stdout
+
+
+def test_a_scripted_agent_is_talked_to_and_deleted_without_the_flag(home):
+    made = orc(home, "agents", "create", "--scripted", "--role", "scout")
+    assert made.returncode == 0, made.stderr
+    agent = made.stdout.strip()
+    assert json.loads(store_rows(home, "select settings from agents")[0]["settings"]) == {
+        "ORC_SCRIPTED": True
+    }
+    sent = orc(home, "agents", "send", agent, "What is here?")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.strip(), "the scripted scout answered"
+    deleted = orc(home, "agents", "delete", agent)
+    assert deleted.returncode == 0, deleted.stderr
+    assert store_rows(home, "select status from agents") == [{"status": "deleted"}]
+
+
+def test_deleting_an_agent_needs_no_credentials(tmp_path, cli_env):
+    """An agent made against a model endpoint (not --scripted) is deleted by a process with no credentials."""
+    from fixtures import clean_env
+
+    made = subprocess.run(
+        [str(BIN / "orc"), "agents", "create", "--role", "scout"],
+        cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    bare = clean_env(
+        tmp_path, ORC_DISABLE_PLUGIN_AUTOLOAD="1", ORCHESTRATOR_DB_PATH=cli_env["ORCHESTRATOR_DB_PATH"]
+    )
+    assert not [k for k in bare if k.startswith("ANTHROPIC_")]
+    deleted = orc((tmp_path, bare), "agents", "delete", made.stdout.strip())
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.startswith("deleted ")
+    sent = orc((tmp_path, bare), "agents", "send", made.stdout.strip(), "hello")
+    assert (
+        sent.returncode == 6 and "no Claude credentials" in sent.stderr
+    )  # talking to a model still needs them

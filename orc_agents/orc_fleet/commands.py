@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from orchestrator_core import Interrupted, RunFailed, UsageError
-from orchestrator_core.cli import make_orchestrator
+from orchestrator_core.cli import make_orchestrator, remembered
 from orchestrator_core.cli_trust import safety_overrides, session_safety
 
 db_option = click.option(
@@ -123,7 +123,13 @@ def send(
                 click.echo(printable(scrub(str(event.payload.get("text", "")))))
 
     printer = Printer()
-    orc = make_orchestrator(ctx, db_path=db_path, **safety_overrides(trust_project_settings, no_bash_sandbox))
+    orc = make_orchestrator(
+        ctx,
+        # The agent talks to the model it was made with (--scripted), unless this command line says otherwise.
+        recorded=remembered(ctx, agent_id=agent_id, db_path=db_path),
+        db_path=db_path,
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
+    )
     orc.pm.register(printer, "orc-agents-send-printer")
 
     async def talk(o: Any) -> Any:
@@ -191,6 +197,9 @@ def list_(ctx: click.Context, **options: Any) -> None:
 @click.pass_context
 def delete(ctx: click.Context, agent_id: str, db_path: Path | None) -> None:
     """Delete an agent's session and transcript; its records stay."""
-    orc = make_orchestrator(ctx, db_path=db_path)
+    # No model is asked anything, so no credentials are needed; a scripted agent's session lives with the
+    # scripted model's sessions, which its remembered settings point at.
+    recorded = remembered(ctx, agent_id=agent_id, db_path=db_path)
+    orc = make_orchestrator(ctx, recorded=recorded, db_path=db_path, needs_model=False)
     _run(orc, lambda o: o.delete_agent(agent_id))
     click.echo(f"deleted {agent_id}")
