@@ -173,3 +173,31 @@ def test_deleting_an_agent_needs_no_credentials(tmp_path, cli_env):
     assert (
         sent.returncode == 6 and "no Claude credentials" in sent.stderr
     )  # talking to a model still needs them
+
+
+def test_hook_orc_remembered_settings(orc_store_db, orc_config, orc_pm):
+    """The store answers from a task's or agent's row; older rows and unknown ids are None; a plugin may answer
+    first."""
+    from orchestrator_core import hookimpl
+
+    orc_store_db["tasks"].insert(
+        {"id": "task-1", "prompt": "x", "settings": json.dumps({"ORC_SCRIPTED": True})}
+    )
+    orc_store_db["tasks"].insert({"id": "task-old", "prompt": "x"})
+    orc_store_db["agents"].insert(
+        {"id": "scout-1", "role": "scout", "settings": json.dumps({"ORC_SCRIPTED": False})}
+    )
+    ask = orc_pm.hook.orc_remembered_settings
+    assert ask(config=orc_config, task_id="task-1", agent_id=None) == {"ORC_SCRIPTED": True}
+    assert ask(config=orc_config, task_id=None, agent_id="scout-1") == {"ORC_SCRIPTED": False}
+    assert ask(config=orc_config, task_id="task-old", agent_id=None) is None
+    assert ask(config=orc_config, task_id="task-nope", agent_id=None) is None
+
+    class Elsewhere:
+        @hookimpl(tryfirst=True)
+        def orc_remembered_settings(self, config, task_id, agent_id):
+            return {"ORC_SCRIPTED": True} if agent_id == "remote-1" else None
+
+    orc_pm.register(Elsewhere())
+    assert ask(config=orc_config, task_id=None, agent_id="remote-1") == {"ORC_SCRIPTED": True}
+    assert ask(config=orc_config, task_id=None, agent_id="scout-1") == {"ORC_SCRIPTED": False}
