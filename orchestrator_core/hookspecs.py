@@ -138,11 +138,12 @@ def orc_register_runtimes(register: Callable[[str], None]) -> None:
 def orc_register_commands(cli: click.Group) -> None:
     """Add commands to the ``orc`` command line.
 
-    Called the first time the CLI needs its command list. Add commands with ``@cli.command()`` or
-    ``cli.add_command(...)``. Import heavy modules inside your command functions, not at module level: ``orc
-    --help`` must stay fast.
+    Called once per invocation of ``orc``, the first time it needs its command list. Add commands with
+    ``@cli.command()`` or ``cli.add_command(...)``; they belong to this invocation only. A name the core or another
+    plugin has is an error naming both. Import heavy modules inside your command functions, not at module level:
+    ``orc --help`` must stay fast.
 
-    :param cli: the root click group.
+    :param cli: a click group that takes this invocation's plugin commands (``orc`` runs them as its own).
 
     **Sync or async**: sync only.
     """
