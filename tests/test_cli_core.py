@@ -201,3 +201,12 @@ def test_hook_orc_remembered_settings(orc_store_db, orc_config, orc_pm):
     orc_pm.register(Elsewhere())
     assert ask(config=orc_config, task_id=None, agent_id="remote-1") == {"ORC_SCRIPTED": True}
     assert ask(config=orc_config, task_id=None, agent_id="scout-1") == {"ORC_SCRIPTED": False}
+
+
+def test_without_orc_scripted_there_is_no_scripted_option_and_runs_need_credentials(orc_cli):
+    out = orc_cli("-p", "no:orc_scripted", "execute", "--scripted", "--roles", "scout", "x")
+    assert out.exit_code == 2 and "No such option '--scripted'" in out.stderr
+    assert "--scripted" not in orc_cli("-p", "no:orc_scripted", "agents", "create", "--help").stdout
+    assert "--scripted" in orc_cli("agents", "create", "--help").stdout
+    real = orc_cli("-p", "no:orc_scripted", "execute", "--roles", "scout", "x", env={"ORC_SCRIPTED": "1"})
+    assert real.exit_code == 6 and "no Claude credentials" in real.stderr  # nothing serves ORC_SCRIPTED now
