@@ -283,7 +283,9 @@ async def test_no_sandbox_available_is_refused_not_ignored(
     )
     # As a real run: the scripted model stands in for one that is not orc's own script.
     config = attrs.evolve(
-        orc_config, runtime_env={**orc_config.runtime_env, "PATH": str(path)}, scripted=False
+        orc_config,
+        runtime_env={**orc_config.runtime_env, "PATH": str(path)},
+        plugin_settings={**orc_config.plugin_settings, "ORC_SCRIPTED": False},
     )
     with pytest.raises(RuntimeUnavailable) as raised:
         async with Orchestrator(config, pm=orc_pm) as o:
