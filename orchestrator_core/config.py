@@ -279,6 +279,9 @@ class Config:
     #: False for a command that talks to no model (``orc agents delete``): the runtime is not asked whether agents
     #: can run (``AgentRuntime.check``: credentials), so deleting needs none (#20).
     needs_model: bool = True
+    #: Who starts the tasks, recorded with each (None: the command line or the Python API); an embedder such as
+    #: ``orc mcp`` names its client, e.g. ``"mcp: claude-code 2.1.0"``.
+    client: str | None = None
     #: The command only shows a plan (``orc plan``): a planner plugin spends nothing unless a planner that spends
     #: was asked for by name.
     plan_only: bool = False

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_monitor",
     "orc_worktree",
     "orc_ray",
+    "orc_mcp",
 )
 #: The package that holds the built-ins: named for orc's distribution, so no third party's ``orc-<thing>`` can
 #: replace one by shipping a top-level package of the same name (#21).

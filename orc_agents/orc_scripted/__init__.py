@@ -13,7 +13,7 @@ from orchestrator_core.config import boolean
 #: The setting; ``--scripted`` sets it.
 SETTING = "ORC_SCRIPTED"
 #: The commands that talk to a model and so take ``--scripted``.
-COMMANDS = ("execute", "resume", "plan", "chat", "agents create", "agents send", "agents delete")
+COMMANDS = ("execute", "resume", "plan", "chat", "mcp", "agents create", "agents send", "agents delete")
 
 
 @hookimpl

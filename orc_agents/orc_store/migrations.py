@@ -508,3 +508,10 @@ def m016_remembered_settings(db: Database) -> None:
     # value. Older rows get NULL: they run with the settings of the process that picks them up, as before.
     db.table("tasks").add_column("settings", str)
     db.table("agents").add_column("settings", str)
+
+
+@migrations()
+def m020_task_client(db: Database) -> None:
+    # `orc mcp` (#26) runs tasks for MCP hosts; the store records which client started each one ("mcp: claude-code
+    # 2.1.0"). NULL: the command line or the Python API, and every task from before.
+    db.table("tasks").add_column("client", str)

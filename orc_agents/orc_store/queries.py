@@ -306,6 +306,7 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
         created_at=dt.datetime.fromisoformat(row["created_at"]),
         limits=json.loads(row["limits"]) if row.get("limits") else {},
         pid=row.get("pid"),
+        client=row.get("client"),
     )
     results, agent_ids = {}, {}
     for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):
@@ -344,3 +345,20 @@ def remembered(path: Any, task_id: str | None, agent_id: str | None) -> dict[str
     except sqlite3.Error:
         return None  # not a store, or one made before settings were kept: nothing remembered
     return json.loads(row[0]) if row and row[0] else None
+
+
+def agent_result(db: Any, agent_id: str) -> str | None:
+    """The agent's latest result: the output of its latest subtask, else the last thing it said."""
+    row = _one(
+        db,
+        "select output from subtasks where agent_id = ? and output is not null "
+        "order by finished_at desc, rowid desc limit 1",
+        [agent_id],
+    )
+    if row is None:
+        row = _one(
+            db,
+            "select text as output from messages where agent_id = ? and role = 'assistant' order by seq desc limit 1",
+            [agent_id],
+        )
+    return row["output"] if row else None

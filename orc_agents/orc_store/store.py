@@ -161,6 +161,7 @@ class RunStore:
                 "limits": json.dumps(task.limits),
                 "pid": task.pid,
                 "settings": self.remembered,
+                "client": task.client,
             },
         )
         # A resumed task starts again under its own id: its succeeded subtasks keep their rows.
