@@ -36,7 +36,7 @@ async def orc(n: int, model: ScriptedModel, base: Path) -> float:
     config = Config(
         db_path=base / "orc.db",
         runtime_env=model.env(base / "orc-config"),
-        scripted=True,
+        plugin_settings={"ORC_SCRIPTED": True},
         max_parallel_agents=n,
     )
     orchestrator = Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))

@@ -46,7 +46,11 @@ async def orc(model: ScriptedModel, base: Path, orchestrator: Orchestrator) -> f
 
 
 def make_orchestrator(model: ScriptedModel, base: Path) -> Orchestrator:
-    config = Config(db_path=base / "orc.db", runtime_env=model.env(base / "orc-config"), scripted=True)
+    config = Config(
+        db_path=base / "orc.db",
+        runtime_env=model.env(base / "orc-config"),
+        plugin_settings={"ORC_SCRIPTED": True},
+    )
     return Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
 
 

@@ -39,7 +39,7 @@ async def run(executor: str, n: int, model: ScriptedModel, base: Path) -> tuple[
     config = Config(
         db_path=base / f"{executor}.db",
         runtime_env=model.env(base / f"{executor}-config"),
-        scripted=True,
+        plugin_settings={"ORC_SCRIPTED": True},
         max_parallel_agents=n,
         runtime=executor,
     )

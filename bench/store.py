@@ -177,7 +177,9 @@ def scripted_run_share() -> dict:
         pm = make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
         pm.hook.orc_scripted_model(model=model)
         config = Config(
-            db_path=Path(tmp) / "orc.db", runtime_env=model.env(Path(tmp) / "claude"), scripted=True
+            db_path=Path(tmp) / "orc.db",
+            runtime_env=model.env(Path(tmp) / "claude"),
+            plugin_settings={"ORC_SCRIPTED": True},
         )
         orc = Orchestrator(config, pm=pm)
         spent = {"hooks": 0.0, "calls": 0}

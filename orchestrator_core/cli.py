@@ -1,178 +1,33 @@
-"""The ``orc`` command line (also installed as ``orchestrator``). Plugins add commands through a hook.
+"""The ``orc`` command line (also installed as ``orchestrator``): the core's commands. Plugins add theirs through
+a hook (:mod:`orchestrator_core.command_group`); a plugin command builds its Orchestrator with
+:func:`make_orchestrator` and reads settings with :func:`current_config`, both importable from here.
 
-Plugins load the first time click asks for a command, honouring ``-p no:NAME`` given on the same command line.
 Heavy modules (claude_agent_sdk, datasette, ray) are imported inside the commands that use them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import click
 
-from .cli_agents import agents as agents_command
 from .cli_trust import safety_overrides, session_safety
-from .errors import InternalError, Interrupted, OrcError, PluginError, UsageError, leaves
-from .hookcalls import running_plugin
+from .command_group import OrcGroup, make_orchestrator, plugin_manager
+from .command_group import current_config as current_config  # for plugin commands (CONTRIBUTING)
+from .command_group import remembered as remembered  # for plugin commands
+from .command_group import scrub as _scrub
+from .errors import Interrupted, OrcError, UsageError
 from .plugin_listing import plugins as plugins_command
 from .plugins import DISTRIBUTION
 from .terminal import printable
 
 log = logging.getLogger("orc")
-
-
-class OrcGroup(click.Group):
-    """A click group whose commands include those plugins register, loaded when first needed."""
-
-    def _plugin_manager(self, ctx: click.Context) -> Any:
-        root = ctx.find_root()
-        root.ensure_object(dict)
-        if "pm" not in root.obj:
-            from .plugins import make_plugin_manager
-
-            options = root.params.get("plugin_options") or _early_plugin_options(sys.argv[1:])
-            pm = make_plugin_manager(options)
-            root.obj["pm"] = pm
-            pm.hook.orc_register_commands(cli=self)
-        return root.obj["pm"]
-
-    #: Which plugin added each plugin command (core commands are not listed).
-    _providers: dict[str, str] = {}
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        name = name or cmd.name
-        # The plugin whose orc_register_commands adds it, so a name two plugins want is an error naming both.
-        plugin = running_plugin()
-        if plugin is not None and name is not None:
-            owner = self._providers.get(name, "orc" if name in self.commands else None)
-            if owner is not None and owner != plugin:
-                raise PluginError(
-                    f'plugin "{plugin}" adds the command {name!r}, which {owner!r} already provides; '
-                    f"disable one with -p no:NAME"
-                )
-            self._providers[name] = plugin
-        super().add_command(cmd, name)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        self._plugin_manager(ctx)
-        return super().list_commands(ctx)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        pm = self._plugin_manager(ctx)
-        command = super().get_command(ctx, cmd_name)
-        if command is None:
-            return None
-        from .options import collect_options
-
-        given = ctx.find_root().obj.setdefault("given", {})
-        extra = collect_options(pm).click_options(cmd_name, given.__setitem__)
-        modes = any(p.name == "mode" for p in command.params) and _modes(pm)
-        if not extra and not modes:
-            return command
-        # A copy per invocation: the options of this command line's plugins, never left on the shared command.
-        command = copy.copy(command)
-        command.params = [*(_with_modes(p, modes) for p in command.params), *extra]
-        return command
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return self._invoke(ctx)
-        except click.ClickException as exc:
-            if os.environ.get("ORC_DEBUG") and isinstance(exc, PluginError) and exc.__cause__ is not None:
-                traceback.print_exception(exc.__cause__)
-            # An error can quote a model's or a tool's words (a failed turn's reason): no secret, no escape codes.
-            exc.message = printable(_scrub()(exc.message))  # type: ignore[misc]  # click's stub says Final
-            raise
-
-    def _invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except BaseExceptionGroup as group:
-            # anyio task groups wrap what their tasks raised: a user's error inside stays a user's error (B8).
-            inner = leaves(group)
-            errors = [e for e in inner if isinstance(e, click.ClickException | click.exceptions.Exit)]
-            if errors and len(errors) == len(inner):
-                raise errors[0] from None
-            if any(isinstance(e, KeyboardInterrupt) for e in inner):
-                raise Interrupted("interrupted; what finished before is recorded in the run store") from None
-            raise _internal(group, ctx) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except BrokenPipeError:
-            # `orc watch ... | head`: the reader left; stop quietly, as Unix tools do.
-            sys.stderr.close()
-            raise SystemExit(0) from None
-        except KeyboardInterrupt:
-            raise Interrupted("interrupted; what finished before is recorded in the run store") from None
-        except Exception as exc:
-            raise _internal(exc, ctx) from None
-
-
-def _modes(pm: Any) -> list[str]:
-    """The execution modes the loaded plugins register (what ``--mode`` takes)."""
-    from .plugins import collect
-
-    try:
-        return sorted(collect(pm, "orc_register_executors", lambda item: item[0]))
-    except OrcError:
-        return []  # a plugin's registration error is reported when the command runs
-
-
-def _with_modes(param: click.Parameter, modes: list[str] | Literal[False]) -> click.Parameter:
-    """``--mode`` with the registered modes in its help."""
-    if not modes or param.name != "mode" or not isinstance(param, click.Option):
-        return param
-    param = copy.copy(param)
-    listed = ", ".join(modes)
-    help_text = param.help or ""
-    param.help = (
-        help_text.replace("sequential, ...", listed)
-        if "sequential, ..." in help_text
-        else f"{help_text} Modes: {listed}."
-    )
-    return param
-
-
-def _internal(exc: BaseException, ctx: click.Context) -> OrcError:
-    """A bug, not the user's doing: one line that says so (naming the plugin whose code raised it, if a third
-    party's), the traceback with ORC_DEBUG=1."""
-    from .plugins import blame
-
-    if os.environ.get("ORC_DEBUG"):
-        traceback.print_exception(exc)
-    else:
-        log.debug("%s", "".join(traceback.format_exception(exc)))
-    inner = leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
-    first = inner[0] if inner else exc
-    culprit = blame((ctx.find_root().obj or {}).get("pm"), first)
-    if culprit is not None:
-        return culprit
-    return InternalError(
-        f"internal error: {type(first).__name__}: {first}. This is a bug in orc or a plugin; "
-        "run again with ORC_DEBUG=1 for the traceback and report it"
-    )
-
-
-def _early_plugin_options(argv: list[str]) -> list[str]:
-    """``-p`` values before the command name, for when click has not parsed them yet (``orc -p no:x --help``)."""
-    values = []
-    for i, arg in enumerate(argv):
-        if arg == "-p" and i + 1 < len(argv):
-            values.append(argv[i + 1])
-        elif arg.startswith("-p") and len(arg) > 2:
-            values.append(arg[2:])
-        elif not arg.startswith("-"):
-            break
-    return values
 
 
 @click.group(cls=OrcGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -211,57 +66,6 @@ class CleanLogs(logging.Filter):
         return True
 
 
-def _pm(ctx: click.Context) -> Any:
-    group = ctx.find_root().command
-    assert isinstance(group, OrcGroup)
-    return group._plugin_manager(ctx)
-
-
-def make_orchestrator(ctx: click.Context, settings: Mapping[str, Any] | None = None, **overrides: Any) -> Any:
-    """The Orchestrator a command works with: this command line's plugins, and the settings from every source,
-    the plugins' options included. For plugin commands too.
-
-    :param settings: plugin settings this command fixes, by name (they win over the command line).
-    :param overrides: Config attributes the command's own options set.
-    """
-    from .orchestrator import Orchestrator
-
-    return Orchestrator(current_config(ctx, settings, **overrides), pm=_pm(ctx))
-
-
-def current_config(
-    ctx: click.Context | None = None, settings: Mapping[str, Any] | None = None, **overrides: Any
-) -> Any:
-    """The settings a command runs with: every source, this command line's plugins' settings and options, then
-    ``settings`` (plugin settings by name) and ``overrides`` (Config attributes). Outside a command: every
-    source, without plugin settings. Plugin commands use it too.
-    """
-    from .config import load_config
-    from .options import collect_options
-
-    ctx = ctx or click.get_current_context(silent=True)
-    if ctx is None or not isinstance(ctx.find_root().command, OrcGroup):
-        return load_config(**overrides)
-    pm = _pm(ctx)
-    given = {**(ctx.find_root().obj or {}).get("given", {}), **(settings or {})}
-    return load_config(declared=collect_options(pm).settings.values(), given=given, **overrides)
-
-
-@contextlib.contextmanager
-def scripted_if(orc: Any, scripted: bool) -> Iterator[None]:
-    """With ``--scripted``: the Orchestrator's agents talk to orc's scripted model for the length of the block."""
-    if not scripted:
-        yield
-        return
-    import attrs
-
-    from .testing.scripted_run import scripted_environment
-
-    with scripted_environment(orc.pm) as env:
-        orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
-        yield
-
-
 def _utf8(value: Any, what: str) -> None:
     """Refuse text that is not UTF-8 (bytes the shell passed through, surrogate-escaped by Python) in one line:
     orc could neither record it nor send it to a model (#17)."""
@@ -285,6 +89,21 @@ def _runtime(runtime: str | None, old_executor: str | None) -> str | None:
             )
         return runtime or old_executor
     return runtime
+
+
+def _check_runtime(pm: Any, runtime: str) -> None:
+    """A runtime no loaded plugin registers is bad usage (exit 2) listing those that are, before anything runs.
+    The default (``local``) is left to the Orchestrator, whose error says that no runtime plugin is loaded."""
+    from .plugins import collect
+
+    names = sorted(collect(pm, "orc_register_runtimes", str))
+    if runtime not in names and runtime != "local":
+        blocked = [name for name, plugin in pm.list_name_plugin() if plugin is None]
+        disabled = f"; disabled here: {', '.join(f'-p no:{n}' for n in blocked)}" if blocked else ""
+        raise UsageError(
+            f"unknown runtime {runtime!r} (--runtime or ORC_RUNTIME); choose one of: {', '.join(names) or '(none)'}"
+            f" (`orc plugins --all` lists the loaded plugins{disabled})"
+        )
 
 
 def _split_roles(roles: str | None) -> tuple[str, ...]:
@@ -314,7 +133,6 @@ def _split_roles(roles: str | None) -> tuple[str, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Record the run here (overrides ORCHESTRATOR_DB_PATH).",
 )
-@click.option("--scripted", is_flag=True, help="Use orc's built-in scripted model: no credentials, no cost.")
 @click.option(
     "--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends."
 )
@@ -374,7 +192,6 @@ def execute(
     cwd: Path,
     model: str | None,
     db_path: Path | None,
-    scripted: bool,
     keep_agents: bool,
     as_json: bool,
     quiet: bool,
@@ -437,6 +254,7 @@ def execute(
         add_dirs=tuple(str(Path(d).resolve()) for d in add_dirs),
         **safety_overrides(trust_project_settings, no_bash_sandbox),
     )
+    _check_runtime(orc.pm, orc.config.runtime)
     from .plan_file import load_plan
 
     given = load_plan(plan_file) if plan_file else None
@@ -445,7 +263,6 @@ def execute(
     _run_task(
         orc,
         lambda: orc.execute(prompt, task_type, mode, roles=role_names, cwd=cwd, plan=given),
-        scripted,
         as_json,
     )
 
@@ -459,7 +276,6 @@ def execute(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The run store the task is in (overrides ORCHESTRATOR_DB_PATH).",
 )
-@click.option("--scripted", is_flag=True, help="For a task started with --scripted.")
 @click.option(
     "--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when the task ends."
 )
@@ -500,7 +316,6 @@ def resume(
     task_id: str,
     mode: str | None,
     db_path: Path | None,
-    scripted: bool,
     keep_agents: bool,
     retries: int | None,
     max_parallel: int | None,
@@ -520,6 +335,8 @@ def resume(
     """
     orc = make_orchestrator(
         ctx,
+        # The task runs the way it was started (--scripted), unless this command line says otherwise.
+        recorded=remembered(ctx, task_id=task_id, db_path=db_path),
         db_path=db_path,
         keep_agents=keep_agents,
         progress="off" if (quiet or as_json) else "live" if sys.stderr.isatty() else "plain",
@@ -534,10 +351,10 @@ def resume(
         "fail_fast": fail_fast,
     }
     limits = {k: v for k, v in given.items() if v is not None}
-    _run_task(orc, lambda: orc.resume(task_id, mode, limits=limits), scripted, as_json)
+    _run_task(orc, lambda: orc.resume(task_id, mode, limits=limits), as_json)
 
 
-def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
+def _run_task(orc: Any, work: Any, as_json: bool) -> None:
     """Run ``work()`` (which returns a TaskResult) with Ctrl-C handling, print the result, exit with its code."""
     import anyio
 
@@ -560,23 +377,15 @@ def _run_task(orc: Any, work: Any, scripted: bool, as_json: bool) -> None:
         finally:
             await orc.stop()
 
-    with scripted_if(orc, scripted or orc.config.scripted):
-        result = anyio.run(go)
+    result = anyio.run(go)
     from .summary import exit_error, print_result, resume_command
 
     params = click.get_current_context().params
-    resume = resume_command(result.task_id, db_path=params.get("db_path"), scripted=scripted)
+    resume = resume_command(result.task_id, db_path=params.get("db_path"))
     print_result(result, as_json, resume=resume)
     error = exit_error(result, resume)
     if error is not None:
         raise error
-
-
-def _scrub() -> Any:
-    """A Redactor for this process's secret environment values: nothing orc prints may hold one."""
-    from .secrets import redactor_for
-
-    return redactor_for()
 
 
 @cli.command()
@@ -591,7 +400,6 @@ def _scrub() -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the plan as JSON here, to edit and run with `orc execute --plan`.",
 )
-@click.option("--scripted", is_flag=True, help="A planner agent talks to orc's scripted model.")
 @click.option(
     "--db",
     "db_path",
@@ -613,7 +421,6 @@ def plan(
     roles: str | None,
     as_json: bool,
     output: Path | None,
-    scripted: bool,
     db_path: Path | None,
     cwd: Path,
 ) -> None:
@@ -634,8 +441,7 @@ def plan(
         finally:
             await orc.stop()
 
-    with scripted_if(orc, scripted or orc.config.scripted):
-        the_plan = anyio.run(make)
+    the_plan = anyio.run(make)
     if output:
         try:
             output.write_text(json.dumps(the_plan.to_dict(), indent=2) + "\n")
@@ -718,14 +524,13 @@ def init(ctx: click.Context, path: Path | None, force: bool) -> None:
     if target.exists() and not force:
         raise UsageError(f"{target} already exists; edit it, or pass --force to overwrite it")
     try:
-        target.write_text(render_config_file(collect_options(_pm(ctx)).settings.values()))
+        target.write_text(render_config_file(collect_options(plugin_manager(ctx)).settings.values()))
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     click.echo(f"wrote {target}")
 
 
 cli.add_command(plugins_command)
-cli.add_command(agents_command)
 
 
 def main() -> None:
@@ -741,7 +546,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     # `python -m orchestrator_core.cli` runs this file as __main__, a second copy of the module beside the one the
-    # other modules import (`from .cli import _pm`): run that one, so there is one command group (#17).
+    # plugin commands import (`from orchestrator_core.cli import make_orchestrator`): run that one, so there is one
+    # command group (#17).
     from orchestrator_core.cli import main as _main
 
     _main()

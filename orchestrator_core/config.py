@@ -44,7 +44,8 @@ def _percentage(text: str) -> float:
     return value
 
 
-def _boolean(text: str) -> bool:
+def boolean(text: str) -> bool:
+    """A ``parse`` for a true/false setting (1/0, true/false, yes/no, on/off), for the core's and plugins'."""
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -111,6 +112,9 @@ class Setting:
     from_files: bool = True
     #: Its value is a secret: redacted wherever orc prints or stores it.
     secret: bool = False
+    #: A task or agent keeps the value it was made with: the store records it, and ``orc resume``, ``orc agents
+    #: send`` and ``orc agents delete`` run with it unless their command line says otherwise (#20).
+    remember: bool = False
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -142,14 +146,6 @@ SETTINGS: tuple[Setting, ...] = (
         lambda text: text.strip() or "local",
         "local",
         "Where agents run: local (this machine), or the name a runtime plugin answers to (ray).",
-    ),
-    Setting(
-        "ORC_SCRIPTED",
-        "scripted",
-        _boolean,
-        False,
-        "Agents talk to orc's built-in scripted model (a local server on 127.0.0.1): no credentials, no cost. "
-        "The Python API's Orchestrator(scripted=True); the commands' --scripted.",
     ),
     Setting(
         "ORCHESTRATOR_LOG_LEVEL",
@@ -215,18 +211,18 @@ SETTINGS: tuple[Setting, ...] = (
         80.0,
         "Context use (percent of the window) past which an agent is flagged and handed over to a fresh one.",
     ),
-    Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", _boolean, True, "Record cost and token usage."),
+    Setting("ENABLE_COST_TRACKING", "enable_cost_tracking", boolean, True, "Record cost and token usage."),
     Setting(
         "ENABLE_OBSERVABILITY",
         "enable_observability",
-        _boolean,
+        boolean,
         True,
         "Record every agent event (messages, tool calls, file accesses).",
     ),
     Setting(
         "ORC_TRUST_PROJECT_SETTINGS",
         "trust_project_settings",
-        _boolean,
+        boolean,
         False,
         "Let agents obey the working directory's .claude/settings.json, .mcp.json and CLAUDE.md (hooks and MCP "
         "servers there run as you). Only for repositories you trust like your own code. Environment only: a "
@@ -236,7 +232,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ORC_BASH_SANDBOX",
         "bash_sandbox",
-        _boolean,
+        boolean,
         True,
         "Run agents' Bash commands in Claude Code's OS sandbox (bubblewrap on Linux): writes only inside the "
         "agent's directories, no network. Environment only: a repository's orc.toml or .env may not set it.",
@@ -278,10 +274,11 @@ class Config:
     add_dirs: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     #: Extra environment for every agent's Claude CLI (the scripted model sets ANTHROPIC_BASE_URL and friends).
     runtime_env: Mapping[str, str] = attrs.field(factory=dict)
-    #: True when agents talk to orc's scripted model instead of Anthropic.
-    scripted: bool = False
     #: Keep agents (sessions and transcripts) when a task ends.
     keep_agents: bool = False
+    #: False for a command that talks to no model (``orc agents delete``): the runtime is not asked whether agents
+    #: can run (``AgentRuntime.check``: credentials), so deleting needs none (#20).
+    needs_model: bool = True
     #: Who starts the tasks, recorded with each (None: the command line or the Python API); an embedder such as
     #: ``orc mcp`` names its client, e.g. ``"mcp: claude-code 2.1.0"``.
     client: str | None = None

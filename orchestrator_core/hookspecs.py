@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    import contextlib
+    from collections.abc import Awaitable, Callable, Mapping
 
     import click
 
@@ -123,14 +124,28 @@ def orc_register_executors(register: Callable[[str, Executor], None]) -> None:
 
 
 @hookspec
+def orc_register_runtimes(register: Callable[[str], None]) -> None:
+    """Register the names ``--runtime`` (``ORC_RUNTIME``) takes: the places your runtime runs agents.
+
+    Called when a command checks ``--runtime``, before anything starts: a name no loaded plugin registers is a
+    usage error listing the registered ones. Register every name your ``orc_make_runtime`` answers to.
+
+    :param register: the callback that takes one runtime name.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
 def orc_register_commands(cli: click.Group) -> None:
     """Add commands to the ``orc`` command line.
 
-    Called the first time the CLI needs its command list. Add commands with ``@cli.command()`` or
-    ``cli.add_command(...)``. Import heavy modules inside your command functions, not at module level: ``orc
-    --help`` must stay fast.
+    Called once per invocation of ``orc``, the first time it needs its command list. Add commands with
+    ``@cli.command()`` or ``cli.add_command(...)``; they belong to this invocation only. A name the core or another
+    plugin has is an error naming both. Import heavy modules inside your command functions, not at module level:
+    ``orc --help`` must stay fast.
 
-    :param cli: the root click group.
+    :param cli: a click group that takes this invocation's plugin commands (``orc`` runs them as its own).
 
     **Sync or async**: sync only.
     """
@@ -181,6 +196,27 @@ def orc_make_runtime(config: Config) -> AgentRuntime | None:
 
 
 @hookspec
+def orc_model_environment(
+    config: Config, pm: pluggy.PluginManager, stack: contextlib.ExitStack
+) -> Mapping[str, str] | None:
+    """Give every agent's Claude CLI more environment for as long as an Orchestrator runs: a model endpoint you
+    serve, for example (orc_scripted's ``--scripted``).
+
+    Called by :meth:`Orchestrator.start`, before the runtime is made and its credentials checked. Start what you
+    serve with ``stack.enter_context(...)``: the Orchestrator closes ``stack`` when it stops. Leave an endpoint the
+    configuration already has (``ANTHROPIC_BASE_URL`` in ``config.runtime_env``) alone. Every result is merged
+    into ``Config.runtime_env``; return None to add nothing.
+
+    :param config: the settings for this Orchestrator.
+    :param pm: its plugin manager.
+    :param stack: closed when the Orchestrator stops.
+    :returns: environment variables, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
 def orc_scripted_model(model: ScriptedModel) -> None:
     """Teach orc's scripted model what the roles you provide do in an ``orc execute --scripted`` run.
 
@@ -203,6 +239,26 @@ def orc_storage_api(name: str) -> Any | None:
 
     :param name: the attribute asked for, e.g. ``"Database"``.
     :returns: the object (a class, usually), or None.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_remembered_settings(
+    config: Config, task_id: str | None, agent_id: str | None
+) -> dict[str, Any] | None:
+    """Give the remembered settings (``add_setting(..., remember=True)``) a recorded task or agent was made with.
+
+    Called by ``orc resume``, ``orc agents send`` and ``orc agents delete`` before they build their Orchestrator:
+    the values come back as the settings' values unless the command line gives others (a task made with
+    ``--scripted`` resumes scripted). The call stops at the first non-None result; return None when you do not
+    know the task or agent. The built-in store answers from its ``tasks`` and ``agents`` rows.
+
+    :param config: the settings of the command (where the store is).
+    :param task_id: the task's id, or None.
+    :param agent_id: the agent's id, or None.
+    :returns: setting name -> value, or None.
 
     **Sync or async**: sync only.
     """

@@ -54,6 +54,7 @@ class Parser:
         help: str,
         secret: bool = False,
         from_files: bool = True,
+        remember: bool = False,
     ) -> None:
         """Declare a setting: ``NAME`` in ``orc.toml``, ``.env`` and the environment.
 
@@ -64,6 +65,9 @@ class Parser:
         :param secret: redact its value wherever orc writes or prints.
         :param from_files: False for a setting that lowers a trust boundary: a repository's ``orc.toml`` or
             ``.env`` may not set it, only the environment or the command line.
+        :param remember: a task or agent keeps the value it was made with: ``orc resume``, ``orc agents send``
+            and ``orc agents delete`` reuse it unless their command line gives another (how it reaches a model,
+            for example).
         """
         if name in self._owners or any(s.name == name for s in SETTINGS):
             owner = self._owners.get(name, "orc's core")
@@ -72,7 +76,9 @@ class Parser:
                 "choose another name"
             )
         self._owners[name] = repr(self.plugin)
-        self.settings[name] = Setting(name, None, parse, default, help, from_files=from_files, secret=secret)
+        self.settings[name] = Setting(
+            name, None, parse, default, help, from_files=from_files, secret=secret, remember=remember
+        )
 
     def add_option(
         self, *decls: str, setting: str, commands: tuple[str, ...] = ("execute",), **attrs: Any

@@ -43,7 +43,8 @@ class Orchestrator:
     :param plugin_options: ``-p`` values, e.g. ``["no:orc_store"]``.
     :param plugins: extra plugin objects to register.
     :param scripted: agents talk to orc's built-in scripted model (a local server, started with the Orchestrator
-        and stopped with it): no credentials, no cost. Default: the ``ORC_SCRIPTED`` setting.
+        and stopped with it): no credentials, no cost. Shorthand for the ``ORC_SCRIPTED`` setting, which the
+        built-in scripted-model plugin declares.
     """
 
     def __init__(
@@ -60,8 +61,9 @@ class Orchestrator:
         declared = collect_options(self.pm).settings.values()
         self.config = with_declared(config, declared) if config else load_config(declared=declared)
         if scripted is not None:
-            self.config = attrs.evolve(self.config, scripted=scripted)
-        #: The scripted model this Orchestrator started (``scripted``), stopped by :meth:`stop`.
+            settings = {**self.config.plugin_settings, "ORC_SCRIPTED": scripted}
+            self.config = attrs.evolve(self.config, plugin_settings=settings)
+        #: What ``orc_model_environment`` started (a scripted model), closed by :meth:`stop`.
         self._scripted = contextlib.ExitStack()
         self.enable_monitoring = enable_monitoring
         self.roles: dict[str, Role] = {
@@ -124,7 +126,8 @@ class Orchestrator:
                     f"no agent runtime plugin is loaded{disabled}; do not disable the one that runs agents, or "
                     "install a plugin that provides one (`orc plugins --all` lists what is loaded)"
                 )
-            runtime.check()
+            if self.config.needs_model:
+                runtime.check()
         self.pm.hook.orc_configure(config=self.config, pm=self.pm)
         try:
             if runtime is not None:
@@ -148,14 +151,12 @@ class Orchestrator:
             self._stop_scripted_model()
 
     def _start_scripted_model(self) -> None:
-        """With ``scripted`` (ORC_SCRIPTED) and no model endpoint given yet: start orc's scripted model, taught
-        by every loaded plugin, and point the agents at it until :meth:`stop`. The CLI's ``--scripted`` and the
-        test fixtures give their own endpoint, so nothing is started twice."""
-        if not self.config.scripted or "ANTHROPIC_BASE_URL" in self.config.runtime_env:
+        """Let plugins serve the agents' model until :meth:`stop` (``orc_model_environment``: the scripted model
+        with ``scripted``), and point the agents at it."""
+        found = self.pm.hook.orc_model_environment(config=self.config, pm=self.pm, stack=self._scripted)
+        env = {k: v for answer in reversed(found) if answer for k, v in answer.items()}
+        if not env:
             return
-        from .testing.scripted_run import scripted_environment
-
-        env = self._scripted.enter_context(scripted_environment(self.pm))
         self._scripted.callback(setattr, self, "config", self.config)  # the endpoint goes with the model
         self.config = attrs.evolve(self.config, runtime_env={**self.config.runtime_env, **env})
         if self._agents is not None:

@@ -64,9 +64,9 @@ def describe_plugins(pm: Any, *, include_builtins: bool = False) -> list[dict[st
 @click.pass_context
 def plugins(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """List the loaded plugins: name, distribution and version, and the hooks each implements."""
-    from .cli import _pm
+    from .command_group import plugin_manager
 
-    rows = describe_plugins(_pm(ctx), include_builtins=show_all)
+    rows = describe_plugins(plugin_manager(ctx), include_builtins=show_all)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -31,9 +31,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_planners",
     "orc_approval",
     "orc_executors",
+    "orc_scripted",
     "orc_claude",
     "orc_conductor",
     "orc_store",
+    "orc_fleet",
     "orc_web",
     "orc_monitor",
     "orc_worktree",
@@ -199,18 +201,6 @@ def blame(pm: Any, exc: BaseException) -> PluginError | None:
     )
     error.__cause__ = exc
     return error
-
-
-def call_one(pm: pluggy.PluginManager, hook_name: str, impl: Any, kwargs: dict[str, Any]) -> Any:
-    """Call one implementation of a hook, through pluggy (a subset caller without the other plugins).
-
-    Kept for callers written before every hook call went through ``pm.hook`` (#18); new code calls
-    ``pm.hook.NAME(...)`` and reads :func:`~orchestrator_core.hookcalls.running_plugin` for provenance.
-    """
-    hook = getattr(pm.hook, hook_name)
-    others = {i.plugin for i in hook.get_hookimpls() if i.plugin is not impl.plugin}
-    answers = pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
-    return answers[0] if isinstance(answers, list) and answers else answers
 
 
 @attrs.frozen

@@ -34,13 +34,12 @@ STOPPED = {
 OUTCOMES = ("succeeded", "failed", "cancelled", "skipped")
 
 
-def resume_command(task_id: str, *, db_path: Path | str | None = None, scripted: bool = False) -> str:
-    """The command line that carries on ``task_id``: ``orc resume ID``, with the store and ``--scripted`` it ran
-    with when the command line gave them (a store from the environment or orc.toml is found again by itself).
+def resume_command(task_id: str, *, db_path: Path | str | None = None) -> str:
+    """The command line that carries on ``task_id``: ``orc resume ID``, with the store it ran with when the command
+    line gave it (a store from the environment or orc.toml is found again by itself; how the task runs, such as
+    ``--scripted``, the store remembers).
     """
     words = ["orc", "resume", task_id]
-    if scripted:
-        words.append("--scripted")
     if db_path is not None:
         words += ["--db", str(db_path)]
     return shlex.join(words)

@@ -127,7 +127,11 @@ def team_run():
         glob = tool("Glob", {"pattern": "*.py"})
         model.script([glob, glob, glob, text("found app.py")], match="scout of the team")
         model.script([tool("Read", {"file_path": "app.py"}), text("Approved.")], match="reviewer of the team")
-        config = Config(db_path=base / "o.db", runtime_env=model.env(base / "claude"), scripted=True)
+        config = Config(
+            db_path=base / "o.db",
+            runtime_env=model.env(base / "claude"),
+            plugin_settings={"ORC_SCRIPTED": True},
+        )
         orc = Orchestrator(config, pm=make_plugin_manager(plugins=[recorder], environ=NO_AUTOLOAD))
 
         async def go():
@@ -323,7 +327,7 @@ async def test_hook_orc_make_runtime(orc, orc_workdir):
 
 
 async def test_hook_orc_scripted_model(orc_config, orc_pm, orc_workdir):
-    from orchestrator_core.testing.scripted_run import scripted_environment
+    from orc_agents.orc_scripted.environment import scripted_environment
 
     class Security:
         @hookimpl

@@ -160,7 +160,8 @@ def test_the_summary_of_an_interrupted_run_says_what_finished_and_how_to_carry_o
     assert lines[3].startswith("Cost: $")
     assert "Failed" not in out and "Output:" not in out
     assert lines[4] == "Result of subtask 2 (planner), the last that succeeded:"
-    resume = f"orc resume {task_id} --scripted --db {db}"
+    # No --scripted: the store remembers how the task runs (#20).
+    resume = f"orc resume {task_id} --db {db}"
     assert lines[-1] == f"Carry on with: {resume}"
     assert "interrupted by SIGINT" in err and f"carry on with `{resume}`" in err and "Traceback" not in err
 

@@ -95,7 +95,10 @@ def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     roles = next(r for r in rows if r["name"] == "orc_roles")
     assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
     text = orc_cli("plugins", "--all").stdout
-    assert "orc_claude     orc-agents (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
+    assert (
+        "orc_claude     orc-agents (built-in)\n" in text
+        and "hooks: orc_make_runtime, orc_register_runtimes\n" in text
+    )
 
 
 def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
@@ -154,15 +157,11 @@ def test_hook_orc_register_commands(orc_cli, install):
                 "Say hello."
                 click.echo(f"hello {name}")
         """})  # fmt: skip
-    try:
-        assert orc_cli("hello", "orc", env=LOAD).stdout == "hello orc\n"
-        cli.commands.pop("hello")
-        assert "hello" in orc_cli("--help", env=LOAD).stdout
-        cli.commands.pop("hello")
-        blocked = orc_cli("-p", "no:greeter", "hello", "orc", env=LOAD)
-        assert blocked.exit_code == 2 and "No such command 'hello'" in blocked.output
-    finally:
-        cli.commands.pop("hello", None)  # the group is module-global; commands a plugin added stay on it
+    assert orc_cli("hello", "orc", env=LOAD).stdout == "hello orc\n"
+    assert "hello" in orc_cli("--help", env=LOAD).stdout
+    blocked = orc_cli("-p", "no:greeter", "hello", "orc", env=LOAD)
+    assert blocked.exit_code == 2 and "No such command 'hello'" in blocked.output
+    assert "hello" not in cli.commands  # the invocation's, never left on the module's group
 
 
 # -- -p no:NAME for every built-in ----------------------------------------------------------------------------------
@@ -457,10 +456,11 @@ def test_a_raising_observer_is_logged_and_the_run_goes_on(orc_cli, install, capl
     assert db.execute("select count(*) from subtasks where status = 'succeeded'").fetchone() == (2,)
 
 
-def test_an_executor_no_plugin_provides_is_one_line(orc_cli):
+def test_a_runtime_no_plugin_provides_is_bad_usage_listing_the_registered(orc_cli):
     out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--runtime", "ray", "--roles", "scout", "x")
-    assert out.exit_code == 6
-    assert "no plugin runs agents with --runtime ray" in out.stderr
+    assert out.exit_code == 2
+    assert "unknown runtime 'ray' (--runtime or ORC_RUNTIME); choose one of: local " in out.stderr
+    assert "disabled here: -p no:orc_ray" in out.stderr
 
 
 # -- plugins declare settings and options (#18) ---------------------------------------------------------------------
@@ -504,9 +504,30 @@ def test_a_builtins_options_exist_only_while_it_is_loaded(orc_cli):
     assert "--orchestrator" not in orc_cli("-p", "no:orc_conductor", "execute", "--help").stdout
 
 
+FAR_RUNTIME = """
+from orchestrator_core import hookimpl
+
+
+@hookimpl
+def orc_register_runtimes(register):
+    register("far")
+"""
+
+
+def test_hook_orc_register_runtimes(orc_cli, install):
+    """A runtime plugin's names are what --runtime takes: listed in the error for a name nobody registers."""
+    install("orc-far", "1.0", {"far": "orc_far_plugin"}, {"orc_far_plugin": FAR_RUNTIME})
+    out = orc_cli("execute", "--scripted", "--runtime", "nowhere", "--roles", "scout", "x", env=LOAD)
+    assert out.exit_code == 2 and "choose one of: far, local, ray " in out.stderr
+    out = orc_cli(
+        "-p", "no:far", "execute", "--scripted", "--runtime", "far", "--roles", "scout", "x", env=LOAD
+    )
+    assert out.exit_code == 2 and "choose one of: local, ray " in out.stderr
+
+
 def test_the_deprecated_executor_option_still_works_and_says_so(orc_cli, caplog):
     out = orc_cli("-p", "no:orc_ray", "execute", "--scripted", "--executor", "ray", "--roles", "scout", "x")
-    assert out.exit_code == 6 and "no plugin runs agents with --runtime ray" in out.stderr
+    assert out.exit_code == 2 and "unknown runtime 'ray'" in out.stderr
     assert "--executor is deprecated: it is --runtime now (--runtime ray)" in caplog.text
 
 

@@ -391,4 +391,4 @@ async def test_a_start_that_fails_leaves_no_scripted_model_running(tmp_path, mon
     orchestrator = Orchestrator(Config(db_path=tmp_path / "orc.db"), pm=pm, scripted=True)
     with pytest.raises(RuntimeUnavailable, match="no agent runtime plugin is loaded"):
         await orchestrator.start()
-    assert orchestrator.config.runtime_env == {} and orchestrator.config.scripted
+    assert orchestrator.config.runtime_env == {} and orchestrator.config.get("ORC_SCRIPTED")

@@ -45,7 +45,7 @@ RUN = textwrap.dedent(
         model = ScriptedModel()
         model.script([tool("Write", {"file_path": "a.txt", "content": "half"}), held], match="builder of the team")
         with model:
-            config = Config(db_path=db, runtime_env=model.env(config_dir), scripted=True)
+            config = Config(db_path=db, runtime_env=model.env(config_dir), plugin_settings={"ORC_SCRIPTED": True})
             pm = make_plugin_manager(plugins=[Announce()], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
             async with Orchestrator(config, pm=pm) as orc:
                 result = await orc.execute("Write a", roles=["builder"], cwd=work)

@@ -65,7 +65,7 @@ def test_only_a_task_that_succeeded_has_an_output(capsys):
     ("kwargs", "line"),
     [
         ({}, "orc resume task-1"),
-        ({"scripted": True, "db_path": "my runs/o.db"}, "orc resume task-1 --scripted --db 'my runs/o.db'"),
+        ({"db_path": "my runs/o.db"}, "orc resume task-1 --db 'my runs/o.db'"),
     ],
 )
 def test_the_resume_line_repeats_what_the_command_line_gave(kwargs, line):

@@ -283,7 +283,9 @@ async def test_no_sandbox_available_is_refused_not_ignored(
     )
     # As a real run: the scripted model stands in for one that is not orc's own script.
     config = attrs.evolve(
-        orc_config, runtime_env={**orc_config.runtime_env, "PATH": str(path)}, scripted=False
+        orc_config,
+        runtime_env={**orc_config.runtime_env, "PATH": str(path)},
+        plugin_settings={**orc_config.plugin_settings, "ORC_SCRIPTED": False},
     )
     with pytest.raises(RuntimeUnavailable) as raised:
         async with Orchestrator(config, pm=orc_pm) as o:
@@ -293,7 +295,7 @@ async def test_no_sandbox_available_is_refused_not_ignored(
     assert not marker.exists() and scripted_model.requests == []
     # A --scripted run (orc's own script drives the tools) goes on, saying that Bash is not sandboxed.
     caplog.set_level(logging.WARNING)
-    async with Orchestrator(attrs.evolve(config, scripted=True), pm=orc_pm) as o:
+    async with Orchestrator(config, pm=orc_pm, scripted=True) as o:
         result = await o.execute("build", roles=["builder"], cwd=orc_workdir)
     assert result.success
     assert "Bash runs without the OS sandbox in this --scripted run (bwrap not found)" in caplog.text

@@ -12,6 +12,11 @@ from orchestrator_core import hookimpl
 from .runtime import ClaudeRuntime
 
 
+@hookimpl
+def orc_register_runtimes(register):
+    register("local")
+
+
 @hookimpl(trylast=True)
 def orc_make_runtime(config):
     """trylast: the default runtime; another plugin's runtime wins. It runs agents here, so it declines any

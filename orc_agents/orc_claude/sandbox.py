@@ -50,7 +50,7 @@ def bash_sandbox(config: Config, role: Role, env: Mapping[str, str]) -> OrcSandb
     if not config.bash_sandbox or "Bash" not in role.tools:
         return None
     absent = missing(env)
-    if absent and config.scripted:
+    if absent and config.get("ORC_SCRIPTED"):
         if "scripted" not in _warned:
             _warned.add("scripted")
             log.warning(

@@ -48,9 +48,6 @@ TOKEN_ENV = "ORC_MCP_TOKEN"
 @click.option(
     "--approve", is_flag=True, help="Every execution waits for the host's approve_plan before it runs."
 )
-@click.option(
-    "--scripted", is_flag=True, help="Agents talk to orc's scripted model: no credentials, no cost."
-)
 @click.pass_context
 def mcp(
     ctx: click.Context,
@@ -62,7 +59,6 @@ def mcp(
     max_parallel: int | None,
     timeout: float | None,
     approve: bool,
-    scripted: bool,
 ) -> None:
     """Serve orc's fleet to an MCP host: over stdio (`claude mcp add orc -- orc mcp`) or --http on 127.0.0.1.
 
@@ -73,8 +69,8 @@ def mcp(
 
     from .service import Bounds
 
-    fixed: dict[str, Any] = {"scripted": True} if scripted else {}
-    config = current_config(ctx, **fixed)
+    # --scripted (orc_scripted's option) is among this command line's settings: every Orchestrator gets it.
+    config = current_config(ctx)
     bounds = Bounds(
         max_cost_usd=max_cost if max_cost is not None else config.max_cost_usd,
         max_agents=max_agents if max_agents is not None else config.max_agents,
@@ -91,7 +87,7 @@ def mcp(
     token = _token(token_file) if port is not None else None
 
     def orchestrator(**overrides: Any) -> Any:
-        return make_orchestrator(ctx, **fixed, **overrides)
+        return make_orchestrator(ctx, **overrides)
 
     from .serve import serve
 

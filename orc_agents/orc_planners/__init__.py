@@ -8,7 +8,7 @@ feature template with a warning. Disable with ``-p no:orc_planners`` (then anoth
 
 from orchestrator_core import Plan, Subtask, UsageError, hookimpl
 
-from . import llm, scripted
+from . import llm
 from .templates import TASK_TYPES, choose_task_type, plan_from_template
 
 #: ``--planner`` values this plugin answers: ``template`` never runs an agent to plan.
@@ -46,6 +46,8 @@ def orc_addoption(parser):
 @hookimpl(tryfirst=True)
 def orc_scripted_model(model):
     """tryfirst: a plan request comes from a planner agent, whose role's own demo script would answer it too."""
+    from . import scripted  # the demo's scripts: only when a scripted model starts
+
     model.script(scripted.scripts(), match=llm.ASK, name="planner (plan)")
 
 
@@ -70,7 +72,7 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
-        if task_type is None and planner is None and config.plan_only and not config.scripted:
+        if task_type is None and planner is None and config.plan_only and not config.get("ORC_SCRIPTED"):
             # `orc plan` spends nothing unless asked (#20): a template, and how to ask for the planner agent.
             # (With --scripted the planner agent costs nothing, and the demo shows it.) Said only where the
             # template can run: otherwise the plan's own one-line error is all the user needs.

@@ -50,6 +50,8 @@ def unavailable(orc: Orchestrator) -> str | None:
     """
     if PLANNER_ROLE not in orc.roles:
         return f"no plugin provides the {PLANNER_ROLE} role"
+    if not orc.started and orc.config.get("ORC_SCRIPTED"):
+        return None  # the scripted model, started with the Orchestrator, answers: no credentials needed
     runtime = orc.agents.runtime if orc.started else orc.pm.hook.orc_make_runtime(config=orc.config)
     if runtime is None:
         return "no agent runtime plugin is loaded"

@@ -23,6 +23,11 @@ def orc_addoption(parser):
 
 
 @hookimpl
+def orc_register_runtimes(register):
+    register("ray")
+
+
+@hookimpl
 def orc_make_runtime(config):
     """Runs agents on Ray when ``config.runtime == "ray"``; declines otherwise (orc_claude's local runtime runs)."""
     if config.runtime != "ray":

@@ -6,7 +6,6 @@ Disable with ``-p no:orc_roles``.
 from orchestrator_core import hookimpl
 
 from .definitions import ROLES
-from .scripted import scripts_for
 
 
 @hookimpl
@@ -17,5 +16,7 @@ def orc_register_roles(register):
 
 @hookimpl
 def orc_scripted_model(model):
+    from .scripted import scripts_for  # the demo's scripts: only when a scripted model starts
+
     for role in ROLES:
         model.script(scripts_for(role.name), match=role.system_prompt, name=role.name)

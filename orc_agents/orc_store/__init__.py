@@ -24,7 +24,22 @@ def orc_addhooks(pm):
 @hookimpl
 def orc_configure(config, pm):
     if pm.get_plugin(PLUGIN_NAME) is None:
-        pm.register(RunStore(config), PLUGIN_NAME)
+        pm.register(RunStore(config, remembered_settings(config, pm)), PLUGIN_NAME)
+
+
+def remembered_settings(config, pm):
+    """The values of the settings a task or agent keeps (``remember=True``), as this Orchestrator has them."""
+    from orchestrator_core.options import collect_options
+
+    return {s.name: config.get(s.name) for s in collect_options(pm).settings.values() if s.remember}
+
+
+@hookimpl
+def orc_remembered_settings(config, task_id, agent_id):
+    """From the ``settings`` of the task's or agent's row; None when the store or the row is not there."""
+    from .queries import remembered
+
+    return remembered(config.db_path, task_id, agent_id)
 
 
 @hookimpl(trylast=True)

@@ -501,6 +501,16 @@ def m015_money_without_float_noise(db: Database) -> None:
 
 
 @migrations()
+def m016_remembered_settings(db: Database) -> None:
+    # `orc resume`, `orc agents send` and `orc agents delete` of a task or agent made with --scripted failed with
+    # "no Claude credentials" unless --scripted was given again (#20). A task and an agent now keep the settings
+    # that say how they run (those declared with remember=True, such as ORC_SCRIPTED), as JSON: setting name ->
+    # value. Older rows get NULL: they run with the settings of the process that picks them up, as before.
+    db.table("tasks").add_column("settings", str)
+    db.table("agents").add_column("settings", str)
+
+
+@migrations()
 def m019_files_read_are_distinct_paths(db: Database) -> None:
     # An agent row's files_read and files_written counted accesses (a file read three times counted three), while
     # the agent_totals and task_totals views counted distinct paths (#18). Both mean distinct paths now; the rows

@@ -5,6 +5,7 @@ Each function takes a sqlite-utils Database and only reads. ``None`` for an unkn
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Any
@@ -327,6 +328,23 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
         r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])
     ]
     return TaskRecord(task, results, agent_ids, agents)
+
+
+def remembered(path: Any, task_id: str | None, agent_id: str | None) -> dict[str, Any] | None:
+    """The settings the task (or else the agent) was made with, from the store at ``path``; None when the file,
+    the row or its ``settings`` (older rows, older stores) is not there. Read-only: it never makes a store."""
+    import sqlite3
+    from pathlib import Path
+
+    table, key = ("tasks", task_id) if task_id is not None else ("agents", agent_id)
+    if key is None or not Path(path).is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as db:
+            row = db.execute(f"select settings from {table} where id = ?", [key]).fetchone()
+    except sqlite3.Error:
+        return None  # not a store, or one made before settings were kept: nothing remembered
+    return json.loads(row[0]) if row and row[0] else None
 
 
 def agent_result(db: Any, agent_id: str) -> str | None:

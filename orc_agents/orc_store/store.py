@@ -42,8 +42,10 @@ class RunStore:
     :ivar db: a read connection (sqlite-utils Database); call :meth:`read` rather than using it directly.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, remembered: dict[str, Any] | None = None) -> None:
         self.config = config
+        #: The settings every task and agent this store records keeps (JSON in their ``settings`` column).
+        self.remembered = json.dumps(remembered or {}, sort_keys=True)
         self.cost = config.enable_cost_tracking
         self.observe = config.enable_observability
         self.path = Path(config.db_path)
@@ -158,6 +160,7 @@ class RunStore:
                 "created_at": task.created_at.isoformat(),
                 "limits": json.dumps(task.limits),
                 "pid": task.pid,
+                "settings": self.remembered,
                 "client": task.client,
             },
         )
@@ -228,7 +231,8 @@ class RunStore:
 
     @hookimpl
     def orc_agent_created(self, agent: Agent) -> None:
-        self.writer.state("agents", rows.agent_row(agent, self.cost, utcnow().isoformat()))
+        row = rows.agent_row(agent, self.cost, utcnow().isoformat())
+        self.writer.state("agents", {**row, "settings": self.remembered})
 
     @hookimpl
     def orc_agent_updated(self, agent: Agent) -> None:

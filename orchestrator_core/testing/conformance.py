@@ -174,7 +174,7 @@ async def _scripted_orchestrator(
         config = Config(
             db_path=base / "orchestrator.db",
             runtime_env=model.env(base / "claude-config"),
-            scripted=True,
+            plugin_settings={"ORC_SCRIPTED": True},
             progress="off",
         )
         # Only orc's built-ins and the plugins under test: the author's other plugins must not change the outcome.

@@ -38,7 +38,7 @@ def orc_config(tmp_path: Path, scripted_model: Any) -> Any:
     return Config(
         db_path=tmp_path / "orchestrator.db",
         runtime_env=scripted_model.env(tmp_path / "claude-config"),
-        scripted=True,
+        plugin_settings={"ORC_SCRIPTED": True},
     )
 
 
@@ -88,16 +88,23 @@ def orc_register(orc_pm: Any) -> Iterator[Any]:
 def orc_store_db(tmp_path: Path) -> Iterator[Any]:
     """A sqlite-utils ``Database`` in ``tmp_path`` (WAL), migrated with the run store's migrations; closed at teardown.
 
+    The loaded store plugin creates the file through the store's public API (``orchestrator_core.storage``).
     Apply your plugin's own ``sqlite_utils.Migrations`` set to it to test them beside orc's tables.
     """
-    # Imported here, not at module level: orc_store is a built-in plugin and sqlite-utils its dependency, and a
-    # module-level import would run before coverage tools start measuring.
+    # Imported here, not at module level: a module-level import would run before coverage tools start measuring.
+    import anyio
     import sqlite_utils
 
-    from orc_agents.orc_store.migrations import migrations
+    from orchestrator_core.storage import Database
 
-    db = sqlite_utils.Database(tmp_path / "orchestrator.db")
-    migrations.apply(db)
+    path = tmp_path / "orchestrator.db"
+
+    async def create() -> None:
+        async with Database(path):
+            pass
+
+    anyio.run(create)
+    db = sqlite_utils.Database(path)
     db.enable_wal()
     yield db
     db.close()
@@ -116,7 +123,6 @@ def orc_cli(tmp_path: Path) -> Any:
     """
     import contextlib
     import os
-    import sys
 
     from click.testing import CliRunner
 
@@ -133,14 +139,8 @@ def orc_cli(tmp_path: Path) -> Any:
         isolated["XDG_DATA_HOME"] = None
         isolated.update(HOME=str(home), ORC_DISABLE_PLUGIN_AUTOLOAD="1")
         isolated.update(env or {})
-        argv = sys.argv
-        # The CLI reads early `-p` options from sys.argv; pytest's own must not leak into orc.
-        sys.argv = ["orc", *args]
-        try:
-            with contextlib.chdir(cwd):
-                return CliRunner().invoke(cli, list(args), env=isolated, input=input, catch_exceptions=False)
-        finally:
-            sys.argv = argv
+        with contextlib.chdir(cwd):
+            return CliRunner().invoke(cli, list(args), env=isolated, input=input, catch_exceptions=False)
 
     invoke.cwd = cwd  # type: ignore[attr-defined]
     return invoke

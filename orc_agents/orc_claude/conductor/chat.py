@@ -32,7 +32,6 @@ HELP = "/status  the fleet at a glance\n/agents  each agent\n/cost    what it co
     type=click.Path(dir_okay=False, path_type=Path),
     help="Record the session here (overrides ORCHESTRATOR_DB_PATH).",
 )
-@click.option("--scripted", is_flag=True, help="Use orc's built-in scripted model: no credentials, no cost.")
 @click.option("--keep-agents", is_flag=True, help="Keep the agents' sessions and transcripts when you leave.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="At most N agents working at once.")
 @click.option(
@@ -45,7 +44,6 @@ def chat(
     cwd: Path,
     model: str | None,
     db_path: Path | None,
-    scripted: bool,
     keep_agents: bool,
     max_parallel: int | None,
     max_cost: float | None,
@@ -56,7 +54,6 @@ def chat(
     /status, /agents and /cost show the fleet without asking the model; /quit leaves (the agents are deleted).
     """
     import anyio
-    import attrs
 
     from orchestrator_core import UsageError
     from orchestrator_core.cli import make_orchestrator
@@ -76,14 +73,7 @@ def chat(
         max_agents=max_agents,
     )
     orc.enable_monitoring = False
-    if scripted:
-        from orchestrator_core.testing.scripted_run import scripted_environment
-
-        with scripted_environment(orc.pm) as env:
-            orc.config = attrs.evolve(orc.config, runtime_env=env, scripted=True)
-            anyio.run(_talk, orc, cwd)
-    else:
-        anyio.run(_talk, orc, cwd)
+    anyio.run(_talk, orc, cwd)
 
 
 async def _talk(orc: Any, cwd: Path) -> None:

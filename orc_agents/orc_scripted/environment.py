@@ -1,4 +1,4 @@
-"""``--scripted``: a scripted model that the loaded plugins teach, for the length of one command."""
+"""A scripted model that the loaded plugins teach, and where scripted sessions live between commands."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pluggy
-
-from .scripted_server import ScriptedModel
 
 
 def scripted_config_dir() -> Path:
@@ -28,6 +26,8 @@ def scripted_config_dir() -> Path:
 @contextmanager
 def scripted_environment(pm: pluggy.PluginManager) -> Iterator[dict[str, str]]:
     """Start a scripted model with every plugin's scripts; yield the environment agents need to use it."""
+    from orchestrator_core.testing import ScriptedModel
+
     model = ScriptedModel()
     pm.hook.orc_scripted_model(model=model)
     config_dir = scripted_config_dir()

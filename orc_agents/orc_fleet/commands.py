@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .cli_trust import safety_overrides, session_safety
-from .errors import Interrupted, RunFailed, UsageError
+from orchestrator_core import Interrupted, RunFailed, UsageError
+from orchestrator_core.cli import make_orchestrator, remembered
+from orchestrator_core.cli_trust import safety_overrides, session_safety
 
 db_option = click.option(
     "--db",
@@ -18,21 +17,6 @@ db_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The run store (overrides ORCHESTRATOR_DB_PATH).",
 )
-scripted_option = click.option(
-    "--scripted", is_flag=True, help="Talk to orc's scripted model (for agents made with --scripted)."
-)
-
-
-@contextlib.contextmanager
-def _orchestrator(
-    ctx: click.Context, db_path: Path | None, scripted: bool, **overrides: Any
-) -> Iterator[Any]:
-    from .cli import make_orchestrator as make
-    from .cli import scripted_if
-
-    orc = make(ctx, db_path=db_path, **overrides)
-    with scripted_if(orc, scripted):
-        yield orc
 
 
 def _run(orc: Any, work: Any) -> Any:
@@ -40,7 +24,7 @@ def _run(orc: Any, work: Any) -> Any:
     so, instead of staying 'running' (#17)."""
     import anyio
 
-    from .stop_signals import on_stop_signals
+    from orchestrator_core.stop_signals import on_stop_signals
 
     async def go() -> Any:
         stopped: list[str] = []
@@ -89,20 +73,13 @@ def agents() -> None:
 )
 @click.option("--model", help="The model (default: the role's, DEFAULT_MODEL, or the CLI's).")
 @db_option
-@scripted_option
 @click.pass_context
 def create(
-    ctx: click.Context,
-    role: str,
-    name: str | None,
-    cwd: Path,
-    model: str | None,
-    db_path: Path | None,
-    scripted: bool,
+    ctx: click.Context, role: str, name: str | None, cwd: Path, model: str | None, db_path: Path | None
 ) -> None:
     """Create an agent and print its id. Its session opens with the first message."""
-    with _orchestrator(ctx, db_path, scripted) as orc:
-        agent = _run(orc, lambda o: o.create_agent(role, name, cwd=cwd, model=model))
+    orc = make_orchestrator(ctx, db_path=db_path)
+    agent = _run(orc, lambda o: o.create_agent(role, name, cwd=cwd, model=model))
     click.echo(agent.id)
 
 
@@ -110,7 +87,6 @@ def create(
 @click.argument("agent_id")
 @click.argument("message")
 @db_option
-@scripted_option
 @session_safety
 @click.pass_context
 def send(
@@ -118,15 +94,13 @@ def send(
     agent_id: str,
     message: str,
     db_path: Path | None,
-    scripted: bool,
     trust_project_settings: bool,
     no_bash_sandbox: bool,
 ) -> None:
     """Send MESSAGE to AGENT_ID and print the reply as it comes."""
-    from .events import EventKind
-    from .hookspecs import hookimpl
-    from .secrets import redactor_for
-    from .terminal import printable
+    from orchestrator_core import EventKind, hookimpl
+    from orchestrator_core.secrets import redactor_for
+    from orchestrator_core.terminal import printable
 
     scrub = redactor_for()
 
@@ -149,20 +123,24 @@ def send(
                 click.echo(printable(scrub(str(event.payload.get("text", "")))))
 
     printer = Printer()
-    with _orchestrator(
-        ctx, db_path, scripted, **safety_overrides(trust_project_settings, no_bash_sandbox)
-    ) as orc:
-        orc.pm.register(printer, "orc-agents-send-printer")
+    orc = make_orchestrator(
+        ctx,
+        # The agent talks to the model it was made with (--scripted), unless this command line says otherwise.
+        recorded=remembered(ctx, agent_id=agent_id, db_path=db_path),
+        db_path=db_path,
+        **safety_overrides(trust_project_settings, no_bash_sandbox),
+    )
+    orc.pm.register(printer, "orc-agents-send-printer")
 
-        async def talk(o: Any) -> Any:
-            target = agent_id
-            if o.agents.get(agent_id).context_usage["usage_percentage"] >= o.config.context_threshold:
-                target = (await o.hand_over(agent_id)).id
-                click.echo(f"agent {agent_id}'s context was full: {target} took over", err=True)
-            printer.target = target
-            return await o.agents.send(target, message)
+    async def talk(o: Any) -> Any:
+        target = agent_id
+        if o.agents.get(agent_id).context_usage["usage_percentage"] >= o.config.context_threshold:
+            target = (await o.hand_over(agent_id)).id
+            click.echo(f"agent {agent_id}'s context was full: {target} took over", err=True)
+        printer.target = target
+        return await o.agents.send(target, message)
 
-        turn = _run(orc, talk)
+    turn = _run(orc, talk)
     if turn.is_error:
         raise RunFailed(f"agent {printer.target} could not answer: {turn.error}")
 
@@ -216,10 +194,12 @@ def list_(ctx: click.Context, **options: Any) -> None:
 @agents.command()
 @click.argument("agent_id")
 @db_option
-@scripted_option
 @click.pass_context
-def delete(ctx: click.Context, agent_id: str, db_path: Path | None, scripted: bool) -> None:
+def delete(ctx: click.Context, agent_id: str, db_path: Path | None) -> None:
     """Delete an agent's session and transcript; its records stay."""
-    with _orchestrator(ctx, db_path, scripted) as orc:
-        _run(orc, lambda o: o.delete_agent(agent_id))
+    # No model is asked anything, so no credentials are needed; a scripted agent's session lives with the
+    # scripted model's sessions, which its remembered settings point at.
+    recorded = remembered(ctx, agent_id=agent_id, db_path=db_path)
+    orc = make_orchestrator(ctx, recorded=recorded, db_path=db_path, needs_model=False)
+    _run(orc, lambda o: o.delete_agent(agent_id))
     click.echo(f"deleted {agent_id}")
