@@ -227,10 +227,8 @@ def _failed(pm: OrcPluginManager, hook_name: str, name: str, exc: BaseException)
 def _slow(pm: OrcPluginManager, hook_name: str, impl: pluggy.HookImpl, took: float) -> None:
     """Say once per plugin and hook that a third-party observer holds up the run (a built-in's slowness is orc's
     to fix, not a plugin author's to be told about)."""
-    from .plugins import is_builtin
-
     key = (impl.plugin_name, f"slow {hook_name}")
-    if key in pm.reported or is_builtin(impl.plugin):
+    if key in pm.reported or pm.is_builtin(impl.plugin):
         return
     pm.reported.add(key)
     log.warning(

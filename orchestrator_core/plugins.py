@@ -79,6 +79,10 @@ class OrcPluginManager(pluggy.PluginManager):
                         hookcalls.guard(self, caller.name, impl)
         return plugin_name
 
+    def is_builtin(self, plugin: object) -> bool:
+        """True for orc's own plugins and their helpers (see :func:`is_builtin`)."""
+        return is_builtin(plugin)
+
     def describe(self, name: str) -> str:
         """``"name"`` or ``"name" (dist 1.2)``, for messages."""
         if name in self.distributions:
@@ -355,10 +359,7 @@ def is_builtin(plugin: object) -> bool:
     """True for orc's own plugins and the helper objects they (or the core) register: their code is in one of
     orc's packages. A built-in's slowness is orc's to fix, not a plugin author's to be told about."""
     module = plugin.__name__ if isinstance(plugin, types.ModuleType) else type(plugin).__module__
-    top = module.split(".")[0]
-    return top == "orchestrator_core" or top in {
-        BUILTIN_MODULES.get(n, n).split(".")[0] for n in DEFAULT_PLUGINS
-    }
+    return module.split(".")[0] in ("orchestrator_core", BUILTIN_PACKAGE)
 
 
 def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[str]:
