@@ -77,9 +77,11 @@ class OrcGroup(click.Group):
         if command is None:
             return None
         from .options import collect_options
+        from .planners import listed_in_help
 
         given = ctx.find_root().obj.setdefault("given", {})
         extra = collect_options(pm).click_options(cmd_name, given.__setitem__)
+        extra = [listed_in_help(option, pm) for option in extra]  # --planner's help names the planners
         modes = any(p.name == "mode" for p in command.params) and _modes(pm)
         if not extra and not modes:
             return command

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     import click
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .options import Parser
     from .orchestrator import Orchestrator
+    from .planners import Planner
     from .records import (
         Agent,
         Plan,
@@ -117,6 +118,37 @@ def orc_register_executors(register: Callable[[str, Executor], None]) -> None:
     :param register: the callback that takes a mode name and an executor.
 
     **Sync or async**: sync only; the executor's ``run`` is async and awaited by the core.
+    """
+
+
+@hookspec
+def orc_register_planners(register: Callable[[str, Planner], None]) -> None:
+    """Register planners the user can ask for by name: ``--planner NAME`` (the ``ORC_PLANNER`` setting).
+
+    Called when a plan is asked for with a planner named, and by ``orc plugins`` and ``--planner``'s help. Call
+    ``register(name, planner)``: ``planner`` is a callable taking any of :func:`orc_make_plan`'s arguments by
+    name and returning what it returns (a Plan, an awaitable of one, or None). A name another plugin registered
+    is a :class:`PluginError` naming both; ``--planner`` with a name nobody registered is a usage error listing
+    the names. Without ``--planner``, :func:`orc_make_plan` decides as before.
+
+    :param register: the callback that takes a planner's name and the planner.
+
+    **Sync or async**: sync only; the planner may return an awaitable, which the core awaits.
+    """
+
+
+@hookspec
+def orc_tool_names() -> Iterable[str] | None:
+    """Name the tools an agent of this runtime can be given (a role's ``tools``).
+
+    Called when roles are registered. The core refuses a role listing a tool no plugin names (a typo such as
+    ``Writ`` would otherwise fail only when an agent starts); ``mcp__*`` names are always accepted (MCP servers
+    add them at run time). Answer from a runtime plugin, and from any plugin that adds tools of its own.
+    When no plugin answers, tool names are not checked.
+
+    :returns: tool names, or None.
+
+    **Sync or async**: sync only.
     """
 
 

@@ -37,6 +37,8 @@ class Parser:
         self.settings: dict[str, Setting] = {}
         self.options: list[PluginOption] = []
         self._owners: dict[str, str] = {}
+        #: setting name -> the plugin that declared it (``orc plugins`` lists them).
+        self.declared_by: dict[str, str] = {}
         #: The plugin whose ``orc_addoption`` is being called (set by the core).
         self.plugin = "?"
 
@@ -67,6 +69,7 @@ class Parser:
                 "choose another name"
             )
         self._owners[name] = repr(self.plugin)
+        self.declared_by[name] = self.plugin
         self.settings[name] = Setting(name, None, parse, default, help, from_files=from_files, secret=secret)
 
     def add_option(

@@ -20,6 +20,8 @@ from .agents import AgentManager, AgentRuntime
 from .config import Config, load_config, with_declared
 from .errors import OrcError, PlanError, RunFailed, RuntimeUnavailable, UsageError, leaves
 from .options import collect_options
+from .planners import Answer
+from .planners import ask as ask_planner
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import (
     Agent,
@@ -38,6 +40,7 @@ from .records import (
     new_id,
     utcnow,
 )
+from .registration import role_check
 from .run import Executor, Run, executor_problem
 from .task_lock import task_lock
 
@@ -97,7 +100,7 @@ class Orchestrator:
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
             for name, (role, plugin) in collect(
-                self.pm, "orc_register_roles", lambda r: r.name, Role.problem
+                self.pm, "orc_register_roles", lambda r: r.name, role_check(self.pm)
             ).items()
         }
         self.task_types: dict[str, TaskType] = {
@@ -247,11 +250,11 @@ class Orchestrator:
         :raises PlanError: the planner's plan cannot run.
         """
         answer = self._ask_planners(prompt, task_type, roles, None)
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
+        if inspect.isawaitable(answer.value):
+            if inspect.iscoroutine(answer.value):
+                answer.value.close()
             raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
-        return self._checked(answer, task_type, prompt)
+        return self._checked(answer.plan(self.pm, task_type), task_type, prompt)
 
     async def make_plan(
         self,
@@ -271,22 +274,16 @@ class Orchestrator:
         """
         before = set(self._agents.agents) if self._agents else set()
         try:
-            answer = self._ask_planners(prompt, task_type, roles, cwd)
-            if inspect.isawaitable(answer):
-                answer = await answer
+            answer = await self._ask_planners(prompt, task_type, roles, cwd).settled()
         finally:
             self._planners = [a for a in (self._agents.agents if self._agents else ()) if a not in before]
-        return self._checked(answer, task_type, prompt)
+        return self._checked(answer.plan(self.pm, task_type), task_type, prompt)
 
-    def _checked(self, plan: Plan | None, task_type: str, prompt: str) -> Plan:
-        if plan is None:
-            raise PlanError(
-                f"no planner made a plan for task type {task_type!r}; is a planner plugin disabled?"
-            )
+    def _checked(self, plan: Plan, task_type: str, prompt: str) -> Plan:
         check_plan(plan, self.roles)
         return plan if plan.prompt else attrs.evolve(plan, prompt=prompt)
 
-    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Any:
+    def _ask_planners(self, prompt: str, task_type: str, roles: Sequence[Any], cwd: Any) -> Answer:
         if not prompt or not prompt.strip():
             raise UsageError(
                 'the prompt is empty; say what the agents should do, e.g. orc execute "Add CSV export"'
@@ -302,14 +299,18 @@ class Orchestrator:
             raise UsageError(f"unknown task type {task_type!r}; choose one of: {', '.join(known)}")
         if task_type == "custom" and not role_names:
             raise UsageError("task type 'custom' needs the roles to run, e.g. --roles scout,builder,reviewer")
-        return self.pm.hook.orc_make_plan(
-            prompt=prompt,
-            task_type=task_type,
-            roles=role_names,
-            task_types=self.task_types,
-            config=self.config,
-            orc=self,
-            cwd=str(Path(cwd or ".").resolve()),
+        return ask_planner(
+            self.pm,
+            self.config,
+            dict(
+                prompt=prompt,
+                task_type=task_type,
+                roles=role_names,
+                task_types=self.task_types,
+                config=self.config,
+                orc=self,
+                cwd=str(Path(cwd or ".").resolve()),
+            ),
         )
 
     # -- running ----------------------------------------------------------------------------------------------
