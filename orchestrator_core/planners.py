@@ -20,7 +20,7 @@ import attrs
 
 from .errors import PlanError, PluginError, UsageError
 from .hookspecs import hookimpl
-from .records import NAME, Plan
+from .records import NAME, Plan, Subtask
 
 #: The setting (and ``--planner`` option) naming the planner the user asks for; empty: the task type decides.
 PLANNER_SETTING = "ORC_PLANNER"
@@ -97,7 +97,7 @@ class Answer:
             gave None (an ``async def`` impl answers even when it means to decline).
         :raises PlanError: no planner made a plan (a named planner declined, or none answered the hook).
         """
-        if isinstance(self.value, Plan):
+        if isinstance(self.value, Plan) and all(isinstance(s, Subtask) for s in self.value.subtasks):
             return self.value
         if self.value is None and not self.awaited:
             if self.source != "orc_make_plan":
@@ -111,6 +111,9 @@ class Answer:
                 "answered with an awaitable that gave no plan: an `async def` impl answers even when it means to "
                 "decline; make it a plain def that returns None to decline and an awaitable only to plan"
             )
+        elif isinstance(self.value, Plan):
+            odd = next(s for s in self.value.subtasks if not isinstance(s, Subtask))
+            problem = f"answered a Plan with a subtask that is {type(odd).__name__}, not a Subtask"
         else:
             problem = f"answered {type(self.value).__name__}, not a Plan"
         raise PluginError(

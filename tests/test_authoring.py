@@ -73,6 +73,11 @@ def test_two_plugins_registering_one_planner_name_are_named(orc_cli, install):
             "def orc_make_plan(prompt):\n            return {'subtasks': []}",
             "orc_make_plan answered dict, not a Plan",
         ),
+        (
+            "def orc_make_plan(prompt):\n            from orchestrator_core import Plan\n"
+            "            return Plan([{'id': '1', 'role': 'reviewer'}])",
+            "orc_make_plan answered a Plan with a subtask that is dict, not a Subtask",
+        ),
     ],
 )
 def test_a_planner_answering_no_plan_is_a_plugin_error_naming_it(orc_cli, install, body, words):
