@@ -306,7 +306,7 @@ def installed_entry_points() -> list[InstalledPlugin]:
             found.setdefault(ep.name, plugin)
             if dist_name not in checked:
                 checked.add(dist_name)
-                warn_if_intruding(dist, BUILTIN_PACKAGE, DISTRIBUTION)
+                warn_if_intruding(dist, dist_name, BUILTIN_PACKAGE, DISTRIBUTION)
     return list(found.values())
 
 

@@ -25,16 +25,19 @@ def _canonical(name: str) -> str:
 
 
 def files_in_package(dist: importlib.metadata.Distribution, package: str) -> list[str]:
-    """The files ``dist`` installs inside ``package`` (from its RECORD; a few ms for a small distribution)."""
-    return [str(f) for f in dist.files or () if f.parts and f.parts[0] == package]
+    """The files ``dist`` installs inside ``package``, from its RECORD read as text (``dist.files`` builds an
+    object per file: ~10 ms for a 200-file distribution, at every start; this, well under 1 ms)."""
+    record = dist.read_text("RECORD") or ""
+    prefix = package + "/"
+    return [line.split(",", 1)[0] for line in record.splitlines() if line.startswith(prefix)]
 
 
-def warn_if_intruding(dist: importlib.metadata.Distribution, package: str, owner: str) -> bool:
-    """Warn when ``dist`` (not orc's distribution ``owner``) installs files inside orc's ``package``.
+def warn_if_intruding(dist: importlib.metadata.Distribution, name: str, package: str, owner: str) -> bool:
+    """Warn when ``dist`` (named ``name``: its metadata is read once, by the caller), not orc's distribution
+    ``owner``, installs files inside orc's ``package``.
 
     :returns: whether it does.
     """
-    name = dist.metadata["name"]
     if _canonical(name) == _canonical(owner):
         return False
     found = files_in_package(dist, package)
