@@ -303,6 +303,9 @@ def orc_make_plan(
     Called by :meth:`Orchestrator.make_plan` (and so by ``execute`` and ``orc plan``) before anything is spent on
     the task itself. The core validates the plan afterwards (known roles, no cycles, no unknown dependencies).
     The call stops at the first non-None result; return None to decline, e.g. for a task type you do not handle.
+    Not called when the user names a planner (``--planner NAME``): the one registered under that name with
+    :func:`orc_register_planners` answers instead. An answer that is not a Plan (or an awaitable of one) is a
+    :class:`PluginError` naming your plugin.
     A planner that must work to answer (ask a planner agent) returns an awaitable of the Plan; it decides to
     answer synchronously, so declining is always a plain None.
 
