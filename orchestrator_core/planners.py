@@ -24,6 +24,8 @@ from .records import NAME, Plan, Subtask
 
 #: The setting (and ``--planner`` option) naming the planner the user asks for; empty: the task type decides.
 PLANNER_SETTING = "ORC_PLANNER"
+#: What a planner (and ``orc_make_plan``) may take, by name.
+PLAN_ARGUMENTS = ("prompt", "task_type", "roles", "task_types", "config", "orc", "cwd")
 #: A planner: takes any of ``orc_make_plan``'s arguments by name, returns a Plan, an awaitable of one, or None.
 Planner = Callable[..., Any]
 
@@ -56,6 +58,22 @@ def planner_problem(item: Any) -> str | None:
         return f"planner {name!r} is the class {planner.__name__}; register an instance or a function"
     if not callable(planner):
         return f"planner {name!r} is {planner!r}, which cannot be called; register a function"
+    try:
+        parameters = inspect.signature(planner).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    unknown = [
+        p.name
+        for p in parameters
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in PLAN_ARGUMENTS
+    ]
+    if unknown:
+        return (
+            f"planner {name!r} takes {unknown[0]!r}, which orc does not pass; it may take any of: "
+            f"{', '.join(PLAN_ARGUMENTS)}"
+        )
     return None
 
 

@@ -258,3 +258,35 @@ def test_mcp_tools_pass_and_without_a_runtime_nothing_is_checked(orc_cli, instal
     assert orc_cli("roles", env=LOAD).exit_code == 4
     # The runtime names the tools: with another runtime (none here), orc cannot tell, so it does not refuse.
     assert orc_cli("-p", "no:orc_claude", "-p", "no:orc_conductor", "roles", env=LOAD).exit_code == 0
+
+
+def test_an_executor_or_planner_that_cannot_take_orcs_arguments_is_refused_at_registration(orc_cli, install):
+    """Else the call fails inside orc's code, reported as an internal error (exit 70) naming nobody."""
+    install("orc-odd", "0.1", {"odd": "orc_odd"}, {"orc_odd": """
+        from orchestrator_core import hookimpl
+
+        class Yaml:
+            async def run(self):
+                pass
+
+        @hookimpl
+        def orc_register_executors(register):
+            register("yaml", Yaml())
+        """})  # fmt: skip
+    out = orc_cli("execute", "--scripted", "--mode", "yaml", "Add CSV export", env=LOAD)
+    assert out.exit_code == 4, out.output
+    assert (
+        "the run method of executor 'yaml' does not take the run: write `async def run(self, run)`"
+        in out.stderr
+    )
+    install("orc-odd-planner", "0.1", {"oddplan": "orc_odd_planner"}, {"orc_odd_planner": """
+        from orchestrator_core import hookimpl
+
+        @hookimpl
+        def orc_register_planners(register):
+            register("odd", lambda prompt, request: None)
+        """})  # fmt: skip
+    out = orc_cli("-p", "no:odd", "plan", "--planner", "odd", "Add CSV export", env=LOAD)
+    assert out.exit_code == 4, out.output
+    assert 'plugin "oddplan" (orc-odd-planner 0.1)' in out.stderr
+    assert "planner 'odd' takes 'request', which orc does not pass" in out.stderr
