@@ -282,6 +282,9 @@ class Config:
     scripted: bool = False
     #: Keep agents (sessions and transcripts) when a task ends.
     keep_agents: bool = False
+    #: Who starts the tasks, recorded with each (None: the command line or the Python API); an embedder such as
+    #: ``orc mcp`` names its client, e.g. ``"mcp: claude-code 2.1.0"``.
+    client: str | None = None
     #: The command only shows a plan (``orc plan``): a planner plugin spends nothing unless a planner that spends
     #: was asked for by name.
     plan_only: bool = False

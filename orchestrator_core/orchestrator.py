@@ -363,6 +363,7 @@ class Orchestrator:
             plan=plan,
             limits={name: getattr(self.config, name) for name in RUN_LIMITS},
             pid=os.getpid(),
+            client=self.config.client,
         )
         # The planner agents that made this plan belong to the task: their cost counts, their records say so.
         planners, self._planners = self._planners, []

@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_monitor",
     "orc_worktree",
     "orc_ray",
+    "orc_mcp",
     "orc_template",
 )
 #: Core modules that are plugins too (pytest's "main", "runner"): always registered, never disableable.

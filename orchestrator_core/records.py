@@ -331,6 +331,8 @@ class Task:
     limits: dict[str, Any] = attrs.field(factory=dict)
     #: The process running it now (or last), so a watcher can tell a task whose process died (#17).
     pid: int | None = None
+    #: Who started it (Config.client): None for the command line and the Python API.
+    client: str | None = None
 
 
 @attrs.frozen

@@ -92,3 +92,15 @@ class Database:
     async def get_cost_by_role(self) -> dict[str, float]:
         """Cost in USD per role, most expensive first."""
         return await self._read(queries.cost_by_role)
+
+    async def get_task(self, task_id: str) -> dict[str, Any] | None:
+        """A task as ``orc task-details --json`` shows it (task, plan, output, subtasks, agents, files), or None."""
+        return await self._read(queries.task_details, task_id)
+
+    async def get_conversation(self, agent_id: str) -> list[dict[str, Any]]:
+        """The agent's messages and tool calls (input and result) in its order; empty for an unknown agent."""
+        return await self._read(queries.conversation, agent_id)
+
+    async def get_agent_result(self, agent_id: str) -> str | None:
+        """The agent's latest result: its latest subtask's output, else its last answer; None if it has none."""
+        return await self._read(queries.agent_result, agent_id)

@@ -498,3 +498,10 @@ def m015_money_without_float_noise(db: Database) -> None:
         sum({tokens}) as total_tokens from agents group by role, status order by role, status""",
         replace=True,
     )
+
+
+@migrations()
+def m020_task_client(db: Database) -> None:
+    # `orc mcp` (#26) runs tasks for MCP hosts; the store records which client started each one ("mcp: claude-code
+    # 2.1.0"). NULL: the command line or the Python API, and every task from before.
+    db.table("tasks").add_column("client", str)

@@ -305,6 +305,7 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
         created_at=dt.datetime.fromisoformat(row["created_at"]),
         limits=json.loads(row["limits"]) if row.get("limits") else {},
         pid=row.get("pid"),
+        client=row.get("client"),
     )
     results, agent_ids = {}, {}
     for sub in _all(db, "select * from subtasks where task_id = ? order by rowid", [task_id]):
@@ -326,3 +327,20 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
         r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])
     ]
     return TaskRecord(task, results, agent_ids, agents)
+
+
+def agent_result(db: Any, agent_id: str) -> str | None:
+    """The agent's latest result: the output of its latest subtask, else the last thing it said."""
+    row = _one(
+        db,
+        "select output from subtasks where agent_id = ? and output is not null "
+        "order by finished_at desc, rowid desc limit 1",
+        [agent_id],
+    )
+    if row is None:
+        row = _one(
+            db,
+            "select text as output from messages where agent_id = ? and role = 'assistant' order by seq desc limit 1",
+            [agent_id],
+        )
+    return row["output"] if row else None

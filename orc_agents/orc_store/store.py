@@ -158,6 +158,7 @@ class RunStore:
                 "created_at": task.created_at.isoformat(),
                 "limits": json.dumps(task.limits),
                 "pid": task.pid,
+                "client": task.client,
             },
         )
         # A resumed task starts again under its own id: its succeeded subtasks keep their rows.
