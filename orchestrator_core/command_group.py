@@ -146,8 +146,10 @@ def _with_plugin_options(invocation: Invocation, command: click.Command, path: s
     """``command`` with the options this invocation's plugins add to it (``path``: its name under ``orc``, e.g.
     ``"agents create"``), and ``--mode`` listing the registered modes; a copy, never the shared command."""
     from .options import collect_options
+    from .planners import listed_in_help
 
     extra = collect_options(invocation.pm).click_options(path, invocation.given.__setitem__)
+    extra = [listed_in_help(option, invocation.pm) for option in extra]  # --planner's help names the planners
     modes = any(p.name == "mode" for p in command.params) and _modes(invocation.pm)
     if isinstance(command, click.Group):
         group = copy.copy(command)

@@ -15,7 +15,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import contextlib
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     import click
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .options import Parser
     from .orchestrator import Orchestrator
+    from .planners import Planner
     from .records import (
         Agent,
         Plan,
@@ -131,6 +132,37 @@ def orc_register_runtimes(register: Callable[[str], None]) -> None:
     usage error listing the registered ones. Register every name your ``orc_make_runtime`` answers to.
 
     :param register: the callback that takes one runtime name.
+
+    **Sync or async**: sync only.
+    """
+
+
+@hookspec
+def orc_register_planners(register: Callable[[str, Planner], None]) -> None:
+    """Register planners the user can ask for by name: ``--planner NAME`` (the ``ORC_PLANNER`` setting).
+
+    Called when a plan is asked for with a planner named, and by ``orc plugins`` and ``--planner``'s help. Call
+    ``register(name, planner)``: ``planner`` is a callable taking any of :func:`orc_make_plan`'s arguments by
+    name and returning what it returns (a Plan, an awaitable of one, or None). A name another plugin registered
+    is a :class:`PluginError` naming both; ``--planner`` with a name nobody registered is a usage error listing
+    the names. Without ``--planner``, :func:`orc_make_plan` decides as before.
+
+    :param register: the callback that takes a planner's name and the planner.
+
+    **Sync or async**: sync only; the planner may return an awaitable, which the core awaits.
+    """
+
+
+@hookspec
+def orc_tool_names() -> Iterable[str] | None:
+    """Name the tools an agent of this runtime can be given (a role's ``tools``).
+
+    Called when roles are registered. The core refuses a role listing a tool no plugin names (a typo such as
+    ``Writ`` would otherwise fail only when an agent starts); ``mcp__*`` names are always accepted (MCP servers
+    add them at run time). Answer from a runtime plugin, and from any plugin that adds tools of its own.
+    When no plugin answers, tool names are not checked.
+
+    :returns: tool names, or None.
 
     **Sync or async**: sync only.
     """
@@ -329,6 +361,9 @@ def orc_make_plan(
     Called by :meth:`Orchestrator.make_plan` (and so by ``execute`` and ``orc plan``) before anything is spent on
     the task itself. The core validates the plan afterwards (known roles, no cycles, no unknown dependencies).
     The call stops at the first non-None result; return None to decline, e.g. for a task type you do not handle.
+    Not called when the user names a planner (``--planner NAME``): the one registered under that name with
+    :func:`orc_register_planners` answers instead. An answer that is not a Plan (or an awaitable of one) is a
+    :class:`PluginError` naming your plugin.
     A planner that must work to answer (ask a planner agent) returns an awaitable of the Plan; it decides to
     answer synchronously, so declining is always a plain None.
 

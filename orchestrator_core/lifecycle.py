@@ -22,6 +22,8 @@ import anyio
 import attrs
 
 from .errors import OrcError, PlanError, RunFailed, UsageError, leaves
+from .planners import Answer
+from .planners import ask as ask_planner
 from .plugins import notify
 from .records import (
     Agent,
@@ -75,22 +77,20 @@ class TaskLifecycle:
         :raises PlanError: no planner answered, or its plan cannot run.
         """
         answer = self._ask_planners(request)
-        if inspect.isawaitable(answer):
-            if inspect.iscoroutine(answer):
-                answer.close()
+        if inspect.isawaitable(answer.value):
+            if inspect.iscoroutine(answer.value):
+                answer.value.close()
             raise UsageError("this planner runs an agent to plan; use `await orc.make_plan(...)`")
-        return request.with_plan(answer, self.orc.roles)
+        return request.with_plan(answer.plan(self.orc.pm, request.task_type), self.orc.roles)
 
     async def make_plan(self, request: TaskRequest) -> TaskRequest:
         """``request`` with a checked plan; a planner may run a planner agent, which the next task adopts."""
         before = self._agent_ids()
         try:
-            answer = self._ask_planners(request)
-            if inspect.isawaitable(answer):
-                answer = await answer
+            answer = await self._ask_planners(request).settled()
         finally:
             self.planners = [a for a in self._agent_ids() if a not in before]
-        return request.with_plan(answer, self.orc.roles)
+        return request.with_plan(answer.plan(self.orc.pm, request.task_type), self.orc.roles)
 
     def _agent_ids(self) -> list[str]:
         try:
@@ -99,16 +99,21 @@ class TaskLifecycle:
             return []
         return [a.id for a in agents.records()]
 
-    def _ask_planners(self, request: TaskRequest) -> Any:
+    def _ask_planners(self, request: TaskRequest) -> Answer:
+        """The planner the user named (``--planner``), else the ``orc_make_plan`` hook, and whose answer it is."""
         orc = self.orc
-        return orc.pm.hook.orc_make_plan(
-            prompt=request.prompt,
-            task_type=request.task_type,
-            roles=request.roles,
-            task_types=orc.task_types,
-            config=orc.config,
-            orc=orc,
-            cwd=request.cwd,
+        return ask_planner(
+            orc.pm,
+            orc.config,
+            {
+                "prompt": request.prompt,
+                "task_type": request.task_type,
+                "roles": request.roles,
+                "task_types": orc.task_types,
+                "config": orc.config,
+                "orc": orc,
+                "cwd": request.cwd,
+            },
         )
 
     def gate(self, request: TaskRequest) -> TaskRequest:

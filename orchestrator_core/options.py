@@ -39,6 +39,8 @@ class Parser:
         self.settings: dict[str, Setting] = {}
         self.options: list[PluginOption] = []
         self._owners: dict[str, str] = {}
+        #: setting name -> the plugin that declared it (``orc plugins`` lists them).
+        self.declared_by: dict[str, str] = {}
 
     @property
     def plugin(self) -> str:
@@ -76,6 +78,7 @@ class Parser:
                 "choose another name"
             )
         self._owners[name] = repr(self.plugin)
+        self.declared_by[name] = self.plugin
         self.settings[name] = Setting(
             name, None, parse, default, help, from_files=from_files, secret=secret, remember=remember
         )

@@ -19,6 +19,7 @@ from .lifecycle import HANDOVER_PROMPT, RUN_LIMITS, TaskLifecycle
 from .options import collect_options
 from .plugins import OrcPluginManager, collect, make_plugin_manager, notify
 from .records import Agent, Metrics, Plan, Role, Task, TaskResult, TaskType, money
+from .registration import role_check
 from .run import Executor, Run, executor_problem
 from .steps import steps_plan
 from .task_request import BUILTIN_TASK_TYPES, TaskRequest, check_request
@@ -69,7 +70,7 @@ class Orchestrator:
         self.roles: dict[str, Role] = {
             name: attrs.evolve(role, provided_by=plugin)
             for name, (role, plugin) in collect(
-                self.pm, "orc_register_roles", lambda r: r.name, Role.problem
+                self.pm, "orc_register_roles", lambda r: r.name, role_check(self.pm)
             ).items()
         }
         self.task_types: dict[str, TaskType] = {

@@ -24,6 +24,8 @@ import pluggy
 
 from . import hookcalls, hookspecs
 from .errors import PluginError, UsageError
+from .provenance import owner, owner_of, root_of
+from .reserved import home, warn_if_intruding, warn_if_replaced
 
 #: Built-in plugins, by module name, registered in this order under the same name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
@@ -42,7 +44,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_ray",
     "orc_mcp",
     "orc_otel",
+    "orc_template",
 )
+#: Core modules that are plugins too (pytest's "main", "runner"): always registered, never disableable.
+CORE_PLUGINS: tuple[str, ...] = ("orchestrator_core.planners",)
 #: The package that holds the built-ins: named for orc's distribution, so no third party's ``orc-<thing>`` can
 #: replace one by shipping a top-level package of the same name (#21).
 BUILTIN_PACKAGE = "orc_agents"
@@ -66,25 +71,55 @@ class OrcPluginManager(pluggy.PluginManager):
         self.distributions: dict[str, tuple[str, str]] = {}
         #: (plugin, hook) pairs whose failure was already logged: a raising ``orc_event`` must not flood stderr.
         self.reported: set[tuple[str, str]] = set()
+        #: helper name -> the plugin that registered it (:mod:`orchestrator_core.provenance`).
+        self.helpers: dict[str, str] = {}
+        #: plugin name -> where its code is, for the built-in and installed plugins.
+        self._roots: dict[str, str] = {}
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register ``plugin`` (pluggy's ``register``); its implementations of orc's own hooks are guarded."""
-        plugin_name = super().register(plugin, name)
-        if plugin_name is not None:
+        """Register ``plugin`` (pluggy's ``register``): its implementations of orc's own hooks are guarded, and a
+        helper object a plugin registers is recorded as that plugin's (#21)."""
+        registered = super().register(plugin, name)
+        if registered is not None:
             for caller in self.get_hookcallers(plugin) or ():
                 if caller.spec is None or caller.spec.namespace is not hookspecs or caller.is_historic():
                     continue
                 for impl in caller.get_hookimpls():
                     if impl.plugin is plugin:
                         hookcalls.guard(self, caller.name, impl)
-        return plugin_name
+            loaded = (
+                registered in DEFAULT_PLUGINS
+                or registered in CORE_PLUGINS
+                or registered in self.distributions
+            )
+            helper_of = None if loaded else owner_of(self._roots, self._hook_code(), plugin)
+            if helper_of is not None and helper_of != registered:
+                self.helpers[registered] = helper_of
+            elif loaded and (root := root_of(plugin)) is not None:
+                self._roots[registered] = root
+        return registered
 
     def is_builtin(self, plugin: object) -> bool:
         """True for orc's own plugins and their helpers (see :func:`is_builtin`)."""
         return is_builtin(plugin)
 
+    def _hook_code(self) -> dict[Any, str]:
+        """The code object of every registered hook implementation -> its plugin's name."""
+        return {
+            getattr(impl.function, "__wrapped__", impl.function).__code__: impl.plugin_name
+            for caller in vars(self.hook).values()
+            if isinstance(caller, pluggy.HookCaller)
+            for impl in caller.get_hookimpls()
+            if hasattr(getattr(impl.function, "__wrapped__", impl.function), "__code__")
+        }
+
     def describe(self, name: str) -> str:
-        """``"name"`` or ``"name" (dist 1.2)``, for messages."""
+        """``"name"`` or ``"name" (dist 1.2)``, for messages; a helper as its plugin, saying which helper."""
+        if name in self.helpers:
+            plugin = owner(self, name)
+            found = self.distributions.get(plugin)
+            source = f"{found[0]} {found[1]}, " if found else ""
+            return f'"{plugin}" ({source}its helper "{name}")'
         if name in self.distributions:
             dist, version = self.distributions[name]
             return f'"{name}" ({dist} {version})'
@@ -120,6 +155,8 @@ def make_plugin_manager(
     pm = OrcPluginManager()
     for name in _disabled_names(plugin_options):
         pm.set_blocked(name)
+    for name in CORE_PLUGINS:
+        pm.register(importlib.import_module(name), name)
     for name in DEFAULT_PLUGINS:
         if pm.is_blocked(name):
             continue
@@ -130,6 +167,7 @@ def make_plugin_manager(
                 f'built-in plugin "{name}" failed to import: {type(exc).__name__}: {exc}; '
                 f"reinstall orc, or disable it with -p no:{name}"
             ) from exc
+        warn_if_replaced(name, module, home(BUILTIN_PACKAGE), DISTRIBUTION)
         pm.register(module, name)
     entry_points = installed_entry_points()
     _check_disabled(pm, _disabled_names(plugin_options), entry_points)
@@ -161,7 +199,7 @@ def _check_hook_names(pm: OrcPluginManager) -> None:
             hint = f"did you mean `{close[0]}`? " if close else ""
             raise PluginError(
                 f"plugin {pm.describe(impl.plugin_name)} implements an unknown hook `{name}`; {hint}"
-                f"fix its name, or disable the plugin with -p no:{impl.plugin_name}"
+                f"fix its name, or disable the plugin with -p no:{owner(pm, impl.plugin_name)}"
             )
     for plugin_name, plugin in pm.list_name_plugin():
         if plugin_name not in pm.distributions:
@@ -236,12 +274,14 @@ def _canonical(name: str) -> str:
 
 
 def installed_entry_points() -> list[InstalledPlugin]:
-    """Every installed ``orc`` entry point, once each.
+    """Every installed ``orc`` entry point, once each; a distribution with one that installs files inside orc's
+    own package is a warning (:mod:`orchestrator_core.reserved`).
 
     :raises PluginError: an entry point takes a built-in plugin's name (reserved), or two distributions use one
         name (only one could load): each names both parties.
     """
     found: dict[str, InstalledPlugin] = {}
+    checked: set[str] = set()
     for dist in importlib.metadata.distributions():
         for ep in dist.entry_points:
             if ep.group != ENTRYPOINT_GROUP:
@@ -262,6 +302,9 @@ def installed_entry_points() -> list[InstalledPlugin]:
                     f"and {dist_name} {dist.version}; only one can load: uninstall one of them"
                 )
             found.setdefault(ep.name, plugin)
+            if dist_name not in checked:
+                checked.add(dist_name)
+                warn_if_intruding(dist, dist_name, BUILTIN_PACKAGE, DISTRIBUTION)
     return list(found.values())
 
 
@@ -334,7 +377,7 @@ def collect(
         if problem:
             raise PluginError(
                 f"plugin {pm.describe(plugin)} registered something unusable: {problem}; "
-                f"fix it or disable the plugin with -p no:{plugin}"
+                f"fix it or disable the plugin with -p no:{owner(pm, plugin)}"
             )
         name = key(value)
         if name in found:

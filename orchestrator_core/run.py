@@ -59,6 +59,12 @@ def executor_problem(item: Any) -> str | None:
         )
     if not inspect.iscoroutinefunction(getattr(executor, "run", None)):
         return f"executor {name!r} has no `async def run(self, run)`"
+    try:
+        inspect.signature(executor.run).bind(None)
+    except TypeError:
+        return f"the run method of executor {name!r} does not take the run: write `async def run(self, run)`"
+    except ValueError:  # no signature to read: let the call tell
+        pass
     return None
 
 

@@ -1,5 +1,6 @@
 import pytest
 from fixtures import clean_env
+from wheels import orc_wheel  # noqa: F401  (a session fixture: orc's wheel, built once)
 
 
 @pytest.fixture

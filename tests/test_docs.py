@@ -309,3 +309,44 @@ def test_an_example_without_credentials_ends_in_one_line(user, name):
     assert out.stderr.startswith("Error: no Claude credentials") and "ORC_SCRIPTED=1" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and out.stdout == ""
     assert not os.listdir(project)
+
+
+def test_every_other_contributing_block_is_run_or_checked():
+    """CONTRIBUTING's shell and TOML blocks (its Python blocks run above): the lint commands run here; the rest are
+    checked against what they name, each saying why it does not run in a test."""
+    import py_compile
+    import tomllib
+
+    develop, bench, publish = blocks(CONTRIBUTING, "bash")
+    (entry_point,) = blocks(CONTRIBUTING, "toml")
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+    # Develop and test: the extras it installs exist; the lint and format checks run (the suite is this very run,
+    # mypy runs in CI: .ci/run).
+    for extra in re.findall(r'"\.\[([\w,-]+)\]"', develop)[0].split(","):
+        assert extra in pyproject["project"]["optional-dependencies"], extra
+    lint = next(line for line in develop.splitlines() if "ruff check" in line).split("#")[0]
+    for command in lint.split("&&"):
+        argv = shlex.split(command.replace(".venv/bin/", f"{BIN}/"))
+        out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, f"{command}: {out.stdout}{out.stderr}"
+    assert (BIN / "mypy").exists() and "mypy orchestrator_core orc_agents" in develop
+    assert all((ROOT / name).is_dir() for name in ("orchestrator_core", "orc_agents"))
+
+    # Benchmarks: each script exists and compiles (they take minutes and measure; bench/ is not the suite).
+    scripts = re.findall(r"bench/\w+\.py", bench)
+    assert len(scripts) == 3
+    for script in scripts:
+        py_compile.compile(str(ROOT / script), doraise=True)
+
+    # Publish: not run (it uploads); tests/test_example_package.py builds and installs the example's wheel instead.
+    assert publish.strip().startswith("python -m build && twine upload")
+
+    # The entry point: what the example package, built and installed by test_example_package.py, declares.
+    example = tomllib.loads((ROOT / "examples" / "orc-role-security" / "pyproject.toml").read_text())
+    declared = tomllib.loads(entry_point)
+    assert declared["project"]["name"] == example["project"]["name"]
+    assert declared["project"]["dependencies"] == example["project"]["dependencies"] == ["orc-agents>=0.1"]
+    assert declared["project"]["entry-points"]["orc"] == example["project"]["entry-points"]["orc"]
+    hooks = next(b for b in blocks(CONTRIBUTING, "python") if b.startswith("# orc_role_security/__init__.py"))
+    assert hooks and set(declared["project"]["entry-points"]["orc"].values()) == {"orc_role_security"}

@@ -1,76 +1,33 @@
 """The example role package, as a user gets it: built into a wheel, installed with orc into a fresh venv (#8).
 
-Installing orc's dependencies into a new venv would download claude-agent-sdk (a 177 MB wheel) every run, so the
-fresh venv reaches the dependencies already installed for this suite through a ``.pth`` file, and gets only the
-two wheels under test: orc (distribution ``orc-agents``), built from this checkout, and orc-role-security,
-installed from those wheels alone (``--no-index``), so the example's dependency on orc must name orc's
-distribution. Building uses pip's build isolation, which needs setuptools from the package index (or pip's cache).
+orc's wheel is the session's (``orc_wheel``, built once; see tests/wheels.py); the example's wheel is installed
+beside it from local wheels alone (``--no-index``), so the example's dependency on orc must name orc's distribution.
 Runs in the normal suite; about 15-25 s on two cores.
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
+from wheels import ROOT, build_wheel, fresh_venv, install_from_wheels, run
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "orc-role-security"
 
 pytestmark = pytest.mark.timeout(240)
 
 
-def run(*args, **kwargs):
-    out = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=180, **kwargs)
-    assert out.returncode == 0, f"{' '.join(map(str, args))}\n{out.stdout}\n{out.stderr}"
-    return out
-
-
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory):
+def venv(tmp_path_factory, orc_wheel):
     """A fresh venv with orc and orc-role-security installed from wheels; yields (bin dir, env, workdir)."""
     tmp = tmp_path_factory.mktemp("example-package")
-    # Build orc from a copy: building in the checkout would leave build/ and egg-info there.
-    source = tmp / "orc-src"
-    source.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for name in ("orchestrator_core", "orc_agents"):
-        shutil.copytree(ROOT / name, source / name, ignore=ignore)
-    example = tmp / "example-src"
-    shutil.copytree(EXAMPLE, example, ignore=ignore)
     wheels = tmp / "wheels"
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "wheel", "--no-deps", "-w", wheels, source, example)
-
-    env_dir = tmp / "venv"
-    run(sys.executable, "-m", "venv", "--without-pip", env_dir)
-    python = env_dir / "bin" / "python"
-    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
-    # Only the dependencies: the suite's own site-packages, appended after the venv's (a .pth line is a path).
-    (site / "orc-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    # orc's wheel first (the suite's own orc, seen through the .pth, would otherwise count as installed), then the
-    # example from the local wheels only (--no-index): its dependency on orc is resolved by name, so a wrong name
-    # (`orc` on PyPI is another project) fails here.
-    run(*pip, "--python", python, "install", "--no-deps", *wheels.glob("orc_agents-*.whl"))
-    run(*pip, "--python", python, "install", "--no-index", "--find-links", wheels, "orc-role-security")
-
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_", "ORCHESTRATOR_"))
-    }
-    env.pop("PYTHONPATH", None)
-    env.update(HOME=str(tmp / "home"), PATH=f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}")
+    build_wheel(EXAMPLE, wheels)
+    bin_dir, env = fresh_venv(tmp, orc_wheel)
+    install_from_wheels(bin_dir, orc_wheel, wheels, "orc-role-security")
     work = tmp / "work"
     work.mkdir()
     (work / "settings.py").write_text('api_key = "sk-not-a-real-key"\n')
-    return env_dir / "bin", env, work, example
+    return bin_dir, env, work, EXAMPLE
 
 
 def test_orc_and_the_plugin_come_from_the_wheels(venv):

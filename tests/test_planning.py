@@ -368,7 +368,7 @@ def test_scripted_demo_plans_with_the_planner_agent(cli_env, tmp_path):
 def test_an_unknown_planner_is_refused(orc_cli):
     out = orc_cli("plan", "--planner", "oracle", "Refactor the parser")
     assert out.exit_code == 2
-    assert "no planner plugin answers --planner 'oracle'; built-in planners: llm, template" in out.stderr
+    assert "unknown planner 'oracle'; choose one of: llm, template (see `orc plugins`)" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 

@@ -81,23 +81,28 @@ def test_plugins_lists_third_parties_with_their_distribution_and_hooks(
     )
     out = orc_cli("plugins", env=LOAD)
     assert out.exit_code == 0, out.output
-    assert out.stdout.splitlines() == ["audit  orc-role-audit 1.2.0", "       hooks: orc_register_roles"]
+    assert out.stdout.splitlines() == [
+        "audit  orc-role-audit 1.2.0",
+        "       hooks: orc_register_roles",
+        "       roles: audit",
+    ]
 
     rows = json.loads(orc_cli("plugins", "--json", env=LOAD).stdout)
     assert rows == [{"name": "audit", "distribution": "orc-role-audit", "version": "1.2.0", "builtin": False,
-                     "hooks": ["orc_register_roles"]}]  # fmt: skip
+                     "helper_of": None, "hooks": ["orc_register_roles"], "provides": {"roles": ["audit"]},
+                     "disabled": None}]  # fmt: skip
 
 
 def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     rows = json.loads(orc_cli("plugins", "--all", "--json").stdout)
-    assert [r["name"] for r in rows] == list(DEFAULT_PLUGINS)
+    assert [r["name"] for r in rows] == list(DEFAULT_PLUGINS)  # orc's core modules are not listed
     assert {r["distribution"] for r in rows} == {"orc-agents (built-in)"}
     roles = next(r for r in rows if r["name"] == "orc_roles")
     assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
     text = orc_cli("plugins", "--all").stdout
     assert (
         "orc_claude     orc-agents (built-in)\n" in text
-        and "hooks: orc_make_runtime, orc_register_runtimes\n" in text
+        and "hooks: orc_make_runtime, orc_register_runtimes, orc_tool_names\n" in text
     )
 
 
@@ -113,7 +118,25 @@ def test_plugins_shows_what_is_disabled(orc_cli, install, with_plugins_command):
     rows = json.loads(
         orc_cli("-p", "no:audit", "-p", "no:orc_store", "plugins", "--all", "--json", env=LOAD).stdout
     )
-    assert [r["name"] for r in rows] == [n for n in DEFAULT_PLUGINS if n != "orc_store"]
+    assert [r["name"] for r in rows if not r["disabled"]] == [n for n in DEFAULT_PLUGINS if n != "orc_store"]
+    assert {r["name"]: r["disabled"] for r in rows if r["disabled"]} == {
+        "audit": "-p no:audit",
+        "orc_store": "-p no:orc_store",
+    }
+    text = orc_cli("plugins").stdout  # autoload off (orc_cli's default) keeps it out too
+    assert text == "audit  orc-role-audit 1.0  disabled: ORC_DISABLE_PLUGIN_AUTOLOAD is set\n"
+    allowed = orc_cli("plugins", env={**LOAD, "ORC_LOAD_PLUGINS": "nothing-else"})
+    assert allowed.exit_code == 4  # a name that matches nothing installed is an error (not a listing)
+
+
+def test_plugins_shows_what_each_plugin_provides(orc_cli, with_plugins_command):
+    rows = {r["name"]: r for r in json.loads(orc_cli("plugins", "--all", "--json").stdout)}
+    assert rows["orc_executors"]["provides"] == {"modes": ["dag", "parallel", "sequential"]}
+    assert rows["orc_planners"]["provides"]["planners"] == ["llm", "template"]
+    assert "feature_implementation" in rows["orc_planners"]["provides"]["task_types"]
+    assert "browse" in rows["orc_store"]["provides"]["commands"]
+    worktree = rows["orc_worktree"]["provides"]
+    assert "--isolation" in worktree["options"] and "ORC_ISOLATION" in worktree["settings"]
 
 
 # -- a third-party role, end to end in-process ----------------------------------------------------------------------

@@ -35,7 +35,7 @@ def test_fixtures_for_plugin_authors(pytester):
 
         def test_pm_has_only_the_builtins(orc_pm):
             names = {name for name, plugin in orc_pm.list_name_plugin() if plugin is not None}
-            assert names == set(DEFAULT_PLUGINS)
+            assert names == set(DEFAULT_PLUGINS) | {"orchestrator_core.planners"}  # and a core plugin
 
         def test_register_for_one_test(orc_pm, orc_register, orc_config):
             name = orc_register(Plugin(), "auditor-plugin")
@@ -246,3 +246,51 @@ def test_check_observer_rejects_unknown_arguments():
 
     with pytest.raises(AssertionError, match="does not register.*secret"):
         check_observer(Nosy())
+
+
+def test_orchestrators_with_plugins_and_scripts_by_role(pytester):
+    """An author tests a role without copying its prompt: make_orchestrator(plugins=...) or the orc_plugins
+    marker, and scripted_model.script(..., role=NAME); a role the model was not told about is reported."""
+    result = run_inner(
+        pytester,
+        """
+        import pytest
+
+        from orchestrator_core import Role, hookimpl
+        from orchestrator_core.testing import text, tool
+
+        class Plugin:
+            @hookimpl
+            def orc_register_roles(self, register):
+                register(Role("auditor", "Audits.", "A prompt the test never repeats.", tools=("Read",)))
+
+        @pytest.mark.anyio
+        async def test_factory(make_orchestrator, scripted_model, orc_workdir):
+            (orc_workdir / "notes.txt").write_text("remember the milk\\n")
+            scripted_model.script([tool("Read", {"file_path": "notes.txt"}), text("1 finding")], role="auditor")
+            async with make_orchestrator(plugins=[Plugin()]) as orc:
+                result = await orc.execute("Audit", roles=["auditor"], cwd=orc_workdir)
+            assert result.success and result.subtasks[0].output == "1 finding"
+            assert "remember the milk" in scripted_model.requests[-1].last_tool_output
+
+        @pytest.mark.anyio
+        @pytest.mark.orc_plugins(Plugin())
+        async def test_marker(orchestrator, scripted_model, orc_workdir):
+            scripted_model.script([text("from the auditor")], role="auditor")
+            scripted_model.script([text("from anyone else")])
+            async with orchestrator as orc:
+                result = await orc.execute("Audit", roles=["auditor", "reviewer"], cwd=orc_workdir)
+            assert [s.output for s in result.subtasks] == ["from the auditor", "from anyone else"]
+
+        def test_an_unknown_role_is_reported(scripted_model):
+            import urllib.request, json
+            scripted_model.script([text("x")], role="wizard")
+            body = json.dumps({"model": "m", "max_tokens": 5, "system": "s", "messages": [
+                {"role": "user", "content": "hi"}]}).encode()
+            request = urllib.request.Request(scripted_model.url + "/v1/messages", body,
+                                             {"content-type": "application/json"})
+            urllib.request.urlopen(request).read()
+            assert "answers role 'wizard', which the scripted model does not know" in str(scripted_model.errors[0])
+        """,
+    )
+    result.assert_outcomes(passed=3)

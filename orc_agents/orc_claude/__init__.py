@@ -10,6 +10,7 @@ beside the SDK).
 from orchestrator_core import hookimpl
 
 from .runtime import ClaudeRuntime
+from .tools import ADDED_BY_THE_CLI, CLI_TOOLS
 
 
 @hookimpl
@@ -22,3 +23,9 @@ def orc_make_runtime(config):
     """trylast: the default runtime; another plugin's runtime wins. It runs agents here, so it declines any
     other ``--runtime``."""
     return ClaudeRuntime(config) if config.runtime == "local" else None
+
+
+@hookimpl
+def orc_tool_names():
+    """The tools a role may list: those the Claude Code CLI knows (MCP tools, ``mcp__*``, are always allowed)."""
+    return CLI_TOOLS | ADDED_BY_THE_CLI

@@ -2,17 +2,17 @@
 
 ``auto`` picks a template from the prompt's words; when none fits, or with ``--planner llm``, a planner agent
 makes the plan (:mod:`orc_agents.orc_planners.llm`). Without credentials for that agent, ``auto`` falls back to the
-feature template with a warning. Disable with ``-p no:orc_planners`` (then another planner plugin must answer
-``orc_make_plan``).
+feature template with a warning. ``--planner llm`` and ``--planner template`` name the two ways. Disable with
+``-p no:orc_planners`` (then another planner plugin must answer ``orc_make_plan``).
 """
 
-from orchestrator_core import Plan, Subtask, UsageError, hookimpl
+from orchestrator_core import Plan, Subtask, hookimpl
 
 from . import llm
 from .templates import TASK_TYPES, choose_task_type, plan_from_template
 
-#: ``--planner`` values this plugin answers: ``template`` never runs an agent to plan.
-PLANNERS = (llm.LLM, "template")
+#: The planner that never runs an agent: ``--planner template``.
+TEMPLATE = "template"
 #: What ``auto`` falls back to when the planner agent cannot run.
 FALLBACK = "feature_implementation"
 
@@ -23,24 +23,20 @@ def orc_register_task_types(register):
         register(task_type)
 
 
-#: The planner the user asked for (``--planner``); None lets the task type decide.
-PLANNER = "ORC_PLANNER"
-
-
 @hookimpl
-def orc_addoption(parser):
-    parser.add_setting(
-        PLANNER,
-        parse=lambda text: text.strip() or None,
-        default=None,
-        help=f"Ask this planner for every plan ({', '.join(PLANNERS)}); empty: the task type decides.",
-    )
-    parser.add_option(
-        "--planner",
-        setting=PLANNER,
-        commands=("execute", "plan"),
-        help="Ask this planner for the plan, e.g. llm (a planner agent).",
-    )
+def orc_register_planners(register):
+    register(llm.LLM, ask_the_planner_agent)
+    register(TEMPLATE, plan_from_templates)
+
+
+def ask_the_planner_agent(prompt, task_type, roles, task_types, orc, cwd):
+    """A planner agent reads the prompt and the roles and answers a dependency graph."""
+    return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
+
+
+def plan_from_templates(prompt, task_type, roles, task_types, config, orc):
+    """The task type's template (``auto``: the one the prompt's words choose); never runs an agent."""
+    return _plan(prompt, task_type, roles, task_types, config, orc, None, agent=False)
 
 
 @hookimpl(tryfirst=True)
@@ -54,15 +50,12 @@ def orc_scripted_model(model):
 @hookimpl(trylast=True)
 def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
     """trylast: a smarter planner plugin gets the first word; these are the fallback."""
-    planner = config.get(PLANNER)
-    if planner is not None and planner not in PLANNERS:
-        raise UsageError(
-            f"no planner plugin answers --planner {planner!r}; built-in planners: "
-            f"{', '.join(PLANNERS)} (see `orc plugins`)"
-        )
-    if planner == llm.LLM:
-        return llm.make_plan(prompt, task_type, roles, task_types, orc, cwd)
-    if task_type == "custom":  # the core made ``auto`` with roles ``custom`` (#18)
+    return _plan(prompt, task_type, roles, task_types, config, orc, cwd, agent=True)
+
+
+def _plan(prompt, task_type, roles, task_types, config, orc, cwd, *, agent):
+    """``custom``, ``auto`` and the templates; with ``agent``, ``auto`` may ask the planner agent."""
+    if task_type == "custom" or (task_type == "auto" and roles):
         subtasks = [
             Subtask(
                 str(i), role, f"Do the {role}'s part of the task.", depends_on=(str(i - 1),) if i > 1 else ()
@@ -72,7 +65,9 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
         return Plan(subtasks, task_type="custom")
     if task_type == "auto":
         task_type = choose_task_type(prompt)
-        if task_type is None and planner is None and config.plan_only and not config.get("ORC_SCRIPTED"):
+        if task_type is None and not agent:
+            pass  # `--planner template`: the fallback template, no agent and nothing to say
+        elif task_type is None and config.plan_only and not config.get("ORC_SCRIPTED"):
             # `orc plan` spends nothing unless asked (#20): a template, and how to ask for the planner agent.
             # (With --scripted the planner agent costs nothing, and the demo shows it.) Said only where the
             # template can run: otherwise the plan's own one-line error is all the user needs.
@@ -83,7 +78,7 @@ def orc_make_plan(prompt, task_type, roles, task_types, config, orc, cwd):
                     "`--planner llm` asks a planner agent for a dependency graph instead (it spends)",
                     FALLBACK,
                 )
-        elif task_type is None and planner is None:
+        elif task_type is None:
             reason = llm.unavailable(orc)
             if reason is None:
                 return llm.make_plan(prompt, "auto", roles, task_types, orc, cwd)

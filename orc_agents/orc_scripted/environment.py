@@ -6,8 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pluggy
+from typing import Any
 
 
 def scripted_config_dir() -> Path:
@@ -24,11 +23,14 @@ def scripted_config_dir() -> Path:
 
 
 @contextmanager
-def scripted_environment(pm: pluggy.PluginManager) -> Iterator[dict[str, str]]:
+def scripted_environment(pm: Any) -> Iterator[dict[str, str]]:
     """Start a scripted model with every plugin's scripts; yield the environment agents need to use it."""
+    from orchestrator_core.plugins import collect
     from orchestrator_core.testing import ScriptedModel
 
     model = ScriptedModel()
+    # So a plugin's demo script can answer its role by name (``model.script(..., role="security")``).
+    model.add_roles(role for role, _ in collect(pm, "orc_register_roles", lambda r: r.name).values())
     pm.hook.orc_scripted_model(model=model)
     config_dir = scripted_config_dir()
     config_dir.mkdir(parents=True, exist_ok=True)

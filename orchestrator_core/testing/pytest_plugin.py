@@ -50,12 +50,61 @@ def orc_pm(monkeypatch: pytest.MonkeyPatch) -> Any:
     return make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
 
 
-@pytest.fixture
-def orchestrator(orc_config: Any, orc_pm: Any) -> Any:
-    """An :class:`~orchestrator_core.Orchestrator` on ``orc_config`` and ``orc_pm``, not yet started."""
+#: ``@pytest.mark.orc_plugins(plugin, ...)``: the ``orchestrator`` fixture's Orchestrator loads these too.
+MARKER = "orc_plugins"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*plugins): plugin modules or objects the `orchestrator` fixture's Orchestrator loads (orc)",
+    )
+
+
+def _build(orc_config: Any, pm: Any, scripted_model: Any, plugin_scripts: bool) -> Any:
     from orchestrator_core import Orchestrator
 
-    return Orchestrator(orc_config, pm=orc_pm)
+    orc = Orchestrator(orc_config, pm=pm)
+    # So `scripted_model.script(replies, role="security")` knows the role's agents by their prompt.
+    scripted_model.add_roles(orc.roles.values())
+    if plugin_scripts:
+        pm.hook.orc_scripted_model(model=scripted_model)
+    return orc
+
+
+@pytest.fixture
+def orchestrator(request: pytest.FixtureRequest, orc_config: Any, orc_pm: Any, scripted_model: Any) -> Any:
+    """An :class:`~orchestrator_core.Orchestrator` on ``orc_config`` and ``orc_pm``, not yet started.
+
+    ``@pytest.mark.orc_plugins(my_plugin, ...)`` on the test (or its module or class) registers those plugins
+    first, so their roles, task types, modes and planners are there; ``scripted_model`` knows every role, so
+    ``scripted_model.script(replies, role="security")`` answers that role's agents.
+    """
+    for marker in reversed(list(request.node.iter_markers(MARKER))):
+        for plugin in marker.args:
+            orc_pm.register(plugin)
+    orc_pm.check_pending()
+    return _build(orc_config, orc_pm, scripted_model, plugin_scripts=False)
+
+
+@pytest.fixture
+def make_orchestrator(orc_config: Any, scripted_model: Any) -> Any:
+    """Build Orchestrators with plugins: ``make_orchestrator(plugins=[my_plugin], plugin_scripts=False,
+    config=None)``.
+
+    Each call gets a fresh plugin manager with orc's built-ins and ``plugins`` (installed third-party plugins are
+    not loaded), on ``orc_config`` unless ``config`` is given; the Orchestrator is not started (``async with
+    make_orchestrator(plugins=[...]) as orc:``). ``scripted_model`` learns every role, for
+    ``scripted_model.script(replies, role=NAME)``; ``plugin_scripts=True`` also gives it the scripts the plugins
+    answer ``orc execute --scripted`` with (``orc_scripted_model``), after the test's own.
+    """
+    from orchestrator_core import make_plugin_manager
+
+    def make(plugins: Any = (), *, plugin_scripts: bool = False, config: Any = None) -> Any:
+        pm = make_plugin_manager(plugins=plugins, environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        return _build(config or orc_config, pm, scripted_model, plugin_scripts)
+
+    return make
 
 
 # -- for plugin authors (#8) ------------------------------------------------------------------------------------------

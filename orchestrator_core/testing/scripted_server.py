@@ -15,7 +15,8 @@ What the model "says" is scripted::
         options = ClaudeAgentOptions(env=model.env(tmp_path / "cfg"), ...)
 
 A script matches a request when its ``match`` substring occurs in the system
-prompt or in any message; scripts are tried in registration order. A session
+prompt or in any message, and (``role=``) when the request comes from an agent
+of that role; scripts are tried in registration order. A session
 (the ``X-Claude-Code-Session-Id`` header) is bound to the script that answered
 its first request and has its own cursor into that script's replies, so
 parallel sessions each get the whole sequence and a resumed session goes on
@@ -232,6 +233,9 @@ class _Script:
     name: str
     match: str | None
     replies: tuple[ReplySource, ...]
+    #: The role whose agents this script answers: a name (its prompt looked up in ``ScriptedModel.roles``) or a
+    #: record with a ``system_prompt``.
+    role: Any = None
 
 
 def _session_of(headers: dict[str, str], body: dict[str, Any]) -> str | None:
@@ -418,6 +422,9 @@ class ScriptedModel:
         #: Exceptions raised by callable replies (answered with HTTP 500).
         self.errors: list[BaseException] = []
         self._scripts: list[_Script] = []
+        #: Role name -> system prompt, for ``script(role=NAME)`` (:meth:`add_roles`).
+        self.roles: dict[str, str] = {}
+        self._warned: set[str] = set()
         self._bound: dict[str, str] = {}
         self._cursors: dict[tuple[str, str | None], int] = {}
         self._lock = threading.Lock()
@@ -486,7 +493,12 @@ class ScriptedModel:
     # -- scripting -----------------------------------------------------------
 
     def script(
-        self, replies: Sequence[ReplySource], *, match: str | None = None, name: str | None = None
+        self,
+        replies: Sequence[ReplySource],
+        *,
+        match: str | None = None,
+        name: str | None = None,
+        role: Any = None,
     ) -> str:
         """Register a script and return its name.
 
@@ -495,13 +507,40 @@ class ScriptedModel:
         :param match: substring of the system prompt or messages that selects
             this script; None matches every request.
         :param name: script name; ``script-N`` when None. Must be unique.
+        :param role: answer only the agents of this role: a role's name (the
+            orchestrator fixtures and ``--scripted`` tell the model every
+            role, see :meth:`add_roles`) or a :class:`~orchestrator_core.Role`.
+            The test need not know the role's prompt. With ``match`` too,
+            both must hold.
         """
         with self._lock:
             name = name or f"script-{len(self._scripts) + 1}"
             if any(s.name == name for s in self._scripts):
                 raise ValueError(f"duplicate script name {name!r}")
-            self._scripts.append(_Script(name, match, tuple(replies)))
+            self._scripts.append(_Script(name, match, tuple(replies), role))
         return name
+
+    def add_roles(self, roles: Iterable[Any]) -> None:
+        """Tell the model the roles (records with ``name`` and ``system_prompt``), so ``script(role=NAME)``
+        recognises their agents by their system prompt."""
+        with self._lock:
+            self.roles.update({role.name: role.system_prompt for role in roles})
+
+    def _role_prompt(self, script: _Script) -> str | None:
+        role = script.role
+        if not isinstance(role, str):
+            return str(role.system_prompt)
+        prompt = self.roles.get(role)
+        if prompt is None and script.name not in self._warned:
+            self._warned.add(script.name)
+            self.errors.append(
+                LookupError(
+                    f"script {script.name!r} answers role {role!r}, which the scripted model does not know; "
+                    "build the Orchestrator with the orchestrator or make_orchestrator fixture, or call "
+                    "model.add_roles(orc.roles.values())"
+                )
+            )
+        return prompt
 
     def requests_for(self, script: str | None) -> list[ScriptedRequest]:
         """Requests answered by ``script`` (None: the unmatched ones)."""
@@ -544,6 +583,10 @@ class ScriptedModel:
             return next(s for s in self._scripts if s.name == self._bound[sid])
         haystack = request.search_text
         for script in self._scripts:
+            if script.role is not None:
+                prompt = self._role_prompt(script)
+                if prompt is None or prompt not in request.system_text:
+                    continue
             if script.match is None or script.match in haystack:
                 if sid is not None:
                     self._bound[sid] = script.name
