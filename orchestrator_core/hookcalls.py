@@ -16,15 +16,17 @@ its plugin is registered (``OrcPluginManager.register``); a call is then an ordi
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .hookspecs import OBSERVER_HOOKS
+from .provenance import owner
 
 if TYPE_CHECKING:
     import pluggy
@@ -41,6 +43,22 @@ _running: contextvars.ContextVar[str | None] = contextvars.ContextVar("orc_runni
 _failures: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "orc_observer_failures", default=None
 )
+
+
+#: The plugins whose implementations answered (returned something not None) while :func:`answering` collects.
+_answered: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("orc_answered", default=None)
+
+
+@contextlib.contextmanager
+def answering() -> Iterator[list[str]]:
+    """Collect, in call order, the names of the plugins whose implementations answer a hook called in the block:
+    whose answer a ``firstresult`` hook returned is the last one (a planner that answered, #21)."""
+    names: list[str] = []
+    token = _answered.set(names)
+    try:
+        yield names
+    finally:
+        _answered.reset(token)
 
 
 def running_plugin() -> str | None:
@@ -86,9 +104,13 @@ def _marked(function: Callable[..., Any], name: str) -> Callable[..., Any]:
     def marked(*args: Any, **kwargs: Any) -> Any:
         token = _running.set(name)
         try:
-            return function(*args, **kwargs)
+            answer = function(*args, **kwargs)
         finally:
             _running.reset(token)
+        answered = _answered.get()
+        if answer is not None and answered is not None:
+            answered.append(name)
+        return answer
 
     return marked
 
@@ -215,7 +237,7 @@ def _failed(pm: OrcPluginManager, hook_name: str, name: str, exc: BaseException)
     (per plugin and hook), at debug level after that (a raising ``orc_event`` must not flood stderr)."""
     line = (
         f"plugin {pm.describe(name)} failed in {hook_name}: {type(exc).__name__}: {exc}; the run goes on; "
-        f"disable it with -p no:{name}"
+        f"disable it with -p no:{owner(pm, name)}"
     )
     log.log(logging.DEBUG if (name, hook_name) in pm.reported else logging.WARNING, "%s", line)
     pm.reported.add((name, hook_name))

@@ -12,6 +12,7 @@ disableable): it declares ``ORC_PLANNER`` and ``--planner`` for every planner pl
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -157,8 +158,33 @@ def ask(pm: Any, config: Any, kwargs: Mapping[str, Any]) -> Answer:
             known = ", ".join(sorted(planners)) or "none (no planner plugin is loaded)"
             raise UsageError(f"unknown planner {name!r}; choose one of: {known} (see `orc plugins`)")
         planner, plugin = planners[name]
-        return Answer(_call(planner, kwargs), plugin, source=f"planner {name!r}")
+        # Through the hook all the same, so its wrappers (a tracer's plan span) see the named planner's work too.
+        token = _named.set(planner)
+        try:
+            value = pm.hook.orc_make_plan(**kwargs)
+        finally:
+            _named.reset(token)
+        return Answer(None if value is _DECLINED else value, plugin, source=f"planner {name!r}")
     return _first_answer(pm, kwargs)
+
+
+#: The planner the user named, while :func:`ask` calls ``orc_make_plan`` for it.
+_named: contextvars.ContextVar[Planner | None] = contextvars.ContextVar("orc_named_planner", default=None)
+#: What :func:`orc_make_plan` answers for a named planner that declined (None would let the next impl answer).
+_DECLINED = object()
+
+
+@hookimpl(tryfirst=True)
+def orc_make_plan(
+    prompt: Any, task_type: Any, roles: Any, task_types: Any, config: Any, orc: Any, cwd: Any
+) -> Any:
+    """The planner the user named (``--planner``) answers, and no other: its answer, or a decline."""
+    planner = _named.get()
+    if planner is None:
+        return None
+    kwargs = {"prompt": prompt, "task_type": task_type, "roles": roles, "task_types": task_types}
+    answer = _call(planner, {**kwargs, "config": config, "orc": orc, "cwd": cwd})
+    return _DECLINED if answer is None else answer
 
 
 def _call(planner: Planner, kwargs: Mapping[str, Any]) -> Any:
@@ -173,18 +199,12 @@ def _call(planner: Planner, kwargs: Mapping[str, Any]) -> Any:
 
 
 def _first_answer(pm: Any, kwargs: Mapping[str, Any]) -> Answer:
-    """``orc_make_plan`` as pluggy calls it (first non-None answer), one implementation at a time to know whose."""
-    caller = pm.hook.orc_make_plan
-    impls = caller.get_hookimpls()
-    if any(getattr(i, "hookwrapper", False) or getattr(i, "wrapper", False) for i in impls):
-        return Answer(caller(**kwargs), None)  # a wrapper may change the answer: let pluggy run them all
-    for impl in reversed(impls):
-        # pluggy's own subset caller: this implementation alone, under orc's rules like any hook call.
-        others = [i.plugin for i in impls if i.plugin is not impl.plugin]
-        value = pm.subset_hook_caller("orc_make_plan", remove_plugins=others)(**kwargs)
-        if value is not None:
-            return Answer(value, impl.plugin_name)
-    return Answer(None, None)
+    """``orc_make_plan`` as pluggy calls it (first non-None answer, every wrapper around it), and whose it is."""
+    from .hookcalls import answering
+
+    with answering() as answered:
+        value = pm.hook.orc_make_plan(**kwargs)
+    return Answer(value, answered[-1] if answered and value is not None else None)
 
 
 def listed_in_help(param: Any, pm: Any) -> Any:
