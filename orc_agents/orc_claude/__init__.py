@@ -17,3 +17,13 @@ def orc_make_runtime(config):
     """trylast: the default runtime; another plugin's runtime wins. It runs agents here, so it declines any
     other ``--runtime``."""
     return ClaudeRuntime(config) if config.runtime == "local" else None
+
+
+@hookimpl
+def orc_orchestrator_started(orc):
+    """Agents' transcripts go to whichever plugin keeps them (orc's store), so any machine can continue them."""
+    from .transcripts import HookTranscripts
+
+    runtime = orc.agents.runtime
+    if isinstance(runtime, ClaudeRuntime):
+        runtime.transcripts = HookTranscripts(orc.pm.hook)

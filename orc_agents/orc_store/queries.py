@@ -326,3 +326,15 @@ def load_task(db: Any, task_id: str) -> TaskRecord | None:
         r["id"] for r in _all(db, "select id from agents where task_id = ? order by created_at", [task_id])
     ]
     return TaskRecord(task, results, agent_ids, agents)
+
+
+def transcript(db: Any, session_id: str, subpath: str) -> list[dict[str, Any]] | None:
+    """The kept lines of a session's transcript in the order first written (m017), or None if none are kept."""
+    found = [
+        json.loads(entry)
+        for (entry,) in db.execute(
+            "select entry from transcripts where session_id = ? and subpath = ? order by rowid",
+            [session_id, subpath],
+        ).fetchall()
+    ]
+    return found or None
