@@ -11,8 +11,11 @@ import sys
 import threading
 from pathlib import Path
 
+import attrs
+import pytest
 from fixtures import alive, clean_env, wait_for
 
+from orchestrator_core import Orchestrator, hookimpl, make_plugin_manager
 from orchestrator_core.testing import text, tool
 
 BIN = Path(sys.executable).parent
@@ -117,3 +120,83 @@ def test_killed_on_machine_a_resumed_on_machine_b_from_the_store_alone(scripted_
     db_b = tmp_path / "b" / "orc.db"
     assert query(db_b, "select status from agents") == [("deleted",)]
     assert query(db_b, "select count(*) from transcripts") == [(0,)]
+
+
+class Keeper:
+    """A third party's transcript keeper (orc_store disabled): lines by (session, subpath), in memory."""
+
+    def __init__(self):
+        self.lines = {}
+        self.loads = []
+
+    @hookimpl
+    def orc_transcript_append(self, agent, session_id, subpath, entries):
+        self.lines.setdefault((agent.id, session_id, subpath), []).extend(entries)
+
+    @hookimpl
+    def orc_transcript_load(self, agent, session_id, subpath):
+        self.loads.append((agent.id, session_id, subpath))
+        return self.lines.get((agent.id, session_id, subpath))
+
+
+def without_store():
+    return make_plugin_manager(["no:orc_store"], environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"})
+
+
+@pytest.mark.anyio
+async def test_hook_orc_transcript_append(orc_config, scripted_model, orc_workdir):
+    """Every line of the session's transcript reaches the keeper as the session writes it, secrets redacted."""
+    keeper = Keeper()
+    pm = without_store()
+    pm.register(keeper)
+    config = attrs.evolve(orc_config, runtime_env={**orc_config.runtime_env, "MY_TOKEN": "tok-abcdef-123456"})
+    scripted_model.script([text("noted tok-abcdef-123456")], match="scout of the team")
+    async with Orchestrator(config, pm=pm) as orc:
+        agent = await orc.create_agent("scout", cwd=orc_workdir)
+        assert await orc.send_to_agent(agent.id, "remember WORD-GAMMA")
+        session = orc.agents.get(agent.id).session_id
+    ((agent_id, session_id, subpath),) = keeper.lines
+    assert (agent_id, session_id, subpath) == (agent.id, session, "")
+    kept = json.dumps(keeper.lines[agent_id, session_id, subpath])
+    assert "WORD-GAMMA" in kept and "noted" in kept
+    assert "tok-abcdef-123456" not in kept and "MY_TOKEN" in kept
+
+
+@pytest.mark.anyio
+async def test_hook_orc_transcript_load(orc_config, scripted_model, orc_workdir, tmp_path):
+    """With the CLI's own files gone (another machine), the session continues from what the keeper gives back."""
+    keeper = Keeper()
+    pm = without_store()
+    pm.register(keeper)
+    scout = scripted_model.script([text("first"), text("second")], match="scout of the team")
+    async with Orchestrator(attrs.evolve(orc_config, keep_agents=True), pm=pm) as orc:
+        agent = await orc.create_agent("scout", cwd=orc_workdir)
+        await orc.send_to_agent(agent.id, "remember WORD-DELTA")
+        shutil.rmtree(tmp_path / "claude-config")  # this machine's transcripts: gone
+        assert await orc.send_to_agent(agent.id, "what was the word?") == "second"
+    first, second = scripted_model.requests_for(scout)
+    assert second.session_id == first.session_id and "WORD-DELTA" in second.search_text
+    assert (agent.id, first.session_id, "") in keeper.loads
+
+
+def test_kept_agents_keep_their_conversation_until_deleted(cli_env, scripted_model, orc_workdir, tmp_path):
+    """`--keep-agents`: the lines stay with the agent; `orc agents delete` takes them out of the store."""
+    db = tmp_path / "orc.db"
+    scripted_model.script([text("LOOKED")], match="scout of the team")
+    run = subprocess.run(
+        [str(BIN / "orc"), "execute", "--roles", "scout", "--keep-agents", "--json", "look"],
+        cwd=orc_workdir,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    agent_id = json.loads(run.stdout)["subtasks"][0]["agent_id"]
+    assert query(db, "select count(*) from transcripts where agent_id = ?", [agent_id])[0][0] > 0
+    deleted = subprocess.run(
+        [str(BIN / "orc"), "agents", "delete", agent_id], cwd=orc_workdir, env=cli_env, capture_output=True
+    )
+    assert deleted.returncode == 0, deleted.stderr
+    assert query(db, "select count(*) from transcripts") == [(0,)]
+    assert query(db, "select status from agents") == [("deleted",)]
