@@ -8,7 +8,13 @@ import os
 
 import pytest
 
-if not os.environ.get("ORC_RAY_SUITE"):
+if os.environ.get(
+    "ORC_RAY_GUIDE"
+):  # the README's cluster guide, in a namespace of its own (tests/test_ray.py)
+    collect_ignore_glob = ["test_ray_cluster.py"]
+elif os.environ.get("ORC_RAY_SUITE"):
+    collect_ignore_glob = ["test_cluster_guide.py"]
+else:
     collect_ignore_glob = ["test_*.py"]
 
 #: The nodes' own credentials (a dummy: the scripted model takes any key). The head sends secrets' names only, so
