@@ -92,7 +92,8 @@ def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     roles = next(r for r in rows if r["name"] == "orc_roles")
     assert roles["hooks"] == ["orc_register_roles", "orc_scripted_model"]
     text = orc_cli("plugins", "--all").stdout
-    assert "orc_claude     orc-agents (built-in)\n" in text and "hooks: orc_make_runtime\n" in text
+    assert "orc_claude     orc-agents (built-in)\n" in text
+    assert "hooks: orc_make_runtime, orc_orchestrator_started\n" in text
 
 
 def test_plugins_with_none_installed_says_so(orc_cli, with_plugins_command):
