@@ -341,6 +341,41 @@ def orc_query_agents(role: str | None, status: str | None) -> list[Agent] | None
     """
 
 
+@hookspec
+def orc_transcript_append(agent: Agent, session_id: str, subpath: str, entries: list[dict[str, Any]]) -> None:
+    """Keep lines of an agent's session transcript, as the session writes them.
+
+    Called by the runtime (on the machine that runs orc, also for agents on other nodes) each time the session's
+    transcript grows, so that the conversation can be continued on any machine or node that can open the store
+    (``orc resume``, ``orc agents send``; #25). Store them in order; a line with a ``uuid`` sent again is kept
+    once. They go when the agent is deleted (``orc_agent_deleted``).
+
+    :param agent: the agent whose session it is.
+    :param session_id: the session the lines belong to.
+    :param subpath: ``""`` for the session's own transcript, else the path of a subagent's transcript in it.
+    :param entries: the lines, JSON-safe dicts, in the order written.
+
+    **Sync or async**: sync only, and quick: it runs on the run's event loop.
+    """
+
+
+@hookspec(firstresult=True)
+def orc_transcript_load(agent: Agent, session_id: str, subpath: str) -> list[dict[str, Any]] | None:
+    """Give back the lines of an agent's session transcript kept by :func:`orc_transcript_append`.
+
+    Called by the runtime before it continues a session, in any process on any machine. The call stops at the
+    first non-None result; return None if you keep nothing for that session (the runtime then continues from
+    its own files, if it has them).
+
+    :param agent: the agent whose session it is.
+    :param session_id: the session.
+    :param subpath: ``""`` for the session's own transcript, else a subagent's path.
+    :returns: the lines in the order they were written, or None.
+
+    **Sync or async**: sync only.
+    """
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Planning
 # ---------------------------------------------------------------------------------------------------------------

@@ -309,6 +309,9 @@ def test_a_send_after_the_transcript_vanished_says_so(cli_env, scripted_model, o
     assert orc(cli_env, orc_workdir, "agents", "send", agent_id, "one").returncode == 0
     (path,) = list((tmp_path / "claude-config").rglob("*.jsonl"))
     path.unlink()
+    # Gone from the store too (#25): with the store's copy, another machine's send would go on (test_transcript_store).
+    with sqlite3.connect(tmp_path / "orc.db") as db:
+        db.execute("delete from transcripts")
     out = orc(cli_env, orc_workdir, "agents", "send", agent_id, "two")
     assert out.returncode == 2, out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr

@@ -166,3 +166,36 @@ def test_orc_nodes_on_a_stale_local_session_fails_fast_in_one_line(tmp_path, sta
     else:
         assert done.stderr.startswith("Error: no Ray cluster runs on this machine")
     assert "start one with `ray start --head`, or pass --ray-address HOST:PORT" in done.stderr
+
+
+def test_the_readme_cluster_guide_runs_as_written(tmp_path):
+    """README "Run on a cluster", every command, in a network, PID and mount namespace of its own: Ray binds loopback
+    only, and the guide's `ray stop` sees (and stops) only this namespace's Ray, never another test's or user's."""
+    pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
+    if not _unshare_allowed():
+        pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces)")
+    import shutil
+    import tempfile
+
+    # Ray's session folders, this test's own; short, for their sockets' paths (107 bytes at most).
+    ray_tmp = tempfile.mkdtemp(prefix="orc-ray-")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "ORC_RAY_GUIDE": "1", "RAY_TMPDIR": ray_tmp}
+    command = (
+        f"ip link set lo up && exec {sys.executable} -m pytest tests/ray_suite/test_cluster_guide.py -q "
+        f"-p no:cacheprovider --basetemp {tmp_path / 'guide'}"
+    )
+    try:
+        done = subprocess.run(
+            ["unshare", "-n", "-p", "-f", "--mount-proc", "bash", "-c", command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    print(done.stdout[-20000:])
+    print(done.stderr[-5000:], file=sys.stderr)
+    assert done.returncode == 0, "the README's cluster guide failed (output above)"
+    assert "1 passed" in done.stdout

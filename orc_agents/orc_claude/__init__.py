@@ -29,3 +29,13 @@ def orc_make_runtime(config):
 def orc_tool_names():
     """The tools a role may list: those the Claude Code CLI knows (MCP tools, ``mcp__*``, are always allowed)."""
     return CLI_TOOLS | ADDED_BY_THE_CLI
+
+
+@hookimpl
+def orc_orchestrator_started(orc):
+    """Agents' transcripts go to whichever plugin keeps them (orc's store), so any machine can continue them."""
+    from .transcripts import HookTranscripts
+
+    runtime = orc.agents.runtime
+    if isinstance(runtime, ClaudeRuntime):
+        runtime.transcripts = HookTranscripts(orc.pm.hook)

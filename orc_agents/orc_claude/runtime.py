@@ -1,7 +1,8 @@
 """ClaudeRuntime: the default agent runtime, one claude-agent-sdk session per agent.
 
 The first session of an agent opens with the id orc chose for it (``session_id=``); later ones, from this process
-or a later one, resume it (``resume=``).
+or a later one, resume it (``resume=``). With :attr:`ClaudeRuntime.transcripts` set (orc's store, #25), the session's
+transcript is kept there as it is written, and a later session resumes from there, on any machine.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, get_args
 
 from orchestrator_core import Agent, Config, Emit, Role, RuntimeUnavailable, UsageError
+from orchestrator_core.secrets import redactor_for
 
 from . import lifeline
 from .confine import confinement_hook
 from .credentials import config_dir, has_credentials
 from .sandbox import bash_sandbox
 from .session import ClaudeSession, session_lock
+from .transcripts import StoreSessions, Transcripts
 from .trust import trust_options
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ class ClaudeRuntime:
         self.session_extras: list[
             Callable[[Agent, Role], AbstractAsyncContextManager[dict[str, Any]] | None]
         ] = []
+        #: Where agents' transcripts are kept besides the CLI's own files (orc's store, set by the plugin when
+        #: the Orchestrator starts; a Ray node's relay to the head), or None: the CLI's files only.
+        self.transcripts: Transcripts | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -111,7 +117,16 @@ class ClaudeRuntime:
             # Resumed by its id, else opened with the id orc chose (either one, never both).
             resume=agent.session_id if resumes else None,
             session_id=None if resumes else agent.session_id,
+            # Kept in orc's store line by line as the CLI writes them ("eager": a killed orc loses none), and
+            # resumed from there: the SDK writes the kept lines to a temporary config folder the CLI resumes from.
+            **self._kept(agent),
         )
+
+    def _kept(self, agent: Agent) -> dict[str, Any]:
+        if self.transcripts is None:
+            return {}
+        store = StoreSessions(agent, self.transcripts, redactor_for(self.config.runtime_env))
+        return {"session_store": store, "session_store_flush": "eager"}
 
     @contextlib.asynccontextmanager
     async def session(
@@ -133,9 +148,10 @@ class ClaudeRuntime:
             # after the CLI created the transcript must be resumed, or the CLI says "Session ID already in use".
             transcript = self.has_session(agent)
             if agent.session_started and not transcript:
+                kept = " and from the run store" if self.transcripts is not None else ""
                 raise UsageError(
                     f"agent {agent.id!r} cannot go on: its conversation (session {agent.session_id}) is gone from "
-                    f"{config_dir(self.env)}; delete it (`orc agents delete {agent.id}`) and create a new one"
+                    f"{config_dir(self.env)}{kept}; delete it (`orc agents delete {agent.id}`) and create a new one"
                 )
             extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}}
             for provide in self.session_extras:
@@ -166,12 +182,14 @@ class ClaudeRuntime:
                     delete_session(agent.session_id, directory=agent.cwd)
 
     def has_session(self, agent: Agent) -> bool:
-        """True if the agent's session transcript exists (even from a first turn cut short), so a later turn can
-        resume it."""
+        """True if the agent's session transcript exists (even from a first turn cut short), in the store or in
+        the CLI's files here, so a later turn can resume it."""
         from claude_agent_sdk import get_session_info
 
         if not agent.session_id:
             return False
+        if self.transcripts is not None and self.transcripts.load(agent, agent.session_id, ""):
+            return True
         with self._sessions_dir():
             try:
                 return get_session_info(agent.session_id, directory=agent.cwd) is not None

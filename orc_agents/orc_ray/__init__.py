@@ -42,3 +42,16 @@ def orc_register_commands(cli):
     from .commands import register
 
     register(cli)
+
+
+@hookimpl
+def orc_orchestrator_started(orc):
+    """Agents' transcripts go to whichever plugin keeps them (orc's store), so any node can continue them."""
+    import sys
+
+    loaded = sys.modules.get(f"{__name__}.runtime")  # not loaded: this Orchestrator's runtime is not ours
+    runtime = orc.agents.runtime
+    if loaded is not None and isinstance(runtime, loaded.RayRuntime):
+        from orc_agents.orc_claude.transcripts import HookTranscripts
+
+        runtime.transcripts = HookTranscripts(orc.pm.hook)

@@ -2,7 +2,8 @@
 
 One session is one call of :meth:`AgentHost.serve`, an async generator whose items stream back to the head as they
 happen: ``("opened", pid, cwd, root)``, then for each turn ``("event", kind, payload, node_time)``... and
-``("turn", TurnResult, changes)``, and at the end ``("closed", changes)`` or ``("failed", error_class, message)``.
+``("turn", TurnResult, changes)``, and at the end ``("closed", changes)`` or ``("failed", error_class, message)``;
+``("transcript", session_id, subpath, lines)`` whenever the session's transcript grows (the head keeps them, #25).
 The Claude session lives in one asyncio task of its own (the SDK's client must not cross tasks); ``send`` and
 ``stop`` talk to it through a queue and an anyio cancel scope, whose close is shielded, so no CLI outlives it.
 
@@ -41,6 +42,22 @@ def node_root(node_id: str) -> Path:
     root = base / node_id[:12]
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     return root
+
+
+class RelayedTranscripts:
+    """A node session's transcript: the lines the head kept (the session resumes from them) and new lines sent
+    back to the head, which alone writes the store."""
+
+    def __init__(self, session_id: str | None, kept: list[dict[str, Any]] | None, out: asyncio.Queue) -> None:
+        self.session_id = session_id
+        self.kept = kept
+        self.out = out
+
+    def load(self, agent: Agent, session_id: str, subpath: str) -> list[dict[str, Any]] | None:
+        return self.kept if session_id == self.session_id and not subpath else None
+
+    def append(self, agent: Agent, session_id: str, subpath: str, entries: list[dict[str, Any]]) -> None:
+        self.out.put_nowait(("transcript", session_id, subpath, entries))
 
 
 @attrs.define
@@ -126,6 +143,10 @@ class AgentHost:
                 # CLI dies with this worker instead of outliving it (FACTS §10).
                 runtime = ClaudeRuntime(Config(runtime_env=env))
                 runtime.check()
+                if spec.get("keep_transcript"):
+                    runtime.transcripts = RelayedTranscripts(
+                        spec["agent"].session_id, spec.get("transcript"), out
+                    )
                 agent = attrs.evolve(spec["agent"], cwd=workspace.cwd)
 
                 def emit(kind: Any, payload: dict[str, Any]) -> None:

@@ -511,6 +511,21 @@ def m016_remembered_settings(db: Database) -> None:
 
 
 @migrations()
+def m017_transcripts(db: Database) -> None:
+    # An agent's conversation lived only in the Claude Code CLI's files on the machine that ran it (#25): a store
+    # copied to another machine, or a Ray node lost mid-agent, could not continue it. Each session's transcript
+    # lines are kept here as the session writes them (JSON, redacted like every row), in the order written (rowid),
+    # keyed so a line sent twice is stored once; they go when the agent is deleted.
+    db.table("transcripts").create(
+        {"id": str, "agent_id": str, "session_id": str, "subpath": str, "entry": str, "at": str},
+        pk="id",
+        foreign_keys=[("agent_id", "agents", "id")],
+    )
+    db.table("transcripts").create_index(["session_id", "subpath"], if_not_exists=True)
+    db.table("transcripts").create_index(["agent_id"], if_not_exists=True)
+
+
+@migrations()
 def m019_files_read_are_distinct_paths(db: Database) -> None:
     # An agent row's files_read and files_written counted accesses (a file read three times counted three), while
     # the agent_totals and task_totals views counted distinct paths (#18). Both mean distinct paths now; the rows

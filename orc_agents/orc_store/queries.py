@@ -362,3 +362,15 @@ def agent_result(db: Any, agent_id: str) -> str | None:
             [agent_id],
         )
     return row["output"] if row else None
+
+
+def transcript(db: Any, session_id: str, subpath: str) -> list[dict[str, Any]] | None:
+    """The kept lines of a session's transcript in the order first written (m017), or None if none are kept."""
+    found = [
+        json.loads(entry)
+        for (entry,) in db.execute(
+            "select entry from transcripts where session_id = ? and subpath = ? order by rowid",
+            [session_id, subpath],
+        ).fetchall()
+    ]
+    return found or None

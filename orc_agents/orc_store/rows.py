@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import attrs
@@ -213,3 +214,20 @@ def snapshot_row(snapshot: StatusSnapshot, cost: bool) -> dict[str, Any]:
 
 def loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def transcript_row(
+    agent_id: str, session_id: str, subpath: str, entry: dict[str, Any], now: str
+) -> dict[str, Any]:
+    """The transcripts row of one line of a session's transcript. A line with a uuid is keyed by it (with its
+    type): sent again (the SDK retries a batch), it replaces itself; a line without one is always new."""
+    line = entry.get("uuid") if isinstance(entry, dict) else None
+    key = f"{entry.get('type')}:{line}" if line else f"-:{uuid.uuid4().hex}"
+    return {
+        "id": f"{session_id}/{subpath}/{key}",
+        "agent_id": agent_id,
+        "session_id": session_id,
+        "subpath": subpath,
+        "entry": entry,
+        "at": now,
+    }

@@ -103,6 +103,10 @@ class RunStore:
         return queries.agents(self.read(), role=role, status=status)
 
     @hookimpl
+    def orc_transcript_load(self, agent: Agent, session_id: str, subpath: str) -> list[dict[str, Any]] | None:
+        return queries.transcript(self.read(), session_id, subpath)
+
+    @hookimpl
     def orc_load_task(self, task_id: str) -> TaskRecord | None:
         return queries.load_task(self.read(), task_id)
 
@@ -244,6 +248,20 @@ class RunStore:
         row = rows.agent_row(agent, self.cost, now)
         row.update(status=AgentStatus.DELETED.value, deleted_at=now)
         self.writer.state("agents", row)
+        # Its conversation goes with its session (#25); the rest of its record stays.
+        self.writer.delete("transcripts", "agent_id", agent.id)
+
+    @hookimpl
+    def orc_transcript_append(
+        self, agent: Agent, session_id: str, subpath: str, entries: list[dict[str, Any]]
+    ) -> None:
+        now = utcnow().isoformat()
+        self.writer.put(
+            [
+                ("update", "transcripts", rows.transcript_row(agent.id, session_id, subpath, e, now), "id")
+                for e in entries
+            ]
+        )
 
     @hookimpl
     def orc_event(self, event: Event) -> None:

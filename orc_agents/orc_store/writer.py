@@ -36,7 +36,8 @@ _encode = json.JSONEncoder(default=str).encode
 
 
 #: One row to write: (mode, table, row, pk). ``state`` rows (task, subtask, agent) are upserted in queue order;
-#: ``insert`` rows (log tables) and ``update`` rows (columns of a row inserted earlier) are batched after them.
+#: ``insert`` rows (log tables) and ``update`` rows (columns of a row inserted earlier) are batched after them;
+#: ``delete`` ops (``row`` is ``{pk: value}``: every row whose column ``pk`` has that value) come last.
 Op = tuple[str, str, dict[str, Any], str]
 
 
@@ -131,6 +132,10 @@ class Writer:
     def update(self, table: str, row: dict[str, Any], pk: str = "id") -> None:
         """Upsert some columns of a row that may have been inserted earlier in the same batch (tool results)."""
         self.put([("update", table, row, pk)])
+
+    def delete(self, table: str, column: str, value: Any) -> None:
+        """Delete every row of ``table`` whose ``column`` is ``value``, after the rows queued before it."""
+        self.put([("delete", table, {column: value}, column)])
 
     def flush(self) -> None:
         """Wait until every row queued so far is committed (or counted lost); never blocks on a dead thread."""
@@ -328,8 +333,12 @@ class Writer:
     def _apply(self, db: Any, batch: Iterable[Op]) -> None:
         inserts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
         updates: dict[tuple[str, str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        deletes: list[tuple[str, str, Any]] = []
         prepare = self._prepare
         for mode, table, row, pk in batch:
+            if mode == "delete":
+                deletes.append((table, pk, row[pk]))
+                continue
             row = prepare(row)
             if mode == "insert":
                 inserts.setdefault((table, tuple(row)), []).append(tuple(row.values()))
@@ -345,6 +354,8 @@ class Writer:
             db.conn.executemany(_insert_sql(table, columns), values)
         for (table, pk, columns), values in updates.items():
             db.conn.executemany(_upsert_sql(table, pk, columns), values)
+        for table, column, value in deletes:
+            db.conn.execute(f"delete from {_quote(table)} where {_quote(column)} = ?", (value,))
 
     def _note(self, line: str) -> None:
         self.errors.append(line)

@@ -15,7 +15,7 @@ import anyio
 import attrs
 import pytest
 from conftest import NODE_KEY
-from fixtures import alive, together
+from fixtures import alive, together, wait_for
 
 from orchestrator_core import Orchestrator, Plan, Subtask, hookimpl
 from orchestrator_core.testing import Reply, Text, text, tool
@@ -215,42 +215,107 @@ async def test_git_worktree_results_come_back(ray_config, orc_pm, scripted_model
     assert git("rev-list", "--count", "HEAD") == "1\n"  # the head's branch is untouched
 
 
-async def test_lost_node_worker_gives_one_retry_elsewhere(ray_config, orc_pm, scripted_model, orc_workdir):
+def kept_lines(db_path, session_id, like):
+    """The store's transcript lines of a session that contain ``like`` (#25)."""
+    try:
+        conn = sqlite3.connect(db_path)
+        return conn.execute(
+            "select entry from transcripts where session_id = ? and entry like ?", (session_id, f"%{like}%")
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+
+
+async def test_a_lost_nodes_agent_continues_its_session_on_the_other_node(
+    ray_config, orc_pm, scripted_model, orc_workdir
+):
+    """SIGKILL the node's agent host mid-turn: the same agent's session continues on the other node, from the
+    conversation the store kept (the model sees the earlier turns); no retry, no new agent, no replay by Ray."""
     import ray
 
     from orc_agents.orc_ray.cluster import HOSTS
 
-    orc = Orchestrator(attrs.evolve(ray_config, retries=1), pm=orc_pm)
+    orc = Orchestrator(ray_config, pm=orc_pm)
     killed = {}
 
     def kill_node_worker(request):
-        if killed:  # the retry (replies are per session: the new agent starts this script again)
-            return text("recovered")
         agent = agent_for(orc, request)
         node_id = orc.agents.runtime.nodes[agent.id]
+        # The Glob call and its result reached the head's store before the node goes.
+        wait_for(lambda: kept_lines(ray_config.db_path, request.session_id, "tool_result"))
         info = ray.get(HOSTS.get(node_id).info.remote())
         killed.update(agent=agent.id, node=node_id, worker=info["pid"], cli=agent.pid)
         os.kill(info["pid"], signal.SIGKILL)
         # Silent from here on: the CLI would never write, so only its parent-death signal ends it.
         return Reply(blocks=(Text("never"),), latency=60)
 
-    scripted_model.script([kill_node_worker], match="scout of the team")
+    scout = scripted_model.script(
+        [tool("Glob", {"pattern": "*"}), kill_node_worker, text("recovered")], match="scout of the team"
+    )
     async with orc:
-        with anyio.fail_after(60):
-            result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
+        # A bound, not a timing: moving a session starts a CLI on the other node, slow on a loaded machine.
+        with anyio.fail_after(120):
+            result = await orc.execute("look for WORD-ALPHA", roles=["scout"], cwd=orc_workdir)
     assert result.success, result.error
     (subtask,) = result.subtasks
-    assert subtask.attempts == 2 and subtask.output == "recovered"
-    first = killed["agent"]
-    (second,) = {a.id for a in orc.list_agents()} - {first}
-    assert subtask.agent_id == second
+    assert subtask.attempts == 1 and subtask.output == "recovered"
+    assert subtask.agent_id == killed["agent"] and len(orc.list_agents()) == 1
     rows = events(ray_config.db_path)
-    assert node_of(rows, first) == killed["node"] != node_of(rows, second)
-    lost = [p["error"] for a, _, k, p in rows if a == first and k == "error"]
-    assert len(lost) == 1 and "lost" in lost[0]
+    sessions = [p["node_id"] for a, _, k, p in rows if k == "session"]
+    assert sessions[0] == killed["node"] != sessions[1] and len(sessions) == 2
+    moved = [p["message"] for _, _, k, p in rows if k == "notice"]
+    assert len(moved) == 1 and "lost" in moved[0] and "continues on node" in moved[0]
     assert_exactly_once_in_order(rows)
-    assert len([r for r in scripted_model.requests if r.session_id]) == 2  # no replay by Ray
+    requests = scripted_model.requests_for(scout)
+    assert len(requests) == 3 and len({r.session_id for r in requests}) == 1  # one session, no replay by Ray
+    last = requests[-1]
+    assert "WORD-ALPHA" in last.search_text and "Glob" in json.dumps(last.messages)  # the earlier turns
+    assert "The machine you worked on was lost" in last.last_user_text
     assert not alive(killed["cli"]), "the silent CLI outlived its worker"
+
+
+def test_a_ray_agent_answers_a_later_process(
+    ray_cluster, node_model, ray_config, orc_pm, orc_workdir, tmp_path
+):
+    """`orc agents send` from a later process (a new driver that sends no endpoint or key: the nodes have their own)
+    to an agent a Ray run kept: its own session goes on, on whichever node, from the store."""
+    import sys
+    from pathlib import Path
+
+    cluster, _ = ray_cluster
+    scout = node_model.script([text("first answer"), text("second answer")], match="scout of the team")
+    config = attrs.evolve(ray_config, runtime_env={}, scripted=False, keep_agents=True)
+
+    async def first_run():
+        async with Orchestrator(config, pm=orc_pm) as orc:
+            return await orc.execute("remember WORD-BETA", roles=["scout"], cwd=orc_workdir)
+
+    result = anyio.run(first_run)
+    assert result.success, result.error
+    agent_id = result.subtasks[0].agent_id
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "ORC_"))}
+    env.update(
+        HOME=str(tmp_path),
+        ORC_RUNTIME="ray",
+        ORC_RAY_ADDRESS=cluster.address,
+        ORCHESTRATOR_DB_PATH=str(config.db_path),
+        ORC_DISABLE_PLUGIN_AUTOLOAD="1",
+    )
+    sent = subprocess.run(
+        [str(Path(sys.executable).parent / "orc"), "agents", "send", agent_id, "and now?"],
+        cwd=orc_workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert "second answer" in sent.stdout
+    first, second = node_model.requests_for(scout)
+    assert second.session_id == first.session_id  # its own session
+    assert "WORD-BETA" in second.search_text and "first answer" in second.search_text  # the earlier turn
+    sessions = [p for a, _, k, p in events(config.db_path) if a == agent_id and k == "session"]
+    assert len(sessions) == 2
 
 
 def test_orc_execute_on_the_cluster_from_the_command_line(ray_cluster, tmp_path):
