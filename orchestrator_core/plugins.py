@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_executors",
     "orc_claude",
     "orc_conductor",
+    "orc_governor",
     "orc_store",
     "orc_web",
     "orc_monitor",
