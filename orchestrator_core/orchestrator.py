@@ -460,7 +460,7 @@ class Orchestrator:
                     if subtask.id not in run.results:
                         run.skip(subtask, reason, SubtaskStatus.CANCELLED)
                 reports = await self._complete(task, run)
-                if not self.config.keep_agents:
+                if not (self.config.keep_agents or run.keep_agents):
                     for agent_id in [*run.inherited, *run.created]:
                         if self.agents.get(agent_id).status is not AgentStatus.DELETED:
                             await self.agents.delete(agent_id)
@@ -541,12 +541,14 @@ class Orchestrator:
         event loop (from a hook, for example)."""
         return self.agents.interrupt(agent_id, reason, retryable=retryable, stalled=False)
 
-    def stop_task(self, task_id: str, reason: str) -> bool:
+    def stop_task(self, task_id: str, reason: str, *, resumable: bool = False) -> bool:
         """Stop a running task: no new agents, running ones interrupted, each subtask cut short records ``reason``
-        (the task's error too). False if this Orchestrator is not running that task."""
+        (the task's error too). With ``resumable`` its agents are kept, so ``orc resume`` continues their sessions
+        where they stopped. False if this Orchestrator is not running that task."""
         run = self.run_of(task_id)
         if run is None:
             return False
+        run.keep_agents = run.keep_agents or resumable
         run.stop("policy", reason)
         return True
 

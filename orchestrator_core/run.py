@@ -112,6 +112,9 @@ class Run:
         #: it goes on.
         self.stopped: str | None = None
         self.stop_message: str | None = None
+        #: Keep the agents (their sessions) when the run ends, so ``orc resume`` continues them: a stop that
+        #: expects to go on later sets it (a spent usage quota, #23).
+        self.keep_agents = False
         #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
         self.scope = anyio.CancelScope()
         self.started = time.monotonic()

@@ -130,4 +130,4 @@ class Governor:
         self.quota_stops[task_id] = until
         message = quota_message(task_id, until)
         self.orc.flag_agent(agent_id, "quota", message)
-        self.orc.stop_task(task_id, message)
+        self.orc.stop_task(task_id, message, resumable=True)
