@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from orc_agents.orc_claude.private import private_subdir
+from orc_agents.orc_claude.private import UnsafePrivatePath, private_subdir
 from orc_agents.orc_claude.trust import DEFAULT_ENDPOINT
 from orchestrator_core import Agent, EventKind, Orchestrator, Role
 
@@ -59,9 +59,11 @@ class Governor:
         self.orc = orc
         config = orc.config
         upstream = {**os.environ, **config.runtime_env}.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT
-        self.admission = Admission(
-            config.max_parallel_agents, SharedState(private_subdir("governor"), upstream)
-        )
+        try:
+            folder = private_subdir("governor")
+        except UnsafePrivatePath:
+            return  # no session can open either: the runtime says why, in one line
+        self.admission = Admission(config.max_parallel_agents, SharedState(folder, upstream))
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
         self.relay = Relay(
