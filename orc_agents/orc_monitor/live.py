@@ -72,6 +72,11 @@ def _header(view: BoardView, max_cost: float | None) -> Text:
     cost = f"${view.cost_usd:.4f}" + (f" of ${max_cost:.2f}" if max_cost else "")
     cost_style = "bold red" if max_cost and view.cost_usd >= max_cost else ""
     line = Text.assemble("plan ", (" · ".join(counts), "bold"), "   cost ", (cost, cost_style))
+    throttles = sum(r.throttles for r in view.rows)
+    if throttles:
+        line.append(f"   throttled {throttles}×", "yellow")
+        if view.concurrency is not None:
+            line.append(f" · model {view.concurrency} at once", "yellow")
     return Text("\n").join([title, line])
 
 
@@ -81,6 +86,8 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
         cell.append(f" (try {row.attempt})")
     for flag in row.flags:
         cell.append(f" ⚠ {flag}", "bold magenta")
+    if row.throttles:
+        cell.append(f" waited {row.throttles}× {_duration(row.throttle_wait_s)}", "yellow")
     quiet = view.now - row.last_event if row.last_event is not None else 0.0
     if row.status == RUNNING and "stall" not in row.flags and quiet >= min(stall_seconds, 10.0):
         cell.append(f" quiet {_duration(quiet)}", "yellow")
