@@ -155,6 +155,24 @@ def test_a_spent_quota_stops_the_run_and_resume_carries_on(
     assert (orc_workdir / "out.txt").exists()
 
 
+def test_with_wait_a_spent_quota_is_waited_out(private_env, scripted_model, orc_workdir, tmp_path):
+    """--wait: the run does not stop; the refused request goes again once the quota is back, and is answered once."""
+    lifts = []
+
+    def then_spent(request):
+        lifts.append(time.time() + 3)
+        scripted_model.exhaust(lifts[0])
+        return tool("Write", {"file_path": "out.txt", "content": "x"})
+
+    builder = scripted_model.script([then_spent, text("BUILT")], match="builder of the team")
+    done = orc(private_env, orc_workdir, "execute", "--wait", "--roles", "builder", "-q", "make it")
+    assert done.returncode == 0, done.stderr
+    answered = scripted_model.requests_for(builder)
+    assert len(answered) == 2 and answered[1].at >= lifts[0]
+    refused = [r for r in scripted_model.rejected if r.session_id == answered[0].session_id]
+    assert refused and json.dumps(refused[0].body, sort_keys=True) == json.dumps(answered[1].body, sort_keys=True)
+
+
 # -- two orc processes share one cooldown ----------------------------------------------------------------------
 
 
@@ -221,3 +239,26 @@ def test_governor_off_on_the_command_line(private_env, scripted_model, orc_workd
     assert "429" in off.stderr + off.stdout
     on = orc(env, orc_workdir, *args)
     assert on.returncode == 0, on.stderr
+
+
+def test_the_store_and_mission_control_show_the_waits(k_limited):
+    """The store sums each agent's waits; the task's timeline marks each one (#23)."""
+    import asyncio
+
+    from orc_agents.orc_store.browse import browse_plugins, make_datasette
+
+    result, _, rejected, _, tmp_path = k_limited["on"]
+    db = tmp_path / "store" / "orc.db"
+    throttled = rows(db, "select * from throttling_by_agent where task_id = ?", [result.task_id])
+    assert sum(r["governor_retries"] for r in throttled) == len(rejected)
+    assert all(r["waited_s"] > 0 and r["concurrency"] >= 1 for r in throttled)
+    plugins = browse_plugins(make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+
+    async def page():
+        ds = make_datasette(db, plugins=plugins)
+        await ds.invoke_startup()
+        return await ds.client.get(f"/-/orc/task/{result.task_id}")
+
+    html = asyncio.run(page()).text
+    assert html.count('<rect class="wait"') == len(rejected)
+    assert "after 429 (governor)" in html
