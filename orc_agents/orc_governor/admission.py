@@ -111,6 +111,23 @@ class Admission:
         self._throttled_at = 0.0
         self._cond = threading.Condition()
         self._stopping = False
+        self._waiting = 0
+        self._since: float | None = None
+        #: Seconds spent, since the first request, with every allowed place taken (``full``), with a place free
+        #: and a request waiting for the cooldown (``cooling``), and with a place free and no request to send
+        #: (``idle``: the agents were busy elsewhere, e.g. starting).
+        self.profile = {"full": 0.0, "cooling": 0.0, "idle": 0.0}
+        #: Requests out, summed over time (seconds): divided by the time, the mean concurrency.
+        self.request_seconds = 0.0
+
+    def _account(self) -> None:
+        """Add the time since the last change to the state it was in (call with the lock held, before a change)."""
+        now = time.monotonic()
+        if self._since is not None:
+            state = "full" if self.in_flight >= self.allowed else "cooling" if self._waiting else "idle"
+            self.profile[state] += now - self._since
+            self.request_seconds += self.in_flight * (now - self._since)
+        self._since = now
 
     @property
     def allowed(self) -> int:
@@ -130,24 +147,37 @@ class Admission:
         """
         began = time.monotonic()
         with self._cond:
-            while True:
-                if self._stopping:
-                    raise Stopped
-                if self.in_flight < self.allowed:
-                    # Read the shared file only when a place is free: another process may have set a cooldown.
-                    left = self.shared.read().until - time.time()
-                    if left <= 0:
-                        self.in_flight += 1
-                        self.peak = max(self.peak, self.in_flight)
-                        _log.debug("admitted: %d out, %d allowed", self.in_flight, self.allowed)
-                        return time.monotonic() - began
-                    self._cond.wait(min(left, 5.0))
-                else:
-                    self._cond.wait(5.0)
+            self._account()
+            self._waiting += 1
+            try:
+                return self._wait_for_place(began)
+            finally:
+                self._account()
+                self._waiting -= 1
+
+    def _wait_for_place(self, began: float) -> float:
+        while True:
+            if self._stopping:
+                raise Stopped
+            if self.in_flight < self.allowed:
+                # Read the shared file only when a place is free: another process may have set a cooldown.
+                left = self.shared.read().until - time.time()
+                if left <= 0:
+                    self._account()
+                    self.in_flight += 1
+                    self.peak = max(self.peak, self.in_flight)
+                    _log.debug("admitted: %d out, %d allowed", self.in_flight, self.allowed)
+                    return time.monotonic() - began
+                self._account()
+                self._cond.wait(min(left, 5.0))
+            else:
+                self._account()
+                self._cond.wait(5.0)
 
     def release(self) -> None:
         """A request is done (answered, failed or throttled)."""
         with self._cond:
+            self._account()
             self.in_flight -= 1
             self._cond.notify_all()
 

@@ -236,8 +236,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     if quota_until is not None:
                         if not relay.wait_quota:
                             relay.on_quota(agent_id, quota_until)
-                        # Stopping: the run stops and the CLI hangs up; waiting: until the quota is back.
-                        self._hold(quota_until)
+                        # Stopping: the run stops and the CLI hangs up; waiting: until the quota is back (and
+                        # at least as long as asked: a reset time in whole seconds can be a moment early).
+                        self._hold(max(quota_until, now + wait))
                     continue
                 if governed and 200 <= answer.status < 300:
                     relay.admission.succeeded()
