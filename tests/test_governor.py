@@ -170,7 +170,9 @@ def test_with_wait_a_spent_quota_is_waited_out(private_env, scripted_model, orc_
     answered = scripted_model.requests_for(builder)
     assert len(answered) == 2 and answered[1].at >= lifts[0]
     refused = [r for r in scripted_model.rejected if r.session_id == answered[0].session_id]
-    assert refused and json.dumps(refused[0].body, sort_keys=True) == json.dumps(answered[1].body, sort_keys=True)
+    assert refused and json.dumps(refused[0].body, sort_keys=True) == json.dumps(
+        answered[1].body, sort_keys=True
+    )
 
 
 # -- two orc processes share one cooldown ----------------------------------------------------------------------
