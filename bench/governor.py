@@ -133,6 +133,7 @@ async def main() -> None:
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--cli-retries", type=int, default=None)
     parser.add_argument("--runs", default="off:0,off:2,on:0")
+    parser.add_argument("--name", default="governor", help="results/<name>.json")
     args = parser.parse_args()
     # The SDK gives a CLI 60 s to answer its first control request; a loaded 2-core machine starting many at once
     # needs longer, and a timeout there is not what this measures.
@@ -151,7 +152,7 @@ async def main() -> None:
             flush=True,
         )
     path = write(
-        "governor",
+        args.name,
         {
             "agents": args.agents,
             "max_parallel": args.max_parallel,

@@ -42,6 +42,39 @@ def builder_script(model: ScriptedModel, latency: float = 0.5) -> str:
     return model.script([write_once_refused, text("BUILT", latency=latency)], match="builder of the team")
 
 
+def test_admission_comes_down_to_what_the_endpoint_serves_and_grows_back(tmp_path):
+    """429: to the requests still out (never more than one less); 529: half; growth after the hold, one per
+    ``limit`` successes, never above the ceiling."""
+    from orc_agents.orc_governor import Admission, SharedState
+
+    admission = Admission(8, SharedState(tmp_path, "http://model"), hold=0.0)
+    for _ in range(5):
+        admission.acquire()
+    admission.release()  # one refused: four out
+    admission.throttled(429, 0.0)
+    assert admission.allowed == 4
+    admission.throttled(529, 0.0)
+    assert admission.allowed == 2
+    for _ in range(4):
+        admission.succeeded()
+    assert admission.allowed == 3
+    for _ in range(100):
+        admission.succeeded()
+    assert admission.allowed == 8
+
+
+def test_the_cooldown_is_shared_through_the_file(tmp_path):
+    from orc_agents.orc_governor import SharedState
+
+    one, other = SharedState(tmp_path, "http://model"), SharedState(tmp_path, "http://model")
+    until = time.time() + 30
+    one.extend(until)
+    assert other.read().until == until
+    one.extend(until - 10)  # never brought forward
+    assert other.read().until == until
+    assert SharedState(tmp_path, "http://elsewhere").read().until == 0.0
+
+
 @pytest.fixture(scope="module")
 def k_limited(tmp_path_factory):
     """Six builders at once against a model that takes two requests at a time: one run with the governor, one

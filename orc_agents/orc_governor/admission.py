@@ -3,8 +3,8 @@
 :class:`Admission` holds one process's limit. It starts at the ceiling (``--max-parallel``) and comes down when the
 endpoint says it is too busy: after a 429 (rate or concurrency limit) to what the endpoint evidently serves at once
 (the requests still out when the 429 came back, never more than one less than before); after a 529 (overloaded) to
-half. It grows again by one per ``limit`` successful requests, once no throttle was seen for ``hold`` seconds, so
-it probes for room slowly instead of bouncing off the limit.
+half. It grows again by one per ``limit`` successful requests, once no throttle was seen for ``hold`` seconds: a
+probe past the limit costs one refused request and its wait.
 
 The cooldown (nothing new goes out before the endpoint's ``retry-after`` has passed) and a spent quota live in
 :class:`SharedState`, a small file in orc's private folder locked with ``fcntl``: every orc process on the machine
@@ -100,7 +100,7 @@ class Admission:
     :param hold: seconds after a throttle before the limit may grow again.
     """
 
-    def __init__(self, ceiling: int, shared: SharedState, hold: float = 10.0) -> None:
+    def __init__(self, ceiling: int, shared: SharedState, hold: float = 3.0) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = float(self.ceiling)
         self.shared = shared

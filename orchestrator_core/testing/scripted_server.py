@@ -361,10 +361,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if refusal is not None:
             self._send_limited(*refusal)
             return
+        released = []
+
+        def release() -> None:
+            # Before the answer's last bytes: a client that sends its next request the moment one ends must find
+            # the place free, as it would at the API.
+            if not released:
+                released.append(True)
+                self.server.model._release()
+
         try:
-            self._answer(request)
+            self._answer(request, release)
         finally:
-            self.server.model._release()
+            release()
 
     def _send_limited(self, retry_after: float, extra: dict[str, str]) -> None:
         data = json.dumps(_error_body("rate_limit_error", "Rate limited")).encode()
@@ -378,18 +387,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _answer(self, request: ScriptedRequest) -> None:
+    def _answer(self, request: ScriptedRequest, release: Callable[[], None]) -> None:
         reply = self.server.model._answer(request)
         if reply.latency and self.server.stopping.wait(reply.latency):
             self.close_connection = True  # stop() while waiting: hang up without an answer
             return
         if reply.status != 200:
+            release()
             self._send_json(reply.status, _error_body(reply.error_type, reply.error_message))
             return
         model = request.model or "claude-scripted"
         if not request.body.get("stream"):
             content = [_block_json(b) for b in reply.blocks]
             usage = attrs.asdict(reply.usage)
+            release()
             self._send_json(200, _message(model, content, usage, reply.effective_stop_reason))
             return
         self.send_response(200)
@@ -402,6 +413,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
+        release()
         self.wfile.write(b"0\r\n\r\n")
 
     do_POST = do_GET = _handle
