@@ -81,7 +81,9 @@ class Governor:
             return contextlib.nullcontext({"env": {"ANTHROPIC_BASE_URL": relay.base_for(agent.id)}})
 
         self._extra = extra
-        orc.agents.runtime.session_extras.append(extra)
+        # orc_claude's runtime (the plugin checked it has them): not part of the AgentRuntime protocol.
+        extras: list[Any] = getattr(orc.agents.runtime, "session_extras", [])
+        extras.append(extra)
 
     def close(self) -> None:
         if self.relay is not None:

@@ -361,7 +361,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if refusal is not None:
             self._send_limited(*refusal)
             return
-        released = []
+        released: list[bool] = []
 
         def release() -> None:
             # Before the answer's last bytes: a client that sends its next request the moment one ends must find
