@@ -263,6 +263,19 @@ def test_two_orc_processes_share_one_cooldown(private_env, scripted_model, orc_w
     assert second.at >= refused.at + 3.0 - 0.05, second.at - refused.at
 
 
+def test_a_run_works_without_the_governor_plugin(private_env, scripted_model, orc_workdir):
+    """-p no:orc_governor: agents talk to the model directly; its options are gone."""
+    scripted_model.script([text("BUILT")], match="builder of the team")
+    done = orc(
+        private_env, orc_workdir, "-p", "no:orc_governor", "execute", "--roles", "builder", "-q", "make it"
+    )
+    assert done.returncode == 0, done.stderr
+    refused = orc(
+        private_env, orc_workdir, "-p", "no:orc_governor", "execute", "--wait", "--roles", "builder", "x"
+    )
+    assert refused.returncode == 2 and "--wait" in refused.stderr
+
+
 def test_governor_off_on_the_command_line(private_env, scripted_model, orc_workdir):
     """--governor off: the CLI meets the model's 429 itself (its retries off here), and the subtask fails."""
     scripted_model.script([text("BUILT", latency=1.0)], match="builder of the team")
