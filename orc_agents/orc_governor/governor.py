@@ -70,7 +70,7 @@ class Governor:
             upstream,
             self.admission,
             on_throttle=lambda throttle: self._on_loop(self._throttled, throttle),
-            on_quota=lambda agent_id, until: self._on_loop(self._quota, agent_id, until),
+            on_quota=self._on_quota,
             max_wait=float(config.get(MAX_WAIT, 300.0)),
             wait_quota=_wait_quota(config.get(WAIT, "false")),
         )
@@ -125,6 +125,14 @@ class Governor:
                 "concurrency": throttle.concurrency,
             },
         )
+
+    def _on_quota(self, agent_id: str, until: float) -> bool:
+        """In a relay thread: stop the agent's run on the loop, if it is in one (a dict read: safe here)."""
+        agent = self.orc.agents.agents.get(agent_id)
+        if agent is None or agent.task_id is None or self._loop is None:
+            return False
+        self._on_loop(self._quota, agent_id, until)
+        return True
 
     def _quota(self, agent_id: str, until: float) -> None:
         agent = self.orc.agents.agents.get(agent_id)

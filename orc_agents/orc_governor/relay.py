@@ -96,8 +96,9 @@ class Relay:
     :param upstream: the model endpoint's base URL (the user's ``ANTHROPIC_BASE_URL`` or the API's).
     :param admission: how many requests may be out.
     :param on_throttle: called (in a relay thread) for every throttled answer.
-    :param on_quota: called (in a relay thread) with the agent id and the reset time of a spent quota; the
-        request then waits until the relay stops or the quota is back.
+    :param on_quota: called (in a relay thread) with the agent id and the reset time of a spent quota; True if
+        the agent's run will be stopped (the request then waits until the CLI hangs up, the relay stops or the
+        quota is back), False to hand the 429 to the CLI (an agent outside a task: nothing to stop).
     :param max_wait: a wait longer than this is a spent quota, not a throttle.
     :param wait_quota: wait out a spent quota instead of calling ``on_quota``.
     """
@@ -108,7 +109,7 @@ class Relay:
         admission: Admission,
         *,
         on_throttle: Callable[[Throttle], None] = lambda throttle: None,
-        on_quota: Callable[[str, float], None] = lambda agent_id, until: None,
+        on_quota: Callable[[str, float], bool] = lambda agent_id, until: False,
         max_wait: float = 300.0,
         wait_quota: bool = False,
     ) -> None:
@@ -217,7 +218,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     now = time.time()
                     asked = retry_after(answer.msg, now)
                     reset = quota_reset(answer.msg)
-                    answer.read()
+                    refusal = answer.read()
                     conn.close()
                     attempt += 1
                     wait = asked if asked is not None else backoff
@@ -234,8 +235,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         Throttle(agent_id, answer.status, wait, attempt, relay.admission.allowed, quota_until)
                     )
                     if quota_until is not None:
-                        if not relay.wait_quota:
-                            relay.on_quota(agent_id, quota_until)
+                        if not relay.wait_quota and not relay.on_quota(agent_id, quota_until):
+                            self._send_raw(answer, refusal)
+                            return
                         # Stopping: the run stops and the CLI hangs up; waiting: until the quota is back (and
                         # at least as long as asked: a reset time in whole seconds can be a moment early).
                         self._hold(max(quota_until, now + wait))
@@ -285,6 +287,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    def _send_raw(self, answer: http.client.HTTPResponse, body: bytes) -> None:
+        """An answer already read, as it came."""
+        self.send_response_only(answer.status, answer.reason)
+        for name, value in answer.getheaders():
+            if name.lower() not in HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send_error(self, status: int, message: str) -> None:
         data = json.dumps({"type": "error", "error": {"type": "api_error", "message": message}}).encode()
