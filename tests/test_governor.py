@@ -248,7 +248,13 @@ def test_two_orc_processes_share_one_cooldown(private_env, scripted_model, orc_w
         )
         refused = wait_for(lambda: scripted_model.rejected, timeout=90)[0]
         assert "job-ant" in refused.search_text
-        gate.set()
+        # A's relay has written the cooldown it was asked for (the file every orc process reads) ...
+        shared = tmp_path / "runtime" / "orc" / "governor"
+        wait_for(
+            lambda: any(json.loads(f.read_text())["until"] > time.time() for f in shared.glob("*.json")),
+            timeout=30,
+        )
+        gate.set()  # ... before B, with the model's one place free again, wants to send its next request
         assert proc_b.wait(timeout=120) == 0, proc_b.stderr.read() if proc_b.stderr else ""
         assert proc_a.wait(timeout=120) == 0, proc_a.stderr.read() if proc_a.stderr else ""
     finally:
