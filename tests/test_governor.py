@@ -263,10 +263,16 @@ def test_two_orc_processes_share_one_cooldown(private_env, scripted_model, orc_w
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    second = scripted_model.requests_for(b_script)[1]
-    # B's relay never saw a 429 itself: it waited for A's.
-    assert not [r for r in scripted_model.rejected if "job-bee" in r.search_text]
-    assert second.at >= refused.at + 3.0 - 0.05, second.at - refused.at
+    first_b = scripted_model.requests_for(b_script)[0]
+    # Everything B sent after its first request waited out A's cooldown (B's next request and A's retry then race
+    # for the one place: either may be refused once more).
+    later = [
+        r
+        for r in [*scripted_model.requests_for(b_script), *scripted_model.rejected]
+        if r.session_id == first_b.session_id and r.at > first_b.at
+    ]
+    assert later
+    assert min(r.at for r in later) >= refused.at + 3.0 - 0.05, min(r.at for r in later) - refused.at
 
 
 def test_a_run_works_without_the_governor_plugin(private_env, scripted_model, orc_workdir):
