@@ -655,7 +655,7 @@ def orc_orchestrator_started(orc: Orchestrator) -> None:
     """An Orchestrator has started (plugins configured, runtime made): keep ``orc`` to act on its fleet.
 
     The policy API: ``orc.flag_agent(agent_id, kind, message)``, ``orc.interrupt_agent(agent_id, reason,
-    retryable=False)`` and ``orc.stop_task(task_id, reason)``, called from your hooks (``orc_event``,
+    retryable=False)`` and ``orc.stop_task(task_id, reason, resumable=False)``, called from your hooks (``orc_event``,
     ``orc_agent_flagged``, ``orc_status``) on the run's event loop. A plugin that keeps several Orchestrators
     (one plugin manager may serve more than one) acts on the one running the agent or task.
 

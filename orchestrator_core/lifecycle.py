@@ -246,7 +246,7 @@ class TaskLifecycle:
                     if subtask.id not in run.results:
                         run.skip(subtask, reason, SubtaskStatus.CANCELLED)
                 reports = await self._complete(task, run)
-                if not orc.config.keep_agents:
+                if not (orc.config.keep_agents or run.keep_agents):
                     for agent_id in [*run.inherited, *run.created]:
                         if agents.get(agent_id).status is not AgentStatus.DELETED:
                             await agents.delete(agent_id)
@@ -377,11 +377,13 @@ class TaskLifecycle:
         """The :class:`Run` of a task going on now, or None."""
         return next((run for run in self.runs if run.task.id == task_id), None)
 
-    def stop_task(self, task_id: str, reason: str) -> bool:
-        """Stop one running task (a policy's decision); False if it is not running here."""
+    def stop_task(self, task_id: str, reason: str, *, resumable: bool = False) -> bool:
+        """Stop one running task (a policy's decision); False if it is not running here. With ``resumable`` its
+        agents are kept for ``orc resume``."""
         run = self.run_of(task_id)
         if run is None:
             return False
+        run.keep_agents = run.keep_agents or resumable
         run.stop(StopReason.POLICY, reason)
         return True
 

@@ -358,10 +358,11 @@ class Orchestrator:
         event loop (from a hook, for example)."""
         return self.agents.interrupt(agent_id, reason, retryable=retryable, stalled=False)
 
-    def stop_task(self, task_id: str, reason: str) -> bool:
+    def stop_task(self, task_id: str, reason: str, *, resumable: bool = False) -> bool:
         """Stop a running task: no new agents, running ones interrupted, each subtask cut short records ``reason``
-        (the task's error too). False if this Orchestrator is not running that task."""
-        return self.lifecycle.stop_task(task_id, reason)
+        (the task's error too). With ``resumable`` its agents are kept, so ``orc resume`` continues their sessions
+        where they stopped. False if this Orchestrator is not running that task."""
+        return self.lifecycle.stop_task(task_id, reason, resumable=resumable)
 
     def cancel(self, message: str = "interrupted") -> bool:
         """Stop every running task: no new agents, running ones interrupted. ``execute`` then returns.

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "orc_scripted",
     "orc_claude",
     "orc_conductor",
+    "orc_governor",
     "orc_store",
     "orc_fleet",
     "orc_web",

@@ -117,6 +117,9 @@ class Run:
         #: Why the run stopped before its plan was done, and the line that says so; None while it goes on.
         self.stopped: StopReason | None = None
         self.stop_message: str | None = None
+        #: Keep the agents (their sessions) when the run ends, so ``orc resume`` continues them: a stop that
+        #: expects to go on later sets it (a spent usage quota, #23).
+        self.keep_agents = False
         #: Cancelled by :meth:`stop`; the Orchestrator runs the executor inside it.
         self.scope = anyio.CancelScope()
         #: ``time.monotonic()`` when the run began: its wall-clock ``elapsed_s`` counts from here.

@@ -259,6 +259,31 @@ def test_the_live_table_shows_progress_cost_against_the_limit_and_flags():
     assert "builder (2): Now I will write it." in screen
 
 
+def test_the_live_table_shows_throttling_per_agent_and_the_model_concurrency():
+    """The governor's waits (#23): per agent how often and how long, in the header how many requests go at once."""
+    from rich.console import Console
+
+    from orc_agents.orc_monitor.live import render
+
+    board = _board_with_a_flagged_builder()
+    for seq, delay in ((10, 1500), (11, 2500)):
+        board.event(
+            Event(
+                task_id="task-1",
+                agent_id="builder-1",
+                seq=seq,
+                kind=EventKind.RETRY,
+                payload={"by": "governor", "error_status": 429, "retry_delay_ms": delay, "concurrency": 3},
+            )
+        )
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    console.print(render(board.view()))
+    screen = console.file.getvalue()
+    assert "throttled 2× · model 3 at once" in screen
+    builder = next(line for line in screen.splitlines() if line.lstrip().startswith("2 "))
+    assert "waited 2× 4.0s" in builder
+
+
 def test_loop_detector_counts_recent_calls_only():
     from orc_agents.orc_monitor.detectors import LoopDetector
 

@@ -102,7 +102,8 @@ def test_plugins_all_shows_the_builtins(orc_cli, with_plugins_command):
     text = orc_cli("plugins", "--all").stdout
     assert (
         "orc_claude     orc-agents (built-in)\n" in text
-        and "hooks: orc_make_runtime, orc_orchestrator_started, orc_register_runtimes, orc_tool_names\n" in text
+        and "hooks: orc_make_runtime, orc_orchestrator_started, orc_register_runtimes, orc_tool_names\n"
+        in text
     )
 
 

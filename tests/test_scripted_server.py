@@ -421,3 +421,48 @@ def test_stop_hangs_up_on_a_waiting_request() -> None:
     assert len(outcome) == 1
     with pytest.raises(RuntimeError):
         assert m.url
+
+
+def _post_headers(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            response.read()
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code, dict(exc.headers)
+
+
+def test_limit_refuses_beyond_k_at_once_without_taking_a_reply() -> None:
+    """#23: the K+1st request at once gets 429 with retry-after; it advances no script, so the next one gets the
+    reply it would have had; exhaust() answers a spent quota with its reset time."""
+    with ScriptedModel() as m:
+        started = threading.Event()
+
+        def slow(request: ScriptedRequest) -> Reply:
+            started.set()
+            return text("first", latency=1.0)
+
+        m.script([slow, text("second")], match="LIMIT-MARKER")
+        m.limit(1, retry_after=2.5)
+        body = {"messages": [{"role": "user", "content": "LIMIT-MARKER"}]}
+        url = f"{m.url}/v1/messages"
+        first = threading.Thread(target=_post_headers, args=(url, body))
+        first.start()
+        assert started.wait(timeout=10)
+        status, headers = _post_headers(url, body)
+        first.join()
+        assert (status, headers["retry-after"], headers["retry-after-ms"]) == (429, "3", "2500")
+        assert len(m.rejected) == 1 and m.peak_concurrent == 1
+        status, _ = _post_headers(url, body)
+        assert status == 200
+        assert [r.script for r in m.requests] == ["script-1", "script-1"]  # the refused one took no reply
+        reset = time.time() + 60
+        m.exhaust(reset)
+        status, headers = _post_headers(url, body)
+        assert status == 429
+        assert headers["anthropic-ratelimit-unified-status"] == "rejected"
+        assert headers["anthropic-ratelimit-unified-reset"] == str(int(reset))
+        m.exhaust(None)
+        assert _post_headers(url, body)[0] == 200

@@ -46,6 +46,7 @@ def test_migrations_make_the_tables_views_keys_and_search():
         "context_samples",
         "status_snapshots",
         "agent_flags",
+        "retries",
     } <= set(db.table_names())
     assert set(db.view_names()) == {
         "cost_by_role",
@@ -53,10 +54,19 @@ def test_migrations_make_the_tables_views_keys_and_search():
         "task_totals",
         "files_consumed_vs_produced",
         "fleet_status",
+        "throttling_by_agent",
     }
     assert db["agents"].columns_dict["started"] is int
     assert db["tool_calls"].pks == ["id"]
-    for table in ("messages", "tool_calls", "file_accesses", "usage", "context_samples", "agent_flags"):
+    for table in (
+        "messages",
+        "tool_calls",
+        "file_accesses",
+        "usage",
+        "context_samples",
+        "agent_flags",
+        "retries",
+    ):
         assert {(fk.column, fk.other_table) for fk in db[table].foreign_keys} == {
             ("task_id", "tasks"),
             ("agent_id", "agents"),
@@ -141,6 +151,7 @@ def test_a_store_written_before_m002_is_carried_forward():
             },
         ),
         ("context", {"used_tokens": 13, "window_tokens": 100, "usage_percentage": 13.0}),
+        ("retry", {"attempt": 1, "error_status": 529, "error": "overloaded", "retry_delay_ms": 550}),
         ("result", {"is_error": False}),
     ]
     db["events"].insert_all(
@@ -171,6 +182,9 @@ def test_a_store_written_before_m002_is_carried_forward():
     usage = next(db["usage"].rows)
     assert (usage["input_tokens"], usage["cache_creation_tokens"], usage["cost_usd"]) == (10, 2, 0.5)
     assert next(db["context_samples"].rows)["usage_percentage"] == 13.0
+    retry = next(db["retries"].rows)
+    assert (retry["by"], retry["error_status"], retry["retry_delay_ms"]) == ("cli", 529, 550)
+    assert next(db["throttling_by_agent"].rows)["waited_s"] == 0.55
 
 
 # -- a real run -------------------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ class ClaudeRuntime:
         self.config = config
         #: Callables ``(agent, role)`` returning None or an async context manager entered around that agent's
         #: session, which yields extra options: ``mcp_servers`` (in-process tools) and ``allowed_tools`` (their
-        #: names). The orchestrator agent gets its fleet tools this way (#13).
+        #: names), and ``env`` (variables for the CLI). The orchestrator agent gets its fleet tools this way (#13),
+        #: the governor its own ``ANTHROPIC_BASE_URL`` per agent (#23).
         self.session_extras: list[
             Callable[[Agent, Role], AbstractAsyncContextManager[dict[str, Any]] | None]
         ] = []
@@ -89,6 +90,7 @@ class ClaudeRuntime:
         from claude_agent_sdk import ClaudeAgentOptions
 
         extra = extra or {}
+        extra_env = dict(extra.get("env", {}))
         resumes = agent.session_started if resume is None else resume
         return ClaudeAgentOptions(
             cwd=agent.cwd,
@@ -102,10 +104,11 @@ class ClaudeRuntime:
             model=agent.model,
             max_turns=role.max_turns,
             max_budget_usd=max_budget_usd,
-            # What plugins add (orc_agent_environment: a tracer's TRACEPARENT) under the run's own environment.
-            env={**(env or {}), **self.config.runtime_env, **_output_limit(role)},
+            # What plugins add (orc_agent_environment: a tracer's TRACEPARENT) under the run's own environment;
+            # a session extra's (the governor's relay address) over it.
+            env={**(env or {}), **self.config.runtime_env, **extra_env, **_output_limit(role)},
             # The repository is data: its settings, hooks, MCP servers and CLAUDE.md only with the user's opt-in.
-            **trust_options(self.config, self.env),
+            **trust_options(self.config, {**self.env, **extra_env}),
             sandbox=bash_sandbox(self.config, role, self.env),
             stderr=stderr_lines.append,
             # Each message the CLI streams is one JSON line, an answer's whole text in it: the SDK's 1 MB default
@@ -153,13 +156,14 @@ class ClaudeRuntime:
                     f"agent {agent.id!r} cannot go on: its conversation (session {agent.session_id}) is gone from "
                     f"{config_dir(self.env)}{kept}; delete it (`orc agents delete {agent.id}`) and create a new one"
                 )
-            extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}}
+            extra: dict[str, Any] = {"allowed_tools": [], "mcp_servers": {}, "env": {}}
             for provide in self.session_extras:
                 manager = provide(agent, role)
                 if manager is not None:
                     given = await stack.enter_async_context(manager)
                     extra["allowed_tools"] += given.get("allowed_tools", ())
                     extra["mcp_servers"].update(given.get("mcp_servers", {}))
+                    extra["env"].update(given.get("env", {}))
             options = self.options(
                 agent, role, stderr_lines, max_budget_usd, extra, resume=transcript, env=env
             )

@@ -73,6 +73,9 @@ class Row:
     attempt: int = 0
     prior_tokens: int = 0
     prior_cost_usd: float = 0.0
+    #: Model calls refused for load (429/529) and tried again, and the seconds waited for them (#23).
+    throttles: int = 0
+    throttle_wait_s: float = 0.0
 
     @property
     def total_tokens(self) -> int:
@@ -103,6 +106,8 @@ class BoardView:
     started: float | None
     ended: float | None
     now: float
+    #: Model requests the governor allows at once, as of its latest throttle (None: it has not throttled).
+    concurrency: int | None = None
 
     def count(self, status: str) -> int:
         """How many of the plan's subtasks are in ``status``."""
@@ -138,6 +143,7 @@ class Board:
         self.max_notices = max_notices
         self.started: float | None = None
         self.ended: float | None = None
+        self.concurrency: int | None = None
         # What the view shows of an agent's words and tool targets must never hold a secret from the environment
         # (the emitter redacted the events already: this is the second line) nor an escape code (#16).
         self.scrub = redactor_for()
@@ -160,6 +166,7 @@ class Board:
             }
             self._by_agent.clear()
             self.notices.clear()
+            self.concurrency = None
             self.started, self.ended = time.monotonic(), None
 
     def task_finished(self, task: Task) -> None:
@@ -269,6 +276,11 @@ class Board:
                 row.cost_usd += float(payload.get("cost_usd") or 0.0)
             elif event.kind is EventKind.CONTEXT and payload.get("usage_percentage") is not None:
                 row.context_pct = float(payload["usage_percentage"])
+            elif event.kind is EventKind.RETRY:
+                row.throttles += 1
+                row.throttle_wait_s += float(payload.get("retry_delay_ms") or 0) / 1000
+                if payload.get("concurrency"):
+                    self.concurrency = int(payload["concurrency"])
             elif event.kind is EventKind.RESULT and payload.get("num_turns"):
                 row.turns = max(row.turns, int(payload["num_turns"]))
 
@@ -297,4 +309,5 @@ class Board:
                 started=self.started,
                 ended=self.ended,
                 now=time.monotonic(),
+                concurrency=self.concurrency,
             )

@@ -80,6 +80,13 @@ def _header(view: BoardView, max_cost: float | None, width: int | None) -> Text:
     cost_style = "bold red" if max_cost and view.cost_usd >= max_cost else ""
     progress[-1].append("  ")
     progress.append(Text.assemble("cost ", (cost, cost_style)))
+    throttles = sum(r.throttles for r in view.rows)
+    if throttles:
+        throttled = Text(f"throttled {throttles}×", "yellow")
+        if view.concurrency is not None:
+            throttled.append(f" · model {view.concurrency} at once", "yellow")
+        progress[-1].append("  ")
+        progress.append(throttled)
     lines = [*_flowed(title, width, "  "), *_flowed(progress, width, " ")]
     return Text("\n").join(lines)
 
@@ -97,6 +104,8 @@ def _status(row: Any, view: BoardView, stall_seconds: float) -> Text:
         cell.append(f" (try {row.attempt})")
     for flag in row.flags:
         cell.append(f" ⚠ {flag}", "bold magenta")
+    if row.throttles:
+        cell.append(f" waited {row.throttles}× {_duration(row.throttle_wait_s)}", "yellow")
     quiet = view.now - row.last_event if row.last_event is not None else 0.0
     if row.status == RUNNING and "stall" not in row.flags and quiet >= min(stall_seconds, 10.0):
         cell.append(f" quiet {_duration(quiet)}", "yellow")

@@ -526,6 +526,52 @@ def m017_transcripts(db: Database) -> None:
 
 
 @migrations()
+def m018_retries(db: Database) -> None:
+    # Rate limits made visible (#23): one row per model call that was refused and tried again, by the CLI itself
+    # (its api_retry) or by orc's governor (which waits out a 429/529 and resends the same request, so the agent's
+    # session never sees it), with the status, the wait, and for the governor the number of requests it allowed at
+    # once after it. Retries recorded before this migration are copied from the events table; the view sums them
+    # per agent (waits, retries) with the latest concurrency.
+    db.table("retries").create(
+        {
+            "id": int,
+            "task_id": str,
+            "agent_id": str,
+            "seq": int,
+            "by": str,
+            "error_status": int,
+            "error": str,
+            "attempt": int,
+            "retry_delay_ms": int,
+            "concurrency": int,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("task_id", "tasks", "id"), ("agent_id", "agents", "id")],
+    )
+    db.table("retries").create_index(["agent_id", "seq"])
+    db.table("retries").create_index(["task_id", "at"])
+    db.execute(
+        "insert into retries (task_id, agent_id, seq, by, error_status, error, attempt, retry_delay_ms, "
+        "concurrency, at) select task_id, agent_id, seq, coalesce(json_extract(payload, '$.by'), 'cli'), "
+        "json_extract(payload, '$.error_status'), json_extract(payload, '$.error'), "
+        "json_extract(payload, '$.attempt'), json_extract(payload, '$.retry_delay_ms'), "
+        "json_extract(payload, '$.concurrency'), ts from events where kind = 'retry' order by id"
+    )
+    db.create_view(
+        "throttling_by_agent",
+        """select r.task_id, r.agent_id, count(*) as retries,
+        sum(r.by = 'governor') as governor_retries, sum(r.by = 'cli') as cli_retries,
+        round(sum(coalesce(r.retry_delay_ms, 0)) / 1000.0, 3) as waited_s,
+        (select r2.concurrency from retries r2 where r2.agent_id = r.agent_id and r2.concurrency is not null
+            order by r2.id desc limit 1) as concurrency,
+        max(r.at) as last_at
+        from retries r group by r.task_id, r.agent_id order by r.task_id, waited_s desc""",
+        replace=True,
+    )
+
+
+@migrations()
 def m019_files_read_are_distinct_paths(db: Database) -> None:
     # An agent row's files_read and files_written counted accesses (a file read three times counted three), while
     # the agent_totals and task_totals views counted distinct paths (#18). Both mean distinct paths now; the rows

@@ -177,6 +177,26 @@ def event_rows(event: Event, cost: bool, observe: bool) -> list[tuple[str, str, 
                 "id",
             )
         )
+    elif kind is EventKind.RETRY:
+        out.append(
+            (
+                "insert",
+                "retries",
+                {
+                    "task_id": task_id,
+                    "agent_id": agent_id,
+                    "seq": seq,
+                    "by": p.get("by") or "cli",
+                    "error_status": p.get("error_status"),
+                    "error": p.get("error"),
+                    "attempt": p.get("attempt"),
+                    "retry_delay_ms": p.get("retry_delay_ms"),
+                    "concurrency": p.get("concurrency"),
+                    "at": ts,
+                },
+                "id",
+            )
+        )
     elif kind is EventKind.CONTEXT:
         out.append(
             (

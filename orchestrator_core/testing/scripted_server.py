@@ -23,6 +23,13 @@ parallel sessions each get the whole sequence and a resumed session goes on
 where it stopped; once its replies run out it gets the default reply. Requests
 without a session id share one cursor per script. Every request is recorded
 in :attr:`ScriptedModel.requests`.
+
+Rate limits (#23): :meth:`ScriptedModel.limit` makes it admit at most K
+requests at once (and optionally a token budget per minute), answering any
+other with 429 and ``retry-after`` before a script is consulted, so a rejected
+request takes no reply and is logged in :attr:`ScriptedModel.rejected`;
+:meth:`ScriptedModel.exhaust` answers every request with a usage limit that
+lifts at a given time, as the API does when a plan's quota is spent.
 """
 
 from __future__ import annotations
@@ -31,11 +38,13 @@ import contextlib
 import http.server
 import json
 import logging
+import math
 import os
 import secrets
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -176,6 +185,7 @@ class ScriptedRequest:
         ``metadata.user_id``'s JSON.
     :ivar script: name of the script that answered (also when its replies ran
         out and the default answered), None when nothing matched.
+    :ivar at: when it arrived (Unix time).
     """
 
     path: str
@@ -183,6 +193,7 @@ class ScriptedRequest:
     body: dict[str, Any]
     session_id: str | None
     script: str | None = None
+    at: float = attrs.field(factory=time.time, eq=False)
 
     @property
     def model(self) -> str | None:
@@ -350,17 +361,50 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.server.model._record(request)
             self._send_json(404, _error_body("not_found_error", f"Not found: {self.command} {self.path}"))
             return
+        refusal = self.server.model._admit(request)
+        if refusal is not None:
+            self._send_limited(*refusal)
+            return
+        released: list[bool] = []
+
+        def release() -> None:
+            # Before the answer's last bytes: a client that sends its next request the moment one ends must find
+            # the place free, as it would at the API.
+            if not released:
+                released.append(True)
+                self.server.model._release()
+
+        try:
+            self._answer(request, release)
+        finally:
+            release()
+
+    def _send_limited(self, retry_after: float, extra: dict[str, str]) -> None:
+        data = json.dumps(_error_body("rate_limit_error", "Rate limited")).encode()
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("retry-after", str(max(1, math.ceil(retry_after))))
+        self.send_header("retry-after-ms", str(round(retry_after * 1000)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _answer(self, request: ScriptedRequest, release: Callable[[], None]) -> None:
         reply = self.server.model._answer(request)
         if reply.latency and self.server.stopping.wait(reply.latency):
             self.close_connection = True  # stop() while waiting: hang up without an answer
             return
         if reply.status != 200:
+            release()
             self._send_json(reply.status, _error_body(reply.error_type, reply.error_message))
             return
         model = request.model or "claude-scripted"
         if not request.body.get("stream"):
             content = [_block_json(b) for b in reply.blocks]
             usage = attrs.asdict(reply.usage)
+            release()
             self._send_json(200, _message(model, content, usage, reply.effective_stop_reason))
             return
         self.send_response(200)
@@ -373,6 +417,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.flush()
+        release()
         self.wfile.write(b"0\r\n\r\n")
 
     do_POST = do_GET = _handle
@@ -421,6 +466,16 @@ class ScriptedModel:
         self.requests: list[ScriptedRequest] = []
         #: Exceptions raised by callable replies (answered with HTTP 500).
         self.errors: list[BaseException] = []
+        #: Requests answered 429 by :meth:`limit` or :meth:`exhaust`, in arrival order (no script saw them).
+        self.rejected: list[ScriptedRequest] = []
+        #: The most requests answered at once so far.
+        self.peak_concurrent = 0
+        self._max_concurrent: int | None = None
+        self._retry_after = 1.0
+        self._tokens_per_minute: int | None = None
+        self._spent: list[tuple[float, int]] = []
+        self._exhausted_until: float | None = None
+        self._in_flight = 0
         self._scripts: list[_Script] = []
         #: Role name -> system prompt, for ``script(role=NAME)`` (:meth:`add_roles`).
         self.roles: dict[str, str] = {}
@@ -489,6 +544,66 @@ class ScriptedModel:
             "DISABLE_ERROR_REPORTING": "1",
             "CLAUDE_CODE_MAX_RETRIES": "2",
         }
+
+    # -- rate limits (#23) ----------------------------------------------------
+
+    def limit(
+        self,
+        concurrent: int | None,
+        *,
+        retry_after: float = 1.0,
+        tokens_per_minute: int | None = None,
+    ) -> None:
+        """Admit at most ``concurrent`` requests at once (None: any number), and with ``tokens_per_minute`` no
+        request while the tokens answered in the last minute (input and output, as the replies report them)
+        reach it; answer any other with 429 ``rate_limit_error`` and ``retry-after: retry_after`` (seconds,
+        rounded up; ``retry-after-ms`` exact). A rejected request advances no script.
+        """
+        with self._lock:
+            self._max_concurrent = concurrent
+            self._retry_after = retry_after
+            self._tokens_per_minute = tokens_per_minute
+
+    def exhaust(self, until: float | None) -> None:
+        """A spent usage quota: answer every request with 429 until the Unix time ``until`` (None: lift it now),
+        with ``retry-after`` the seconds left and ``anthropic-ratelimit-unified-status: rejected`` and
+        ``anthropic-ratelimit-unified-reset: <until>`` as the API sends them."""
+        with self._lock:
+            self._exhausted_until = until
+
+    def _admit(self, request: ScriptedRequest) -> tuple[float, dict[str, str]] | None:
+        """None if ``request`` may be answered now (it then holds a place until :meth:`_release`); else the
+        retry-after seconds and extra headers of its 429."""
+        with self._lock:
+            now = time.time()
+            refusal: tuple[float, dict[str, str]] | None = None
+            if self._exhausted_until is not None and now < self._exhausted_until:
+                headers = {
+                    "anthropic-ratelimit-unified-status": "rejected",
+                    "anthropic-ratelimit-unified-reset": str(int(self._exhausted_until)),
+                }
+                refusal = (self._exhausted_until - now, headers)
+            elif self._max_concurrent is not None and self._in_flight >= self._max_concurrent:
+                refusal = (self._retry_after, {})
+            elif self._tokens_per_minute is not None:
+                self._spent = [(t, n) for t, n in self._spent if t > now - 60]
+                if sum(n for _, n in self._spent) >= self._tokens_per_minute:
+                    refusal = (max(self._spent[0][0] + 60 - now, self._retry_after), {})
+            if refusal is not None:
+                self.rejected.append(request)
+                return refusal
+            self._in_flight += 1
+            self.peak_concurrent = max(self.peak_concurrent, self._in_flight)
+            return None
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _spend(self, reply: Reply) -> None:
+        if self._tokens_per_minute is not None:
+            with self._lock:
+                self._spent.append((time.time(), reply.usage.input_tokens + reply.usage.output_tokens))
 
     # -- scripting -----------------------------------------------------------
 
@@ -565,9 +680,12 @@ class ScriptedModel:
             request = attrs.evolve(request, script=script.name if script else None)
             self.requests.append(request)
         if isinstance(source, Reply):
+            self._spend(source)
             return source
         try:
-            return source(request)
+            reply = source(request)
+            self._spend(reply)
+            return reply
         except Exception as exc:  # surfaced to the test through self.errors
             _log.exception("scripted reply callable failed")
             with self._lock:

@@ -91,11 +91,26 @@ def timeline(data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
         for f in data["flags"]
         if f["agent_id"] in lane_of
     ]
+    # A model call refused for load and tried again (#23): a band on the lane as long as the wait.
+    waits = [
+        {
+            "x": x(r["at"]),
+            "y": lane_of[r["agent_id"]] * LANE + 20,
+            "w": max(round((r["retry_delay_ms"] or 0) / 1000 * scale, 1), 2),
+            "by": r["by"],
+            "status": r["error_status"],
+            "seconds": round((r["retry_delay_ms"] or 0) / 1000, 1),
+            "concurrency": r["concurrency"],
+        }
+        for r in data.get("retries", ())
+        if r["agent_id"] in lane_of
+    ]
     axis = [{"x": round(LABEL + s * scale, 1), "label": _clock(s)} for s in _steps(seconds)]
     return {
         "lanes": lanes,
         "ticks": ticks,
         "flags": flags,
+        "waits": waits,
         "axis": axis,
         "width": WIDTH,
         "label": LABEL,

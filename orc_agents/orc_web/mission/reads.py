@@ -35,6 +35,10 @@ def one(conn: sqlite3.Connection, sql: str, params: Any = ()) -> dict[str, Any] 
     return found[0] if found else None
 
 
+def has_table(conn: Any, name: str) -> bool:
+    return bool(rows(conn, "select 1 from sqlite_master where type = 'table' and name = ?", [name]))
+
+
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
@@ -177,6 +181,15 @@ def task(conn: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
             "select agent_id, kind, message, at from agent_flags where task_id = ? order by id limit ?",
             [task_id, MAX_TICKS],
         ),
+        # A store older than m018 has no retries table (#23): mission control also reads stores it did not migrate.
+        "retries": rows(
+            conn,
+            "select agent_id, by, error_status, retry_delay_ms, concurrency, at from retries where task_id = ? "
+            "order by id limit ?",
+            [task_id, MAX_TICKS],
+        )
+        if has_table(conn, "retries")
+        else [],
         "usage": rows(
             conn,
             "select agent_id, cost_usd, at from usage where task_id = ? order by id limit ?",
