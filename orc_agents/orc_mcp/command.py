@@ -65,7 +65,7 @@ def mcp(
     The host plans, executes in the background, watches, reads results and transcripts, messages agents,
     cancels, approves and resumes. The limits given here (or in orc.toml / the environment) bound every call.
     """
-    from orchestrator_core.cli import current_config, make_orchestrator
+    from orchestrator_core.cli import current_config, make_orchestrator, remembered
 
     from .service import Bounds
 
@@ -86,8 +86,10 @@ def mcp(
             raise UsageError(f"{name} must be positive, got {value}")
     token = _token(token_file) if port is not None else None
 
-    def orchestrator(**overrides: Any) -> Any:
-        return make_orchestrator(ctx, **overrides)
+    def orchestrator(*, task_id: str | None = None, agent_id: str | None = None, **overrides: Any) -> Any:
+        # A recorded task or agent runs the way it was made (--scripted remembered, #20).
+        recorded = remembered(ctx, task_id=task_id, agent_id=agent_id) if task_id or agent_id else None
+        return make_orchestrator(ctx, recorded=recorded, **overrides)
 
     from .serve import serve
 

@@ -122,7 +122,8 @@ class Service:
     """The fleet's operations for one MCP server.
 
     :param make_orchestrator: makes an Orchestrator with Config overrides (the command's own settings, plus these);
-        they share one plugin manager, on which a start observer is registered.
+        given ``task_id`` or ``agent_id``, with the settings that task or agent was made with. They share one plugin
+        manager, on which a start observer is registered.
     :param allowed: the directories tasks may work in (and below).
     :param approve: every execution waits for :meth:`approve` first.
     :param database: opens the run store (``orchestrator_core.storage.Database``'s constructor).
@@ -288,7 +289,8 @@ class Service:
         *,
         task_id: str | None = None,
     ) -> dict[str, Any]:
-        orc = self.make_orchestrator(keep_agents=keep_agents, client=client, **limits)
+        remembered = {"task_id": task_id} if task_id is not None else {}
+        orc = self.make_orchestrator(keep_agents=keep_agents, client=client, **remembered, **limits)
         loop = asyncio.get_running_loop()
         async with self._starting:
             started: asyncio.Future[str] = loop.create_future()
@@ -441,7 +443,7 @@ class Service:
         """Message a kept agent (its session continues) and return its reply, bounded."""
         if not message.strip():
             raise ToolRefused("the message is empty")
-        orc = self.make_orchestrator()
+        orc = self.make_orchestrator(agent_id=agent_id)
         try:
             async with orc:
                 reply = await orc.send_to_agent(agent_id, message)
