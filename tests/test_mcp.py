@@ -53,10 +53,18 @@ async def stdio_session(cli_env, workdir, *args):
         yield session
 
 
-async def wait_until_done(session, task_id):
+async def wait_until_done(session, task_id, progress=None):
+    """Call wait_for_task until the task ends; ``progress`` (a list) collects the progress notifications."""
+
+    async def heard(done, total, message):
+        if progress is not None:
+            progress.append((done, total, message))
+
     for _ in range(20):
         status = result_of(
-            await session.call_tool("wait_for_task", {"task_id": task_id, "timeout_seconds": 30})
+            await session.call_tool(
+                "wait_for_task", {"task_id": task_id, "timeout_seconds": 30}, progress_callback=heard
+            )
         )
         if status["status"] not in ("running", "pending"):
             return status
@@ -86,9 +94,12 @@ async def test_a_host_plans_runs_watches_and_reads_a_team_over_stdio(
 
         started = result_of(await session.call_tool("execute", {"prompt": "look around", "plan": plan}))
         assert started["status"] == "running" and started["task_id"].startswith("task-")
-        status = await wait_until_done(session, started["task_id"])
+        progress = []
+        status = await wait_until_done(session, started["task_id"], progress)
         assert status["status"] == "succeeded", status
         assert [a["role"] for a in status["agents"]] == ["scout", "reviewer"]
+        # The host heard how far the team got while it waited.
+        assert progress and progress[-1] == (2, 2, "succeeded: 2/2 subtasks")
 
         output = result_of(await session.call_tool("read_result", {"task_id": started["task_id"]}))
         assert "REVIEWED" in output["text"] and output["next_offset"] is None
