@@ -170,9 +170,10 @@ async def test_timeout_interrupts_and_leaves_no_process(orc_config, orc_pm, scri
         result = await orc.execute("x", roles=["scout", "reviewer"], cwd=orc_workdir)
     assert result.stopped == "timeout" and result.status is TaskStatus.CANCELLED
     assert [s.status for s in result.subtasks] == [SubtaskStatus.CANCELLED, SubtaskStatus.CANCELLED]
-    # The reviewer's session was opened ahead (prepared) while the scout worked: both processes are gone.
-    pids = [a.pid for a in orc.list_agents()]
-    assert len(pids) == 2 and all(pids) and not any(alive(pid) for pid in pids)
+    # The reviewer's session is opened ahead (prepared) while the scout works: every process that started is gone.
+    # (On a loaded machine the prepared one may not have started within the 6 s; the scout's always has.)
+    pids = {a.role: a.pid for a in orc.list_agents()}
+    assert len(pids) == 2 and pids["scout"] and not any(alive(pid) for pid in pids.values() if pid)
     assert result.elapsed_s < 20
 
 
