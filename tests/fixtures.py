@@ -164,3 +164,11 @@ def run_in_tmux(env, cwd, args, width, height=40, timeout=120, until="EXIT="):
         subprocess.run([*server, "kill-server"], capture_output=True)
         # kill-server leaves its socket file behind.
         Path(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name).unlink(missing_ok=True)
+
+
+def without_governor(config):
+    """``config`` with orc's governor off: the model's 529s reach the CLI and orc's retry policy, as a test of those
+    means (with the governor on, it would wait them out and send the request again itself)."""
+    import attrs
+
+    return attrs.evolve(config, plugin_settings={**config.plugin_settings, "ORC_GOVERNOR": "off"})

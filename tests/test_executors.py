@@ -8,7 +8,7 @@ import threading
 
 import attrs
 import pytest
-from fixtures import alive, together
+from fixtures import alive, together, without_governor
 
 from orchestrator_core import Orchestrator, Plan, Subtask, SubtaskStatus, TaskStatus, hookimpl
 from orchestrator_core.testing import Reply, Text, Usage, error, text
@@ -186,7 +186,7 @@ async def test_retry_policy_runs_a_transient_failure_again(orc_config, orc_pm, s
         return error(529) if request.session_id == calls[0] else text("recovered")
 
     scripted_model.script([flaky] * 5, match="scout of the team")
-    orc = Orchestrator(attrs.evolve(orc_config, retries=1), pm=orc_pm)
+    orc = Orchestrator(attrs.evolve(without_governor(orc_config), retries=1), pm=orc_pm)
     async with orc:
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
     assert result.success, result.error
@@ -198,6 +198,7 @@ async def test_retry_policy_runs_a_transient_failure_again(orc_config, orc_pm, s
 
 async def test_no_retries_by_default(orchestrator, scripted_model, orc_workdir):
     scripted_model.script([error(529)] * 10, match="scout of the team")
+    orchestrator.config = without_governor(orchestrator.config)
     async with orchestrator as orc:
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)
     assert not result.success and result.subtasks[0].retryable and result.subtasks[0].attempts == 1
@@ -210,7 +211,7 @@ async def test_a_plugin_can_decide_retries(orchestrator, scripted_model, orc_wor
             return False
 
     orchestrator.pm.register(Never())
-    orchestrator.config = attrs.evolve(orchestrator.config, retries=3)
+    orchestrator.config = attrs.evolve(without_governor(orchestrator.config), retries=3)
     scripted_model.script([error(529)] * 10, match="scout of the team")
     async with orchestrator as orc:
         result = await orc.execute("x", roles=["scout"], cwd=orc_workdir)

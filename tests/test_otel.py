@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from fixtures import clean_env, rows
+from fixtures import clean_env, rows, without_governor
 
 from orchestrator_core import Config, Orchestrator, Plan, Subtask, hookimpl
 from orchestrator_core.testing import Reply, Text, ToolUse, Usage, error, text, tool
@@ -194,7 +194,7 @@ async def test_content_is_opt_in_redacted_like_the_store_and_bounded(
 
 async def test_a_failed_agent_and_its_task_are_errors(orc_config, orc_pm, scripted_model, orc_workdir):
     scripted_model.script([error(529)] * 6, match="analyst of the team")
-    orc, exporter = traced(orc_config, orc_pm)
+    orc, exporter = traced(without_governor(orc_config), orc_pm)
     async with orc:
         result = await orc.execute("fail", roles=["analyst"], cwd=orc_workdir)
     assert not result.success
