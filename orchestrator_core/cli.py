@@ -18,8 +18,9 @@ from typing import Any
 import click
 
 from .cli_trust import safety_overrides, session_safety
-from .command_group import OrcGroup, make_orchestrator, plugin_manager
+from .command_group import OrcGroup, make_orchestrator
 from .command_group import current_config as current_config  # for plugin commands (CONTRIBUTING)
+from .command_group import plugin_manager as plugin_manager  # for plugin commands that call hooks
 from .command_group import remembered as remembered  # for plugin commands
 from .command_group import scrub as _scrub
 from .errors import Interrupted, OrcError, UsageError

@@ -498,7 +498,9 @@ def register(cli: click.Group) -> None:
 
         With TASK_ID, start at that task's page.
         """
+        from orchestrator_core.cli import plugin_manager
+
         from .browse import serve
 
-        pm = (click.get_current_context().find_root().obj or {}).get("pm")
+        pm = plugin_manager(click.get_current_context())
         serve(store_path(db_path), port=port, open_browser=open_browser, pm=pm, task_id=task_id)

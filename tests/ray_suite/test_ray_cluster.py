@@ -284,7 +284,12 @@ def test_a_ray_agent_answers_a_later_process(
 
     cluster, _ = ray_cluster
     scout = node_model.script([text("first answer"), text("second answer")], match="scout of the team")
-    config = attrs.evolve(ray_config, runtime_env={}, scripted=False, keep_agents=True)
+    config = attrs.evolve(
+        ray_config,
+        runtime_env={},
+        keep_agents=True,
+        plugin_settings={**ray_config.plugin_settings, "ORC_SCRIPTED": False},
+    )
 
     async def first_run():
         async with Orchestrator(config, pm=orc_pm) as orc:
