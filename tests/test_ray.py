@@ -72,9 +72,10 @@ def test_orc_help_does_not_import_ray():
     assert "nodes" in done.stdout
 
 
-def _unshare_allowed():
+def _unshare_allowed(*flags: str) -> bool:
+    """True if ``unshare -n`` (with ``flags``: more namespaces) may run here (root or user namespaces)."""
     try:
-        done = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+        done = subprocess.run(["unshare", "-n", *flags, "true"], capture_output=True, timeout=10)
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -111,16 +112,6 @@ def test_without_orc_ray_there_is_no_nodes_command():
     assert disabled.returncode == 0 and " nodes " not in disabled.stdout, disabled.stderr
 
 
-def _namespaces_allowed():
-    try:
-        done = subprocess.run(
-            ["unshare", "-n", "-p", "-f", "--mount-proc", "true"], capture_output=True, timeout=10
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
-
-
 @pytest.mark.parametrize("stale", ["session", "none"])
 def test_orc_nodes_on_a_stale_local_session_fails_fast_in_one_line(tmp_path, stale):
     """`orc nodes` with the default address hung for minutes on a local Ray session that was gone (#20).
@@ -130,7 +121,7 @@ def test_orc_nodes_on_a_stale_local_session_fails_fast_in_one_line(tmp_path, sta
     no other Ray on this machine (found by Ray's process scan for "auto") and no real interface takes part.
     """
     pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
-    if not _namespaces_allowed():
+    if not _unshare_allowed("-p", "-f", "--mount-proc"):
         pytest.skip("`unshare -n -p` is not permitted here (needs root or user namespaces)")
     ray_tmp = tmp_path / "raytmp"
     session = ray_tmp / "ray" / "session_2026-01-01_00-00-00_000000_1"
@@ -172,7 +163,7 @@ def test_the_readme_cluster_guide_runs_as_written(tmp_path):
     """README "Run on a cluster", every command, in a network, PID and mount namespace of its own: Ray binds loopback
     only, and the guide's `ray stop` sees (and stops) only this namespace's Ray, never another test's or user's."""
     pytest.importorskip("ray", reason='the ray extra is not installed: pip install -e ".[ray]"')
-    if not _unshare_allowed():
+    if not _unshare_allowed("-p", "-f", "--mount-proc"):
         pytest.skip("`unshare -n` is not permitted here (needs root or user namespaces)")
     import shutil
     import tempfile
