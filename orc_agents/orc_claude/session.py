@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -66,6 +67,14 @@ def _lock_path(session_id: str) -> Path:
     return private_subdir("locks") / f"{session_id}.lock"
 
 
+def _initialize_timeout() -> float:
+    """Seconds the SDK gives the CLI to answer its start-up request (as claude_agent_sdk computes it)."""
+    try:
+        return max(int(os.environ.get("CLAUDE_CODE_STREAM_CLOSE_TIMEOUT", "60000")) / 1000.0, 60.0)
+    except ValueError:
+        return 60.0
+
+
 def _start_failure(exc: Exception, stderr_lines: deque[str]) -> RuntimeUnavailable:
     """The CLI exited before the session opened: what it said, in one line, and what to do (#16)."""
     text = " ".join(str(exc).split())
@@ -114,6 +123,8 @@ class ClaudeSession:
         self._in_turn = False
         #: What a turn that orc cancelled had spent (read from the CLI's result after the interrupt), or None.
         self.cut_short: TurnResult | None = None
+        #: Why the CLI never became a session (it did not answer its start-up request): every turn fails with it.
+        self.start_failure: str | None = None
 
     async def open(self) -> None:
         """Start the CLI; the caller holds :func:`session_lock`."""
@@ -130,6 +141,19 @@ class ClaudeSession:
             # It refused to start (its temp folder is another user's, the sandbox it must use cannot run, ...):
             # the user can fix that, so say what it said rather than "internal error".
             raise _start_failure(exc, self.stderr_lines) from None
+        except Exception as exc:
+            # The SDK raises a bare Exception when the CLI does not answer its start-up request in time (a
+            # stopped or starved CLI on an overloaded machine; the SDK has ended it). That agent's turn fails, in
+            # one line, and may be tried again (--retries); the rest of the run goes on.
+            if not str(exc).startswith("Control request timeout"):
+                raise
+            self.client = None
+            self.start_failure = (
+                "the Claude Code CLI started but did not answer within "
+                f"{_initialize_timeout():.0f} s (an overloaded machine?); run fewer agents at once "
+                "(--max-parallel), or give it longer with CLAUDE_CODE_STREAM_CLOSE_TIMEOUT (milliseconds)"
+            )
+            return
         # Best effort: the SDK does not publish the CLI's pid; its transport holds the process.
         process = getattr(getattr(self.client, "_transport", None), "_process", None)
         self.pid = getattr(process, "pid", None)
@@ -172,6 +196,8 @@ class ClaudeSession:
         """
         from claude_agent_sdk import ClaudeSDKError, ResultMessage
 
+        if self.start_failure is not None:
+            return TurnResult(text="", is_error=True, error=self.start_failure, retryable=True)
         # The secrets of this process and of the run's environment: what the CLI's tools can print. Redacted here
         # too, not only by the core's emitter: on a Ray node this process has secrets the head never sees (#16).
         redact = redactor_for(getattr(self.options, "env", None) or {})
