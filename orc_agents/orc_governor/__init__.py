@@ -5,7 +5,8 @@ Every agent's Claude Code CLI talks to the model through a loopback relay (:mod:
 requests at once as the endpoint takes (:mod:`.admission`: down on 429/529, up again on success, never above
 ``--max-parallel``), and waits out a 429 or 529 itself (``retry-after``) before sending the same request again: the
 agent's session goes on, nothing is resent as new work. The cooldown is shared by every orc process on the machine
-that talks to the same endpoint. A usage limit that will not lift within ``ORC_GOVERNOR_MAX_WAIT`` seconds stops the
+that talks to the same endpoint. With agents on a Ray cluster (:mod:`.cluster`), each node runs a relay and
+they share one admission per endpoint, kept on the head's node, for the whole run. A usage limit that will not lift within ``ORC_GOVERNOR_MAX_WAIT`` seconds stops the
 run, saying when it lifts; ``orc resume`` carries on then, or ``--wait`` waits for it.
 
 Each throttled request is a ``retry`` event of its agent (payload ``by: governor``, the status, the wait, the
@@ -70,9 +71,9 @@ def orc_orchestrator_started(orc):
     """Put the relay in front of the model for this Orchestrator's agents."""
     if orc.config.get(ENABLED, "on") != "on":
         return
-    extras = getattr(orc.agents.runtime, "session_extras", None)
-    if extras is None:  # another runtime: it reaches the model its own way
-        return
+    runtime = orc.agents.runtime
+    if not hasattr(runtime, "session_extras") and not hasattr(runtime, "node_extras"):
+        return  # another runtime: it reaches the model its own way
     governor = orc.pm.get_plugin(PLUGIN_NAME)
     if governor is None:
         governor = Governor(orc)

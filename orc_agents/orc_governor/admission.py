@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
@@ -92,6 +93,24 @@ class Stopped(Exception):
     """The relay is stopping: give up waiting."""
 
 
+class Admits(Protocol):
+    """What a relay asks before each model request: :class:`Admission` in this process, or on a Ray cluster a
+    node's stand-in for the run's shared one (:mod:`.cluster`)."""
+
+    @property
+    def allowed(self) -> int: ...
+
+    def acquire(self, timeout: float | None = None) -> float | None: ...
+
+    def release(self) -> None: ...
+
+    def succeeded(self) -> None: ...
+
+    def throttled(self, status: int, wait: float, quota_until: float | None = None) -> object: ...
+
+    def stop(self) -> None: ...
+
+
 class Admission:
     """At most ``limit`` model requests out at once in this process, none during the shared cooldown.
 
@@ -134,14 +153,29 @@ class Admission:
         """Requests that may be out at once now."""
         return max(1, int(self.limit))
 
+    def snapshot(self) -> dict[str, Any]:
+        """Allowed, out and waiting now, the shared cooldown's end (Unix time), the peak out at once, the time
+        profile and the request-seconds."""
+        with self._cond:
+            return {
+                "allowed": self.allowed,
+                "in_flight": self.in_flight,
+                "waiting": self._waiting,
+                "cooldown_until": self.shared.read().until,
+                "peak": self.peak,
+                "profile": dict(self.profile),
+                "request_seconds": self.request_seconds,
+            }
+
     def stop(self) -> None:
         """Wake every waiter with :class:`Stopped`."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
 
-    def acquire(self) -> float:
-        """Wait for a place and for the cooldown to pass; the seconds waited.
+    def acquire(self, timeout: float | None = None) -> float | None:
+        """Wait for a place and for the cooldown to pass; the seconds waited, or None if ``timeout`` seconds
+        passed first (nothing is held then).
 
         :raises Stopped: the relay is stopping.
         """
@@ -150,15 +184,19 @@ class Admission:
             self._account()
             self._waiting += 1
             try:
-                return self._wait_for_place(began)
+                return self._wait_for_place(began, None if timeout is None else began + timeout)
             finally:
                 self._account()
                 self._waiting -= 1
 
-    def _wait_for_place(self, began: float) -> float:
+    def _wait_for_place(self, began: float, deadline: float | None) -> float | None:
         while True:
             if self._stopping:
                 raise Stopped
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            most = 5.0 if deadline is None else min(5.0, deadline - now)
             if self.in_flight < self.allowed:
                 # Read the shared file only when a place is free: another process may have set a cooldown.
                 left = self.shared.read().until - time.time()
@@ -169,10 +207,10 @@ class Admission:
                     _log.debug("admitted: %d out, %d allowed", self.in_flight, self.allowed)
                     return time.monotonic() - began
                 self._account()
-                self._cond.wait(min(left, 5.0))
+                self._cond.wait(min(left, most))
             else:
                 self._account()
-                self._cond.wait(5.0)
+                self._cond.wait(most)
 
     def release(self) -> None:
         """A request is done (answered, failed or throttled)."""

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -51,10 +52,11 @@ class Governor:
         self.quota_stops: dict[str, float] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._extra: Callable[[Agent, Role], Any] | None = None
+        self._poller: Any = None
 
     def install(self, orc: Orchestrator) -> None:
         """Start the relay and give every session of ``orc``'s runtime its own URL on it."""
-        if self.relay is not None:
+        if self.relay is not None or self._poller is not None:
             return
         self.orc = orc
         config = orc.config
@@ -63,9 +65,12 @@ class Governor:
             folder = private_subdir("governor")
         except UnsafePrivatePath:
             return  # no session can open either: the runtime says why, in one line
-        self.admission = Admission(config.max_parallel_agents, SharedState(folder, upstream))
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
+        if hasattr(orc.agents.runtime, "node_extras"):
+            self._install_on_nodes(orc)
+            return
+        self.admission = Admission(config.max_parallel_agents, SharedState(folder, upstream))
         self.relay = Relay(
             upstream,
             self.admission,
@@ -85,14 +90,52 @@ class Governor:
         extras: list[Any] = getattr(orc.agents.runtime, "session_extras", [])
         extras.append(extra)
 
+    def _install_on_nodes(self, orc: Orchestrator) -> None:
+        """Agents on a Ray cluster: one admission per endpoint in an actor, a relay on each node (:mod:`.cluster`)."""
+        from .cluster import NodeGovernor, ReportPoller, start_actor
+
+        config = orc.config
+        actor = start_actor(config.max_parallel_agents)
+        self._poller = ReportPoller(
+            actor,
+            on_throttle=lambda throttle: self._on_loop(self._throttled, throttle),
+            on_quota=self._on_quota,
+        )
+        self._poller.start()
+        extra = NodeGovernor(
+            key=uuid.uuid4().hex,
+            actor=actor,
+            upstream=config.runtime_env.get("ANTHROPIC_BASE_URL"),
+            max_wait=float(config.get(MAX_WAIT, 300.0)),
+            wait_quota=_wait_quota(config.get(WAIT, "false")),
+        )
+        self._extra = extra
+        # orc_ray's runtime: extras that travel to the node a session opens on (not part of AgentRuntime).
+        node_extras: list[Any] = getattr(orc.agents.runtime, "node_extras")  # noqa: B009
+        node_extras.append(extra)
+
+    def stats(self) -> dict[str, Any]:
+        """Each model endpoint's :meth:`~.admission.Admission.snapshot` (on a cluster, the run's shared ones)."""
+        if self._poller is not None:
+            import ray
+
+            return dict(ray.get(self._poller.actor.stats.remote()))
+        if self.admission is None or self.relay is None:
+            return {}
+        return {self.relay.upstream.geturl(): self.admission.snapshot()}
+
     def close(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
         if self.relay is not None:
             self.relay.stop()
             self.relay = None
         extras = getattr(getattr(self.orc, "_agents", None), "runtime", None)
-        extras = getattr(extras, "session_extras", None)
-        if extras is not None and self._extra in extras:
-            extras.remove(self._extra)
+        for name in ("session_extras", "node_extras"):
+            given = getattr(extras, name, None)
+            if given is not None and self._extra in given:
+                given.remove(self._extra)
         self._extra = None
 
     @property

@@ -27,7 +27,7 @@ from typing import Any
 
 import attrs
 
-from .admission import Admission, Stopped
+from .admission import Admits, Stopped
 
 _log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Relay:
     def __init__(
         self,
         upstream: str,
-        admission: Admission,
+        admission: Admits,
         *,
         on_throttle: Callable[[Throttle], None] = lambda throttle: None,
         on_quota: Callable[[str, float], bool] = lambda agent_id, until: False,

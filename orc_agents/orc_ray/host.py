@@ -143,6 +143,7 @@ class AgentHost:
                 # CLI dies with this worker instead of outliving it (FACTS §10).
                 runtime = ClaudeRuntime(Config(runtime_env=env))
                 runtime.check()
+                runtime.session_extras.extend(spec.get("session_extras") or ())
                 if spec.get("keep_transcript"):
                     runtime.transcripts = RelayedTranscripts(
                         spec["agent"].session_id, spec.get("transcript"), out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -201,6 +201,10 @@ class RayRuntime:
         self.envs: dict[str, dict[str, str]] = {}
         #: Seconds from an event on its node to its hand-over to the observers here (the store), per event.
         self.latencies: list[float] = []
+        #: Like orc_claude's ``session_extras`` (callables ``(agent, role)`` giving an async context manager of extra
+        #: session options), but called on the node where the session opens: each must pickle (the governor's
+        #: node relay, #23).
+        self.node_extras: list[Callable[[Agent, Role], Any]] = []
         #: Where agents' transcripts are kept (orc's store, set by the plugin when the Orchestrator starts): a
         #: session continues on any node, and from a later process, from there (#25). None: not kept.
         self.transcripts: Any = None
@@ -278,6 +282,7 @@ class RayRuntime:
             "env": values,
             "env_names": names,
             "keep_transcript": kept,
+            "session_extras": list(self.node_extras),
             "transcript": self.transcripts.load(agent, agent.session_id, "")
             if kept and agent.session_id
             else None,
