@@ -4,10 +4,12 @@ The scripted model admits at most ``--k`` requests at once and answers any other
 Each of ``--agents`` builders (parallel mode, ``--max-parallel``) makes two model calls (a Write, then its answer),
 each taking ``--latency`` seconds. Per run: failed subtasks, tokens paid twice (an answered request whose unit and
 turn were already answered: a restarted agent doing its work again), wall time, and that against the ideal schedule
-at concurrency K (every call's latency, K at a time). Goal: with the governor no failure, nothing paid twice and
+at concurrency K (every call's latency, K at a time, and with ``--tokens-per-minute`` the model's token budget:
+:func:`ideal_schedule`). Goal: with the governor no failure, nothing paid twice and
 wall time <= 1.15x the ideal.
 
-    python bench/governor.py [--agents 64] [--max-parallel 16] [--k 6] [--latency 3] [--runs off:0,off:2,on:0]
+    python bench/governor.py [--agents 64] [--max-parallel 16] [--k 6] [--latency 3] [--tokens-per-minute N]
+        [--cli-retries N] [--runs off:0,off:2,on:0]
 
 A run is ``governor:retries`` (orc's ``--retries``: a failed subtask starts again with a new agent). The CLI's own
 retries are its default (10, with backoff) unless ``--cli-retries`` is given.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
+import heapq
 import os
 import re
 import sys
@@ -51,6 +53,24 @@ def paid_twice(model: ScriptedModel) -> tuple[int, int]:
     return repeats, tokens
 
 
+def ideal_schedule(requests: int, k: int, latency: float, tokens: int, budget: int | None) -> float:
+    """When the last of ``requests`` calls ends, each taking ``latency`` seconds, at most ``k`` at once, and with
+    ``budget`` no call starting while the calls started in the last 60 s (``tokens`` each) reach it: the scripted
+    model's own rules, with every call ready as soon as the model would take it."""
+    free = [0.0] * k
+    starts: list[float] = []
+    for _ in range(requests):
+        at = heapq.heappop(free)
+        while budget is not None:
+            window = [s for s in starts if s > at - 60]
+            if len(window) * tokens < budget:
+                break
+            at = min(window) + 60
+        starts.append(at)
+        heapq.heappush(free, at + latency)
+    return max(free)
+
+
 async def run_once(args: argparse.Namespace, governor: str, retries: int) -> dict:
     with ScriptedModel() as model, tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -61,7 +81,7 @@ async def run_once(args: argparse.Namespace, governor: str, retries: int) -> dic
                 text("BUILT", usage=USAGE, latency=args.latency),
             ]
         )
-        model.limit(args.k, retry_after=args.retry_after)
+        model.limit(args.k, retry_after=args.retry_after, tokens_per_minute=args.tokens_per_minute)
         env = model.env(base / "claude-config")
         if args.cli_retries is None:
             env.pop("CLAUDE_CODE_MAX_RETRIES")
@@ -104,7 +124,10 @@ async def run_once(args: argparse.Namespace, governor: str, retries: int) -> dic
         last = max(r.at for r in answered) + args.latency
         # Mean requests being answered at once at the model, over the model phase: K means the schedule was ideal.
         busy = len(answered) * args.latency / (last - first)
-        ideal = math.ceil(args.agents * 2 / args.k) * args.latency
+        per_call = USAGE.input_tokens + USAGE.output_tokens
+        ideal = round(
+            ideal_schedule(args.agents * 2, args.k, args.latency, per_call, args.tokens_per_minute), 2
+        )
         return {
             "governor": governor,
             "retries": retries,
@@ -132,6 +155,9 @@ async def main() -> None:
     parser.add_argument("--latency", type=float, default=3.0)
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--cli-retries", type=int, default=None)
+    parser.add_argument(
+        "--tokens-per-minute", type=int, default=None, help="the model's token budget a minute"
+    )
     parser.add_argument("--runs", default="off:0,off:2,on:0")
     parser.add_argument("--name", default="governor", help="results/<name>.json")
     args = parser.parse_args()
@@ -159,6 +185,7 @@ async def main() -> None:
             "k": args.k,
             "latency_s": args.latency,
             "retry_after_s": args.retry_after,
+            "tokens_per_minute": args.tokens_per_minute,
             "cli_retries": args.cli_retries if args.cli_retries is not None else "default (10)",
             "goal": "governor on: 0 failed, 0 paid twice, wall <= 1.15x ideal",
             "rows": rows,
