@@ -75,6 +75,56 @@ def test_the_cooldown_is_shared_through_the_file(tmp_path):
     assert SharedState(tmp_path, "http://elsewhere").read().until == 0.0
 
 
+def test_orc_processes_on_one_machine_keep_together_to_the_limit_one_learned(tmp_path):
+    """Two Admissions on one folder are two orc processes: the places are counted for both, and the limit one
+    learned from a 429 holds for the other and for one that starts later."""
+    from orc_agents.orc_governor import Admission, SharedState
+
+    first = Admission(4, SharedState(tmp_path, "http://model"), hold=60.0)
+    second = Admission(4, SharedState(tmp_path, "http://model"), hold=60.0)
+    for _ in range(3):
+        assert first.acquire(timeout=5) is not None
+    assert second.acquire(timeout=5) is not None  # a fourth at once: the endpoint refuses it
+    second.release()
+    second.throttled(429, 0.0)
+    assert second.allowed == 3  # what was still out, in both processes
+    assert first.acquire(timeout=0.2) is None and first.allowed == 3  # first learns it too: no fourth
+    assert second.acquire(timeout=0.2) is None  # first holds all three places
+    first.release()
+    assert second.acquire(timeout=5) is not None  # a place another process gave back
+    assert Admission(16, SharedState(tmp_path, "http://model")).allowed == 3  # a process that starts later
+
+
+def test_a_killed_processs_places_free_themselves(tmp_path):
+    """A place is a lock the kernel drops with its process: an orc process killed mid-request leaks none."""
+    from orc_agents.orc_governor import SharedState
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pathlib; from orc_agents.orc_governor import SharedState; "
+            f"assert SharedState(pathlib.Path({str(tmp_path)!r}), 'http://model').take_slot(1) is not None; "
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        shared = SharedState(tmp_path, "http://model")
+        assert shared.take_slot(1) is None and shared.slots_held() == 1
+        holder.kill()
+        holder.wait()
+        slot = shared.take_slot(1)
+        assert slot is not None
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
 @pytest.fixture(scope="module")
 def k_limited(tmp_path_factory):
     """Six builders at once against a model that takes two requests at a time: one run with the governor, one
