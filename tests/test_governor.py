@@ -63,6 +63,29 @@ def test_admission_comes_down_to_what_the_endpoint_serves_and_grows_back(tmp_pat
     assert admission.allowed == 8
 
 
+def test_a_spent_budget_is_waited_out_without_coming_down(tmp_path):
+    """A 429 that says a per-minute budget is spent (the API's ``anthropic-ratelimit-*-remaining: 0``) is a wait for
+    everyone, not a sign that fewer requests fit at once."""
+    import email.message
+
+    from orc_agents.orc_governor import Admission, SharedState
+    from orc_agents.orc_governor.relay import budget_spent
+
+    spent, busy = email.message.Message(), email.message.Message()
+    spent["anthropic-ratelimit-tokens-remaining"] = "0"
+    busy["anthropic-ratelimit-tokens-remaining"] = "5000"
+    assert budget_spent(spent) and not budget_spent(busy) and not budget_spent(email.message.Message())
+    admission = Admission(8, SharedState(tmp_path, "http://model"))
+    for _ in range(5):
+        admission.acquire()
+    admission.release()
+    cooldown = admission.throttled(429, 10.0, budget=True)
+    assert admission.allowed == 8
+    assert cooldown.until > time.time() + 9  # everyone waits for the budget to fill again
+    admission.throttled(429, 0.0)
+    assert admission.allowed == 4
+
+
 def test_the_cooldown_is_shared_through_the_file(tmp_path):
     from orc_agents.orc_governor import SharedState
 

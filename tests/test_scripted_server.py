@@ -466,3 +466,22 @@ def test_limit_refuses_beyond_k_at_once_without_taking_a_reply() -> None:
         assert headers["anthropic-ratelimit-unified-reset"] == str(int(reset))
         m.exhaust(None)
         assert _post_headers(url, body)[0] == 200
+
+
+def test_a_spent_token_budget_says_so_as_the_api_does() -> None:
+    """#23: a request refused for the token budget carries ``anthropic-ratelimit-tokens-remaining: 0`` and waits
+    until the minute's oldest tokens leave it; one refused for too many at once does not say a budget is spent."""
+    with ScriptedModel() as m:
+        m.script([text("spent", usage=Usage(input_tokens=900, output_tokens=200))], match="BUDGET-MARKER")
+        m.limit(None, tokens_per_minute=1000)
+        body = {"messages": [{"role": "user", "content": "BUDGET-MARKER"}]}
+        url = f"{m.url}/v1/messages"
+        assert _post_headers(url, body)[0] == 200
+        status, headers = _post_headers(url, body)
+        assert status == 429
+        assert headers["anthropic-ratelimit-tokens-remaining"] == "0"
+        assert headers["anthropic-ratelimit-tokens-limit"] == "1000"
+        assert 58 <= float(headers["retry-after-ms"]) / 1000 <= 60
+        m.limit(0)
+        status, headers = _post_headers(url, body)
+        assert status == 429 and "anthropic-ratelimit-tokens-remaining" not in headers

@@ -166,7 +166,9 @@ class Admits(Protocol):
 
     def succeeded(self) -> None: ...
 
-    def throttled(self, status: int, wait: float, quota_until: float | None = None) -> object: ...
+    def throttled(
+        self, status: int, wait: float, quota_until: float | None = None, budget: bool = False
+    ) -> object: ...
 
     def stop(self) -> None: ...
 
@@ -302,13 +304,18 @@ class Admission:
             self.limit = self.shared.grow(self.ceiling, self.hold).limit
             self._cond.notify_all()
 
-    def throttled(self, status: int, wait: float, quota_until: float | None = None) -> Cooldown:
+    def throttled(
+        self, status: int, wait: float, quota_until: float | None = None, budget: bool = False
+    ) -> Cooldown:
         """The endpoint answered ``status`` (429, 529) asking to wait ``wait`` seconds: come down, and share the
-        cooldown. Call it after :meth:`release` of the throttled request."""
+        cooldown. Call it after :meth:`release` of the throttled request.
+
+        :param budget: the 429 says a budget of tokens or requests per minute is spent (not how many fit at once).
+        """
         with self._cond:
             allowed = self.allowed
-            if quota_until is not None:
-                pass  # a spent quota says nothing about how many requests fit at once
+            if quota_until is not None or budget:
+                pass  # a spent quota or budget says nothing about how many requests fit at once: only wait
             elif status == 429:
                 # A rate or concurrency limit: what is still out, in every orc process here, went through, so
                 # that many fit.

@@ -70,10 +70,12 @@ class GovernorActor:
     def succeeded(self, endpoint: str) -> None:
         self._admission(endpoint).succeeded()
 
-    def throttled(self, endpoint: str, status: int, wait: float, quota_until: float | None) -> int:
+    def throttled(
+        self, endpoint: str, status: int, wait: float, quota_until: float | None, budget: bool = False
+    ) -> int:
         """Come down and share the cooldown; the requests allowed at once after it."""
         admission = self._admission(endpoint)
-        admission.throttled(status, wait, quota_until)
+        admission.throttled(status, wait, quota_until, budget)
         return admission.allowed
 
     def report(self, throttle: Throttle) -> None:
@@ -176,9 +178,13 @@ class RemoteAdmission:
         with contextlib.suppress(Stopped):
             self.actor.succeeded.remote(self.endpoint)
 
-    def throttled(self, status: int, wait: float, quota_until: float | None = None) -> int:
+    def throttled(
+        self, status: int, wait: float, quota_until: float | None = None, budget: bool = False
+    ) -> int:
         with contextlib.suppress(Stopped):
-            self.allowed = int(self._call(self.actor.throttled, self.endpoint, status, wait, quota_until))
+            self.allowed = int(
+                self._call(self.actor.throttled, self.endpoint, status, wait, quota_until, budget)
+            )
         return self.allowed
 
     def stop(self) -> None:

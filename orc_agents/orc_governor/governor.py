@@ -92,9 +92,13 @@ class Governor:
 
     def _install_on_nodes(self, orc: Orchestrator) -> None:
         """Agents on a Ray cluster: one admission per endpoint in an actor, a relay on each node (:mod:`.cluster`)."""
-        from .cluster import NodeGovernor, ReportPoller, start_actor
+        import ray
 
         config = orc.config
+        if not config.needs_model or not ray.is_initialized():
+            return  # no model calls (deleting an agent): no cluster to connect to for them, nothing to govern
+        from .cluster import NodeGovernor, ReportPoller, start_actor
+
         actor = start_actor(config.max_parallel_agents)
         self._poller = ReportPoller(
             actor,

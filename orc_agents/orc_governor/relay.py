@@ -90,6 +90,19 @@ def quota_reset(headers: http.client.HTTPMessage) -> float | None:
     return None
 
 
+#: The API's per-minute budgets (https://docs.anthropic.com/en/api/rate-limits): ``anthropic-ratelimit-<name>-remaining``.
+BUDGETS = ("requests", "tokens", "input-tokens", "output-tokens")
+
+
+def budget_spent(headers: http.client.HTTPMessage) -> bool:
+    """True if a 429 says a per-minute budget (requests or tokens) is spent, rather than too many at once."""
+    for name in BUDGETS:
+        with contextlib.suppress(TypeError, ValueError):
+            if int(headers.get(f"anthropic-ratelimit-{name}-remaining") or "1") <= 0:
+                return True
+    return False
+
+
 class Relay:
     """The relay of one Orchestrator; start it, give each agent :meth:`base_for`, stop it.
 
@@ -229,7 +242,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     relay.admission.release()
                     held = False
                     # A spent quota is not a cooldown: the next request is what finds out it is back.
-                    relay.admission.throttled(answer.status, 0.0 if quota_until else wait, quota_until)
+                    relay.admission.throttled(
+                        answer.status, 0.0 if quota_until else wait, quota_until, budget_spent(answer.msg)
+                    )
                     relay.retries += 1
                     relay.on_throttle(
                         Throttle(agent_id, answer.status, wait, attempt, relay.admission.allowed, quota_until)

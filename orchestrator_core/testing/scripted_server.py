@@ -35,6 +35,7 @@ lifts at a given time, as the API does when a plan's quota is spent.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.server
 import json
 import logging
@@ -557,7 +558,9 @@ class ScriptedModel:
         """Admit at most ``concurrent`` requests at once (None: any number), and with ``tokens_per_minute`` no
         request while the tokens answered in the last minute (input and output, as the replies report them)
         reach it; answer any other with 429 ``rate_limit_error`` and ``retry-after: retry_after`` (seconds,
-        rounded up; ``retry-after-ms`` exact). A rejected request advances no script.
+        rounded up; ``retry-after-ms`` exact). A request refused for the token budget waits until the oldest
+        tokens leave the minute, and says so as the API does (``anthropic-ratelimit-tokens-remaining: 0``, the
+        limit, and the reset as an RFC 3339 time). A rejected request advances no script.
         """
         with self._lock:
             self._max_concurrent = concurrent
@@ -588,7 +591,15 @@ class ScriptedModel:
             elif self._tokens_per_minute is not None:
                 self._spent = [(t, n) for t, n in self._spent if t > now - 60]
                 if sum(n for _, n in self._spent) >= self._tokens_per_minute:
-                    refusal = (max(self._spent[0][0] + 60 - now, self._retry_after), {})
+                    wait = max(self._spent[0][0] + 60 - now, self._retry_after)
+                    # As the API says which budget is spent and when it fills again.
+                    reset = dt.datetime.fromtimestamp(now + wait, dt.UTC).isoformat()
+                    headers = {
+                        "anthropic-ratelimit-tokens-limit": str(self._tokens_per_minute),
+                        "anthropic-ratelimit-tokens-remaining": "0",
+                        "anthropic-ratelimit-tokens-reset": reset,
+                    }
+                    refusal = (wait, headers)
             if refusal is not None:
                 self.rejected.append(request)
                 return refusal
