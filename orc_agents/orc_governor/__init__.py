@@ -4,10 +4,11 @@
 Every agent's Claude Code CLI talks to the model through a loopback relay (:mod:`.relay`) that admits as many
 requests at once as the endpoint takes (:mod:`.admission`: down on 429/529, up again on success, never above
 ``--max-parallel``), and waits out a 429 or 529 itself (``retry-after``) before sending the same request again: the
-agent's session goes on, nothing is resent as new work. The cooldown is shared by every orc process on the machine
-that talks to the same endpoint. With agents on a Ray cluster (:mod:`.cluster`), each node runs a relay and
-they share one admission per endpoint, kept on the head's node, for the whole run. A usage limit that will not lift within ``ORC_GOVERNOR_MAX_WAIT`` seconds stops the
-run, saying when it lifts; ``orc resume`` carries on then, or ``--wait`` waits for it.
+agent's session goes on, nothing is resent as new work. The cooldown, the learned limit and the places are shared
+by every orc process on the machine that talks to the same endpoint. With agents on a Ray cluster
+(:mod:`.cluster`), each node runs a relay and they share one admission per endpoint, kept on the head's node, for
+the whole run. A usage limit that will not lift within ``ORC_GOVERNOR_MAX_WAIT`` seconds stops the run, saying
+when it lifts; ``orc resume`` carries on then, or ``--wait`` waits for it.
 
 Each throttled request is a ``retry`` event of its agent (payload ``by: governor``, the status, the wait, the
 concurrency allowed after it); a stop for a spent quota is an ``orc_agent_flagged`` notice of kind ``quota``.
