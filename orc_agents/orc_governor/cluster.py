@@ -5,7 +5,8 @@ node; each node that runs the run's agents starts one relay (:class:`NodeGoverno
 runtime opens on the node) whose every admission question goes to that actor (:class:`RemoteAdmission`). So the
 limit the endpoint taught one node holds for all of them, a ``retry-after`` seen on one node is waited out by all
 (and, through the shared file on the head's machine, by the other orc processes there), and a spent quota seen on
-any node stops the run. Throttles and quota stops come back to the head as reports, which the head's
+any node stops the run. A node relay that falls silent for :data:`LEASE` seconds (its worker or node died with
+requests out) has its places given back. Throttles and quota stops come back to the head as reports, which the head's
 :class:`~.governor.Governor` turns into the same events and stops as for local agents.
 
 Imported only when a run's runtime runs sessions on nodes (Ray is then importable).
@@ -18,6 +19,7 @@ import itertools
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +34,9 @@ from .relay import Relay, Throttle
 
 #: How long one admission call waits in the actor before the node asks again (and sees whether it is stopping).
 POLL = 1.0
+#: A node relay's places are given back this many seconds after its last word (its worker or node died mid-request);
+#: a live relay says it is alive every third of that.
+LEASE = 15.0
 
 
 class GovernorActor:
@@ -47,6 +52,9 @@ class GovernorActor:
         self._answers: dict[int, bool] = {}
         self._numbers = itertools.count(1)
         self._stopping = False
+        #: Places held, per node relay and endpoint, and when each relay was last heard from.
+        self.held: dict[str, dict[str, int]] = {}
+        self.heard: dict[str, float] = {}
 
     def _admission(self, endpoint: str) -> Admission:
         with self._lock:
@@ -57,15 +65,45 @@ class GovernorActor:
             return admission
 
     @ray.method(concurrency_group="waits")
-    def acquire(self, endpoint: str, timeout: float) -> float | None:
-        """A place for one request to ``endpoint``, or None if none came within ``timeout`` seconds."""
+    def acquire(self, endpoint: str, timeout: float, holder: str) -> float | None:
+        """A place for one request to ``endpoint`` from the relay ``holder``, or None if none came within
+        ``timeout`` seconds."""
+        self.alive(holder)
+        self._sweep()
         try:
-            return self._admission(endpoint).acquire(timeout)
+            waited = self._admission(endpoint).acquire(timeout)
         except Stopped:
             return None
+        if waited is not None:
+            with self._lock:
+                places = self.held.setdefault(holder, {})
+                places[endpoint] = places.get(endpoint, 0) + 1
+        return waited
 
-    def release(self, endpoint: str) -> None:
+    def release(self, endpoint: str, holder: str) -> None:
+        with self._lock:
+            places = self.held.get(holder, {})
+            if not places.get(endpoint):
+                return  # given back already: the relay was silent too long
+            places[endpoint] -= 1
         self._admission(endpoint).release()
+
+    def alive(self, holder: str) -> None:
+        """The relay ``holder`` is alive (it says so every third of :data:`LEASE`)."""
+        with self._lock:
+            self.heard[holder] = time.monotonic()
+
+    def _sweep(self) -> None:
+        """Give back the places of relays not heard from for :data:`LEASE` seconds (their node or worker died)."""
+        now = time.monotonic()
+        with self._lock:
+            gone = [h for h, last in self.heard.items() if now - last > LEASE]
+            lost = [(endpoint, n) for h in gone for endpoint, n in self.held.pop(h, {}).items()]
+            for holder in gone:
+                del self.heard[holder]
+        for endpoint, count in lost:
+            for _ in range(count):
+                self._admission(endpoint).release()
 
     def succeeded(self, endpoint: str) -> None:
         self._admission(endpoint).succeeded()
@@ -114,6 +152,7 @@ class GovernorActor:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Each endpoint's :meth:`Admission.snapshot`."""
+        self._sweep()
         return {endpoint: a.snapshot() for endpoint, a in self.admissions.items()}
 
     def stop(self) -> None:
@@ -151,7 +190,15 @@ class RemoteAdmission:
         self.allowed = 0
         #: The actor is gone (the run ended): this relay is of no more use.
         self.gone = False
+        #: This relay, to the actor: its places are its own, given back if it falls silent.
+        self.holder = uuid.uuid4().hex
         self._stopping = threading.Event()
+
+    def keep_alive(self) -> None:
+        """Tell the actor this relay is alive until it stops (run in a thread of its own)."""
+        while not self._stopping.wait(LEASE / 3) and not self.gone:
+            with contextlib.suppress(ray.exceptions.RayError):
+                self.actor.alive.remote(self.holder)
 
     def _call(self, method: Any, *args: Any) -> Any:
         try:
@@ -165,14 +212,14 @@ class RemoteAdmission:
         while True:
             if self._stopping.is_set() or self.gone:
                 raise Stopped
-            if self._call(self.actor.acquire, self.endpoint, POLL) is not None:
+            if self._call(self.actor.acquire, self.endpoint, POLL, self.holder) is not None:
                 return time.monotonic() - began
             if timeout is not None and time.monotonic() - began >= timeout:
                 return None
 
     def release(self) -> None:
         with contextlib.suppress(Stopped):
-            self._call(self.actor.release, self.endpoint)
+            self._call(self.actor.release, self.endpoint, self.holder)
 
     def succeeded(self) -> None:
         with contextlib.suppress(Stopped):
@@ -227,15 +274,17 @@ class NodeGovernor:
             if relay is None:
                 upstream = self.upstream or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT
                 actor = self.actor
+                admission = RemoteAdmission(actor, upstream)
                 relay = Relay(
                     upstream,
-                    RemoteAdmission(actor, upstream),
+                    admission,
                     on_throttle=lambda throttle: actor.report.remote(throttle),
                     on_quota=_asker(actor),
                     max_wait=self.max_wait,
                     wait_quota=self.wait_quota,
                 )
                 relay.start()
+                threading.Thread(target=admission.keep_alive, name="orc-governor-lease", daemon=True).start()
                 _RELAYS[self.key] = relay
             return relay
 

@@ -100,3 +100,49 @@ async def test_a_spent_quota_on_a_node_stops_the_run(ray_config, orc_pm, scripte
     assert f"orc resume {result.task_id}" in (result.error or "")
     assert scripted_model.rejected, "the quota was never hit"
     assert len(scripted_model.requests_for(builder)) == 1  # the refused request was not answered, so not paid
+
+
+async def test_a_dead_workers_place_is_given_back(ray_config, orc_pm, scripted_model, orc_workdir):
+    """--max-parallel 1: the agent's worker is SIGKILLed while its request holds the run's one place. The session
+    moves to the other node, whose relay gets the place once the dead relay's lease has run out; without that it
+    would wait for the place for ever."""
+    import os
+    import signal
+
+    import ray
+    from test_ray_cluster import kept_lines
+
+    from orc_agents.orc_ray.cluster import HOSTS
+
+    config = attrs.evolve(ray_config, max_parallel_agents=1)
+    orc = Orchestrator(config, pm=orc_pm)
+    killed = {}
+
+    def kill_the_worker(request):
+        (agent,) = [a for a in orc.agents.agents.values() if a.session_id == request.session_id]
+        node_id = orc.agents.runtime.nodes[agent.id]
+        wait_for(lambda: kept_lines(config.db_path, request.session_id, "tool_result"))  # it can move
+        (endpoint,) = orc.pm.get_plugin("orc-governor").stats().values()
+        killed.update(node=node_id, in_flight=endpoint["in_flight"])
+        os.kill(ray.get(HOSTS.get(node_id).info.remote())["pid"], signal.SIGKILL)
+        return text("never", latency=60)
+
+    scout = scripted_model.script(
+        [tool("Glob", {"pattern": "*"}), kill_the_worker, text("recovered")], match="scout of the team"
+    )
+    async with orc:
+        with anyio.fail_after(180):
+            result = await orc.execute("look around", roles=["scout"], cwd=orc_workdir)
+    assert result.success, result.error
+    assert killed["in_flight"] == 1  # the dead worker's request held the one place
+    sessions = [
+        json.loads(p)["node_id"]
+        for (p,) in rows(config.db_path, "select payload from events where kind = 'session'")
+    ]
+    assert sessions[0] == killed["node"] != sessions[-1]
+    assert (
+        result.subtasks[0].output == "recovered"
+    )  # the moved session got the place, asked, and was answered
+    assert (
+        len({r.session_id for r in scripted_model.requests_for(scout)}) == 1
+    )  # its own session, not a new one
