@@ -140,9 +140,6 @@ async def test_a_dead_workers_place_is_given_back(ray_config, orc_pm, scripted_m
         for (p,) in rows(config.db_path, "select payload from events where kind = 'session'")
     ]
     assert sessions[0] == killed["node"] != sessions[-1]
-    assert (
-        result.subtasks[0].output == "recovered"
-    )  # the moved session got the place, asked, and was answered
-    assert (
-        len({r.session_id for r in scripted_model.requests_for(scout)}) == 1
-    )  # its own session, not a new one
+    # The moved session got the place, asked, and was answered, in its own session (not a new one).
+    assert result.subtasks[0].output == "recovered"
+    assert len({r.session_id for r in scripted_model.requests_for(scout)}) == 1
