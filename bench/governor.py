@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -104,10 +105,12 @@ async def run_once(args: argparse.Namespace, governor: str, retries: int) -> dic
         orc = Orchestrator(config, pm=make_plugin_manager(environ={"ORC_DISABLE_PLUGIN_AUTOLOAD": "1"}))
         profile: dict = {}
         async with orc:
+            began = time.time()
             with Timer() as timer:
                 result = await orc.execute(
                     "the bench", execution_mode="parallel", plan=plan, cwd=base / "work"
                 )
+            ended = time.time()
             governor_plugin = orc.pm.get_plugin("orc-governor")
             if governor_plugin is not None and governor_plugin.admission is not None:
                 admission = governor_plugin.admission
@@ -139,6 +142,9 @@ async def run_once(args: argparse.Namespace, governor: str, retries: int) -> dic
             "peak_concurrent_at_model": model.peak_concurrent,
             "wall_s": round(timer.seconds, 2),
             "model_phase_s": round(last - first, 2),
+            # Wall time outside the model phase: the first CLIs starting, and the last ones closing.
+            "before_first_request_s": round(first - began, 2),
+            "after_last_answer_s": round(ended - last, 2),
             "ideal_s": ideal,
             "wall_vs_ideal": round(timer.seconds / ideal, 3),
             "model_phase_vs_ideal": round((last - first) / ideal, 3),
