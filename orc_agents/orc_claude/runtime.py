@@ -26,6 +26,7 @@ from .transcripts import StoreSessions, Transcripts
 from .trust import trust_options
 
 if TYPE_CHECKING:
+    import anyio
     from claude_agent_sdk.types import PermissionMode
 
 
@@ -44,6 +45,9 @@ def permission_mode(role: Role) -> PermissionMode:
 
 #: The longest line (one message, as JSON) the SDK may read from the CLI.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: CLIs starting at once (each takes about half a CPU-second to start): started all together on a small machine,
+#: none is ready until nearly all are, and some miss the SDK's start-up timeout; one per core, each is ready sooner.
+STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
 
 
 class ClaudeRuntime:
@@ -61,6 +65,7 @@ class ClaudeRuntime:
         #: Where agents' transcripts are kept besides the CLI's own files (orc's store, set by the plugin when
         #: the Orchestrator starts; a Ray node's relay to the head), or None: the CLI's files only.
         self.transcripts: Transcripts | None = None
+        self._starts: anyio.Semaphore | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -169,7 +174,12 @@ class ClaudeRuntime:
             )
             session = ClaudeSession(agent, options, stderr_lines, emit)
             try:
-                await session.open()
+                if self._starts is None:
+                    import anyio
+
+                    self._starts = anyio.Semaphore(STARTS_AT_ONCE)
+                async with self._starts:
+                    await session.open()
                 yield session
             finally:
                 await session.close()
