@@ -2,13 +2,12 @@
 what the endpoint taught one node holds on the other, and a spent quota seen on a node stops the run."""
 
 import json
-import sqlite3
 import time
 
 import anyio
 import attrs
 import pytest
-from fixtures import wait_for
+from fixtures import rows, wait_for
 
 from orchestrator_core import Orchestrator, Plan, Subtask
 from orchestrator_core.testing import text, tool
@@ -21,17 +20,9 @@ def ray_config(orc_config, ray_cluster):
     return attrs.evolve(orc_config, runtime="ray", max_parallel_agents=4)
 
 
-def rows(db_path, sql):
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def node_by_agent(db_path):
     found = rows(db_path, "select agent_id, payload from events where kind = 'session'")
-    return {agent_id: json.loads(payload)["node_id"] for agent_id, payload in found}
+    return {r["agent_id"]: json.loads(r["payload"])["node_id"] for r in found}
 
 
 async def test_the_limit_one_node_met_holds_on_the_other(ray_config, orc_pm, scripted_model, orc_workdir):
@@ -75,7 +66,8 @@ async def test_the_limit_one_node_met_holds_on_the_other(ray_config, orc_pm, scr
     refused = scripted_model.rejected
     assert {r.session_id for r in refused} <= {r.session_id for r in answered}
     retries = [
-        json.loads(p) for (p,) in rows(ray_config.db_path, "select payload from events where kind = 'retry'")
+        json.loads(r["payload"])
+        for r in rows(ray_config.db_path, "select payload from events where kind = 'retry'")
     ]
     assert retries and all(r["by"] == "governor" for r in retries)
     assert len(retries) == len(refused)  # every refusal the nodes' relays waited out reached the head's store
@@ -136,8 +128,8 @@ async def test_a_dead_workers_place_is_given_back(ray_config, orc_pm, scripted_m
     assert result.success, result.error
     assert killed["in_flight"] == 1  # the dead worker's request held the one place
     sessions = [
-        json.loads(p)["node_id"]
-        for (p,) in rows(config.db_path, "select payload from events where kind = 'session'")
+        json.loads(r["payload"])["node_id"]
+        for r in rows(config.db_path, "select payload from events where kind = 'session'")
     ]
     assert sessions[0] == killed["node"] != sessions[-1]
     # The moved session got the place, asked, and was answered, in its own session (not a new one).
